@@ -1,0 +1,4 @@
+//! mbz-enrol: rewrite enrolments inside Moodle course backups (`.mbz`), offline.
+pub mod archive;
+pub mod time;
+pub mod xml;

@@ -1,0 +1,2 @@
+//! Integration tests: one test binary (see style.md).
+mod util;

@@ -1,1 +1,14 @@
-//! xml
+//! Moodle-agnostic XML by byte spans: a scanner that reports where each element starts, ends and holds its
+//! content, and a splicer that applies edits to the original bytes.
+//!
+//! XML is never re-serialised. Callers find spans with [`walk`], compute [`Edit`]s and [`splice`] them into the
+//! original document, so every byte outside an edit is kept exactly (quoting, indentation, empty-element form).
+
+mod scan;
+mod splice;
+
+pub use scan::{Closed, Open, Visit, XmlError, attr, int, text, walk};
+pub use splice::{Edit, EditError, line_span, splice};
+
+/// Moodle's literal for SQL NULL inside an element (`backup_xml_transformer::process()`).
+pub const NULL: &str = "$@NULL@$";

@@ -1,0 +1,198 @@
+//! tar.gz reading and rewriting (gzip around the [`super::tar`] reader and writer).
+
+use std::collections::{BTreeMap, HashSet};
+use std::fs::File;
+use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::path::Path;
+
+use flate2::Compression;
+use flate2::GzBuilder;
+use flate2::read::MultiGzDecoder;
+
+use super::output::Atomic;
+use super::tar::{self, ARCHIVE_INDEX, Kind, TarError};
+use super::{Container, Loaded, MAX_XML_BYTES, MemberInfo, check_duplicate};
+use crate::error::{Error, Result};
+
+const BUF: usize = 256 << 10;
+
+fn open(path: &Path) -> Result<tar::Reader<MultiGzDecoder<BufReader<File>>>> {
+    let f = File::open(path).map_err(|source| Error::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Ok(tar::Reader::new(MultiGzDecoder::new(BufReader::with_capacity(
+        BUF, f,
+    ))))
+}
+
+fn tar_err(path: &Path) -> impl Fn(TarError) -> Error + '_ {
+    move |source| Error::Tar {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Reads whatever follows the end-of-archive marker so the gzip trailer (CRC, length) is checked.
+fn drain<R: Read>(path: &Path, reader: tar::Reader<R>) -> Result<()> {
+    let mut rest = reader.into_inner();
+    io::copy(&mut rest, &mut io::sink()).map_err(|source| Error::Tar {
+        path: path.to_path_buf(),
+        source: TarError::from(source),
+    })?;
+    Ok(())
+}
+
+pub(super) fn load(path: &Path, wanted: &[&str]) -> Result<Loaded> {
+    let mut reader = open(path)?;
+    let mut members = Vec::new();
+    let mut infos = Vec::new();
+    let mut docs = BTreeMap::new();
+    let mut seen = HashSet::new();
+    let mut has_index = false;
+    while let Some(m) = reader.next_member().map_err(tar_err(path))? {
+        let name = m.path_lossy();
+        check_duplicate(&mut seen, path, &name)?;
+        if m.path == ARCHIVE_INDEX {
+            has_index = true;
+            continue;
+        }
+        if m.kind == Kind::File && wanted.contains(&name.as_str()) {
+            if m.size > MAX_XML_BYTES {
+                return Err(Error::TooLarge {
+                    path: path.to_path_buf(),
+                    member: name,
+                    size: m.size,
+                });
+            }
+            let mut buf = Vec::with_capacity(usize::try_from(m.size).unwrap_or(0));
+            reader
+                .data()
+                .read_to_end(&mut buf)
+                .map_err(|e| tar_err(path)(TarError::from(e)))?;
+            docs.insert(name.clone(), buf);
+        }
+        infos.push(MemberInfo {
+            path: name,
+            kind: match m.kind {
+                Kind::File => 'f',
+                Kind::Dir => 'd',
+                Kind::Other(b) => char::from(b),
+            },
+            size: m.size,
+        });
+        members.push(m);
+    }
+    drain(path, reader)?;
+    Ok(Loaded {
+        container: Container::TarGz,
+        members: infos,
+        docs,
+        has_index,
+        tar_members: members,
+    })
+}
+
+pub(super) fn write(
+    input: &Path,
+    loaded: &Loaded,
+    replacements: &BTreeMap<String, Vec<u8>>,
+    atomic: &mut Atomic,
+) -> Result<()> {
+    let file = atomic.handle()?;
+    let gz = GzBuilder::new()
+        .mtime(0)
+        .operating_system(255)
+        .write(BufWriter::with_capacity(BUF, file), Compression::new(6));
+    let mut writer = tar::Writer::new(gz);
+    let out_err = |e: TarError| match e {
+        TarError::Io(source) => atomic.write_error(source),
+        other => Error::Tar {
+            path: input.to_path_buf(),
+            source: other,
+        },
+    };
+    if loaded.has_index {
+        let planned: Vec<tar::Member> = loaded
+            .tar_members
+            .iter()
+            .map(|m| {
+                let mut m = m.clone();
+                if let Some(new) = replacements.get(&m.path_lossy()) {
+                    m.size = new.len() as u64;
+                }
+                m
+            })
+            .collect();
+        let index = tar::archive_index(&planned);
+        writer
+            .append_bytes(&tar::index_member(index.len() as u64), &index)
+            .map_err(out_err)?;
+    }
+    let mut reader = open(input)?;
+    let mut planned = loaded.tar_members.iter();
+    while let Some(m) = reader.next_member().map_err(tar_err(input))? {
+        if m.path == ARCHIVE_INDEX {
+            continue;
+        }
+        // The input must not have changed between the passes.
+        if planned.next() != Some(&m) {
+            return Err(Error::Member {
+                path: input.to_path_buf(),
+                member: m.path_lossy(),
+                reason: "the archive changed while being read".into(),
+            });
+        }
+        match replacements.get(&m.path_lossy()) {
+            Some(new) => {
+                let mut header = m.clone();
+                header.size = new.len() as u64;
+                writer.append_bytes(&header, new).map_err(out_err)?;
+            }
+            None => {
+                let data = InputSide(reader.data());
+                writer.append(&m, data).map_err(|e| match e {
+                    // A read error while copying is the input's fault, not the output's.
+                    TarError::Io(source) if source.get_ref().is_some_and(|r| r.is::<InputError>()) => {
+                        Error::Tar {
+                            path: input.to_path_buf(),
+                            source: TarError::Io(source),
+                        }
+                    }
+                    other => out_err(other),
+                })?;
+            }
+        }
+    }
+    drain(input, reader)?;
+    let gz = writer.finish().map_err(out_err)?;
+    let mut buf = gz.finish().map_err(|e| atomic.write_error(e))?;
+    buf.flush().map_err(|e| atomic.write_error(e))?;
+    Ok(())
+}
+
+/// Marks read errors of the input while a member is copied, to tell them from write errors.
+struct InputSide<R>(R);
+
+impl<R: Read> Read for InputSide<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0
+            .read(buf)
+            .map_err(|e| io::Error::new(e.kind(), InputError(e)))
+    }
+}
+
+#[derive(Debug)]
+struct InputError(io::Error);
+
+impl std::fmt::Display for InputError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for InputError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}

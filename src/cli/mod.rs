@@ -1,0 +1,103 @@
+//! The binary's side: arguments, rendering to the terminal, exit codes. No rules live here.
+
+pub mod args;
+pub mod render;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use mbz_enrol::time::{self, Precision};
+use mbz_enrol::{ConvertOptions, convert_file, inspect_file};
+
+use args::{Cli, Command, ConvertArgs, InspectArgs};
+
+/// Runs the parsed command; the exit code on success.
+pub fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Convert(a) => convert(a),
+        Command::Inspect(a) => inspect(a),
+    }
+}
+
+fn clean_list(list: Vec<String>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for s in list {
+        let s = s.trim().to_owned();
+        if !s.is_empty() && !out.contains(&s) {
+            out.push(s);
+        }
+    }
+    out
+}
+
+fn convert(a: ConvertArgs) -> Result<ExitCode> {
+    if a.output.is_none() && !a.dry_run {
+        bail!("convert needs -o OUT (or --dry-run to write nothing)");
+    }
+    let from = clean_list(a.from);
+    if from.is_empty() {
+        bail!("--from needs at least one enrolment method, e.g. --from database,cohort");
+    }
+    if from.iter().any(|m| m == "manual") {
+        bail!("--from manual: manual enrolments are the conversion's target, not a source (use `renew` to change them)");
+    }
+    let stamp_roles = clean_list(a.stamp_roles);
+    let (tz, source) = time::resolve_zone(a.timezone.as_deref())?;
+    let until = time::parse_end(&a.until, tz).with_context(|| "--until")?;
+    let now = time::now_epoch();
+    let mut err = std::io::stderr().lock();
+    let what = match until.precision {
+        Precision::Day => format!("access through {} ", a.until),
+        Precision::Instant => String::new(),
+    };
+    writeln!(
+        err,
+        "until: {}{} = {} ({tz}, zone from {source})",
+        what,
+        until.epoch,
+        time::format_iso(until.epoch, tz)
+    )?;
+    for w in &until.warnings {
+        writeln!(err, "warning: {w}")?;
+    }
+    if until.epoch <= now {
+        writeln!(
+            err,
+            "warning: --until {} is in the past: stamped users will have no access after restore",
+            a.until
+        )?;
+    }
+    let opts = ConvertOptions {
+        from,
+        stamp_roles,
+        until: until.epoch,
+    };
+    let output = if a.dry_run { None } else { a.output.as_deref() };
+    let outcome = convert_file(&a.input, output, &opts)?;
+    render::convert_summary(&mut err, &outcome, tz, a.dry_run)?;
+    if a.json {
+        let mut v = serde_json::to_value(&outcome)?;
+        if let Some(m) = v.as_object_mut() {
+            m.insert("until_iso".into(), time::format_iso(until.epoch, tz).into());
+            m.insert("timezone".into(), tz.name().into());
+            m.insert("dry_run".into(), a.dry_run.into());
+        }
+        let mut out = std::io::stdout().lock();
+        serde_json::to_writer_pretty(&mut out, &v)?;
+        writeln!(out)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn inspect(a: InspectArgs) -> Result<ExitCode> {
+    let inspection = inspect_file(&a.input)?;
+    let mut out = std::io::stdout().lock();
+    if a.json {
+        serde_json::to_writer_pretty(&mut out, &inspection)?;
+        writeln!(out)?;
+    } else {
+        render::inspection(&mut out, &inspection)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,419 @@
+//! Moodle's enrolment model as found in a backup: enrol instances with their user enrolments
+//! (`course/enrolments.xml`), role assignments (`course/roles.xml`), role definitions (root `roles.xml`) and
+//! group members (`groups.xml`). Every value keeps the byte span it came from, so rules can edit in place.
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+
+use crate::xml::{self, Visit, XmlError};
+
+/// A leaf element's content span and text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Field {
+    /// The content bytes (between the tags) in the document.
+    pub content: Range<usize>,
+    /// The whole element.
+    pub span: Range<usize>,
+}
+
+impl Field {
+    /// The decoded text.
+    pub fn text(&self, xml: &[u8]) -> String {
+        xml::text(xml, self.content.clone())
+    }
+    /// The integer value, `None` for `$@NULL@$`, empty or non-numeric text.
+    pub fn int(&self, xml: &[u8]) -> Option<i64> {
+        xml::int(xml, self.content.clone())
+    }
+}
+
+/// One `<enrolment id="">` (a row of `user_enrolments`).
+#[derive(Debug, Clone)]
+pub struct UserEnrolment {
+    /// The `id` attribute.
+    pub id: Option<String>,
+    /// The whole element.
+    pub span: Range<usize>,
+    /// `status`, `userid`, `timestart`, `timeend`, … by tag name.
+    pub fields: BTreeMap<String, Field>,
+}
+
+/// One `<enrol id="">` (a row of `enrol`).
+#[derive(Debug, Clone)]
+pub struct Instance {
+    /// The `id` attribute.
+    pub id: String,
+    /// The whole element.
+    pub span: Range<usize>,
+    /// Leaf children (`enrol`, `status`, `roleid`, `customint1`, …) by tag name; the first wins if repeated.
+    pub fields: BTreeMap<String, Field>,
+    /// Children holding elements other than `<user_enrolments>`: plugin data such as enrol_lti's `<tool>`.
+    pub plugin_children: Vec<Range<usize>>,
+    /// The `<user_enrolments>` element, if present.
+    pub user_enrolments: Option<Container>,
+    /// Its `<enrolment>` children, in document order.
+    pub enrolments: Vec<UserEnrolment>,
+}
+
+/// A container element and where its children go.
+#[derive(Debug, Clone)]
+pub struct Container {
+    /// The whole element.
+    pub span: Range<usize>,
+    /// Between the tags.
+    pub content: Range<usize>,
+    /// True for the `<x/>` form.
+    pub empty_tag: bool,
+}
+
+impl Instance {
+    /// The plugin name (`<enrol>` text), trimmed.
+    pub fn plugin(&self, xml: &[u8]) -> String {
+        self.fields
+            .get("enrol")
+            .map(|f| f.text(xml).trim().to_owned())
+            .unwrap_or_default()
+    }
+    /// The instance status (0 enabled); a missing or non-numeric status counts as enabled, as restore does.
+    pub fn status(&self, xml: &[u8]) -> i64 {
+        self.int(xml, "status").unwrap_or(0)
+    }
+    /// An integer field.
+    pub fn int(&self, xml: &[u8], name: &str) -> Option<i64> {
+        self.fields.get(name).and_then(|f| f.int(xml))
+    }
+}
+
+impl UserEnrolment {
+    /// An integer field.
+    pub fn int(&self, xml: &[u8], name: &str) -> Option<i64> {
+        self.fields.get(name).and_then(|f| f.int(xml))
+    }
+    /// A display name for messages: `enrolment id=N`.
+    pub fn label(&self) -> String {
+        match &self.id {
+            Some(id) => format!("<enrolment id=\"{id}\">"),
+            None => format!("<enrolment> at byte {}", self.span.start),
+        }
+    }
+}
+
+/// Parses `course/enrolments.xml`: `enrolments/enrols/enrol/user_enrolments/enrolment`.
+///
+/// # Errors
+/// [`XmlError`] when the document is malformed or an `<enrol>` has no `id`.
+pub fn parse_enrolments(xml: &[u8]) -> Result<Vec<Instance>, XmlError> {
+    let mut out: Vec<Instance> = Vec::new();
+    let mut current: Option<Instance> = None;
+    let mut ue: Option<UserEnrolment> = None;
+    // depth: 1 enrolments, 2 enrols, 3 enrol, 4 field | user_enrolments | plugin, 5 enrolment, 6 field
+    xml::walk(xml, |v| {
+        match v {
+            Visit::Open(o) => match (o.depth, o.name) {
+                (3, b"enrol") => {
+                    let id = xml::attr(o.tag, b"id").ok_or_else(|| {
+                        XmlError::Content(format!("<enrol> at byte {} has no id attribute", o.start))
+                    })?;
+                    current = Some(Instance {
+                        id,
+                        span: o.start..o.start,
+                        fields: BTreeMap::new(),
+                        plugin_children: Vec::new(),
+                        user_enrolments: None,
+                        enrolments: Vec::new(),
+                    });
+                }
+                (5, b"enrolment") if current.is_some() => {
+                    ue = Some(UserEnrolment {
+                        id: xml::attr(o.tag, b"id"),
+                        span: o.start..o.start,
+                        fields: BTreeMap::new(),
+                    });
+                }
+                _ => {}
+            },
+            Visit::Close(c) => match c.depth {
+                3 if c.name == b"enrol" => {
+                    if let Some(mut inst) = current.take() {
+                        inst.span = c.span;
+                        out.push(inst);
+                    }
+                }
+                4 => {
+                    if let Some(inst) = current.as_mut() {
+                        let name = String::from_utf8_lossy(c.name).into_owned();
+                        if name == "user_enrolments" {
+                            if inst.user_enrolments.is_none() {
+                                inst.user_enrolments = Some(Container {
+                                    span: c.span,
+                                    content: c.content,
+                                    empty_tag: c.empty_tag,
+                                });
+                            }
+                        } else if c.leaf {
+                            inst.fields.entry(name).or_insert(Field {
+                                content: c.content,
+                                span: c.span,
+                            });
+                        } else {
+                            inst.plugin_children.push(c.span);
+                        }
+                    }
+                }
+                5 if c.name == b"enrolment" => {
+                    if let (Some(inst), Some(mut e)) = (current.as_mut(), ue.take()) {
+                        e.span = c.span;
+                        inst.enrolments.push(e);
+                    }
+                }
+                6 => {
+                    if let Some(e) = ue.as_mut() {
+                        if c.leaf {
+                            e.fields
+                                .entry(String::from_utf8_lossy(c.name).into_owned())
+                                .or_insert(Field {
+                                    content: c.content,
+                                    span: c.span,
+                                });
+                        }
+                    }
+                }
+                _ => {}
+            },
+        }
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// One `<assignment>` of `course/roles.xml`.
+#[derive(Debug, Clone)]
+pub struct Assignment {
+    /// The whole element.
+    pub span: Range<usize>,
+    /// `roleid` value.
+    pub roleid: Option<i64>,
+    /// `userid` value.
+    pub userid: Option<i64>,
+    /// `component`, if present.
+    pub component: Option<Field>,
+    /// `itemid`, if present.
+    pub itemid: Option<Field>,
+}
+
+/// Parses `course/roles.xml`: `roles/role_assignments/assignment`.
+///
+/// # Errors
+/// [`XmlError`] when the document is malformed.
+pub fn parse_assignments(xml: &[u8]) -> Result<Vec<Assignment>, XmlError> {
+    let mut out = Vec::new();
+    let mut cur: Option<Assignment> = None;
+    let mut in_ras = false;
+    xml::walk(xml, |v| {
+        match v {
+            Visit::Open(o) => match (o.depth, o.name) {
+                (2, b"role_assignments") => in_ras = true,
+                (3, b"assignment") if in_ras => {
+                    cur = Some(Assignment {
+                        span: o.start..o.start,
+                        roleid: None,
+                        userid: None,
+                        component: None,
+                        itemid: None,
+                    });
+                }
+                _ => {}
+            },
+            Visit::Close(c) => match (c.depth, c.name) {
+                (2, b"role_assignments") => in_ras = false,
+                (3, b"assignment") => {
+                    if let Some(mut a) = cur.take() {
+                        a.span = c.span;
+                        out.push(a);
+                    }
+                }
+                (4, name) => {
+                    if let Some(a) = cur.as_mut() {
+                        let f = Field {
+                            content: c.content.clone(),
+                            span: c.span.clone(),
+                        };
+                        match name {
+                            b"roleid" => a.roleid = a.roleid.or(f.int(xml)),
+                            b"userid" => a.userid = a.userid.or(f.int(xml)),
+                            b"component" => {
+                                a.component.get_or_insert(f);
+                            }
+                            b"itemid" => {
+                                a.itemid.get_or_insert(f);
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+                _ => {}
+            },
+        }
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// Parses the root `roles.xml`: role id to shortname.
+///
+/// # Errors
+/// [`XmlError`] when the document is malformed.
+pub fn parse_role_names(xml: &[u8]) -> Result<BTreeMap<i64, String>, XmlError> {
+    let mut out = BTreeMap::new();
+    let mut id: Option<i64> = None;
+    xml::walk(xml, |v| {
+        match v {
+            Visit::Open(o) if o.depth == 2 && o.name == b"role" => {
+                id = xml::attr(o.tag, b"id").and_then(|s| s.trim().parse().ok());
+            }
+            Visit::Close(c) if c.depth == 3 && c.name == b"shortname" => {
+                if let Some(id) = id {
+                    out.entry(id)
+                        .or_insert_with(|| xml::text(xml, c.content).trim().to_owned());
+                }
+            }
+            Visit::Close(c) if c.depth == 2 && c.name == b"role" => id = None,
+            _ => {}
+        }
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// One `<group_member>` of `groups.xml`.
+#[derive(Debug, Clone)]
+pub struct GroupMember {
+    /// The whole element.
+    pub span: Range<usize>,
+    /// The `<group id>` it belongs to.
+    pub groupid: Option<i64>,
+    /// The group's name.
+    pub group: String,
+    /// `userid` value.
+    pub userid: Option<i64>,
+    /// `component`, if present.
+    pub component: Option<Field>,
+    /// `itemid`, if present.
+    pub itemid: Option<Field>,
+}
+
+/// Parses `groups.xml`: `groups/group/group_members/group_member`.
+///
+/// # Errors
+/// [`XmlError`] when the document is malformed.
+pub fn parse_group_members(xml: &[u8]) -> Result<Vec<GroupMember>, XmlError> {
+    let mut out = Vec::new();
+    let mut group: Option<(Option<i64>, String)> = None;
+    let mut cur: Option<GroupMember> = None;
+    xml::walk(xml, |v| {
+        match v {
+            Visit::Open(o) => match (o.depth, o.name) {
+                (2, b"group") => {
+                    let id = xml::attr(o.tag, b"id").and_then(|s| s.trim().parse().ok());
+                    group = Some((id, String::new()));
+                }
+                (4, b"group_member") => {
+                    if let Some((gid, name)) = &group {
+                        cur = Some(GroupMember {
+                            span: o.start..o.start,
+                            groupid: *gid,
+                            group: name.clone(),
+                            userid: None,
+                            component: None,
+                            itemid: None,
+                        });
+                    }
+                }
+                _ => {}
+            },
+            Visit::Close(c) => match (c.depth, c.name) {
+                (2, b"group") => group = None,
+                (3, b"name") => {
+                    if let Some((_, name)) = group.as_mut() {
+                        *name = xml::text(xml, c.content);
+                    }
+                }
+                (4, b"group_member") => {
+                    if let Some(mut m) = cur.take() {
+                        m.span = c.span;
+                        out.push(m);
+                    }
+                }
+                (5, name) => {
+                    if let Some(m) = cur.as_mut() {
+                        let f = Field {
+                            content: c.content.clone(),
+                            span: c.span.clone(),
+                        };
+                        match name {
+                            b"userid" => m.userid = m.userid.or(f.int(xml)),
+                            b"component" => {
+                                m.component.get_or_insert(f);
+                            }
+                            b"itemid" => {
+                                m.itemid.get_or_insert(f);
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+                _ => {}
+            },
+        }
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ENROLMENTS: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<enrolments>
+  <enrols>
+    <enrol id="10">
+      <enrol>cohort</enrol>
+      <status>0</status>
+      <customint1>7</customint1>
+      <tool id="1"><enrolid>10</enrolid></tool>
+      <user_enrolments>
+        <enrolment id="100">
+          <status>0</status>
+          <userid>5</userid>
+          <timestart>0</timestart>
+          <timeend>0</timeend>
+        </enrolment>
+      </user_enrolments>
+    </enrol>
+    <enrol id="11">
+      <enrol>manual</enrol>
+      <status>1</status>
+      <user_enrolments/>
+    </enrol>
+  </enrols>
+</enrolments>
+"#;
+
+    #[test]
+    fn enrolments_parse_with_spans() {
+        let x = ENROLMENTS.as_bytes();
+        let inst = parse_enrolments(x).unwrap();
+        assert_eq!(inst.len(), 2);
+        assert_eq!(inst[0].id, "10");
+        assert_eq!(inst[0].plugin(x), "cohort");
+        assert_eq!(inst[0].int(x, "customint1"), Some(7));
+        assert_eq!(inst[0].plugin_children.len(), 1);
+        assert!(x[inst[0].plugin_children[0].clone()].starts_with(b"<tool"));
+        assert_eq!(inst[0].enrolments.len(), 1);
+        assert_eq!(inst[0].enrolments[0].int(x, "userid"), Some(5));
+        assert!(x[inst[0].enrolments[0].span.clone()].starts_with(b"<enrolment id=\"100\">"));
+        assert_eq!(inst[1].status(x), 1);
+        assert!(inst[1].user_enrolments.as_ref().unwrap().empty_tag);
+    }
+}

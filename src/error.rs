@@ -1,0 +1,121 @@
+//! The library's error type: every failure names the archive and, where there is one, the member.
+
+use std::io;
+use std::path::PathBuf;
+
+use crate::archive::tar::TarError;
+use crate::enrol::convert::EnrolError;
+use crate::time::TimeError;
+
+/// Result with [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong reading, converting or writing a backup.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The input cannot be opened or read.
+    #[error("cannot read `{}`", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// The output cannot be written.
+    #[error("cannot write `{}`", path.display())]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// Neither gzip nor zip magic bytes.
+    #[error(
+        "`{}` is not a Moodle backup: it starts with {magic}, expected gzip (1f 8b) or zip (50 4b 03 04)",
+        path.display()
+    )]
+    UnknownContainer {
+        /// The file.
+        path: PathBuf,
+        /// Its first bytes, in hex.
+        magic: String,
+    },
+    /// The tar.gz container is corrupt or unsupported.
+    #[error("archive `{}`", path.display())]
+    Tar {
+        /// The archive.
+        path: PathBuf,
+        /// The cause, naming the member.
+        #[source]
+        source: TarError,
+    },
+    /// The zip container is corrupt or unsupported.
+    #[error("archive `{}`{}", path.display(), member.as_ref().map(|m| format!(": member `{m}`")).unwrap_or_default())]
+    Zip {
+        /// The archive.
+        path: PathBuf,
+        /// The member, when known.
+        member: Option<String>,
+        /// The cause.
+        #[source]
+        source: zip::result::ZipError,
+    },
+    /// A member name occurs twice.
+    #[error("archive `{}`: member `{member}` occurs twice", path.display())]
+    Duplicate {
+        /// The archive.
+        path: PathBuf,
+        /// The member.
+        member: String,
+    },
+    /// An XML member the rules read is too large to hold.
+    #[error("archive `{}`: member `{member}` is too large to rewrite ({size} bytes)", path.display())]
+    TooLarge {
+        /// The archive.
+        path: PathBuf,
+        /// The member.
+        member: String,
+        /// Its size.
+        size: u64,
+    },
+    /// A member's content breaks the rules' expectations.
+    #[error("archive `{}`", path.display())]
+    Enrol {
+        /// The archive.
+        path: PathBuf,
+        /// The cause, naming the member.
+        #[source]
+        source: EnrolError,
+    },
+    /// A member's name cannot be written (tar) or is otherwise unusable.
+    #[error("archive `{}`: member `{member}`: {reason}", path.display())]
+    Member {
+        /// The archive.
+        path: PathBuf,
+        /// The member.
+        member: String,
+        /// Why.
+        reason: String,
+    },
+    /// The output would overwrite the input.
+    #[error("output `{}` is the input archive: choose another path (the input is never modified)", path.display())]
+    OutputIsInput {
+        /// The output path.
+        path: PathBuf,
+    },
+    /// The output exists and is not a regular file.
+    #[error("output `{}` exists and is not a regular file (link, device or folder): refusing to replace it", path.display())]
+    OutputNotFile {
+        /// The output path.
+        path: PathBuf,
+    },
+    /// A date or zone is invalid.
+    #[error(transparent)]
+    Time(#[from] TimeError),
+    /// Invalid options.
+    #[error("{0}")]
+    Usage(String),
+}

@@ -1,0 +1,181 @@
+//! The commands as library calls on one archive: [`convert_file`] and [`inspect_file`]. The binary only
+//! parses arguments and renders what these return.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::archive::{self, Container, Loaded};
+use crate::backup::{self, MOODLE_BACKUP};
+use crate::enrol::convert::{self, COURSE_ROLES, Docs, ENROLMENTS, EnrolError, GROUPS, ROLES};
+use crate::enrol::summary::{self, Summary};
+use crate::error::{Error, Result};
+
+/// The members the rules read.
+const WANTED: &[&str] = &[MOODLE_BACKUP, ENROLMENTS, COURSE_ROLES, ROLES, GROUPS];
+
+fn docs(loaded: &Loaded) -> Docs<'_> {
+    Docs {
+        enrolments: loaded.doc(ENROLMENTS),
+        course_roles: loaded.doc(COURSE_ROLES),
+        roles: loaded.doc(ROLES),
+        groups: loaded.doc(GROUPS),
+    }
+}
+
+fn enrol_err(path: &Path) -> impl Fn(EnrolError) -> Error + '_ {
+    move |source| Error::Enrol {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+fn info(path: &Path, loaded: &Loaded) -> Result<backup::Info> {
+    match loaded.doc(MOODLE_BACKUP) {
+        Some(x) => backup::parse(x).map_err(|source| Error::Enrol {
+            path: path.to_path_buf(),
+            source: EnrolError::Xml {
+                member: MOODLE_BACKUP,
+                source,
+            },
+        }),
+        None => Err(Error::Member {
+            path: path.to_path_buf(),
+            member: MOODLE_BACKUP.into(),
+            reason: "missing: this is not a Moodle backup (restore requires it)".into(),
+        }),
+    }
+}
+
+/// The course a backup came from.
+#[derive(Debug, Clone, Serialize)]
+pub struct Course {
+    /// `original_course_id`.
+    pub id: Option<i64>,
+    /// `original_course_shortname`.
+    pub shortname: Option<String>,
+    /// `original_course_fullname`.
+    pub fullname: Option<String>,
+}
+
+impl Course {
+    fn from_info(info: &backup::Info) -> Self {
+        Course {
+            id: info
+                .get("original_course_id")
+                .and_then(|s| s.trim().parse().ok()),
+            shortname: info.get("original_course_shortname").map(str::to_owned),
+            fullname: info.get("original_course_fullname").map(str::to_owned),
+        }
+    }
+}
+
+/// What `convert` did to one archive.
+#[derive(Debug, Clone, Serialize)]
+pub struct ConvertOutcome {
+    /// The input.
+    pub archive: String,
+    /// The output (`None` for a dry run).
+    pub output: Option<String>,
+    /// The container (the output's equals the input's).
+    pub container: Container,
+    /// The course.
+    pub course: Course,
+    /// Members rewritten (the others are copied unchanged).
+    pub rewritten: Vec<String>,
+    /// The rules' report.
+    #[serde(flatten)]
+    pub report: convert::Report,
+}
+
+/// Converts `input` per `opts` and writes `output` (atomically), or only reports when `output` is `None`.
+///
+/// # Errors
+/// [`Error`] naming the archive and member; nothing is left at `output` on failure.
+pub fn convert_file(
+    input: &Path,
+    output: Option<&Path>,
+    opts: &convert::Options,
+) -> Result<ConvertOutcome> {
+    if let Some(out) = output {
+        archive::output::check(input, out)?;
+    }
+    let loaded = archive::load(input, WANTED)?;
+    let info = info(input, &loaded)?;
+    let conversion = convert::convert(&docs(&loaded), opts).map_err(enrol_err(input))?;
+    let mut replacements = BTreeMap::new();
+    for (member, new) in [
+        (ENROLMENTS, &conversion.enrolments),
+        (COURSE_ROLES, &conversion.course_roles),
+        (GROUPS, &conversion.groups),
+    ] {
+        if let Some(bytes) = new {
+            replacements.insert(member.to_owned(), bytes.clone());
+        }
+    }
+    if let Some(out) = output {
+        archive::write(input, &loaded, &replacements, out)?;
+    }
+    Ok(ConvertOutcome {
+        archive: input.display().to_string(),
+        output: output.map(|p| p.display().to_string()),
+        container: loaded.container,
+        course: Course::from_info(&info),
+        rewritten: replacements.keys().cloned().collect(),
+        report: conversion.report,
+    })
+}
+
+/// What `inspect` shows.
+#[derive(Debug, Clone, Serialize)]
+pub struct Inspection {
+    /// The archive.
+    pub archive: String,
+    /// `tgz` or `zip`.
+    pub container: Container,
+    /// `moodle_release` from moodle_backup.xml.
+    pub moodle_release: Option<String>,
+    /// `moodle_version`.
+    pub moodle_version: Option<String>,
+    /// `backup_release`.
+    pub backup_release: Option<String>,
+    /// The course.
+    pub course: Course,
+    /// Root backup settings (users, role_assignments, groups, …).
+    pub root_settings: BTreeMap<String, String>,
+    /// Number of members (files and folders; the tar index excluded).
+    pub members: usize,
+    /// The tar.gz has an `.ARCHIVE_INDEX`.
+    pub archive_index: bool,
+    /// Enrolment instances, role assignments and group members.
+    #[serde(flatten)]
+    pub summary: Summary,
+}
+
+/// Reads `input` and describes it.
+///
+/// # Errors
+/// [`Error`] naming the archive and member.
+pub fn inspect_file(input: &Path) -> Result<Inspection> {
+    let loaded = archive::load(input, WANTED)?;
+    let info = info(input, &loaded)?;
+    let mut summary = summary::summarize(&docs(&loaded)).map_err(enrol_err(input))?;
+    if info.root_settings.get("users").map(String::as_str) == Some("0") {
+        summary.warnings.push(
+            "the backup was made without users: it holds no user enrolments to convert".into(),
+        );
+    }
+    Ok(Inspection {
+        archive: input.display().to_string(),
+        container: loaded.container,
+        moodle_release: info.get("moodle_release").map(str::to_owned),
+        moodle_version: info.get("moodle_version").map(str::to_owned),
+        backup_release: info.get("backup_release").map(str::to_owned),
+        course: Course::from_info(&info),
+        root_settings: info.root_settings.clone(),
+        members: loaded.members.len(),
+        archive_index: loaded.has_index,
+        summary,
+    })
+}

@@ -47,10 +47,10 @@ pub fn parse(x: &[u8]) -> Result<Info, XmlError> {
                     );
                 }
                 (4, b"setting") => {
-                    if setting.get("level").map(String::as_str) == Some("root") {
-                        if let (Some(n), Some(v)) = (setting.get("name"), setting.get("value")) {
-                            info.root_settings.insert(n.clone(), v.clone());
-                        }
+                    if setting.get("level").map(String::as_str) == Some("root")
+                        && let (Some(n), Some(v)) = (setting.get("name"), setting.get("value"))
+                    {
+                        info.root_settings.insert(n.clone(), v.clone());
                     }
                     setting.clear();
                 }

@@ -40,11 +40,23 @@ fn info(path: &Path, loaded: &Loaded) -> Result<backup::Info> {
                 source,
             },
         }),
-        None => Err(Error::Member {
-            path: path.to_path_buf(),
-            member: MOODLE_BACKUP.into(),
-            reason: "missing: this is not a Moodle backup (restore requires it)".into(),
-        }),
+        None => {
+            let dotted = loaded
+                .members
+                .iter()
+                .any(|m| m.path == "./moodle_backup.xml");
+            Err(Error::Member {
+                path: path.to_path_buf(),
+                member: MOODLE_BACKUP.into(),
+                reason: if dotted {
+                    "missing at the archive root: members are named `./…` (made with `tar -C dir .`?), \
+                     which Moodle cannot restore: repack them with paths relative to the backup folder"
+                        .into()
+                } else {
+                    "missing: this is not a Moodle backup (restore requires it)".into()
+                },
+            })
+        }
     }
 }
 

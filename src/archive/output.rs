@@ -26,12 +26,12 @@ pub fn check(input: &Path, output: &Path) -> Result<()> {
             });
         }
     }
-    if let (Ok(a), Some(b)) = (fs::canonicalize(input), canonical_target(output)) {
-        if a == b {
-            return Err(Error::OutputIsInput {
-                path: output.to_path_buf(),
-            });
-        }
+    if let (Ok(a), Some(b)) = (fs::canonicalize(input), canonical_target(output))
+        && a == b
+    {
+        return Err(Error::OutputIsInput {
+            path: output.to_path_buf(),
+        });
     }
     Ok(())
 }
@@ -141,4 +141,3 @@ impl Atomic {
         Ok(())
     }
 }
-

@@ -21,9 +21,9 @@ fn open(path: &Path) -> Result<tar::Reader<MultiGzDecoder<BufReader<File>>>> {
         path: path.to_path_buf(),
         source,
     })?;
-    Ok(tar::Reader::new(MultiGzDecoder::new(BufReader::with_capacity(
-        BUF, f,
-    ))))
+    Ok(tar::Reader::new(MultiGzDecoder::new(
+        BufReader::with_capacity(BUF, f),
+    )))
 }
 
 fn tar_err(path: &Path) -> impl Fn(TarError) -> Error + '_ {
@@ -104,7 +104,7 @@ pub(super) fn write(
         .mtime(0)
         .operating_system(255)
         .write(BufWriter::with_capacity(BUF, file), Compression::new(6));
-    let mut writer = tar::Writer::new(gz);
+    let mut writer = tar::Writer::new(Chunked::new(gz));
     let out_err = |e: TarError| match e {
         TarError::Io(source) => atomic.write_error(source),
         other => Error::Tar {
@@ -153,7 +153,9 @@ pub(super) fn write(
                 let data = InputSide(reader.data());
                 writer.append(&m, data).map_err(|e| match e {
                     // A read error while copying is the input's fault, not the output's.
-                    TarError::Io(source) if source.get_ref().is_some_and(|r| r.is::<InputError>()) => {
+                    TarError::Io(source)
+                        if source.get_ref().is_some_and(|r| r.is::<InputError>()) =>
+                    {
                         Error::Tar {
                             path: input.to_path_buf(),
                             source: TarError::Io(source),
@@ -165,7 +167,8 @@ pub(super) fn write(
         }
     }
     drain(input, reader)?;
-    let gz = writer.finish().map_err(out_err)?;
+    let chunked = writer.finish().map_err(out_err)?;
+    let gz = chunked.finish().map_err(|e| atomic.write_error(e))?;
     let mut buf = gz.finish().map_err(|e| atomic.write_error(e))?;
     buf.flush().map_err(|e| atomic.write_error(e))?;
     Ok(())
@@ -194,5 +197,55 @@ impl std::fmt::Display for InputError {
 impl std::error::Error for InputError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         self.0.source()
+    }
+}
+
+/// Hands the compressor fixed-size chunks, whatever sizes the tar writer writes.
+///
+/// Deflate output depends on where input arrives in pieces, and piece sizes follow the input's own
+/// compressed layout; fixed chunks make the output bytes a function of the tar stream alone (determinism,
+/// and converting twice equals converting once).
+struct Chunked<W: Write> {
+    inner: W,
+    buf: Vec<u8>,
+}
+
+const CHUNK: usize = 128 << 10;
+
+impl<W: Write> Chunked<W> {
+    fn new(inner: W) -> Self {
+        Chunked {
+            inner,
+            buf: Vec::with_capacity(CHUNK),
+        }
+    }
+
+    /// Writes the last partial chunk and returns the compressor.
+    fn finish(mut self) -> io::Result<W> {
+        if !self.buf.is_empty() {
+            self.inner.write_all(&self.buf)?;
+        }
+        Ok(self.inner)
+    }
+}
+
+impl<W: Write> Write for Chunked<W> {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        let mut rest = data;
+        while !rest.is_empty() {
+            let take = (CHUNK - self.buf.len()).min(rest.len());
+            self.buf.extend_from_slice(&rest[..take]);
+            rest = &rest[take..];
+            if self.buf.len() == CHUNK {
+                self.inner.write_all(&self.buf)?;
+                self.buf.clear();
+            }
+        }
+        Ok(data.len())
+    }
+
+    /// Keeps the partial chunk (flushing it would make output depend on flush points).
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
     }
 }

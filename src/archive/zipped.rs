@@ -102,7 +102,9 @@ pub(super) fn write(
         let name = name_of(&archive, input, i)?;
         match replacements.get(&name) {
             Some(new) => {
-                let f = archive.by_index_raw(i).map_err(zip_err(input, Some(&name)))?;
+                let f = archive
+                    .by_index_raw(i)
+                    .map_err(zip_err(input, Some(&name)))?;
                 let mut options = SimpleFileOptions::default()
                     .compression_method(CompressionMethod::Deflated)
                     .large_file(new.len() as u64 >= u64::from(u32::MAX));
@@ -117,7 +119,9 @@ pub(super) fn write(
                 out.write_all(new).map_err(|e| atomic.write_error(e))?;
             }
             None => {
-                let f = archive.by_index_raw(i).map_err(zip_err(input, Some(&name)))?;
+                let f = archive
+                    .by_index_raw(i)
+                    .map_err(zip_err(input, Some(&name)))?;
                 out.raw_copy_file(f).map_err(|e| match e {
                     ZipError::Io(source) => atomic.write_error(source),
                     other => Error::Zip {

@@ -43,10 +43,20 @@ pub struct ConvertArgs {
     #[arg(long, value_name = "TZ")]
     pub timezone: Option<String>,
     /// Enrolment methods to convert (enrol plugin names, comma-separated), e.g. database,cohort,meta,ldap.
-    #[arg(long, value_name = "LIST", value_delimiter = ',', default_value = "database,cohort")]
+    #[arg(
+        long,
+        value_name = "LIST",
+        value_delimiter = ',',
+        default_value = "database,cohort"
+    )]
     pub from: Vec<String>,
     /// Role shortnames whose holders get the --until end date; others keep their computed end.
-    #[arg(long, value_name = "LIST", value_delimiter = ',', default_value = "student")]
+    #[arg(
+        long,
+        value_name = "LIST",
+        value_delimiter = ',',
+        default_value = "student"
+    )]
     pub stamp_roles: Vec<String>,
     /// Report what would change; write nothing.
     #[arg(long)]
@@ -80,7 +90,14 @@ mod tests {
     #[test]
     fn lists_split_on_commas() {
         let cli = Cli::try_parse_from([
-            "mbz-enrol", "convert", "a.mbz", "-o", "b.mbz", "--until", "2027-08-31", "--from",
+            "mbz-enrol",
+            "convert",
+            "a.mbz",
+            "-o",
+            "b.mbz",
+            "--until",
+            "2027-08-31",
+            "--from",
             "cohort,meta",
         ])
         .unwrap();

@@ -40,7 +40,9 @@ fn convert(a: ConvertArgs) -> Result<ExitCode> {
         bail!("--from needs at least one enrolment method, e.g. --from database,cohort");
     }
     if from.iter().any(|m| m == "manual") {
-        bail!("--from manual: manual enrolments are the conversion's target, not a source (use `renew` to change them)");
+        bail!(
+            "--from manual: manual enrolments are the conversion's target, not a source (use `renew` to change them)"
+        );
     }
     let stamp_roles = clean_list(a.stamp_roles);
     let (tz, source) = time::resolve_zone(a.timezone.as_deref())?;

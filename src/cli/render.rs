@@ -23,17 +23,25 @@ pub fn convert_summary(
 ) -> io::Result<()> {
     let r = &o.report;
     match (&o.output, dry_run) {
-        (Some(out), _) => writeln!(w, "converted {} -> {} ({})", o.archive, out, o.container.as_str())?,
-        (None, _) => writeln!(w, "dry run: {} ({}), nothing written", o.archive, o.container.as_str())?,
+        (Some(out), _) => writeln!(
+            w,
+            "converted {} -> {} ({})",
+            o.archive,
+            out,
+            o.container.as_str()
+        )?,
+        (None, _) => writeln!(
+            w,
+            "dry run: {} ({}), nothing written",
+            o.archive,
+            o.container.as_str()
+        )?,
     }
     writeln!(
         w,
         "course: {} {}",
         o.course.shortname.as_deref().unwrap_or("?"),
-        o.course
-            .id
-            .map(|i| format!("(id {i})"))
-            .unwrap_or_default()
+        o.course.id.map(|i| format!("(id {i})")).unwrap_or_default()
     )?;
     if let Some(t) = &r.target {
         let origin = if t.was == "manual" {
@@ -45,7 +53,11 @@ pub fn convert_summary(
             w,
             "target: <enrol id=\"{}\"> ({origin}{})",
             t.instance_id,
-            if t.enabled { ", was disabled: enabled" } else { "" }
+            if t.enabled {
+                ", was disabled: enabled"
+            } else {
+                ""
+            }
         )?;
     }
     for m in &r.methods {
@@ -139,7 +151,9 @@ pub fn inspection(w: &mut impl Write, i: &Inspection) -> io::Result<()> {
             e.id.map(|x| x.to_string()).unwrap_or_else(|| "?".into()),
             e.plugin,
             if e.status == 0 { "enabled" } else { "disabled" },
-            e.roleid.map(|r| r.to_string()).unwrap_or_else(|| "-".into()),
+            e.roleid
+                .map(|r| r.to_string())
+                .unwrap_or_else(|| "-".into()),
             e.users,
             e.users_suspended
         )?;

@@ -236,7 +236,12 @@ struct Values {
     timeend: i64,
 }
 
-fn required(ue: &UserEnrolment, xml: &[u8], inst: &Instance, name: &str) -> Result<i64, EnrolError> {
+fn required(
+    ue: &UserEnrolment,
+    xml: &[u8],
+    inst: &Instance,
+    name: &str,
+) -> Result<i64, EnrolError> {
     ue.int(xml, name).ok_or_else(|| EnrolError::Invalid {
         member: ENROLMENTS,
         what: format!(
@@ -308,9 +313,9 @@ pub fn convert(docs: &Docs<'_>, opts: &Options) -> Result<Conversion, EnrolError
         report,
     };
     let Some(ex) = docs.enrolments else {
-        report
-            .warnings
-            .push(format!("no {ENROLMENTS} in this backup: nothing to convert"));
+        report.warnings.push(format!(
+            "no {ENROLMENTS} in this backup: nothing to convert"
+        ));
         return Ok(noop(report));
     };
     let instances = model::parse_enrolments(ex).map_err(|source| EnrolError::Xml {
@@ -419,9 +424,8 @@ pub fn convert(docs: &Docs<'_>, opts: &Options) -> Result<Conversion, EnrolError
 
     for userid in &order {
         let srcs = &sources[userid];
-        let effective = |&(ii, _, v): &(usize, usize, Values)| {
-            v.status == 0 && instances[ii].status(ex) == 0
-        };
+        let effective =
+            |&(ii, _, v): &(usize, usize, Values)| v.status == 0 && instances[ii].status(ex) == 0;
         let active: Vec<_> = srcs.iter().filter(|s| effective(s)).collect();
         let is_active = !active.is_empty();
         let pool: Vec<_> = if is_active {
@@ -552,7 +556,12 @@ pub fn convert(docs: &Docs<'_>, opts: &Options) -> Result<Conversion, EnrolError
             roles: roles
                 .map(|r| {
                     r.iter()
-                        .map(|id| role_names.get(id).cloned().unwrap_or_else(|| id.to_string()))
+                        .map(|id| {
+                            role_names
+                                .get(id)
+                                .cloned()
+                                .unwrap_or_else(|| id.to_string())
+                        })
                         .collect()
                 })
                 .unwrap_or_default(),
@@ -573,11 +582,11 @@ pub fn convert(docs: &Docs<'_>, opts: &Options) -> Result<Conversion, EnrolError
             if combined.contains(&ui) {
                 continue;
             }
-            if ue.int(ex, "status") == Some(0) {
-                if let Some(f) = ue.fields.get("status") {
-                    edits.extend(set(ex, f, "status", "1"));
-                    report.manual_enrolments_suspended += 1;
-                }
+            if ue.int(ex, "status") == Some(0)
+                && let Some(f) = ue.fields.get("status")
+            {
+                edits.extend(set(ex, f, "status", "1"));
+                report.manual_enrolments_suspended += 1;
             }
         }
     }
@@ -642,7 +651,10 @@ fn append_enrolments(ex: &[u8], holder: &Instance, items: &[(Vec<u8>, Vec<u8>)])
     let lines: Vec<u8> = items.iter().flat_map(|(l, _)| l.iter().copied()).collect();
     let bare: Vec<u8> = items.iter().flat_map(|(_, b)| b.iter().copied()).collect();
     let indent_of = |pos: usize| -> Option<Vec<u8>> {
-        let line_start = ex[..pos].iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        let line_start = ex[..pos]
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |i| i + 1);
         let prefix = &ex[line_start..pos];
         prefix
             .iter()
@@ -693,7 +705,9 @@ fn rewrite_assignments(
         .collect();
     let mut edits = Vec::new();
     for a in assignments {
-        let Some(comp) = component_of(a) else { continue };
+        let Some(comp) = component_of(a) else {
+            continue;
+        };
         if !components.contains(comp.trim()) {
             continue;
         }

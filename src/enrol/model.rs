@@ -112,7 +112,10 @@ pub fn parse_enrolments(xml: &[u8]) -> Result<Vec<Instance>, XmlError> {
             Visit::Open(o) => match (o.depth, o.name) {
                 (3, b"enrol") => {
                     let id = xml::attr(o.tag, b"id").ok_or_else(|| {
-                        XmlError::Content(format!("<enrol> at byte {} has no id attribute", o.start))
+                        XmlError::Content(format!(
+                            "<enrol> at byte {} has no id attribute",
+                            o.start
+                        ))
                     })?;
                     current = Some(Instance {
                         id,
@@ -167,15 +170,15 @@ pub fn parse_enrolments(xml: &[u8]) -> Result<Vec<Instance>, XmlError> {
                     }
                 }
                 6 => {
-                    if let Some(e) = ue.as_mut() {
-                        if c.leaf {
-                            e.fields
-                                .entry(String::from_utf8_lossy(c.name).into_owned())
-                                .or_insert(Field {
-                                    content: c.content,
-                                    span: c.span,
-                                });
-                        }
+                    if let Some(e) = ue.as_mut()
+                        && c.leaf
+                    {
+                        e.fields
+                            .entry(String::from_utf8_lossy(c.name).into_owned())
+                            .or_insert(Field {
+                                content: c.content,
+                                span: c.span,
+                            });
                     }
                 }
                 _ => {}

@@ -100,8 +100,9 @@ pub fn summarize(docs: &Docs<'_>) -> Result<Summary, EnrolError> {
             });
         }
     } else {
-        s.warnings
-            .push(format!("no {ENROLMENTS}: the backup holds no enrolment methods"));
+        s.warnings.push(format!(
+            "no {ENROLMENTS}: the backup holds no enrolment methods"
+        ));
     }
     if let Some(x) = docs.course_roles {
         let assignments = model::parse_assignments(x).map_err(|source| EnrolError::Xml {

@@ -162,12 +162,10 @@ pub fn walk<'a>(
                     empty_tag: false,
                 }))?;
             }
-            Event::Text(t) => {
-                if stack.is_empty() && !t.chars().all(char::is_whitespace) {
-                    return Err(XmlError::Structure(format!(
-                        "text outside the root element at byte {before}"
-                    )));
-                }
+            Event::Text(t) if stack.is_empty() && !t.chars().all(char::is_whitespace) => {
+                return Err(XmlError::Structure(format!(
+                    "text outside the root element at byte {before}"
+                )));
             }
             Event::Eof => break,
             _ => {}
@@ -257,7 +255,10 @@ mod tests {
     fn spans_cover_whole_elements() {
         let xml = b"<?xml version=\"1.0\"?>\n<a>\n  <b id=\"1\">x &amp; y</b>\n  <c/>\n</a>\n";
         let got = closes(xml);
-        assert_eq!(got[0], ("b".into(), 2, "<b id=\"1\">x &amp; y</b>".into(), true));
+        assert_eq!(
+            got[0],
+            ("b".into(), 2, "<b id=\"1\">x &amp; y</b>".into(), true)
+        );
         assert_eq!(got[1], ("c".into(), 2, "<c/>".into(), true));
         assert_eq!(got[2].0, "a");
         assert!(!got[2].3);
@@ -268,10 +269,10 @@ mod tests {
         let xml = b"<a><b> 42 </b><c>x &amp; y</c><d>$@NULL@$</d></a>";
         let mut fields = Vec::new();
         walk(xml, |v| {
-            if let Visit::Close(c) = v {
-                if c.depth == 2 {
-                    fields.push(c.content);
-                }
+            if let Visit::Close(c) = v
+                && c.depth == 2
+            {
+                fields.push(c.content);
             }
             Ok(())
         })
@@ -290,7 +291,11 @@ mod tests {
             b"<a></a><b></b>",
             b"<a></a>junk",
         ] {
-            assert!(walk(bad, |_| Ok(())).is_err(), "{:?}", String::from_utf8_lossy(bad));
+            assert!(
+                walk(bad, |_| Ok(())).is_err(),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
         }
     }
 }

@@ -55,11 +55,14 @@ pub struct EditError {
 pub fn splice(input: &[u8], mut edits: Vec<Edit>) -> Result<Vec<u8>, EditError> {
     // Stable sort: insertions (empty ranges) at an offset sort before a replacement starting there.
     edits.sort_by_key(|e| (e.range.start, e.range.end));
-    let mut out = Vec::with_capacity(input.len() + edits.iter().map(|e| e.with.len()).sum::<usize>());
+    let mut out =
+        Vec::with_capacity(input.len() + edits.iter().map(|e| e.with.len()).sum::<usize>());
     let mut at = 0;
     let mut last: Option<Range<usize>> = None;
     for edit in edits {
-        if edit.range.start < at || edit.range.end > input.len() || edit.range.start > edit.range.end
+        if edit.range.start < at
+            || edit.range.end > input.len()
+            || edit.range.start > edit.range.end
         {
             return Err(EditError {
                 first: last.unwrap_or(0..0),

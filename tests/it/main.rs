@@ -1,3 +1,3 @@
 //! Integration tests: one test binary (see style.md).
-mod util;
 mod rules;
+mod util;

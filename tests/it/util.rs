@@ -22,7 +22,10 @@ pub fn shared(sub: &str) -> Option<PathBuf> {
     if std::env::var_os(REQUIRE_SHARED).is_some() {
         panic!("{} is missing and {REQUIRE_SHARED} is set", dir.display());
     }
-    eprintln!("skipped: {} not found (fresh clone without ../shared)", dir.display());
+    eprintln!(
+        "skipped: {} not found (fresh clone without ../shared)",
+        dir.display()
+    );
     None
 }
 

@@ -762,3 +762,7 @@ fn finish(x: &[u8], edits: Vec<Edit>, member: &'static str) -> Result<Option<Vec
     let out = xml::splice(x, edits).map_err(|source| EnrolError::Edit { member, source })?;
     Ok((out != x).then_some(out))
 }
+
+#[cfg(test)]
+#[path = "convert_tests.rs"]
+mod tests;

@@ -1,0 +1,2 @@
+//! Unit tests of the conversion rules on small synthetic documents.
+use super::*;

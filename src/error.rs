@@ -52,6 +52,17 @@ pub enum Error {
         #[source]
         source: TarError,
     },
+    /// The gzip stream of a tar.gz is corrupt or truncated.
+    #[error("archive `{}`: {at}: corrupt or truncated gzip data", path.display())]
+    Gzip {
+        /// The archive.
+        path: PathBuf,
+        /// Where: `member `x``, `after member `x``, `at the start`, `after the last member`.
+        at: String,
+        /// The decoder's error.
+        #[source]
+        source: io::Error,
+    },
     /// The zip container is corrupt or unsupported.
     #[error("archive `{}`{}", path.display(), member.as_ref().map(|m| format!(": member `{m}`")).unwrap_or_default())]
     Zip {

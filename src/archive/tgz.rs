@@ -26,19 +26,50 @@ fn open(path: &Path) -> Result<tar::Reader<MultiGzDecoder<BufReader<File>>>> {
     )))
 }
 
-fn tar_err(path: &Path) -> impl Fn(TarError) -> Error + '_ {
-    move |source| Error::Tar {
-        path: path.to_path_buf(),
-        source,
+/// Read errors with where they happened: gzip errors become [`Error::Gzip`] naming the member.
+fn read_err(path: &Path, at: String, e: TarError) -> Error {
+    match e {
+        TarError::Io(source) => match source.get_ref().and_then(|r| r.downcast_ref::<TarError>()) {
+            // The tar reader's own "truncated member" error travels inside an io::Error.
+            Some(_) => Error::Tar {
+                path: path.to_path_buf(),
+                source: unwrap_tar(source),
+            },
+            None => Error::Gzip {
+                path: path.to_path_buf(),
+                at,
+                source,
+            },
+        },
+        other => Error::Tar {
+            path: path.to_path_buf(),
+            source: other,
+        },
+    }
+}
+
+fn unwrap_tar(e: io::Error) -> TarError {
+    match e.into_inner().map(|b| b.downcast::<TarError>()) {
+        Some(Ok(t)) => *t,
+        Some(Err(other)) => TarError::Io(io::Error::other(other)),
+        None => TarError::Io(io::Error::other("read error")),
+    }
+}
+
+fn after(last: Option<&str>) -> String {
+    match last {
+        Some(m) => format!("after member `{m}`"),
+        None => "at the start".into(),
     }
 }
 
 /// Reads whatever follows the end-of-archive marker so the gzip trailer (CRC, length) is checked.
 fn drain<R: Read>(path: &Path, reader: tar::Reader<R>) -> Result<()> {
     let mut rest = reader.into_inner();
-    io::copy(&mut rest, &mut io::sink()).map_err(|source| Error::Tar {
+    io::copy(&mut rest, &mut io::sink()).map_err(|source| Error::Gzip {
         path: path.to_path_buf(),
-        source: TarError::from(source),
+        at: "after the last member".into(),
+        source,
     })?;
     Ok(())
 }
@@ -50,8 +81,14 @@ pub(super) fn load(path: &Path, wanted: &[&str]) -> Result<Loaded> {
     let mut docs = BTreeMap::new();
     let mut seen = HashSet::new();
     let mut has_index = false;
-    while let Some(m) = reader.next_member().map_err(tar_err(path))? {
+    let mut last: Option<String> = None;
+    loop {
+        let next = reader
+            .next_member()
+            .map_err(|e| read_err(path, after(last.as_deref()), e))?;
+        let Some(m) = next else { break };
         let name = m.path_lossy();
+        last = Some(name.clone());
         check_duplicate(&mut seen, path, &name)?;
         if m.path == ARCHIVE_INDEX {
             has_index = true;
@@ -69,7 +106,7 @@ pub(super) fn load(path: &Path, wanted: &[&str]) -> Result<Loaded> {
             reader
                 .data()
                 .read_to_end(&mut buf)
-                .map_err(|e| tar_err(path)(TarError::from(e)))?;
+                .map_err(|e| read_err(path, format!("member `{name}`"), TarError::from(e)))?;
             docs.insert(name.clone(), buf);
         }
         infos.push(MemberInfo {
@@ -131,7 +168,13 @@ pub(super) fn write(
     }
     let mut reader = open(input)?;
     let mut planned = loaded.tar_members.iter();
-    while let Some(m) = reader.next_member().map_err(tar_err(input))? {
+    let mut last: Option<String> = None;
+    loop {
+        let next = reader
+            .next_member()
+            .map_err(|e| read_err(input, after(last.as_deref()), e))?;
+        let Some(m) = next else { break };
+        last = Some(m.path_lossy());
         if m.path == ARCHIVE_INDEX {
             continue;
         }

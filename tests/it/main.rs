@@ -1,3 +1,4 @@
 //! Integration tests: one test binary (see style.md).
+mod cli;
 mod rules;
 mod util;

@@ -67,3 +67,107 @@ pub fn run(args: &[&str]) -> Output {
 pub fn tempdir() -> tempfile::TempDir {
     tempfile::tempdir().unwrap()
 }
+
+/// A member read back with independent readers (the `tar` crate, the `zip` crate).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// Path in the archive.
+    pub path: String,
+    /// Decompressed content.
+    pub data: Vec<u8>,
+    /// tar typeflag or 'f'/'d' for zip.
+    pub kind: u8,
+    /// tar header mode and mtime (0 for zip).
+    pub mode: u32,
+    /// tar mtime (0 for zip).
+    pub mtime: u64,
+}
+
+/// Every member of a .mbz, in order.
+pub fn entries(path: &Path) -> Vec<Entry> {
+    let bytes = std::fs::read(path).unwrap();
+    if bytes.starts_with(&[0x1f, 0x8b]) {
+        let gz = flate2::read::GzDecoder::new(&bytes[..]);
+        let mut ar = tar::Archive::new(gz);
+        let mut out = Vec::new();
+        for e in ar.entries().unwrap() {
+            let mut e = e.unwrap();
+            let h = e.header().clone();
+            let path = String::from_utf8(e.path_bytes().into_owned()).unwrap();
+            let mut data = Vec::new();
+            std::io::Read::read_to_end(&mut e, &mut data).unwrap();
+            out.push(Entry {
+                path,
+                data,
+                kind: h.entry_type().as_byte(),
+                mode: h.mode().unwrap(),
+                mtime: h.mtime().unwrap(),
+            });
+        }
+        out
+    } else {
+        let mut z = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
+        let mut out = Vec::new();
+        for i in 0..z.len() {
+            let mut f = z.by_index(i).unwrap();
+            let mut data = Vec::new();
+            std::io::Read::read_to_end(&mut f, &mut data).unwrap();
+            out.push(Entry {
+                path: f.name().unwrap().to_string(),
+                kind: if f.is_dir() { b'd' } else { b'f' },
+                data,
+                mode: 0,
+                mtime: 0,
+            });
+        }
+        out
+    }
+}
+
+/// The raw (compressed) bytes and CRC of every zip member, in order.
+pub fn zip_raw(path: &Path) -> Vec<(String, Vec<u8>, u32)> {
+    let bytes = std::fs::read(path).unwrap();
+    let mut z = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
+    let mut out = Vec::new();
+    for i in 0..z.len() {
+        let mut f = z.by_index_raw(i).unwrap();
+        let mut data = Vec::new();
+        std::io::Read::read_to_end(&mut f, &mut data).unwrap();
+        out.push((f.name().unwrap().to_string(), data, f.crc32()));
+    }
+    out
+}
+
+/// The raw 512-byte tar headers of a tar.gz, in order (end marker excluded).
+pub fn tar_headers(path: &Path) -> Vec<[u8; 512]> {
+    let bytes = std::fs::read(path).unwrap();
+    let mut raw = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::MultiGzDecoder::new(&bytes[..]), &mut raw)
+        .unwrap();
+    let mut out = Vec::new();
+    let mut at = 0;
+    while at + 512 <= raw.len() {
+        let mut h = [0u8; 512];
+        h.copy_from_slice(&raw[at..at + 512]);
+        if h.iter().all(|&b| b == 0) {
+            break;
+        }
+        let size_field = std::str::from_utf8(&h[124..135])
+            .unwrap()
+            .trim_matches(|c| c == '\0' || c == ' ');
+        let size = u64::from_str_radix(size_field, 8).unwrap();
+        out.push(h);
+        at += 512 + (size as usize).div_ceil(512) * 512;
+    }
+    out
+}
+
+/// Files left in `dir` (names), sorted.
+pub fn listing(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}

@@ -106,6 +106,7 @@ pub fn parse_enrolments(xml: &[u8]) -> Result<Vec<Instance>, XmlError> {
     let mut out: Vec<Instance> = Vec::new();
     let mut current: Option<Instance> = None;
     let mut ue: Option<UserEnrolment> = None;
+    let mut in_ues = false;
     // depth: 1 enrolments, 2 enrols, 3 enrol, 4 field | user_enrolments | plugin, 5 enrolment, 6 field
     xml::walk(xml, |v| {
         match v {
@@ -126,7 +127,8 @@ pub fn parse_enrolments(xml: &[u8]) -> Result<Vec<Instance>, XmlError> {
                         enrolments: Vec::new(),
                     });
                 }
-                (5, b"enrolment") if current.is_some() => {
+                (4, b"user_enrolments") => in_ues = current.is_some(),
+                (5, b"enrolment") if in_ues => {
                     ue = Some(UserEnrolment {
                         id: xml::attr(o.tag, b"id"),
                         span: o.start..o.start,
@@ -143,6 +145,7 @@ pub fn parse_enrolments(xml: &[u8]) -> Result<Vec<Instance>, XmlError> {
                     }
                 }
                 4 => {
+                    in_ues = false;
                     if let Some(inst) = current.as_mut() {
                         let name = String::from_utf8_lossy(c.name).into_owned();
                         if name == "user_enrolments" {

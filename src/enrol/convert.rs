@@ -361,13 +361,6 @@ pub fn convert(docs: &Docs<'_>, opts: &Options) -> Result<Conversion, EnrolError
     let converted: Vec<usize> = (0..instances.len())
         .filter(|&i| plugins[i] != "manual" && opts.from.iter().any(|f| *f == plugins[i]))
         .collect();
-    for wanted in &opts.from {
-        if !converted.is_empty() && !plugins.contains(wanted) {
-            report
-                .warnings
-                .push(format!("no `{wanted}` enrolment method in this backup"));
-        }
-    }
     if converted.is_empty() {
         report.warnings.push(format!(
             "nothing to convert: no enrolment method {} in this backup",

@@ -1,6 +1,7 @@
 //! Shared helpers for the integration tests: fixture lookup, the binary, temp dirs.
 #![allow(dead_code)]
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

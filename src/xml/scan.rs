@@ -96,7 +96,7 @@ pub fn walk<'a>(
         })?;
         let after = position(&reader);
         match event {
-            Event::Start(tag) => {
+            Event::Start(ref tag) | Event::Empty(ref tag) => {
                 if stack.is_empty() && seen_root {
                     return Err(XmlError::Structure(format!(
                         "second root element at byte {before}"
@@ -106,46 +106,31 @@ pub fn walk<'a>(
                 if let Some(parent) = stack.last_mut() {
                     parent.leaf = false;
                 }
-                let name = local(xml, before, &tag);
-                visit(Visit::Open(Open {
-                    name,
-                    depth: stack.len() + 1,
-                    start: before,
-                    tag: &tag,
-                }))?;
-                stack.push(Frame {
-                    name,
-                    start: before,
-                    content_start: after,
-                    leaf: true,
-                });
-            }
-            Event::Empty(tag) => {
-                if stack.is_empty() && seen_root {
-                    return Err(XmlError::Structure(format!(
-                        "second root element at byte {before}"
-                    )));
-                }
-                seen_root = true;
-                if let Some(parent) = stack.last_mut() {
-                    parent.leaf = false;
-                }
-                let name = local(xml, before, &tag);
+                let name = local(xml, before, tag);
                 let depth = stack.len() + 1;
                 visit(Visit::Open(Open {
                     name,
                     depth,
                     start: before,
-                    tag: &tag,
+                    tag,
                 }))?;
-                visit(Visit::Close(Closed {
-                    name,
-                    depth,
-                    span: before..after,
-                    content: after..after,
-                    leaf: true,
-                    empty_tag: true,
-                }))?;
+                if matches!(event, Event::Empty(_)) {
+                    visit(Visit::Close(Closed {
+                        name,
+                        depth,
+                        span: before..after,
+                        content: after..after,
+                        leaf: true,
+                        empty_tag: true,
+                    }))?;
+                } else {
+                    stack.push(Frame {
+                        name,
+                        start: before,
+                        content_start: after,
+                        leaf: true,
+                    });
+                }
             }
             Event::End(_) => {
                 let Some(frame) = stack.pop() else {

@@ -23,7 +23,9 @@ pub fn shared(sub: &str) -> Option<PathBuf> {
     if std::env::var_os(REQUIRE_SHARED).is_some() {
         panic!("{} is missing and {REQUIRE_SHARED} is set", dir.display());
     }
-    eprintln!(
+    // Written to the real stderr (not eprintln!, which the test harness captures) so the skip is visible.
+    let _ = writeln!(
+        std::io::stderr(),
         "skipped: {} not found (fresh clone without ../shared)",
         dir.display()
     );

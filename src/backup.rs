@@ -16,6 +16,8 @@ pub struct Info {
     pub information: BTreeMap<String, String>,
     /// Root settings (`users`, `role_assignments`, `groups`, …) by name.
     pub root_settings: BTreeMap<String, String>,
+    /// `details/detail/type`: `course`, `section` or `activity`.
+    pub backup_type: Option<String>,
 }
 
 impl Info {
@@ -54,6 +56,13 @@ pub fn parse(x: &[u8]) -> Result<Info, XmlError> {
                     }
                     setting.clear();
                 }
+                (4, b"detail") => {
+                    if info.backup_type.is_none() {
+                        info.backup_type = setting.get("type").cloned();
+                    }
+                    setting.clear();
+                }
+                (4, _) => setting.clear(),
                 _ => {}
             }
         }

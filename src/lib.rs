@@ -24,6 +24,7 @@ pub mod enrol;
 pub mod error;
 pub mod run;
 pub mod time;
+pub mod verify;
 pub mod xml;
 
 pub use enrol::convert::Options as ConvertOptions;

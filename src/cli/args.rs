@@ -25,6 +25,10 @@ pub enum Command {
     Convert(ConvertArgs),
     /// Show what a backup holds: container, release, course, enrolment methods and their users.
     Inspect(InspectArgs),
+    /// Prove that a backup will restore, and with --against that only enrolment records changed.
+    ///
+    /// Exit 0 when every check passes, 1 when one fails (each failure listed), 2 when the archive cannot be read.
+    Verify(VerifyArgs),
 }
 
 /// `convert` arguments.
@@ -62,6 +66,26 @@ pub struct ConvertArgs {
     #[arg(long)]
     pub dry_run: bool,
     /// Print the report as JSON on stdout (the human summary still goes to stderr).
+    #[arg(long)]
+    pub json: bool,
+    /// Verify the output against the input after writing (as `verify OUT --against IN`); exit 1 if it fails.
+    #[arg(long)]
+    pub verify: bool,
+}
+
+/// `verify` arguments.
+#[derive(Debug, clap::Args)]
+pub struct VerifyArgs {
+    /// The backup to check.
+    #[arg(value_name = "ARCHIVE")]
+    pub archive: PathBuf,
+    /// The original it was made from: prove that only enrolment records changed, user by user.
+    #[arg(long, value_name = "ORIGINAL")]
+    pub against: Option<PathBuf>,
+    /// IANA time zone for dates in the report. Default: $TZ, else the system's zone.
+    #[arg(long, value_name = "TZ")]
+    pub timezone: Option<String>,
+    /// Print the report as JSON on stdout instead.
     #[arg(long)]
     pub json: bool,
 }

@@ -10,13 +10,14 @@ use anyhow::{Context, Result, bail};
 use mbz_enrol::time::{self, Precision};
 use mbz_enrol::{ConvertOptions, convert_file, inspect_file};
 
-use args::{Cli, Command, ConvertArgs, InspectArgs};
+use args::{Cli, Command, ConvertArgs, InspectArgs, VerifyArgs};
 
 /// Runs the parsed command; the exit code on success.
 pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Convert(a) => convert(a),
         Command::Inspect(a) => inspect(a),
+        Command::Verify(a) => verify(a),
     }
 }
 
@@ -78,18 +79,38 @@ fn convert(a: ConvertArgs) -> Result<ExitCode> {
     let output = if a.dry_run { None } else { a.output.as_deref() };
     let outcome = convert_file(&a.input, output, &opts)?;
     render::convert_summary(&mut err, &outcome, tz, a.dry_run)?;
+    let mut code = ExitCode::SUCCESS;
+    let mut verification = None;
+    if a.verify
+        && let Some(out) = output
+    {
+        let v = mbz_enrol::verify::verify_file(out, Some(&a.input))?;
+        render::verification(&mut err, &v, tz, false)?;
+        if !v.passed {
+            writeln!(
+                err,
+                "verify: the output FAILED verification (kept at {})",
+                out.display()
+            )?;
+            code = ExitCode::from(1);
+        }
+        verification = Some(v);
+    }
     if a.json {
         let mut v = serde_json::to_value(&outcome)?;
         if let Some(m) = v.as_object_mut() {
             m.insert("until_iso".into(), time::format_iso(until.epoch, tz).into());
             m.insert("timezone".into(), tz.name().into());
             m.insert("dry_run".into(), a.dry_run.into());
+            if let Some(ver) = &verification {
+                m.insert("verification".into(), serde_json::to_value(ver)?);
+            }
         }
         let mut out = std::io::stdout().lock();
         serde_json::to_writer_pretty(&mut out, &v)?;
         writeln!(out)?;
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(code)
 }
 
 fn inspect(a: InspectArgs) -> Result<ExitCode> {
@@ -102,4 +123,21 @@ fn inspect(a: InspectArgs) -> Result<ExitCode> {
         render::inspection(&mut out, &inspection)?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn verify(a: VerifyArgs) -> Result<ExitCode> {
+    let (tz, _) = time::resolve_zone(a.timezone.as_deref())?;
+    let v = mbz_enrol::verify::verify_file(&a.archive, a.against.as_deref())?;
+    let mut out = std::io::stdout().lock();
+    if a.json {
+        serde_json::to_writer_pretty(&mut out, &v)?;
+        writeln!(out)?;
+    } else {
+        render::verification(&mut out, &v, tz, true)?;
+    }
+    Ok(if v.passed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }

@@ -4,6 +4,7 @@ use std::io::{self, Write};
 
 use chrono_tz::Tz;
 use mbz_enrol::time;
+use mbz_enrol::verify::{UserState, Verification};
 use mbz_enrol::{ConvertOutcome, Inspection};
 
 fn date(epoch: i64, tz: Tz) -> String {
@@ -170,6 +171,112 @@ pub fn inspection(w: &mut impl Write, i: &Inspection) -> io::Result<()> {
     }
     for warning in &i.summary.warnings {
         writeln!(w, "warning: {warning}")?;
+    }
+    Ok(())
+}
+
+fn state(s: &UserState, tz: Tz) -> String {
+    let mut parts: Vec<String> = s
+        .enrolments
+        .iter()
+        .map(|e| {
+            let status = match e.status {
+                Some(0) => "active",
+                Some(_) => "suspended",
+                None => "status?",
+            };
+            format!(
+                "{} #{} {status} {} .. {}",
+                e.method,
+                e.instance,
+                e.timestart
+                    .map(|t| if t == 0 {
+                        "-".to_owned()
+                    } else {
+                        time::format_iso(t, tz)
+                    })
+                    .unwrap_or_else(|| "?".into()),
+                e.timeend.map(|t| date(t, tz)).unwrap_or_else(|| "?".into())
+            )
+        })
+        .collect();
+    if parts.is_empty() {
+        parts.push("not enrolled".into());
+    }
+    let mut line = parts.join("; ");
+    if !s.roles.is_empty() {
+        line.push_str(&format!(" | roles: {}", s.roles.join(", ")));
+    }
+    if !s.groups.is_empty() {
+        line.push_str(&format!(" | groups: {}", s.groups.join(", ")));
+    }
+    line
+}
+
+/// The verify report; `details` adds the per-user table.
+pub fn verification(w: &mut impl Write, v: &Verification, tz: Tz, details: bool) -> io::Result<()> {
+    let failed = v.failed().count();
+    writeln!(
+        w,
+        "verify {}{}: {} ({} checks, {} failed)",
+        v.archive,
+        v.against
+            .as_ref()
+            .map(|a| format!(" against {a}"))
+            .unwrap_or_default(),
+        if v.passed { "PASS" } else { "FAIL" },
+        v.checks.len(),
+        failed
+    )?;
+    for c in &v.checks {
+        writeln!(
+            w,
+            "  [{}] {:<24} {}",
+            if c.passed { " ok " } else { "FAIL" },
+            c.name,
+            c.finding
+        )?;
+        if !c.passed {
+            for f in c.failures.iter().skip(1).take(20) {
+                writeln!(w, "         {:<24} {f}", "")?;
+            }
+            if c.failures.len() > 21 {
+                writeln!(w, "         {:<24} ... {} more", "", c.failures.len() - 21)?;
+            }
+        }
+    }
+    let Some(ch) = &v.changes else {
+        return Ok(());
+    };
+    writeln!(
+        w,
+        "changes: {} members rewritten ({}), {} instances changed, {} users changed, {} unchanged",
+        ch.members_rewritten.len(),
+        ch.members_rewritten.join(", "),
+        ch.instances.len(),
+        ch.users.len(),
+        ch.users_unchanged
+    )?;
+    if !details {
+        return Ok(());
+    }
+    for i in &ch.instances {
+        writeln!(
+            w,
+            "  <enrol id=\"{}\"> {} -> {}, enrolments {} -> {}",
+            i.id, i.before, i.after, i.enrolments.0, i.enrolments.1
+        )?;
+        for (name, b, a) in &i.fields {
+            writeln!(w, "      {name}: {b} -> {a}")?;
+        }
+    }
+    if !ch.users.is_empty() {
+        writeln!(w, "users (dates in {tz}):")?;
+    }
+    for u in &ch.users {
+        writeln!(w, "  {} {}", u.userid, u.username.as_deref().unwrap_or(""))?;
+        writeln!(w, "      before: {}", state(&u.before, tz))?;
+        writeln!(w, "      after:  {}", state(&u.after, tz))?;
     }
     Ok(())
 }

@@ -7,7 +7,7 @@
 mod scan;
 mod splice;
 
-pub use scan::{Closed, Open, Visit, XmlError, attr, int, text, walk};
+pub use scan::{Closed, Open, Visit, XmlError, attr, int, text, unescape, walk};
 pub use splice::{Edit, EditError, line_span, splice};
 
 /// Moodle's literal for SQL NULL inside an element (`backup_xml_transformer::process()`).

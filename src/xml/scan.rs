@@ -208,7 +208,8 @@ pub fn int(xml: &[u8], range: Range<usize>) -> Option<i64> {
     s.parse().ok()
 }
 
-fn unescape(raw: &str) -> String {
+/// `raw` with XML entities decoded (unchanged when it holds an unknown entity).
+pub fn unescape(raw: &str) -> String {
     match quick_xml::escape::unescape(raw) {
         Ok(s) => s.into_owned(),
         Err(_) => raw.to_owned(),

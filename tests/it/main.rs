@@ -3,3 +3,4 @@ mod cli;
 mod real;
 mod rules;
 mod util;
+mod verify;

@@ -174,3 +174,66 @@ pub fn listing(dir: &Path) -> Vec<String> {
     v.sort();
     v
 }
+
+/// A member to write with [`write_tgz`]: path, typeflag, data.
+pub type RawMember = (String, u8, Vec<u8>);
+
+/// Writes a tar.gz from raw members with hand-made POSIX ustar headers (paths up to 100 bytes), so tests
+/// can build exactly the damage they need.
+pub fn write_tgz(path: &Path, members: &[RawMember]) {
+    let mut tar = Vec::new();
+    for (name, flag, data) in members {
+        tar.extend_from_slice(&ustar(name, *flag, data.len() as u64));
+        tar.extend_from_slice(data);
+        tar.resize(tar.len().div_ceil(512) * 512, 0);
+    }
+    tar.extend_from_slice(&[0u8; 1024]);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&tar).unwrap();
+    std::fs::write(path, gz.finish().unwrap()).unwrap();
+}
+
+/// A POSIX ustar header.
+pub fn ustar(name: &str, flag: u8, size: u64) -> [u8; 512] {
+    let mut h = [0u8; 512];
+    h[..name.len()].copy_from_slice(name.as_bytes());
+    let mode: &[u8] = if flag == b'5' {
+        b"0000755\0"
+    } else {
+        b"0000644\0"
+    };
+    h[100..108].copy_from_slice(mode);
+    h[108..116].copy_from_slice(b"0000000\0");
+    h[116..124].copy_from_slice(b"0000000\0");
+    h[124..136].copy_from_slice(format!("{size:011o}\0").as_bytes());
+    h[136..148].copy_from_slice(b"14733000000\0");
+    h[156] = flag;
+    h[257..263].copy_from_slice(b"ustar\0");
+    h[263..265].copy_from_slice(b"00");
+    h[148..156].copy_from_slice(b"        ");
+    let sum: u32 = h.iter().map(|&b| u32::from(b)).sum();
+    h[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
+    h
+}
+
+/// The members of a tar.gz as [`RawMember`]s (for building damaged copies).
+pub fn raw_members(path: &Path) -> Vec<RawMember> {
+    entries(path)
+        .into_iter()
+        .map(|e| (e.path, e.kind, e.data))
+        .collect()
+}
+
+/// A correct `.ARCHIVE_INDEX` for `members` (the index itself excluded).
+pub fn index_for(members: &[RawMember]) -> Vec<u8> {
+    let others: Vec<&RawMember> = members.iter().filter(|m| m.0 != ".ARCHIVE_INDEX").collect();
+    let mut s = format!("Moodle archive file index. Count: {}\n", others.len());
+    for (p, flag, data) in others {
+        if *flag == b'5' {
+            s.push_str(&format!("{p}\td\t0\t?\n"));
+        } else {
+            s.push_str(&format!("{p}\tf\t{}\t1600000000\n", data.len()));
+        }
+    }
+    s.into_bytes()
+}

@@ -1,0 +1,566 @@
+//! `verify`: prove that an archive will restore, and, against its original, that a conversion changed only
+//! what it promised.
+//!
+//! Every check has a stable name and a one-line finding. [`verify_file`] reads the archive once with its own
+//! reader ([`scan`]), so convert, renew and batch can run it on their own output as an independent check.
+
+mod change;
+pub mod scan;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use serde::Serialize;
+
+pub use change::{Changes, InstanceChange, UserChange, UserState};
+use scan::{Scan, names};
+
+use crate::archive::Container;
+use crate::enrol::model;
+use crate::error::{Error, Result};
+use crate::xml;
+
+/// Check names of the content checks.
+pub mod checks {
+    pub use super::scan::names::*;
+    /// `.ARCHIVE_INDEX`, if present, is first and lists every member with its type and size.
+    pub const INDEX: &str = "archive-index";
+    /// `moodle_backup.xml` is present and starts the way restore's format detection requires.
+    pub const MOODLE_BACKUP: &str = "moodle-backup-header";
+    /// The files restore requires are present (moodle-format.md §6).
+    pub const REQUIRED: &str = "required-files";
+    /// Integer fields of enrolments are integers; `$@NULL@$` only in nullable fields.
+    pub const INTEGERS: &str = "enrol-integers";
+    /// At most one `<enrolment>` per user per instance.
+    pub const ONE_PER_USER: &str = "enrol-one-per-user";
+    /// Every enrolment's user is in `users.xml`.
+    pub const USERS: &str = "enrol-users-known";
+    /// Every role id used by instances and assignments is defined in the root `roles.xml`.
+    pub const ROLES: &str = "roles-defined";
+    /// `enrol_*` role assignments and group members point at an existing `<enrol id>`.
+    pub const COMPONENTS: &str = "enrol-components";
+    /// With `--against`: same members in the same order.
+    pub const SAME_MEMBERS: &str = "same-members";
+    /// With `--against`: every member but the enrolment XML and the index is byte-identical.
+    pub const UNTOUCHED: &str = "untouched-members";
+    /// With `--against`: the rewritten XML differs only inside enrolment, role-assignment and group-member
+    /// records, and keeps every `<enrol id>` in order.
+    pub const RECORDS_ONLY: &str = "changes-inside-records";
+}
+
+/// One named check.
+#[derive(Debug, Clone, Serialize)]
+pub struct Check {
+    /// Stable name.
+    pub name: &'static str,
+    /// Whether it passed.
+    pub passed: bool,
+    /// One-line finding.
+    pub finding: String,
+    /// Every failure, when it failed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub failures: Vec<String>,
+}
+
+/// The result of verifying one archive.
+#[derive(Debug, Clone, Serialize)]
+pub struct Verification {
+    /// The archive.
+    pub archive: String,
+    /// The original, with `--against`.
+    pub against: Option<String>,
+    /// The container.
+    pub container: Option<Container>,
+    /// Number of members (index included).
+    pub members: usize,
+    /// All checks, in order.
+    pub checks: Vec<Check>,
+    /// With `--against`: what changed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub changes: Option<Changes>,
+    /// Every check passed.
+    pub passed: bool,
+}
+
+impl Verification {
+    /// The failed checks.
+    pub fn failed(&self) -> impl Iterator<Item = &Check> {
+        self.checks.iter().filter(|c| !c.passed)
+    }
+}
+
+/// Accumulates failures per check, then renders every check (passed ones too).
+struct Book {
+    order: Vec<(&'static str, String)>,
+    failures: BTreeMap<&'static str, Vec<String>>,
+}
+
+impl Book {
+    fn new() -> Self {
+        Book {
+            order: Vec::new(),
+            failures: BTreeMap::new(),
+        }
+    }
+    /// Declares a check and what it says when it passes.
+    fn check(&mut self, name: &'static str, ok: impl Into<String>) {
+        if !self.order.iter().any(|(n, _)| *n == name) {
+            self.order.push((name, ok.into()));
+        }
+    }
+    fn fail(&mut self, name: &'static str, why: impl Into<String>) {
+        self.failures.entry(name).or_default().push(why.into());
+    }
+    fn finish(self) -> Vec<Check> {
+        let mut out = Vec::new();
+        for (name, ok) in self.order {
+            let failures = self.failures.get(name).cloned().unwrap_or_default();
+            let passed = failures.is_empty();
+            let finding = match failures.len() {
+                0 => ok,
+                1 => failures[0].clone(),
+                n => format!("{} (and {} more)", failures[0], n - 1),
+            };
+            out.push(Check {
+                name,
+                passed,
+                finding,
+                failures,
+            });
+        }
+        out
+    }
+}
+
+/// Verifies `archive`, and with `against` proves what changed relative to it.
+///
+/// # Errors
+/// [`Error::Read`] when a file cannot be opened or read at all; every other problem is a failed check.
+pub fn verify_file(archive: &Path, against: Option<&Path>) -> Result<Verification> {
+    let scan = scan::scan(archive).map_err(|source| Error::Read {
+        path: archive.to_path_buf(),
+        source,
+    })?;
+    if scan.container.is_none() {
+        return Err(Error::UnknownContainer {
+            path: archive.to_path_buf(),
+            magic: scan
+                .failures
+                .first()
+                .map(|f| f.1.clone())
+                .unwrap_or_default(),
+        });
+    }
+    let mut book = Book::new();
+    restorability(&scan, &mut book);
+    let mut changes = None;
+    if let Some(orig) = against {
+        let before = scan::scan(orig).map_err(|source| Error::Read {
+            path: orig.to_path_buf(),
+            source,
+        })?;
+        if before.container.is_none() {
+            return Err(Error::UnknownContainer {
+                path: orig.to_path_buf(),
+                magic: String::new(),
+            });
+        }
+        changes = Some(change::prove(&before, &scan, &mut book));
+    }
+    let checks = book.finish();
+    let passed = checks.iter().all(|c| c.passed);
+    Ok(Verification {
+        archive: archive.display().to_string(),
+        against: against.map(|p| p.display().to_string()),
+        container: scan.container,
+        members: scan.members.len(),
+        checks,
+        changes,
+        passed,
+    })
+}
+
+fn restorability(scan: &Scan, book: &mut Book) {
+    let container = scan.container;
+    book.check(
+        names::CONTAINER,
+        match container {
+            Some(Container::TarGz) => "gzip magic: tar.gz",
+            _ => "zip magic",
+        },
+    );
+    if container == Some(Container::TarGz) {
+        book.check(
+            names::GZIP,
+            "the gzip stream decodes to its end (CRC and length match)",
+        );
+        book.check(
+            names::USTAR,
+            "every header is POSIX ustar with a valid checksum",
+        );
+        book.check(names::EXTENSIONS, "no pax or GNU extension records");
+        book.check(names::SIZES, "every member's data is complete");
+    } else {
+        book.check(
+            names::ZIP,
+            "central directory and entries agree; every entry decompresses",
+        );
+    }
+    book.check(names::PATHS, "every path is relative, without `./` or `..`");
+    book.check(names::DUPLICATES, "no member name occurs twice");
+    book.check(names::XML, "every XML member is well-formed UTF-8");
+    for (name, why) in &scan.failures {
+        book.fail(name, why.clone());
+    }
+    if container == Some(Container::TarGz) {
+        check_index(scan, book);
+    }
+    let info = check_moodle_backup(scan, book);
+    check_required(scan, info.as_ref(), book);
+    check_enrolments(scan, book);
+}
+
+fn check_index(scan: &Scan, book: &mut Book) {
+    let Some(text) = scan.held.get(".ARCHIVE_INDEX") else {
+        book.check(
+            checks::INDEX,
+            "no .ARCHIVE_INDEX (Moodle estimates progress instead)",
+        );
+        return;
+    };
+    book.check(checks::INDEX, "");
+    if scan.members.first().map(|m| m.path.as_str()) != Some(".ARCHIVE_INDEX") {
+        book.fail(checks::INDEX, ".ARCHIVE_INDEX is not the first member");
+    }
+    let others: Vec<&scan::Found> = scan
+        .members
+        .iter()
+        .filter(|m| m.path != ".ARCHIVE_INDEX" && matches!(m.kind, 'f' | 'd'))
+        .collect();
+    let text = String::from_utf8_lossy(text);
+    let mut lines = text.split_terminator('\n');
+    let header = lines.next().unwrap_or_default();
+    let count = header
+        .strip_prefix("Moodle archive file index. Count: ")
+        .and_then(|n| n.parse::<usize>().ok());
+    let entries: Vec<&str> = lines.collect();
+    match count {
+        None => book.fail(checks::INDEX, format!("bad first line `{header}`")),
+        Some(n) if n != others.len() => book.fail(
+            checks::INDEX,
+            format!(
+                "Count: {n} but the archive has {} files and folders ({})",
+                others.len(),
+                if n < others.len() {
+                    "too low: a web restore of a large archive aborts with 'progress() value out of range'"
+                } else {
+                    "stale: members were removed after backup; restore only misreports progress"
+                }
+            ),
+        ),
+        Some(n) if n != entries.len() => book.fail(
+            checks::INDEX,
+            format!("Count: {n} but {} lines follow", entries.len()),
+        ),
+        Some(_) => {}
+    }
+    for (i, (line, m)) in entries.iter().zip(&others).enumerate() {
+        let fields: Vec<&str> = line.split('\t').collect();
+        let expect_type = if m.kind == 'd' { "d" } else { "f" };
+        let size = if m.kind == 'd' { 0 } else { m.size };
+        let ok = fields.len() == 4
+            && fields[0] == m.path
+            && fields[1] == expect_type
+            && fields[2].parse::<u64>().ok() == Some(size);
+        if !ok {
+            book.fail(
+                checks::INDEX,
+                format!(
+                    "line {}: `{}` does not match member `{}` ({expect_type}, {size} bytes)",
+                    i + 2,
+                    line.replace('\t', " "),
+                    m.path
+                ),
+            );
+            break;
+        }
+    }
+    let detail = format!(
+        ".ARCHIVE_INDEX is first and lists all {} files and folders with their types and sizes",
+        others.len()
+    );
+    if let Some(pos) = book.order.iter().position(|(n, _)| *n == checks::INDEX) {
+        book.order[pos].1 = detail;
+    }
+}
+
+fn check_moodle_backup(scan: &Scan, book: &mut Book) -> Option<crate::backup::Info> {
+    book.check(
+        checks::MOODLE_BACKUP,
+        "moodle_backup.xml starts with the XML declaration, <moodle_backup> and <information>",
+    );
+    let Some(x) = scan.held.get("moodle_backup.xml") else {
+        book.fail(
+            checks::MOODLE_BACKUP,
+            "moodle_backup.xml is missing at the archive root",
+        );
+        return None;
+    };
+    let head = &x[..x.len().min(200)];
+    let has = |needle: &[u8]| head.windows(needle.len()).any(|w| w == needle);
+    for needle in [
+        &br#"<?xml version="1.0" encoding="UTF-8"?>"#[..],
+        b"<moodle_backup>",
+        b"<information>",
+    ] {
+        if !has(needle) {
+            book.fail(
+                checks::MOODLE_BACKUP,
+                format!(
+                    "the first 200 bytes lack `{}`: restore cannot detect the format",
+                    String::from_utf8_lossy(needle)
+                ),
+            );
+        }
+    }
+    crate::backup::parse(x).ok()
+}
+
+fn check_required(scan: &Scan, info: Option<&crate::backup::Info>, book: &mut Book) {
+    let present: BTreeSet<&str> = scan.members.iter().map(|m| m.path.as_str()).collect();
+    let mut required = vec![
+        "moodle_backup.xml",
+        "roles.xml",
+        "files.xml",
+        "scales.xml",
+        "outcomes.xml",
+    ];
+    let users = info
+        .and_then(|i| i.root_settings.get("users"))
+        .is_some_and(|v| v == "1");
+    if users {
+        required.push("users.xml");
+    }
+    let course = info
+        .and_then(|i| i.backup_type.as_deref())
+        .is_none_or(|t| t == "course");
+    if course {
+        required.extend(["course/course.xml", "course/roles.xml", "groups.xml"]);
+    }
+    book.check(
+        checks::REQUIRED,
+        format!("present: {}", required.join(", ")),
+    );
+    for r in required {
+        if !present.contains(r) {
+            book.fail(
+                checks::REQUIRED,
+                format!("`{r}` is missing: restore stops with an error"),
+            );
+        }
+    }
+}
+
+/// A strict Moodle integer: optional minus, digits, nothing else.
+fn is_int(s: &[u8]) -> bool {
+    let digits = s.strip_prefix(b"-").unwrap_or(s);
+    !digits.is_empty() && digits.iter().all(u8::is_ascii_digit)
+}
+
+/// Integer fields of `<enrol>`, with whether `$@NULL@$` is allowed (the column is nullable).
+const ENROL_INTS: &[(&str, bool)] = &[
+    ("status", false),
+    ("enrolperiod", true),
+    ("enrolstartdate", true),
+    ("enrolenddate", true),
+    ("expirynotify", true),
+    ("expirythreshold", true),
+    ("notifyall", true),
+    ("roleid", true),
+    ("customint1", true),
+    ("customint2", true),
+    ("customint3", true),
+    ("customint4", true),
+    ("customint5", true),
+    ("customint6", true),
+    ("customint7", true),
+    ("customint8", true),
+    ("timecreated", false),
+    ("timemodified", false),
+];
+/// Integer fields of `<enrolment>` (none nullable; all required).
+const ENROLMENT_INTS: &[&str] = &[
+    "status",
+    "userid",
+    "timestart",
+    "timeend",
+    "modifierid",
+    "timemodified",
+];
+
+fn check_enrolments(scan: &Scan, book: &mut Book) {
+    book.check(
+        checks::INTEGERS,
+        "integer fields are integers; $@NULL@$ only in nullable fields",
+    );
+    book.check(
+        checks::ONE_PER_USER,
+        "at most one <enrolment> per user per instance",
+    );
+    book.check(checks::USERS, "every enrolled user is in users.xml");
+    book.check(
+        checks::ROLES,
+        "every role id in use is defined in roles.xml",
+    );
+    book.check(
+        checks::COMPONENTS,
+        "enrol_* role assignments and group members point at existing <enrol id>s",
+    );
+    let role_ids: Option<BTreeSet<i64>> = scan
+        .held
+        .get("roles.xml")
+        .and_then(|x| model::parse_role_names(x).ok())
+        .map(|m| m.keys().copied().collect());
+    let role_used = |book: &mut Book, id: i64, what: String| {
+        if id != 0 && role_ids.as_ref().is_some_and(|r| !r.contains(&id)) {
+            book.fail(
+                checks::ROLES,
+                format!(
+                    "{what} uses role {id}, which roles.xml does not define (restore skips it)"
+                ),
+            );
+        }
+    };
+    let mut instance_ids: BTreeSet<String> = BTreeSet::new();
+    if let Some(x) = scan.held.get("course/enrolments.xml") {
+        let Ok(instances) = model::parse_enrolments(x) else {
+            return; // Reported by the well-formedness check.
+        };
+        let mut enrolled = 0usize;
+        for inst in &instances {
+            instance_ids.insert(inst.id.trim().to_owned());
+            let label = format!("<enrol id=\"{}\">", inst.id);
+            for (name, nullable) in ENROL_INTS {
+                if let Some(f) = inst.fields.get(*name) {
+                    let raw = &x[f.content.clone()];
+                    let null = raw == xml::NULL.as_bytes();
+                    if !(is_int(raw) || (null && *nullable)) {
+                        book.fail(
+                            checks::INTEGERS,
+                            format!("{label} <{name}> is `{}`", String::from_utf8_lossy(raw)),
+                        );
+                    }
+                } else if !*nullable {
+                    book.fail(checks::INTEGERS, format!("{label} has no <{name}>"));
+                }
+            }
+            if let Some(r) = inst.int(x, "roleid") {
+                role_used(book, r, label.clone());
+            }
+            let mut seen: BTreeSet<i64> = BTreeSet::new();
+            for ue in &inst.enrolments {
+                enrolled += 1;
+                let ul = format!("{} in {label}", ue.label());
+                for name in ENROLMENT_INTS {
+                    match ue.fields.get(*name) {
+                        Some(f) if is_int(&x[f.content.clone()]) => {}
+                        Some(f) => book.fail(
+                            checks::INTEGERS,
+                            format!(
+                                "{ul} <{name}> is `{}`",
+                                String::from_utf8_lossy(&x[f.content.clone()])
+                            ),
+                        ),
+                        None => book.fail(checks::INTEGERS, format!("{ul} has no <{name}>")),
+                    }
+                }
+                let Some(user) = ue.int(x, "userid") else {
+                    continue;
+                };
+                if !seen.insert(user) {
+                    book.fail(
+                        checks::ONE_PER_USER,
+                        format!("user {user} has two <enrolment>s in {label} (restore applies them one after another)"),
+                    );
+                }
+                match &scan.users {
+                    Some(users) if !users.contains_key(&user) => book.fail(
+                        checks::USERS,
+                        format!(
+                            "user {user} ({ul}) is not in users.xml: restore skips the enrolment"
+                        ),
+                    ),
+                    None => book.fail(checks::USERS, format!("{ul}: the archive has no users.xml")),
+                    _ => {}
+                }
+            }
+        }
+        if enrolled == 0 {
+            // Nothing to say beyond the defaults.
+        }
+    }
+    if let Some(x) = scan.held.get("course/roles.xml")
+        && let Ok(assignments) = model::parse_assignments(x)
+    {
+        for a in &assignments {
+            let what = format!("role assignment at byte {}", a.span.start);
+            match a.roleid {
+                Some(r) => role_used(book, r, what.clone()),
+                None => book.fail(checks::INTEGERS, format!("{what} has no integer <roleid>")),
+            }
+            check_component(
+                x,
+                a.component.as_ref(),
+                a.itemid.as_ref(),
+                &instance_ids,
+                &what,
+                book,
+            );
+        }
+    }
+    if let Some(x) = scan.held.get("groups.xml")
+        && let Ok(members) = model::parse_group_members(x)
+    {
+        for m in &members {
+            let what = format!(
+                "member of group `{}` (user {})",
+                m.group,
+                m.userid
+                    .map(|u| u.to_string())
+                    .unwrap_or_else(|| "?".into())
+            );
+            check_component(
+                x,
+                m.component.as_ref(),
+                m.itemid.as_ref(),
+                &instance_ids,
+                &what,
+                book,
+            );
+        }
+    }
+}
+
+fn check_component(
+    x: &[u8],
+    component: Option<&model::Field>,
+    itemid: Option<&model::Field>,
+    instances: &BTreeSet<String>,
+    what: &str,
+    book: &mut Book,
+) {
+    let Some(c) = component else { return };
+    let c = c.text(x);
+    if !c.starts_with("enrol_") {
+        return;
+    }
+    let item = itemid
+        .map(|i| i.text(x).trim().to_owned())
+        .unwrap_or_default();
+    if !instances.contains(&item) {
+        book.fail(
+            checks::COMPONENTS,
+            format!("{what} has component {c} and itemid {item}, which is no <enrol id>: restore drops it silently"),
+        );
+    }
+}

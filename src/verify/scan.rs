@@ -1,0 +1,505 @@
+//! One pass over an archive for verification: raw tar headers (not interpreted: a pax or GNU record is a
+//! finding, not a convenience), zip central directory, a SHA-256 digest of every member, streaming
+//! well-formedness of every XML member, and the bytes of the few members the content checks read.
+//!
+//! This reader is deliberately separate from [`crate::archive`]: a verifier that shared the writer's code
+//! would share its mistakes.
+
+use std::collections::{BTreeMap, HashSet};
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read};
+use std::path::Path;
+
+use flate2::read::MultiGzDecoder;
+use quick_xml::events::Event;
+use sha2::{Digest, Sha256};
+
+use crate::archive::Container;
+
+/// Members whose bytes the content checks need.
+pub const HELD: &[&str] = &[
+    ".ARCHIVE_INDEX",
+    "moodle_backup.xml",
+    "course/enrolments.xml",
+    "course/roles.xml",
+    "roles.xml",
+    "groups.xml",
+];
+
+/// One member as found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Found {
+    /// Path as stored (tar: prefix + "/" + name).
+    pub path: String,
+    /// `f` file, `d` directory, or the raw tar typeflag.
+    pub kind: char,
+    /// Data size.
+    pub size: u64,
+    /// SHA-256 of the data.
+    pub digest: [u8; 32],
+}
+
+/// Everything one pass learnt, including container-level problems.
+#[derive(Debug, Default)]
+pub struct Scan {
+    /// The container, when the magic bytes name one.
+    pub container: Option<Container>,
+    /// Members in order (`.ARCHIVE_INDEX` included).
+    pub members: Vec<Found>,
+    /// Bytes of the [`HELD`] members (first occurrence).
+    pub held: BTreeMap<String, Vec<u8>>,
+    /// `users.xml`: user id to username.
+    pub users: Option<BTreeMap<i64, String>>,
+    /// Failures per check name, in the order found.
+    pub failures: Vec<(&'static str, String)>,
+    /// The stream could not be read to its end (later checks see a partial archive).
+    pub incomplete: bool,
+}
+
+impl Scan {
+    fn fail(&mut self, check: &'static str, finding: impl Into<String>) {
+        self.failures.push((check, finding.into()));
+    }
+}
+
+/// Check names used by the scan.
+pub mod names {
+    /// Magic bytes name a container Moodle reads.
+    pub const CONTAINER: &str = "container";
+    /// The gzip stream decodes to its end with a valid CRC and length.
+    pub const GZIP: &str = "gzip-stream";
+    /// Every tar header is POSIX ustar with a valid checksum.
+    pub const USTAR: &str = "tar-ustar-headers";
+    /// No pax or GNU extension records.
+    pub const EXTENSIONS: &str = "tar-no-extensions";
+    /// Every member's data is present.
+    pub const SIZES: &str = "tar-sizes";
+    /// No `./`, absolute or `..` paths.
+    pub const PATHS: &str = "member-paths";
+    /// No member name twice.
+    pub const DUPLICATES: &str = "no-duplicate-names";
+    /// The zip central directory matches its entries.
+    pub const ZIP: &str = "zip-directory";
+    /// Every XML member is well-formed UTF-8.
+    pub const XML: &str = "xml-well-formed";
+}
+
+fn check_path(scan: &mut Scan, path: &str) {
+    let bad = if path.starts_with("./") {
+        Some("starts with `./` (Moodle looks for bare relative paths)")
+    } else if path.starts_with('/') {
+        Some("is absolute")
+    } else if path.split('/').any(|c| c == "..") {
+        Some("contains `..`")
+    } else if path.contains('\\') {
+        Some("contains a backslash")
+    } else if path.is_empty() {
+        Some("is empty")
+    } else {
+        None
+    };
+    if let Some(why) = bad {
+        scan.fail(names::PATHS, format!("member `{path}` {why}"));
+    }
+}
+
+/// Reads a member's data: digest, well-formedness for XML, bytes when held.
+fn read_member(scan: &mut Scan, path: &str, data: &mut dyn Read) -> io::Result<[u8; 32]> {
+    let mut hasher = Sha256::new();
+    let held = HELD.contains(&path) && !scan.held.contains_key(path);
+    let xml = path.ends_with(".xml");
+    let users = path == "users.xml" && scan.users.is_none();
+    let mut tee = Tee {
+        inner: data,
+        hasher: &mut hasher,
+        keep: held.then(Vec::new),
+    };
+    if xml {
+        let mut reader = BufReader::with_capacity(64 << 10, &mut tee);
+        let outcome = check_xml(&mut reader, users);
+        io::copy(&mut reader, &mut io::sink())?;
+        match outcome {
+            Ok(ids) => {
+                if users {
+                    scan.users = Some(ids);
+                }
+            }
+            Err(XmlProblem::Io(e)) => return Err(e),
+            Err(XmlProblem::Bad(why)) => {
+                scan.fail(names::XML, format!("member `{path}`: {why}"));
+                if users {
+                    scan.users = Some(BTreeMap::new());
+                }
+            }
+        }
+    } else {
+        io::copy(&mut tee, &mut io::sink())?;
+    }
+    if let Some(bytes) = tee.keep.take() {
+        scan.held.insert(path.to_owned(), bytes);
+    }
+    Ok(hasher.finalize().into())
+}
+
+struct Tee<'a> {
+    inner: &'a mut dyn Read,
+    hasher: &'a mut Sha256,
+    keep: Option<Vec<u8>>,
+}
+
+impl Read for Tee<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        if let Some(k) = self.keep.as_mut() {
+            k.extend_from_slice(&buf[..n]);
+        }
+        Ok(n)
+    }
+}
+
+enum XmlProblem {
+    Io(io::Error),
+    Bad(String),
+}
+
+/// Streams `reader` through the XML parser; with `users`, collects `<user id>` → `<username>`.
+fn check_xml(reader: &mut impl BufRead, users: bool) -> Result<BTreeMap<i64, String>, XmlProblem> {
+    let mut xr = quick_xml::reader::Reader::from_reader(reader);
+    xr.config_mut().check_end_names = true;
+    xr.config_mut().check_comments = true;
+    let mut buf = Vec::new();
+    let mut depth = 0usize;
+    let mut roots = 0usize;
+    let mut ids = BTreeMap::new();
+    let mut current: Option<i64> = None;
+    let mut in_username = false;
+    loop {
+        buf.clear();
+        let event = match xr.read_event_into(&mut buf) {
+            Ok(e) => e,
+            Err(quick_xml::Error::Io(e)) => {
+                return Err(XmlProblem::Io(io::Error::new(e.kind(), e.to_string())));
+            }
+            Err(e) => {
+                return Err(XmlProblem::Bad(format!(
+                    "{e} (at byte {})",
+                    xr.error_position()
+                )));
+            }
+        };
+        match event {
+            Event::Start(t) => {
+                if depth == 0 {
+                    roots += 1;
+                }
+                depth += 1;
+                if users && depth == 2 && t.local_name().as_ref() == "user" {
+                    current = crate::xml::attr(&t, b"id").and_then(|s| s.parse().ok());
+                }
+                in_username = users && depth == 3 && t.local_name().as_ref() == "username";
+            }
+            Event::Empty(_) if depth == 0 => roots += 1,
+            Event::End(_) => {
+                if depth == 0 {
+                    return Err(XmlProblem::Bad("end tag without start".into()));
+                }
+                depth -= 1;
+                in_username = false;
+                if depth == 1 {
+                    current = None;
+                }
+            }
+            Event::Text(t) if in_username => {
+                if let Some(id) = current {
+                    let s: &str = &t;
+                    ids.entry(id)
+                        .or_insert_with(String::new)
+                        .push_str(&crate::xml::unescape(s));
+                }
+            }
+            Event::Text(t) if depth == 0 && !t.chars().all(char::is_whitespace) => {
+                return Err(XmlProblem::Bad("text outside the root element".into()));
+            }
+            Event::DocType(_) => {
+                return Err(XmlProblem::Bad(
+                    "DOCTYPE declaration (Moodle never writes one; entities are refused)".into(),
+                ));
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    if depth != 0 {
+        return Err(XmlProblem::Bad("document ends inside an element".into()));
+    }
+    if roots != 1 {
+        return Err(XmlProblem::Bad(format!("{roots} root elements")));
+    }
+    if users {
+        // A user with no username still counts as present.
+        return Ok(ids);
+    }
+    Ok(BTreeMap::new())
+}
+
+/// Scans `path`. Errors only when the file cannot be opened or read at all.
+///
+/// # Errors
+/// The I/O error opening or reading the file itself.
+pub fn scan(path: &Path) -> io::Result<Scan> {
+    let mut scan = Scan::default();
+    let mut f = File::open(path)?;
+    let mut magic = [0u8; 4];
+    let n = read_full(&mut f, &mut magic)?;
+    scan.container = crate::archive::from_magic(&magic[..n]);
+    match scan.container {
+        None => {
+            scan.fail(
+                names::CONTAINER,
+                format!(
+                    "first bytes {} are neither gzip (1f 8b) nor zip (50 4b 03 04)",
+                    hex(&magic[..n])
+                ),
+            );
+            scan.incomplete = true;
+        }
+        Some(Container::TarGz) => scan_tgz(path, &mut scan)?,
+        Some(Container::Zip) => scan_zip(path, &mut scan)?,
+    }
+    Ok(scan)
+}
+
+fn hex(b: &[u8]) -> String {
+    if b.is_empty() {
+        return "(empty file)".into();
+    }
+    b.iter()
+        .map(|x| format!("{x:02x}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+fn octal(field: &[u8]) -> Option<u64> {
+    let s = std::str::from_utf8(field).ok()?;
+    let s = s.trim_matches(|c| c == '\0' || c == ' ');
+    if s.is_empty() {
+        return Some(0);
+    }
+    u64::from_str_radix(s, 8).ok()
+}
+
+fn cstr(field: &[u8]) -> &[u8] {
+    field
+        .iter()
+        .position(|&b| b == 0)
+        .map_or(field, |i| &field[..i])
+}
+
+/// Gzip errors surface as I/O errors of the decoder: record them and stop.
+fn gzip_failed(scan: &mut Scan, at: &str, e: &io::Error) {
+    scan.fail(names::GZIP, format!("{at}: {e}"));
+    scan.incomplete = true;
+}
+
+fn scan_tgz(path: &Path, scan: &mut Scan) -> io::Result<()> {
+    let f = File::open(path)?;
+    let mut gz = MultiGzDecoder::new(BufReader::with_capacity(256 << 10, f));
+    let mut seen = HashSet::new();
+    let mut last = String::from("the start");
+    let mut first = true;
+    loop {
+        let mut block = [0u8; 512];
+        let n = match read_full(&mut gz, &mut block) {
+            Ok(n) => n,
+            Err(e) => {
+                gzip_failed(scan, &format!("after {last}"), &e);
+                return Ok(());
+            }
+        };
+        if n == 0 {
+            if first {
+                scan.fail(names::USTAR, "the tar stream is empty");
+            }
+            // End of stream without an end marker: tolerated by Moodle.
+            break;
+        }
+        if n < 512 {
+            scan.fail(names::SIZES, format!("truncated header after {last}"));
+            scan.incomplete = true;
+            return Ok(());
+        }
+        if block.iter().all(|&b| b == 0) {
+            break;
+        }
+        let name = cstr(&block[0..100]);
+        let prefix = cstr(&block[345..500]);
+        let magic_ok = &block[257..263] == b"ustar\0" && &block[263..265] == b"00";
+        let mut full = Vec::new();
+        if magic_ok && !prefix.is_empty() {
+            full.extend_from_slice(prefix);
+            full.push(b'/');
+        }
+        full.extend_from_slice(name);
+        let member = String::from_utf8_lossy(&full).into_owned();
+        if !magic_ok {
+            scan.fail(
+                names::USTAR,
+                format!(
+                    "member `{member}`: not a POSIX ustar header (magic {:?})",
+                    String::from_utf8_lossy(&block[257..265])
+                ),
+            );
+        }
+        let stored = octal(&block[148..156]);
+        let sum: u64 = block
+            .iter()
+            .enumerate()
+            .map(|(i, &b)| {
+                if (148..156).contains(&i) {
+                    32
+                } else {
+                    u64::from(b)
+                }
+            })
+            .sum();
+        if stored != Some(sum) {
+            scan.fail(
+                names::USTAR,
+                format!("member `{member}`: bad header checksum"),
+            );
+        }
+        let flag = block[156];
+        if matches!(flag, b'x' | b'g' | b'L' | b'K') {
+            scan.fail(
+                names::EXTENSIONS,
+                format!(
+                    "member `{member}`: {} record (Moodle extracts it as a junk file)",
+                    if matches!(flag, b'x' | b'g') {
+                        "pax"
+                    } else {
+                        "GNU long-name"
+                    }
+                ),
+            );
+        }
+        let Some(size) = octal(&block[124..136]) else {
+            scan.fail(
+                names::USTAR,
+                format!("member `{member}`: size field is not octal"),
+            );
+            scan.incomplete = true;
+            return Ok(());
+        };
+        first = false;
+        check_path(scan, &member);
+        if !seen.insert(member.clone()) {
+            scan.fail(names::DUPLICATES, format!("member `{member}` occurs twice"));
+        }
+        let kind = match flag {
+            b'0' | 0 => 'f',
+            b'5' => 'd',
+            other => char::from(other),
+        };
+        // Moodle reads no data for link and device entries; a size there would desynchronise the stream.
+        let data_len = if matches!(flag, b'1'..=b'6') { 0 } else { size };
+        let mut data = (&mut gz).take(data_len);
+        let digest = match read_member(scan, &member, &mut data) {
+            Ok(d) => d,
+            Err(e) => {
+                gzip_failed(scan, &format!("member `{member}`"), &e);
+                return Ok(());
+            }
+        };
+        if data.limit() > 0 {
+            scan.fail(
+                names::SIZES,
+                format!("member `{member}`: {} bytes of data missing", data.limit()),
+            );
+            scan.incomplete = true;
+            return Ok(());
+        }
+        let pad = (512 - data_len % 512) % 512;
+        let mut padding = vec![0u8; usize::try_from(pad).unwrap_or(0)];
+        match read_full(&mut gz, &mut padding) {
+            Ok(k) if k as u64 == pad => {}
+            Ok(_) => {
+                scan.fail(names::SIZES, format!("member `{member}`: padding missing"));
+                scan.incomplete = true;
+                return Ok(());
+            }
+            Err(e) => {
+                gzip_failed(scan, &format!("member `{member}`"), &e);
+                return Ok(());
+            }
+        }
+        scan.members.push(Found {
+            path: member.clone(),
+            kind,
+            size,
+            digest,
+        });
+        last = format!("member `{member}`");
+    }
+    // The rest of the stream: the gzip trailer is checked only when the decoder reaches it.
+    if let Err(e) = io::copy(&mut gz, &mut io::sink()) {
+        gzip_failed(scan, "after the last member", &e);
+    }
+    Ok(())
+}
+
+fn scan_zip(path: &Path, scan: &mut Scan) -> io::Result<()> {
+    let f = File::open(path)?;
+    let mut archive = match zip::ZipArchive::new(BufReader::new(f)) {
+        Ok(a) => a,
+        Err(e) => {
+            scan.fail(names::ZIP, format!("central directory: {e}"));
+            scan.incomplete = true;
+            return Ok(());
+        }
+    };
+    let mut seen = HashSet::new();
+    for i in 0..archive.len() {
+        let mut file = match archive.by_index(i) {
+            Ok(f) => f,
+            Err(e) => {
+                scan.fail(names::ZIP, format!("entry {i}: {e}"));
+                scan.incomplete = true;
+                continue;
+            }
+        };
+        let member = String::from_utf8_lossy(file.name_raw()).into_owned();
+        let kind = if file.is_dir() { 'd' } else { 'f' };
+        let size = file.size();
+        check_path(scan, &member);
+        if !seen.insert(member.clone()) {
+            scan.fail(names::DUPLICATES, format!("member `{member}` occurs twice"));
+        }
+        match read_member(scan, &member, &mut file) {
+            Ok(digest) => scan.members.push(Found {
+                path: member,
+                kind,
+                size,
+                digest,
+            }),
+            Err(e) => {
+                scan.fail(names::ZIP, format!("member `{member}`: {e}"));
+                scan.incomplete = true;
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,370 @@
+//! `verify`: good archives pass, convert outputs pass against their input, and deliberately broken archives
+//! (made here from a good one) each fail with the expected check.
+
+use std::path::{Path, PathBuf};
+
+use crate::util::{self, RawMember, index_for, raw_members, run, tempdir, write_tgz};
+
+fn fixture(name: &str) -> PathBuf {
+    util::root().join("fixtures").join(name)
+}
+
+/// Runs `verify --json`; returns (exit code, failed check names, json).
+fn verify(archive: &Path, against: Option<&Path>) -> (i32, Vec<String>, serde_json::Value) {
+    let mut args = vec!["verify", archive.to_str().unwrap(), "--json"];
+    if let Some(a) = against {
+        args.extend(["--against", a.to_str().unwrap()]);
+    }
+    let o = run(&args);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or(serde_json::Value::Null);
+    let failed = v["checks"]
+        .as_array()
+        .map(|c| {
+            c.iter()
+                .filter(|c| c["passed"] == false)
+                .map(|c| c["name"].as_str().unwrap().to_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    (o.status.code().unwrap_or(-1), failed, v)
+}
+
+fn convert(input: &Path, output: &Path) {
+    let o = run(&[
+        "convert",
+        input.to_str().unwrap(),
+        "-o",
+        output.to_str().unwrap(),
+        "--until",
+        "2027-08-31",
+        "--from",
+        "cohort,database,meta",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+#[test]
+fn shipped_fixtures_and_their_conversions_pass() {
+    let dir = tempdir();
+    for name in [
+        "coh_basic.mbz",
+        "coh_basic.zip.mbz",
+        "coh_group.mbz",
+        "db_sync.mbz",
+        "db_sync.zip.mbz",
+        "noconvert.mbz",
+    ] {
+        let (code, failed, _) = verify(&fixture(name), None);
+        assert_eq!((code, failed.clone()), (0, vec![]), "{name}");
+        let out = dir.path().join(name);
+        convert(&fixture(name), &out);
+        let (code, failed, v) = verify(&out, Some(&fixture(name)));
+        assert_eq!((code, failed), (0, vec![]), "{name} converted: {v:#}");
+    }
+}
+
+#[test]
+fn shared_fixtures_and_their_conversions_pass() {
+    let Some(dir) = util::shared("moodle43") else {
+        return;
+    };
+    let tmp = tempdir();
+    for input in util::mbz_files(&dir) {
+        let name = input.file_name().unwrap().to_string_lossy().into_owned();
+        let (code, failed, _) = verify(&input, None);
+        assert_eq!((code, failed), (0, vec![]), "{name}");
+        let out = tmp.path().join(&name);
+        convert(&input, &out);
+        let (code, failed, v) = verify(&out, Some(&input));
+        assert_eq!((code, failed), (0, vec![]), "{name} converted");
+        // The proof lists every converted user, and nothing outside the enrolment members changed.
+        let rewritten: Vec<&str> = v["changes"]["members_rewritten"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m.as_str().unwrap())
+            .collect();
+        for m in rewritten {
+            assert!(
+                [
+                    ".ARCHIVE_INDEX",
+                    "course/enrolments.xml",
+                    "course/roles.xml",
+                    "groups.xml"
+                ]
+                .contains(&m),
+                "{name}: {m}"
+            );
+        }
+    }
+}
+
+#[test]
+fn change_proof_shows_each_converted_user() {
+    let dir = tempdir();
+    let out = dir.path().join("out.mbz");
+    convert(&fixture("db_sync.mbz"), &out);
+    let (code, _, v) = verify(&out, Some(&fixture("db_sync.mbz")));
+    assert_eq!(code, 0);
+    let users = v["changes"]["users"].as_array().unwrap();
+    assert_eq!(users.len(), 40);
+    let dbs001 = users.iter().find(|u| u["username"] == "dbs001").unwrap();
+    assert_eq!(dbs001["before"]["enrolments"][0]["method"], "database");
+    assert_eq!(dbs001["after"]["enrolments"][0]["method"], "manual");
+    assert_eq!(
+        dbs001["after"]["enrolments"][0]["timeend"],
+        1_819_756_800_i64 - 7200
+    );
+    assert_eq!(dbs001["before"]["roles"][0], "student (enrol_database)");
+    assert_eq!(dbs001["after"]["roles"][0], "student");
+    // Verifying an archive against an unrelated one fails the proof, not the run.
+    let (code, failed, _) = verify(&out, Some(&fixture("coh_basic.mbz")));
+    assert_eq!(code, 1);
+    assert!(failed.contains(&"same-members".to_owned()), "{failed:?}");
+}
+
+/// Damages `coh_basic.mbz` with `damage` and checks that verify fails with `check`.
+fn broken(name: &str, check: &str, damage: impl FnOnce(&mut Vec<RawMember>) -> bool) {
+    let dir = tempdir();
+    let mut members = raw_members(&fixture("coh_basic.mbz"));
+    let fix_index = damage(&mut members);
+    if fix_index {
+        let index = index_for(&members);
+        if let Some(m) = members.iter_mut().find(|m| m.0 == ".ARCHIVE_INDEX") {
+            m.2 = index;
+        }
+    }
+    let path = dir.path().join(format!("{name}.mbz"));
+    write_tgz(&path, &members);
+    let (code, failed, v) = verify(&path, None);
+    assert_eq!(code, 1, "{name}: {v:#}");
+    assert!(
+        failed.contains(&check.to_owned()),
+        "{name}: expected {check}, failed {failed:?}"
+    );
+}
+
+fn edit(members: &mut [RawMember], path: &str, f: impl FnOnce(String) -> String) {
+    let m = members.iter_mut().find(|m| m.0 == path).unwrap();
+    m.2 = f(String::from_utf8(m.2.clone()).unwrap()).into_bytes();
+}
+
+#[test]
+fn the_rebuilt_good_archive_passes() {
+    // The generator itself must not break anything.
+    let dir = tempdir();
+    let mut members = raw_members(&fixture("coh_basic.mbz"));
+    let index = index_for(&members);
+    members
+        .iter_mut()
+        .find(|m| m.0 == ".ARCHIVE_INDEX")
+        .unwrap()
+        .2 = index;
+    let path = dir.path().join("good.mbz");
+    write_tgz(&path, &members);
+    let (code, failed, _) = verify(&path, None);
+    assert_eq!((code, failed), (0, vec![]));
+}
+
+#[test]
+fn stale_index_count() {
+    broken("stale-index", "archive-index", |m| {
+        let index = index_for(m);
+        let text = String::from_utf8(index).unwrap();
+        let n = m.len() - 1;
+        let stale = text.replacen(&format!("Count: {n}"), &format!("Count: {}", n - 3), 1);
+        m.iter_mut().find(|x| x.0 == ".ARCHIVE_INDEX").unwrap().2 = stale.into_bytes();
+        false
+    });
+}
+
+#[test]
+fn pax_header() {
+    broken("pax", "tar-no-extensions", |m| {
+        m.insert(
+            1,
+            (
+                "PaxHeader/course".into(),
+                b'x',
+                b"20 path=course/x.xml\n".to_vec(),
+            ),
+        );
+        false
+    });
+}
+
+#[test]
+fn dot_slash_prefix() {
+    broken("dot-slash", "member-paths", |m| {
+        for x in m.iter_mut() {
+            x.0 = format!("./{}", x.0);
+        }
+        false
+    });
+}
+
+#[test]
+fn malformed_xml() {
+    broken("malformed", "xml-well-formed", |m| {
+        edit(m, "course/enrolments.xml", |s| {
+            s.replacen("</enrols>", "</enrolz>", 1)
+        });
+        true
+    });
+}
+
+#[test]
+fn missing_users_xml() {
+    broken("no-users", "required-files", |m| {
+        m.retain(|x| x.0 != "users.xml");
+        true
+    });
+    broken("no-users-2", "enrol-users-known", |m| {
+        m.retain(|x| x.0 != "users.xml");
+        true
+    });
+}
+
+#[test]
+fn duplicate_enrolment() {
+    broken("duplicate", "enrol-one-per-user", |m| {
+        edit(m, "course/enrolments.xml", |s| {
+            let start = s.find("<enrolment id=").unwrap();
+            let end = s[start..].find("</enrolment>").unwrap() + start + "</enrolment>".len();
+            let copy = s[start..end].to_owned();
+            format!("{}{}\n        {}", &s[..end], "", copy) + &s[end..]
+        });
+        true
+    });
+}
+
+#[test]
+fn unknown_role() {
+    broken("unknown-role", "roles-defined", |m| {
+        edit(m, "course/roles.xml", |s| {
+            s.replacen("<roleid>5</roleid>", "<roleid>99</roleid>", 1)
+        });
+        true
+    });
+}
+
+#[test]
+fn bad_integer() {
+    broken("bad-int", "enrol-integers", |m| {
+        edit(m, "course/enrolments.xml", |s| {
+            s.replacen("<timestart>0</timestart>", "<timestart>soon</timestart>", 1)
+        });
+        true
+    });
+}
+
+#[test]
+fn dangling_enrol_component() {
+    broken("dangling", "enrol-components", |m| {
+        edit(m, "course/roles.xml", |s| {
+            s.replacen(
+                "<component>enrol_cohort</component>\n      <itemid>232</itemid>",
+                "<component>enrol_cohort</component>\n      <itemid>999</itemid>",
+                1,
+            )
+        });
+        true
+    });
+}
+
+#[test]
+fn moodle_backup_header() {
+    broken("header", "moodle-backup-header", |m| {
+        edit(m, "moodle_backup.xml", |s| {
+            s.replacen("encoding=\"UTF-8\"", "encoding='utf-8'", 1)
+        });
+        true
+    });
+}
+
+#[test]
+fn damaged_containers() {
+    let dir = tempdir();
+    let good = std::fs::read(fixture("coh_basic.mbz")).unwrap();
+    // Truncated gzip: the stream is incomplete.
+    let p = dir.path().join("trunc.mbz");
+    std::fs::write(&p, &good[..good.len() - 20]).unwrap();
+    let (code, failed, _) = verify(&p, None);
+    assert_eq!(code, 1);
+    assert!(failed.contains(&"gzip-stream".to_owned()), "{failed:?}");
+    // Bad header checksum.
+    let mut members = raw_members(&fixture("coh_basic.mbz"));
+    members.truncate(3);
+    let mut tar = Vec::new();
+    for (name, flag, data) in &members {
+        let mut h = util::ustar(name, *flag, data.len() as u64);
+        h[148] = b'7';
+        tar.extend_from_slice(&h);
+        tar.extend_from_slice(data);
+        tar.resize(tar.len().div_ceil(512) * 512, 0);
+    }
+    tar.extend_from_slice(&[0u8; 1024]);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut gz, &tar).unwrap();
+    let p = dir.path().join("cksum.mbz");
+    std::fs::write(&p, gz.finish().unwrap()).unwrap();
+    let (code, failed, _) = verify(&p, None);
+    assert_eq!(code, 1);
+    assert!(
+        failed.contains(&"tar-ustar-headers".to_owned()),
+        "{failed:?}"
+    );
+    // Not an archive at all, or missing: exit 2.
+    let p = dir.path().join("text.mbz");
+    std::fs::write(&p, "not a backup").unwrap();
+    assert_eq!(verify(&p, None).0, 2);
+    assert_eq!(verify(&dir.path().join("absent.mbz"), None).0, 2);
+}
+
+#[test]
+fn convert_verify_flag_checks_its_own_output() {
+    let dir = tempdir();
+    let out = dir.path().join("out.mbz");
+    let o = run(&[
+        "convert",
+        fixture("coh_group.mbz").to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--until",
+        "2027-08-31",
+        "--verify",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("PASS"));
+}
+
+#[test]
+fn damaged_zip() {
+    let dir = tempdir();
+    let good = std::fs::read(fixture("coh_basic.zip.mbz")).unwrap();
+    let p = dir.path().join("trunc.zip.mbz");
+    std::fs::write(&p, &good[..good.len() - 30]).unwrap();
+    let (code, failed, _) = verify(&p, None);
+    assert_eq!(code, 1);
+    assert_eq!(
+        failed,
+        ["zip-directory", "moodle-backup-header", "required-files"]
+    );
+    // A corrupted member body: its CRC no longer matches.
+    let mut bad = good.clone();
+    let at = bad
+        .windows(17)
+        .position(|w| w == b"course/course.xml")
+        .unwrap()
+        + 40;
+    for b in &mut bad[at..at + 16] {
+        *b ^= 0x55;
+    }
+    let p = dir.path().join("crc.zip.mbz");
+    std::fs::write(&p, &bad).unwrap();
+    let (code, failed, _) = verify(&p, None);
+    assert_eq!(code, 1);
+    assert!(failed.contains(&"zip-directory".to_owned()), "{failed:?}");
+}

@@ -4,6 +4,10 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use std::io::BufRead;
+
+use quick_xml::events::Event;
+
 use crate::xml::{self, Visit, XmlError};
 
 /// Member path of the backup description.
@@ -69,4 +73,57 @@ pub fn parse(x: &[u8]) -> Result<Info, XmlError> {
         Ok(())
     })?;
     Ok(info)
+}
+
+/// Member path of the users.
+pub const USERS: &str = "users.xml";
+
+/// Reads `users.xml` as a stream (it can be large): user id to username.
+///
+/// # Errors
+/// [`XmlError`] when it is malformed or cannot be read.
+pub fn usernames(reader: impl BufRead) -> Result<BTreeMap<i64, String>, XmlError> {
+    let mut xr = quick_xml::reader::Reader::from_reader(reader);
+    xr.config_mut().check_end_names = true;
+    let mut buf = Vec::new();
+    let mut depth = 0usize;
+    let mut out = BTreeMap::new();
+    let mut current: Option<i64> = None;
+    let mut in_username = false;
+    loop {
+        buf.clear();
+        let event = xr
+            .read_event_into(&mut buf)
+            .map_err(|source| XmlError::Syntax {
+                position: xr.error_position(),
+                source,
+            })?;
+        match event {
+            Event::Start(t) => {
+                depth += 1;
+                if depth == 2 && t.local_name().as_ref() == "user" {
+                    current = xml::attr(&t, b"id").and_then(|s| s.trim().parse().ok());
+                }
+                in_username = depth == 3 && t.local_name().as_ref() == "username";
+            }
+            Event::End(_) => {
+                depth = depth.saturating_sub(1);
+                in_username = false;
+                if depth < 2 {
+                    current = None;
+                }
+            }
+            Event::Text(t) if in_username => {
+                if let Some(id) = current {
+                    let s: &str = &t;
+                    out.entry(id)
+                        .or_insert_with(String::new)
+                        .push_str(&xml::unescape(s));
+                }
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    Ok(out)
 }

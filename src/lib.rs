@@ -29,4 +29,4 @@ pub mod xml;
 
 pub use enrol::convert::Options as ConvertOptions;
 pub use error::{Error, Result};
-pub use run::{ConvertOutcome, Inspection, convert_file, inspect_file};
+pub use run::{ConvertOutcome, Inspection, RenewOutcome, convert_file, inspect_file, renew_file};

@@ -14,6 +14,15 @@ use crate::error::{Error, Result};
 
 /// The members the rules read.
 const WANTED: &[&str] = &[MOODLE_BACKUP, ENROLMENTS, COURSE_ROLES, ROLES, GROUPS];
+/// The same, plus users.xml (streamed into id → username).
+const WANTED_WITH_USERS: &[&str] = &[
+    MOODLE_BACKUP,
+    ENROLMENTS,
+    COURSE_ROLES,
+    ROLES,
+    GROUPS,
+    crate::backup::USERS,
+];
 
 fn docs(loaded: &Loaded) -> Docs<'_> {
     Docs {
@@ -189,5 +198,57 @@ pub fn inspect_file(input: &Path) -> Result<Inspection> {
         members: loaded.members.len(),
         archive_index: loaded.has_index,
         summary,
+    })
+}
+
+/// What `renew` did to one archive.
+#[derive(Debug, Clone, Serialize)]
+pub struct RenewOutcome {
+    /// The input.
+    pub archive: String,
+    /// The output (`None` for a dry run).
+    pub output: Option<String>,
+    /// The container.
+    pub container: Container,
+    /// The course.
+    pub course: Course,
+    /// Members rewritten.
+    pub rewritten: Vec<String>,
+    /// The rules' report.
+    #[serde(flatten)]
+    pub report: crate::enrol::renew::Report,
+}
+
+/// Renews `input` per `opts` and writes `output` (atomically), or only reports when `output` is `None`.
+///
+/// # Errors
+/// [`Error`] naming the archive and member; nothing is left at `output` on failure.
+pub fn renew_file(
+    input: &Path,
+    output: Option<&Path>,
+    opts: &crate::enrol::renew::Options,
+) -> Result<RenewOutcome> {
+    if let Some(out) = output {
+        archive::output::check(input, out)?;
+    }
+    let loaded = archive::load(input, WANTED_WITH_USERS)?;
+    let info = info(input, &loaded)?;
+    let users = loaded.users.clone().unwrap_or_default();
+    let renewal =
+        crate::enrol::renew::renew(&docs(&loaded), &users, opts).map_err(enrol_err(input))?;
+    let mut replacements = BTreeMap::new();
+    if let Some(bytes) = renewal.enrolments {
+        replacements.insert(ENROLMENTS.to_owned(), bytes);
+    }
+    if let Some(out) = output {
+        archive::write(input, &loaded, &replacements, out)?;
+    }
+    Ok(RenewOutcome {
+        archive: input.display().to_string(),
+        output: output.map(|p| p.display().to_string()),
+        container: loaded.container,
+        course: Course::from_info(&info),
+        rewritten: replacements.keys().cloned().collect(),
+        report: renewal.report,
     })
 }

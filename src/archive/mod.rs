@@ -24,6 +24,19 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 
+/// Reads a wanted `users.xml` as a stream into id → username, never holding it whole.
+fn read_users(path: &Path, data: impl Read) -> Result<BTreeMap<i64, String>> {
+    crate::backup::usernames(std::io::BufReader::with_capacity(64 << 10, data)).map_err(|source| {
+        Error::Enrol {
+            path: path.to_path_buf(),
+            source: crate::enrol::convert::EnrolError::Xml {
+                member: crate::backup::USERS,
+                source,
+            },
+        }
+    })
+}
+
 /// Largest XML member the rules will hold in memory.
 pub const MAX_XML_BYTES: u64 = 1 << 30;
 
@@ -119,6 +132,8 @@ pub struct Loaded {
     pub docs: BTreeMap<String, Vec<u8>>,
     /// The tar input had an `.ARCHIVE_INDEX`.
     pub has_index: bool,
+    /// `users.xml` read as a stream (id to username), when `users.xml` was wanted.
+    pub users: Option<BTreeMap<i64, String>>,
     tar_members: Vec<tar::Member>,
 }
 

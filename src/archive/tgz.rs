@@ -81,6 +81,7 @@ pub(super) fn load(path: &Path, wanted: &[&str]) -> Result<Loaded> {
     let mut docs = BTreeMap::new();
     let mut seen = HashSet::new();
     let mut has_index = false;
+    let mut users = None;
     let mut last: Option<String> = None;
     loop {
         let next = reader
@@ -94,7 +95,9 @@ pub(super) fn load(path: &Path, wanted: &[&str]) -> Result<Loaded> {
             has_index = true;
             continue;
         }
-        if m.kind == Kind::File && wanted.contains(&name.as_str()) {
+        if m.kind == Kind::File && name == crate::backup::USERS && wanted.contains(&name.as_str()) {
+            users = Some(super::read_users(path, reader.data())?);
+        } else if m.kind == Kind::File && wanted.contains(&name.as_str()) {
             if m.size > MAX_XML_BYTES {
                 return Err(Error::TooLarge {
                     path: path.to_path_buf(),
@@ -126,6 +129,7 @@ pub(super) fn load(path: &Path, wanted: &[&str]) -> Result<Loaded> {
         members: infos,
         docs,
         has_index,
+        users,
         tar_members: members,
     })
 }

@@ -45,13 +45,16 @@ pub(super) fn load(path: &Path, wanted: &[&str]) -> Result<Loaded> {
     let mut infos = Vec::new();
     let mut docs = BTreeMap::new();
     let mut seen = HashSet::new();
+    let mut users = None;
     for i in 0..archive.len() {
         let name = name_of(&archive, path, i)?;
         check_duplicate(&mut seen, path, &name)?;
         let mut f = archive.by_index(i).map_err(zip_err(path, Some(&name)))?;
         let is_dir = f.is_dir();
         let size = f.size();
-        if !is_dir && wanted.contains(&name.as_str()) {
+        if !is_dir && name == crate::backup::USERS && wanted.contains(&name.as_str()) {
+            users = Some(super::read_users(path, &mut f)?);
+        } else if !is_dir && wanted.contains(&name.as_str()) {
             if size > MAX_XML_BYTES {
                 return Err(Error::TooLarge {
                     path: path.to_path_buf(),
@@ -78,6 +81,7 @@ pub(super) fn load(path: &Path, wanted: &[&str]) -> Result<Loaded> {
         members: infos,
         docs,
         has_index: false,
+        users,
         tar_members: Vec::new(),
     })
 }

@@ -23,6 +23,12 @@ pub enum Command {
     /// keeping roles and group memberships. Users holding a --stamp-roles role get the --until end date.
     /// Every other archive member is copied byte for byte. The input is never modified.
     Convert(ConvertArgs),
+    /// Extend, reactivate or suspend manual and self enrolments (the participants page's bulk edit, offline).
+    ///
+    /// Filters combine with AND; a list inside one filter means any of them. Only the chosen fields of matching
+    /// enrolments change; everything else is copied byte for byte. Unlike the web form, --until none clears an end
+    /// date back to unlimited.
+    Renew(RenewArgs),
     /// Show what a backup holds: container, release, course, enrolment methods and their users.
     Inspect(InspectArgs),
     /// Prove that a backup will restore, and with --against that only enrolment records changed.
@@ -88,6 +94,85 @@ pub struct VerifyArgs {
     /// Print the report as JSON on stdout instead.
     #[arg(long)]
     pub json: bool,
+}
+
+/// A `--status` filter value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StatusArg {
+    /// Gives access now (enrolment and method enabled, started, not ended).
+    Active,
+    /// Enrolment suspended or its method disabled.
+    Suspended,
+    /// End date in the past (relative to --now).
+    Expired,
+    /// Not active: suspended, disabled, expired or not started (the participants page's "Inactive").
+    Inactive,
+    /// Every enrolment.
+    Any,
+}
+
+/// A `--set-status` value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SetStatusArg {
+    /// Reactivate.
+    Active,
+    /// Suspend.
+    Suspended,
+}
+
+/// `renew` arguments.
+#[derive(Debug, clap::Args)]
+pub struct RenewArgs {
+    /// The backup to change (.mbz, tar.gz or zip).
+    #[arg(value_name = "IN")]
+    pub input: PathBuf,
+    /// Where to write the result (same container). Required unless --dry-run.
+    #[arg(short, long, value_name = "OUT")]
+    pub output: Option<PathBuf>,
+    /// Filter: enrolment methods (enrol plugin names).
+    #[arg(
+        long,
+        value_name = "LIST",
+        value_delimiter = ',',
+        default_value = "manual,self"
+    )]
+    pub method: Vec<String>,
+    /// Filter: role shortnames held in the course, e.g. student.
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    pub role: Vec<String>,
+    /// Filter: enrolment status at --now.
+    #[arg(long, value_name = "LIST", value_delimiter = ',', value_enum)]
+    pub status: Vec<StatusArg>,
+    /// Filter: group name (repeat for several; names may contain commas).
+    #[arg(long, value_name = "NAME")]
+    pub group: Vec<String>,
+    /// Filter: usernames.
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    pub user: Vec<String>,
+    /// "Now" for --status active/expired/inactive and the warnings (a date as for --until). Default: the current time.
+    #[arg(long, value_name = "DATE")]
+    pub now: Option<String>,
+    /// Action: set the enrolment status.
+    #[arg(long, value_name = "STATUS", value_enum)]
+    pub set_status: Option<SetStatusArg>,
+    /// Action: set the start (YYYY-MM-DD = that day's first instant, or as --until).
+    #[arg(long, value_name = "DATE")]
+    pub start: Option<String>,
+    /// Action: set the end: a date as in convert (YYYY-MM-DD = through that whole day), or `none` for unlimited.
+    #[arg(long, value_name = "DATE|none")]
+    pub until: Option<String>,
+    /// IANA time zone for dates. Default: $TZ, else the system's zone.
+    #[arg(long, value_name = "TZ")]
+    pub timezone: Option<String>,
+    /// Report what would change; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print the report as JSON on stdout (the human summary still goes to stderr).
+    #[arg(long)]
+    pub json: bool,
+    /// Verify the output against the input after writing; exit 1 if it fails.
+    #[arg(long)]
+    pub verify: bool,
 }
 
 /// `inspect` arguments.

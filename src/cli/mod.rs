@@ -10,12 +10,15 @@ use anyhow::{Context, Result, bail};
 use mbz_enrol::time::{self, Precision};
 use mbz_enrol::{ConvertOptions, convert_file, inspect_file};
 
-use args::{Cli, Command, ConvertArgs, InspectArgs, VerifyArgs};
+use args::{
+    Cli, Command, ConvertArgs, InspectArgs, RenewArgs, SetStatusArg, StatusArg, VerifyArgs,
+};
 
 /// Runs the parsed command; the exit code on success.
 pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Convert(a) => convert(a),
+        Command::Renew(a) => renew(a),
         Command::Inspect(a) => inspect(a),
         Command::Verify(a) => verify(a),
     }
@@ -140,4 +143,131 @@ fn verify(a: VerifyArgs) -> Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// Prints a resolved date to stderr, with its warnings.
+fn announce(
+    err: &mut impl Write,
+    what: &str,
+    input: &str,
+    r: &time::Resolved,
+    tz: chrono_tz::Tz,
+) -> Result<()> {
+    writeln!(
+        err,
+        "{what}: {input} = {} ({})",
+        r.epoch,
+        time::format_iso(r.epoch, tz)
+    )?;
+    for w in &r.warnings {
+        writeln!(err, "warning: {w}")?;
+    }
+    Ok(())
+}
+
+fn renew(a: RenewArgs) -> Result<ExitCode> {
+    use mbz_enrol::enrol::renew::{Options, Status};
+    if a.output.is_none() && !a.dry_run {
+        bail!("renew needs -o OUT (or --dry-run to write nothing)");
+    }
+    if a.set_status.is_none() && a.start.is_none() && a.until.is_none() {
+        bail!("renew needs at least one action: --set-status, --start or --until");
+    }
+    let (tz, source) = time::resolve_zone(a.timezone.as_deref())?;
+    let mut err = std::io::stderr().lock();
+    writeln!(err, "time zone: {tz} (from {source})")?;
+    let now = match &a.now {
+        Some(s) => {
+            let r = time::parse_start(s, tz).with_context(|| "--now")?;
+            announce(&mut err, "now", s, &r, tz)?;
+            r.epoch
+        }
+        None => time::now_epoch(),
+    };
+    let start = match &a.start {
+        Some(s) => {
+            let r = time::parse_start(s, tz).with_context(|| "--start")?;
+            announce(&mut err, "start", s, &r, tz)?;
+            Some(r.epoch)
+        }
+        None => None,
+    };
+    let until = match a.until.as_deref() {
+        Some("none") => {
+            writeln!(err, "until: none (unlimited)")?;
+            Some(0)
+        }
+        Some(s) => {
+            let r = time::parse_end(s, tz).with_context(|| "--until")?;
+            announce(&mut err, "until", s, &r, tz)?;
+            if r.epoch <= time::now_epoch() {
+                writeln!(
+                    err,
+                    "warning: --until {s} is in the past: matched enrolments will give no access"
+                )?;
+            }
+            Some(r.epoch)
+        }
+        None => None,
+    };
+    let statuses = a
+        .status
+        .iter()
+        .map(|s| match s {
+            StatusArg::Active => Status::Active,
+            StatusArg::Suspended => Status::Suspended,
+            StatusArg::Expired => Status::Expired,
+            StatusArg::Inactive => Status::Inactive,
+            StatusArg::Any => Status::Any,
+        })
+        .collect();
+    let opts = Options {
+        methods: clean_list(a.method),
+        roles: clean_list(a.role),
+        statuses,
+        groups: a.group,
+        users: clean_list(a.user),
+        now,
+        set_status: a.set_status.map(|s| match s {
+            SetStatusArg::Active => 0,
+            SetStatusArg::Suspended => 1,
+        }),
+        start,
+        until,
+    };
+    let output = if a.dry_run { None } else { a.output.as_deref() };
+    let outcome = mbz_enrol::renew_file(&a.input, output, &opts)?;
+    render::renew_summary(&mut err, &outcome, tz)?;
+    let mut code = ExitCode::SUCCESS;
+    let mut verification = None;
+    if a.verify
+        && let Some(out) = output
+    {
+        let v = mbz_enrol::verify::verify_file(out, Some(&a.input))?;
+        render::verification(&mut err, &v, tz, false)?;
+        if !v.passed {
+            writeln!(
+                err,
+                "verify: the output FAILED verification (kept at {})",
+                out.display()
+            )?;
+            code = ExitCode::from(1);
+        }
+        verification = Some(v);
+    }
+    if a.json {
+        let mut v = serde_json::to_value(&outcome)?;
+        if let Some(m) = v.as_object_mut() {
+            m.insert("timezone".into(), tz.name().into());
+            m.insert("now".into(), now.into());
+            m.insert("dry_run".into(), a.dry_run.into());
+            if let Some(ver) = &verification {
+                m.insert("verification".into(), serde_json::to_value(ver)?);
+            }
+        }
+        let mut out = std::io::stdout().lock();
+        serde_json::to_writer_pretty(&mut out, &v)?;
+        writeln!(out)?;
+    }
+    Ok(code)
 }

@@ -5,7 +5,7 @@ use std::io::{self, Write};
 use chrono_tz::Tz;
 use mbz_enrol::time;
 use mbz_enrol::verify::{UserState, Verification};
-use mbz_enrol::{ConvertOutcome, Inspection};
+use mbz_enrol::{ConvertOutcome, Inspection, RenewOutcome};
 
 fn date(epoch: i64, tz: Tz) -> String {
     if epoch == 0 {
@@ -277,6 +277,69 @@ pub fn verification(w: &mut impl Write, v: &Verification, tz: Tz, details: bool)
         writeln!(w, "  {} {}", u.userid, u.username.as_deref().unwrap_or(""))?;
         writeln!(w, "      before: {}", state(&u.before, tz))?;
         writeln!(w, "      after:  {}", state(&u.after, tz))?;
+    }
+    Ok(())
+}
+
+fn values(v: &mbz_enrol::enrol::renew::Values, tz: Tz) -> String {
+    format!(
+        "{} {} .. {}",
+        if v.status == 0 { "active" } else { "suspended" },
+        if v.timestart == 0 {
+            "-".to_owned()
+        } else {
+            time::format_iso(v.timestart, tz)
+        },
+        date(v.timeend, tz)
+    )
+}
+
+/// The renew summary (stderr).
+pub fn renew_summary(w: &mut impl Write, o: &RenewOutcome, tz: Tz) -> io::Result<()> {
+    let r = &o.report;
+    match &o.output {
+        Some(out) => writeln!(
+            w,
+            "renewed {} -> {} ({})",
+            o.archive,
+            out,
+            o.container.as_str()
+        )?,
+        None => writeln!(
+            w,
+            "dry run: {} ({}), nothing written",
+            o.archive,
+            o.container.as_str()
+        )?,
+    }
+    writeln!(
+        w,
+        "course: {} {}",
+        o.course.shortname.as_deref().unwrap_or("?"),
+        o.course.id.map(|i| format!("(id {i})")).unwrap_or_default()
+    )?;
+    writeln!(
+        w,
+        "matched: {} enrolments, {} changed, {} already as asked",
+        r.matched.len(),
+        r.changed,
+        r.matched.len() - r.changed
+    )?;
+    for row in &r.matched {
+        writeln!(
+            w,
+            "  {:<20} {} #{}: {}  ->  {}",
+            row.username
+                .clone()
+                .unwrap_or_else(|| row.userid.to_string()),
+            row.method,
+            row.instance,
+            values(&row.before, tz),
+            values(&row.after, tz)
+        )?;
+    }
+    for warning in &r.warnings {
+        writeln!(w, "warning: {warning}")?;
     }
     Ok(())
 }

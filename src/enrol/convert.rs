@@ -267,17 +267,7 @@ fn later_end(a: i64, b: i64) -> i64 {
 
 /// An edit setting a leaf element's text to `value`, or `None` if it already holds exactly that.
 fn set(xml: &[u8], field: &Field, tag: &str, value: &str) -> Option<Edit> {
-    if xml.get(field.content.clone()) == Some(value.as_bytes()) {
-        return None;
-    }
-    let empty_tag = field.content.start == field.span.end;
-    if empty_tag {
-        return Some(Edit::replace(
-            field.span.clone(),
-            format!("<{tag}>{value}</{tag}>"),
-        ));
-    }
-    Some(Edit::replace(field.content.clone(), value))
+    field.set(xml, tag, value)
 }
 
 /// Edits setting `status`, `timestart`, `timeend` of `ue` to `v`.

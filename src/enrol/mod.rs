@@ -3,6 +3,7 @@
 
 pub mod convert;
 pub mod model;
+pub mod renew;
 pub mod summary;
 
 pub use convert::{Conversion, Options, Report, convert};

@@ -25,6 +25,20 @@ impl Field {
     pub fn int(&self, xml: &[u8]) -> Option<i64> {
         xml::int(xml, self.content.clone())
     }
+    /// An edit setting the text to `value` (`tag` rebuilds a `<tag/>` element), or `None` if it already
+    /// holds exactly that.
+    pub fn set(&self, xml: &[u8], tag: &str, value: &str) -> Option<xml::Edit> {
+        if xml.get(self.content.clone()) == Some(value.as_bytes()) {
+            return None;
+        }
+        if self.content.start == self.span.end {
+            return Some(xml::Edit::replace(
+                self.span.clone(),
+                format!("<{tag}>{value}</{tag}>"),
+            ));
+        }
+        Some(xml::Edit::replace(self.content.clone(), value))
+    }
 }
 
 /// One `<enrolment id="">` (a row of `user_enrolments`).

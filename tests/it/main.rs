@@ -1,6 +1,7 @@
 //! Integration tests: one test binary (see style.md).
 mod cli;
 mod real;
+mod renew;
 mod rules;
 mod util;
 mod verify;

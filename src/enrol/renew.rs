@@ -1,0 +1,360 @@
+//! Renewal of manual and self enrolments: the participants page's "Edit selected user enrolments" bulk
+//! operation (moodle-format.md §7), offline. Filters combine with AND, a list inside one filter means any of
+//! them; only the chosen fields of matching `<enrolment>` elements change.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use serde::Serialize;
+
+use super::convert::{COURSE_ROLES, Docs, ENROLMENTS, EnrolError, GROUPS, ROLES};
+use super::model;
+use crate::xml::{self, Edit};
+
+/// A `--status` value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Gives access now: enrolment and instance enabled, started, not ended.
+    Active,
+    /// The enrolment or its instance is suspended/disabled.
+    Suspended,
+    /// Ended: `timeend` in the past.
+    Expired,
+    /// Not active (suspended, disabled, expired or not yet started): the participants page's "Inactive".
+    Inactive,
+    /// Everything.
+    Any,
+}
+
+/// Filters and actions.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Enrol plugins whose enrolments may match (`manual`, `self`).
+    pub methods: Vec<String>,
+    /// Role shortnames held in the course (empty: any).
+    pub roles: Vec<String>,
+    /// Statuses (empty: any).
+    pub statuses: Vec<Status>,
+    /// Group names (empty: any).
+    pub groups: Vec<String>,
+    /// Usernames (empty: any).
+    pub users: Vec<String>,
+    /// "Now" for active/expired and the warnings.
+    pub now: i64,
+    /// New status (0 active, 1 suspended).
+    pub set_status: Option<i64>,
+    /// New start.
+    pub start: Option<i64>,
+    /// New end (0 = unlimited).
+    pub until: Option<i64>,
+}
+
+/// Status, start and end of one enrolment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Values {
+    /// 0 active, 1 suspended.
+    pub status: i64,
+    /// Start (0 = none).
+    pub timestart: i64,
+    /// End (0 = unlimited).
+    pub timeend: i64,
+}
+
+/// One matched enrolment.
+#[derive(Debug, Clone, Serialize)]
+pub struct Row {
+    /// `userid`.
+    pub userid: i64,
+    /// From users.xml.
+    pub username: Option<String>,
+    /// `<enrol id>`.
+    pub instance: String,
+    /// Its plugin.
+    pub method: String,
+    /// Before.
+    pub before: Values,
+    /// After.
+    pub after: Values,
+    /// Why the result gives no access, if it does not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub no_access: Option<String>,
+}
+
+/// What renew did.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct Report {
+    /// Matched enrolments.
+    pub matched: Vec<Row>,
+    /// Of them, enrolments whose values changed.
+    pub changed: usize,
+    /// Things the admin should know.
+    pub warnings: Vec<String>,
+}
+
+/// The rewritten `course/enrolments.xml` (`None` = unchanged) and the report.
+#[derive(Debug, Clone)]
+pub struct Renewal {
+    /// New `course/enrolments.xml`.
+    pub enrolments: Option<Vec<u8>>,
+    /// What was done.
+    pub report: Report,
+}
+
+fn xml_err(member: &'static str) -> impl Fn(xml::XmlError) -> EnrolError {
+    move |source| EnrolError::Xml { member, source }
+}
+
+/// Applies `opts` to `docs`; `users` maps user ids to usernames (from users.xml).
+///
+/// # Errors
+/// [`EnrolError`] when a member is malformed or a matching enrolment lacks an integer field.
+pub fn renew(
+    docs: &Docs<'_>,
+    users: &BTreeMap<i64, String>,
+    opts: &Options,
+) -> Result<Renewal, EnrolError> {
+    let mut report = Report::default();
+    let Some(ex) = docs.enrolments else {
+        report
+            .warnings
+            .push(format!("no {ENROLMENTS} in this backup: nothing to renew"));
+        return Ok(Renewal {
+            enrolments: None,
+            report,
+        });
+    };
+    let instances = model::parse_enrolments(ex).map_err(xml_err(ENROLMENTS))?;
+    let role_names = match docs.roles {
+        Some(x) => model::parse_role_names(x).map_err(xml_err(ROLES))?,
+        None => BTreeMap::new(),
+    };
+    let mut user_roles: HashMap<i64, BTreeSet<String>> = HashMap::new();
+    if let Some(x) = docs.course_roles {
+        for a in model::parse_assignments(x).map_err(xml_err(COURSE_ROLES))? {
+            if let (Some(u), Some(r)) = (a.userid, a.roleid) {
+                let name = role_names.get(&r).cloned().unwrap_or_default();
+                user_roles.entry(u).or_default().insert(name);
+            }
+        }
+    }
+    let mut user_groups: HashMap<i64, BTreeSet<String>> = HashMap::new();
+    let mut group_names: BTreeSet<String> = BTreeSet::new();
+    if let Some(x) = docs.groups {
+        for m in model::parse_group_members(x).map_err(xml_err(GROUPS))? {
+            group_names.insert(m.group.clone());
+            if let Some(u) = m.userid {
+                user_groups.entry(u).or_default().insert(m.group);
+            }
+        }
+    }
+    for r in &opts.roles {
+        if !role_names.values().any(|n| n == r) {
+            report
+                .warnings
+                .push(format!("role `{r}` (--role) is not defined in this backup"));
+        }
+    }
+    for g in &opts.groups {
+        if !group_names.contains(g) {
+            report.warnings.push(format!(
+                "group `{g}` (--group) has no members in this backup"
+            ));
+        }
+    }
+    let wanted_ids: BTreeSet<i64> = users
+        .iter()
+        .filter(|(_, name)| opts.users.contains(name))
+        .map(|(id, _)| *id)
+        .collect();
+    for u in &opts.users {
+        if !users.values().any(|n| n == u) {
+            report.warnings.push(format!(
+                "user `{u}` (--user) is not in this backup's users.xml"
+            ));
+        }
+    }
+
+    let mut edits: Vec<Edit> = Vec::new();
+    for inst in &instances {
+        let method = inst.plugin(ex);
+        if !opts.methods.contains(&method) {
+            continue;
+        }
+        let disabled = inst.status(ex) != 0;
+        for ue in &inst.enrolments {
+            let Some(userid) = ue.int(ex, "userid") else {
+                continue;
+            };
+            if !opts.users.is_empty() && !wanted_ids.contains(&userid) {
+                continue;
+            }
+            if !opts.roles.is_empty()
+                && !user_roles
+                    .get(&userid)
+                    .is_some_and(|r| opts.roles.iter().any(|w| r.contains(w)))
+            {
+                continue;
+            }
+            if !opts.groups.is_empty()
+                && !user_groups
+                    .get(&userid)
+                    .is_some_and(|g| opts.groups.iter().any(|w| g.contains(w)))
+            {
+                continue;
+            }
+            let get = |name: &str| {
+                ue.int(ex, name).ok_or_else(|| EnrolError::Invalid {
+                    member: ENROLMENTS,
+                    what: format!(
+                        "{} in <enrol id=\"{}\"> has no integer <{name}>",
+                        ue.label(),
+                        inst.id
+                    ),
+                })
+            };
+            let before = Values {
+                status: get("status")?,
+                timestart: get("timestart")?,
+                timeend: get("timeend")?,
+            };
+            if !opts.statuses.is_empty()
+                && !opts
+                    .statuses
+                    .iter()
+                    .any(|s| matches(*s, before, disabled, opts.now))
+            {
+                continue;
+            }
+            let after = Values {
+                status: opts.set_status.unwrap_or(before.status),
+                timestart: opts.start.unwrap_or(before.timestart),
+                timeend: opts.until.unwrap_or(before.timeend),
+            };
+            for (name, old, new) in [
+                ("status", before.status, after.status),
+                ("timestart", before.timestart, after.timestart),
+                ("timeend", before.timeend, after.timeend),
+            ] {
+                if old != new
+                    && let Some(f) = ue.fields.get(name)
+                {
+                    edits.extend(f.set(ex, name, &new.to_string()));
+                }
+            }
+            report.changed += usize::from(before != after);
+            report.matched.push(Row {
+                userid,
+                username: users.get(&userid).cloned(),
+                instance: inst.id.clone(),
+                method: method.clone(),
+                before,
+                after,
+                no_access: no_access(after, disabled, opts.now),
+            });
+        }
+    }
+    if report.matched.is_empty() {
+        report
+            .warnings
+            .push("no enrolment matches the filters: nothing changed".into());
+    }
+    for row in &report.matched {
+        if let Some(why) = &row.no_access {
+            report.warnings.push(format!(
+                "user {} ({} #{}): {why}",
+                row.username.as_deref().unwrap_or(&row.userid.to_string()),
+                row.method,
+                row.instance
+            ));
+        }
+    }
+    let out = xml::splice(ex, edits).map_err(|source| EnrolError::Edit {
+        member: ENROLMENTS,
+        source,
+    })?;
+    Ok(Renewal {
+        enrolments: (out != ex).then_some(out),
+        report,
+    })
+}
+
+/// Whether an enrolment with `v` in an instance (`disabled` or not) has status `s` at `now`.
+fn matches(s: Status, v: Values, disabled: bool, now: i64) -> bool {
+    let ended = v.timeend != 0 && v.timeend <= now;
+    let active = v.status == 0 && !disabled && v.timestart <= now && !ended;
+    match s {
+        Status::Active => active,
+        Status::Suspended => v.status != 0 || disabled,
+        Status::Expired => ended,
+        Status::Inactive => !active,
+        Status::Any => true,
+    }
+}
+
+/// Why a resulting enrolment gives no access (a suspended result is intended and not reported).
+fn no_access(v: Values, disabled: bool, now: i64) -> Option<String> {
+    if v.status != 0 {
+        return None;
+    }
+    if disabled {
+        return Some("its enrolment method is disabled: the enrolment gives no access".into());
+    }
+    if v.timeend != 0 && v.timeend <= v.timestart {
+        return Some(format!(
+            "end {} is not after start {}: the enrolment gives no access",
+            v.timeend, v.timestart
+        ));
+    }
+    if v.timeend != 0 && v.timeend <= now {
+        return Some(format!(
+            "end {} is in the past: the enrolment gives no access",
+            v.timeend
+        ));
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_filters() {
+        let now = 1000;
+        let v = |status, timestart, timeend| Values {
+            status,
+            timestart,
+            timeend,
+        };
+        assert!(matches(Status::Active, v(0, 0, 0), false, now));
+        assert!(!matches(Status::Active, v(0, 0, 0), true, now));
+        assert!(matches(Status::Suspended, v(0, 0, 0), true, now));
+        assert!(matches(Status::Expired, v(0, 0, 999), false, now));
+        assert!(!matches(Status::Expired, v(0, 0, 1001), false, now));
+        assert!(matches(Status::Inactive, v(0, 2000, 0), false, now));
+        assert!(matches(Status::Inactive, v(1, 0, 0), false, now));
+        assert!(!matches(Status::Inactive, v(0, 0, 0), false, now));
+    }
+
+    #[test]
+    fn no_access_reasons() {
+        let v = |status, timestart, timeend| Values {
+            status,
+            timestart,
+            timeend,
+        };
+        assert!(no_access(v(0, 0, 0), false, 10).is_none());
+        assert!(no_access(v(1, 0, 5), false, 10).is_none());
+        assert!(no_access(v(0, 0, 5), false, 10).unwrap().contains("past"));
+        assert!(
+            no_access(v(0, 50, 20), false, 10)
+                .unwrap()
+                .contains("not after")
+        );
+        assert!(
+            no_access(v(0, 0, 0), true, 10)
+                .unwrap()
+                .contains("disabled")
+        );
+    }
+}

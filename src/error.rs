@@ -129,4 +129,7 @@ pub enum Error {
     /// Invalid options.
     #[error("{0}")]
     Usage(String),
+    /// Stopped by the user (Ctrl-C); nothing was left at the output.
+    #[error("cancelled")]
+    Cancelled,
 }

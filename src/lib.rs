@@ -20,6 +20,7 @@
 
 pub mod archive;
 pub mod backup;
+pub mod batch;
 pub mod enrol;
 pub mod error;
 pub mod run;

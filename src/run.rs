@@ -12,11 +12,21 @@ use crate::enrol::convert::{self, COURSE_ROLES, Docs, ENROLMENTS, EnrolError, GR
 use crate::enrol::summary::{self, Summary};
 use crate::error::{Error, Result};
 
+/// The course's own settings (idnumber).
+const COURSE_XML: &str = "course/course.xml";
 /// The members the rules read.
-const WANTED: &[&str] = &[MOODLE_BACKUP, ENROLMENTS, COURSE_ROLES, ROLES, GROUPS];
+const WANTED: &[&str] = &[
+    MOODLE_BACKUP,
+    COURSE_XML,
+    ENROLMENTS,
+    COURSE_ROLES,
+    ROLES,
+    GROUPS,
+];
 /// The same, plus users.xml (streamed into id → username).
 const WANTED_WITH_USERS: &[&str] = &[
     MOODLE_BACKUP,
+    COURSE_XML,
     ENROLMENTS,
     COURSE_ROLES,
     ROLES,
@@ -78,18 +88,37 @@ pub struct Course {
     pub shortname: Option<String>,
     /// `original_course_fullname`.
     pub fullname: Option<String>,
+    /// The course's `idnumber` (from course/course.xml), when set.
+    pub idnumber: Option<String>,
 }
 
 impl Course {
-    fn from_info(info: &backup::Info) -> Self {
+    fn new(info: &backup::Info, loaded: &Loaded) -> Self {
         Course {
             id: info
                 .get("original_course_id")
                 .and_then(|s| s.trim().parse().ok()),
             shortname: info.get("original_course_shortname").map(str::to_owned),
             fullname: info.get("original_course_fullname").map(str::to_owned),
+            idnumber: loaded.doc(COURSE_XML).and_then(course_idnumber),
         }
     }
+}
+
+/// `<course><idnumber>` of course/course.xml, when non-empty.
+fn course_idnumber(x: &[u8]) -> Option<String> {
+    let mut out = None;
+    let _ = crate::xml::walk(x, |v| {
+        if let crate::xml::Visit::Close(c) = v
+            && c.depth == 2
+            && c.name == b"idnumber"
+            && out.is_none()
+        {
+            out = Some(crate::xml::text(x, c.content));
+        }
+        Ok(())
+    });
+    out.filter(|s| !s.is_empty() && s != crate::xml::NULL)
 }
 
 /// What `convert` did to one archive.
@@ -119,12 +148,29 @@ pub fn convert_file(
     output: Option<&Path>,
     opts: &convert::Options,
 ) -> Result<ConvertOutcome> {
+    convert_file_with(input, output, &archive::Cancel::never(), |_| {
+        Ok(opts.clone())
+    })
+}
+
+/// [`convert_file`] whose options depend on the course (a per-course end date), stopping when `cancel` is set.
+///
+/// # Errors
+/// As [`convert_file`], whatever `options` returns, and [`Error::Cancelled`].
+pub fn convert_file_with(
+    input: &Path,
+    output: Option<&Path>,
+    cancel: &archive::Cancel,
+    options: impl FnOnce(&Course) -> Result<convert::Options>,
+) -> Result<ConvertOutcome> {
     if let Some(out) = output {
         archive::output::check(input, out)?;
     }
     let loaded = archive::load(input, WANTED)?;
     let info = info(input, &loaded)?;
-    let conversion = convert::convert(&docs(&loaded), opts).map_err(enrol_err(input))?;
+    let course = Course::new(&info, &loaded);
+    let opts = options(&course)?;
+    let conversion = convert::convert(&docs(&loaded), &opts).map_err(enrol_err(input))?;
     let mut replacements = BTreeMap::new();
     for (member, new) in [
         (ENROLMENTS, &conversion.enrolments),
@@ -136,13 +182,13 @@ pub fn convert_file(
         }
     }
     if let Some(out) = output {
-        archive::write(input, &loaded, &replacements, out)?;
+        archive::write_cancellable(input, &loaded, &replacements, out, cancel)?;
     }
     Ok(ConvertOutcome {
         archive: input.display().to_string(),
         output: output.map(|p| p.display().to_string()),
         container: loaded.container,
-        course: Course::from_info(&info),
+        course,
         rewritten: replacements.keys().cloned().collect(),
         report: conversion.report,
     })
@@ -193,7 +239,7 @@ pub fn inspect_file(input: &Path) -> Result<Inspection> {
         moodle_release: info.get("moodle_release").map(str::to_owned),
         moodle_version: info.get("moodle_version").map(str::to_owned),
         backup_release: info.get("backup_release").map(str::to_owned),
-        course: Course::from_info(&info),
+        course: Course::new(&info, &loaded),
         root_settings: info.root_settings.clone(),
         members: loaded.members.len(),
         archive_index: loaded.has_index,
@@ -247,7 +293,7 @@ pub fn renew_file(
         archive: input.display().to_string(),
         output: output.map(|p| p.display().to_string()),
         container: loaded.container,
-        course: Course::from_info(&info),
+        course: Course::new(&info, &loaded),
         rewritten: replacements.keys().cloned().collect(),
         report: renewal.report,
     })

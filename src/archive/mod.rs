@@ -166,12 +166,56 @@ pub fn write(
     replacements: &BTreeMap<String, Vec<u8>>,
     output: &Path,
 ) -> Result<()> {
+    write_cancellable(input, loaded, replacements, output, &Cancel::never())
+}
+
+/// A flag another thread (a Ctrl-C handler) sets to stop work between members.
+#[derive(Debug, Clone, Default)]
+pub struct Cancel(Option<std::sync::Arc<std::sync::atomic::AtomicBool>>);
+
+impl Cancel {
+    /// Never set.
+    pub fn never() -> Self {
+        Cancel(None)
+    }
+    /// Watches `flag`.
+    pub fn on(flag: std::sync::Arc<std::sync::atomic::AtomicBool>) -> Self {
+        Cancel(Some(flag))
+    }
+    /// Whether it was set.
+    pub fn is_set(&self) -> bool {
+        self.0
+            .as_ref()
+            .is_some_and(|f| f.load(std::sync::atomic::Ordering::Relaxed))
+    }
+    /// `Err(Cancelled)` once set.
+    pub(crate) fn check(&self) -> Result<()> {
+        if self.is_set() {
+            Err(Error::Cancelled)
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// [`write`] that stops between members once `cancel` is set, leaving nothing at `output`.
+///
+/// # Errors
+/// As [`write`], and [`Error::Cancelled`].
+pub fn write_cancellable(
+    input: &Path,
+    loaded: &Loaded,
+    replacements: &BTreeMap<String, Vec<u8>>,
+    output: &Path,
+    cancel: &Cancel,
+) -> Result<()> {
     output::check(input, output)?;
     let mut atomic = output::Atomic::new(output)?;
     match loaded.container {
-        Container::TarGz => tgz::write(input, loaded, replacements, &mut atomic)?,
-        Container::Zip => zipped::write(input, replacements, &mut atomic)?,
+        Container::TarGz => tgz::write(input, loaded, replacements, &mut atomic, cancel)?,
+        Container::Zip => zipped::write(input, replacements, &mut atomic, cancel)?,
     }
+    cancel.check()?;
     atomic.commit()
 }
 

@@ -139,6 +139,7 @@ pub(super) fn write(
     loaded: &Loaded,
     replacements: &BTreeMap<String, Vec<u8>>,
     atomic: &mut Atomic,
+    cancel: &super::Cancel,
 ) -> Result<()> {
     let file = atomic.handle()?;
     let gz = GzBuilder::new()
@@ -178,6 +179,7 @@ pub(super) fn write(
             .next_member()
             .map_err(|e| read_err(input, after(last.as_deref()), e))?;
         let Some(m) = next else { break };
+        cancel.check()?;
         last = Some(m.path_lossy());
         if m.path == ARCHIVE_INDEX {
             continue;

@@ -90,6 +90,7 @@ pub(super) fn write(
     input: &Path,
     replacements: &BTreeMap<String, Vec<u8>>,
     atomic: &mut Atomic,
+    cancel: &super::Cancel,
 ) -> Result<()> {
     let mut archive = open(input)?;
     let file = atomic.handle()?;
@@ -103,6 +104,7 @@ pub(super) fn write(
         },
     };
     for i in 0..archive.len() {
+        cancel.check()?;
         let name = name_of(&archive, input, i)?;
         match replacements.get(&name) {
             Some(new) => {

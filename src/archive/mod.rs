@@ -38,7 +38,7 @@ fn read_users(path: &Path, data: impl Read) -> Result<BTreeMap<i64, String>> {
 }
 
 /// Largest XML member the rules will hold in memory.
-pub const MAX_XML_BYTES: u64 = 1 << 30;
+pub const MAX_XML_BYTES: u64 = 256 << 20;
 
 /// The container format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

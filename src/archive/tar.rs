@@ -662,11 +662,11 @@ impl<R: Read> Reader<R> {
         Ok(data)
     }
 
-    /// Next real member (extension records consumed and applied), or `None` at the end-of-archive marker.
+    /// Next real member (extension records consumed and applied), or `None` at the end of the stream.
     ///
-    /// Any unread data of the previous member is skipped first. One zero block ends the archive; the stream is
-    /// left just after it (the second zero block and any record padding are for the caller to drain). The end of
-    /// the stream right after a complete member, with no end marker, is accepted as the end, as real tools do.
+    /// Any unread data of the previous member is skipped first. Zero blocks (end markers, record padding) are
+    /// skipped, as Moodle's extractor does, so members after an end marker are read, not dropped; the end of the
+    /// stream ends the archive (with or without an end marker).
     ///
     /// # Errors
     ///
@@ -677,7 +677,7 @@ impl<R: Read> Reader<R> {
         if self.done {
             return Ok(None);
         }
-        let rest = self.remaining + self.padding;
+        let rest = self.remaining.saturating_add(self.padding);
         self.skip(rest, Self::this)?;
         self.remaining = 0;
         self.padding = 0;
@@ -712,8 +712,9 @@ impl<R: Read> Reader<R> {
                 if pending {
                     return Err(TarError::DanglingExtension { at: self.after() });
                 }
-                self.done = true;
-                return Ok(None);
+                // Moodle's tgz_extractor skips zero blocks and goes on reading headers, so members after an
+                // end marker (concatenated tars) are extracted by restore: read them too, never drop them.
+                continue;
             }
 
             let header = parse_header(&block, first, &|| self.after())?;
@@ -765,8 +766,8 @@ impl<R: Read> Reader<R> {
         Data { reader: self }
     }
 
-    /// Consumes the reader and returns the inner stream: after the first end-marker block once
-    /// [`Reader::next_member`] has returned `None`, so the caller can drain the rest (and have gzip check its CRC).
+    /// Consumes the reader and returns the inner stream: at its end once [`Reader::next_member`] has returned
+    /// `None` (the caller still drains it, so gzip checks its CRC).
     pub fn into_inner(self) -> R {
         self.inner
     }
@@ -791,7 +792,7 @@ impl<R: Read> Read for Data<'_, R> {
                 io::ErrorKind::UnexpectedEof,
                 TarError::Truncated {
                     at: reader.this(),
-                    expected: reader.remaining + reader.padding,
+                    expected: reader.remaining.saturating_add(reader.padding),
                 },
             ));
         }
@@ -1175,8 +1176,8 @@ mod tests {
                 assert_eq!(data.len() as u64, member.size);
                 members.push((member, data));
             }
-            // Positioned after the first end-marker block: only the second one is left.
-            assert_eq!(reader.into_inner(), &[0u8; BLOCK][..], "{}", path.display());
+            // Zero blocks are skipped to the end of the stream, as Moodle's extractor does.
+            assert!(reader.into_inner().is_empty(), "{}", path.display());
 
             let out = write_all(&members);
             if out != tar {
@@ -1766,5 +1767,51 @@ mod tests {
         assert_eq!(data, b"bbb");
         assert_eq!(reader.next_member().unwrap(), None);
         assert_eq!(reader.next_member().unwrap(), None);
+    }
+}
+
+#[cfg(test)]
+mod concatenated {
+    use super::*;
+
+    #[test]
+    fn members_after_an_end_marker_are_read_not_dropped() {
+        let mut tar = Vec::new();
+        let mut w = Writer::new(&mut tar);
+        w.append_bytes(&Member::file(b"a.xml", 3, 0o644, 1), b"<a/")
+            .unwrap();
+        w.finish().unwrap();
+        let mut w = Writer::new(&mut tar);
+        w.append_bytes(&Member::file(b"b.xml", 3, 0o644, 1), b"<b/")
+            .unwrap();
+        w.finish().unwrap();
+        let mut r = Reader::new(&tar[..]);
+        let mut names = Vec::new();
+        while let Some(m) = r.next_member().unwrap() {
+            names.push(m.path_lossy());
+        }
+        assert_eq!(names, ["a.xml", "b.xml"]);
+    }
+
+    #[test]
+    fn huge_sizes_do_not_overflow() {
+        // A pax size near u64::MAX: an error, never an overflow panic.
+        let mut tar = Vec::new();
+        let record = format!("29 size={}\n", u64::MAX);
+        let mut h =
+            ustar_header(&Member::file(b"PaxHeader", record.len() as u64, 0o644, 0)).unwrap();
+        h[156] = b'x';
+        h[148..156].copy_from_slice(b"        ");
+        let sum: u32 = h.iter().map(|&b| u32::from(b)).sum();
+        h[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
+        tar.extend_from_slice(&h);
+        tar.extend_from_slice(record.as_bytes());
+        tar.resize(tar.len().div_ceil(BLOCK) * BLOCK, 0);
+        tar.extend_from_slice(&ustar_header(&Member::file(b"x", 0, 0o644, 0)).unwrap());
+        tar.extend_from_slice(&[0u8; 2 * BLOCK]);
+        let mut r = Reader::new(&tar[..]);
+        let first = r.next_member().unwrap().unwrap();
+        assert_eq!(first.size, u64::MAX);
+        assert!(r.next_member().is_err());
     }
 }

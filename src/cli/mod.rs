@@ -129,7 +129,15 @@ fn inspect(a: InspectArgs) -> Result<ExitCode> {
 }
 
 fn verify(a: VerifyArgs) -> Result<ExitCode> {
-    let (tz, _) = time::resolve_zone(a.timezone.as_deref())?;
+    // Dates are only displayed here: an unusable $TZ falls back to UTC instead of failing the proof.
+    let tz = match time::resolve_zone(a.timezone.as_deref()) {
+        Ok((tz, _)) => tz,
+        Err(e) if a.timezone.is_none() => {
+            eprintln!("warning: {e}; showing dates in UTC");
+            chrono_tz::UTC
+        }
+        Err(e) => return Err(e.into()),
+    };
     let v = mbz_enrol::verify::verify_file(&a.archive, a.against.as_deref())?;
     let mut out = std::io::stdout().lock();
     if a.json {

@@ -363,6 +363,17 @@ pub fn convert(docs: &Docs<'_>, opts: &Options) -> Result<Conversion, EnrolError
         .unwrap_or(converted[0]);
     let holder = &instances[holder_idx];
     let holder_retyped = converted.contains(&holder_idx);
+    if let Some(&first) = converted.first()
+        && first < holder_idx
+    {
+        report.warnings.push(format!(
+            "converted <enrol id=\"{}\"> comes before the manual instance {} in the backup: a restore into a new \
+             course creates the manual instance from the first manual record, so instance {}'s own settings \
+             (default role, enrolment duration, expiry notification, welcome message) are not restored; \
+             merge restores and the enrolments themselves are unaffected",
+            instances[first].id, holder.id, holder.id
+        ));
+    }
     let holder_disabled = holder.status(ex) != 0;
     report.target = Some(Target {
         instance_id: holder.id.clone(),

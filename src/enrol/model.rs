@@ -209,6 +209,8 @@ pub fn parse_enrolments(xml: &[u8]) -> Result<Vec<Instance>, XmlError> {
 /// One `<assignment>` of `course/roles.xml`.
 #[derive(Debug, Clone)]
 pub struct Assignment {
+    /// The `id` attribute.
+    pub id: Option<String>,
     /// The whole element.
     pub span: Range<usize>,
     /// `roleid` value.
@@ -235,6 +237,7 @@ pub fn parse_assignments(xml: &[u8]) -> Result<Vec<Assignment>, XmlError> {
                 (2, b"role_assignments") => in_ras = true,
                 (3, b"assignment") if in_ras => {
                     cur = Some(Assignment {
+                        id: xml::attr(o.tag, b"id"),
                         span: o.start..o.start,
                         roleid: None,
                         userid: None,
@@ -308,6 +311,8 @@ pub fn parse_role_names(xml: &[u8]) -> Result<BTreeMap<i64, String>, XmlError> {
 /// One `<group_member>` of `groups.xml`.
 #[derive(Debug, Clone)]
 pub struct GroupMember {
+    /// The `id` attribute.
+    pub id: Option<String>,
     /// The whole element.
     pub span: Range<usize>,
     /// The `<group id>` it belongs to.
@@ -340,6 +345,7 @@ pub fn parse_group_members(xml: &[u8]) -> Result<Vec<GroupMember>, XmlError> {
                 (4, b"group_member") => {
                     if let Some((gid, name)) = &group {
                         cur = Some(GroupMember {
+                            id: xml::attr(o.tag, b"id"),
                             span: o.start..o.start,
                             groupid: *gid,
                             group: name.clone(),

@@ -193,21 +193,373 @@ fn records_only(before: &Scan, after: &Scan, book: &mut Book) {
             );
         }
     }
-    if let (Some(b), Some(a)) = (
+    let (Some(b), Some(a)) = (
         before.held.get("course/enrolments.xml"),
         after.held.get("course/enrolments.xml"),
-    ) && let (Ok(ib), Ok(ia)) = (model::parse_enrolments(b), model::parse_enrolments(a))
+    ) else {
+        return;
+    };
+    let (Ok(ib), Ok(ia)) = (model::parse_enrolments(b), model::parse_enrolments(a)) else {
+        return;
+    };
+    let ids = |v: &[model::Instance]| v.iter().map(|i| i.id.clone()).collect::<Vec<_>>();
+    if ids(&ib) != ids(&ia) {
+        book.fail(
+            checks::RECORDS_ONLY,
+            format!(
+                "<enrol id>s changed: {:?} -> {:?} (role and group references would no longer map)",
+                ids(&ib),
+                ids(&ia)
+            ),
+        );
+        return;
+    }
+    let converted: BTreeSet<String> = ib
+        .iter()
+        .zip(&ia)
+        .filter(|(x, y)| x.plugin(b) != y.plugin(a))
+        .map(|(x, _)| x.id.clone())
+        .collect();
+    for (x, y) in ib.iter().zip(&ia) {
+        instance_edits(b, x, a, y, converted.contains(&x.id), book);
+    }
+    enrolment_moves(b, &ib, a, &ia, &converted, book);
+    if let (Some(rb), Some(ra)) = (
+        before.held.get("course/roles.xml"),
+        after.held.get("course/roles.xml"),
+    ) && rb != ra
+        && let (Ok(xb), Ok(xa)) = (model::parse_assignments(rb), model::parse_assignments(ra))
     {
-        let ids = |v: &[model::Instance]| v.iter().map(|i| i.id.clone()).collect::<Vec<_>>();
-        if ids(&ib) != ids(&ia) {
+        let rec = |x: &[u8], v: &[model::Assignment]| -> Vec<Record> {
+            v.iter()
+                .map(|r| Record {
+                    id: r.id.clone(),
+                    key: (r.roleid, r.userid),
+                    component: r.component.as_ref().map(|c| c.text(x)).unwrap_or_default(),
+                    itemid: r.itemid.as_ref().and_then(|i| i.int(x)),
+                    body: blank(x, r.span.clone(), [r.component.as_ref(), r.itemid.as_ref()]),
+                })
+                .collect()
+        };
+        component_edits("role assignment", &rec(rb, &xb), &rec(ra, &xa), true, book);
+    }
+    if let (Some(gb), Some(ga)) = (before.held.get("groups.xml"), after.held.get("groups.xml"))
+        && gb != ga
+        && let (Ok(mb), Ok(ma)) = (
+            model::parse_group_members(gb),
+            model::parse_group_members(ga),
+        )
+    {
+        let rec = |x: &[u8], v: &[model::GroupMember]| -> Vec<Record> {
+            v.iter()
+                .map(|r| Record {
+                    id: r.id.clone(),
+                    key: (r.groupid, r.userid),
+                    component: r.component.as_ref().map(|c| c.text(x)).unwrap_or_default(),
+                    itemid: r.itemid.as_ref().and_then(|i| i.int(x)),
+                    body: blank(x, r.span.clone(), [r.component.as_ref(), r.itemid.as_ref()]),
+                })
+                .collect()
+        };
+        component_edits("group member", &rec(gb, &mb), &rec(ga, &ma), false, book);
+    }
+}
+
+/// Fields a retyped instance may change (issue 2's retype list).
+const RETYPE_FIELDS: &[&str] = &[
+    "enrol",
+    "status",
+    "name",
+    "password",
+    "enrolperiod",
+    "expirynotify",
+    "notifyall",
+    "enrolstartdate",
+    "enrolenddate",
+    "expirythreshold",
+    "customint1",
+    "customint2",
+    "customint3",
+    "customint4",
+    "customint5",
+    "customint6",
+    "customint7",
+    "customint8",
+    "customchar1",
+    "customchar2",
+    "customchar3",
+    "customdec1",
+    "customdec2",
+    "customtext1",
+    "customtext2",
+    "customtext3",
+    "customtext4",
+];
+
+/// The bytes of `span` with the given fields' contents removed (so only their values may differ).
+fn blank<'a>(
+    x: &[u8],
+    span: std::ops::Range<usize>,
+    fields: impl IntoIterator<Item = Option<&'a model::Field>>,
+) -> Vec<u8> {
+    let edits = fields
+        .into_iter()
+        .flatten()
+        .filter(|f| f.span.start >= span.start && f.span.end <= span.end)
+        .map(|f| {
+            let name_end = x[f.span.start + 1..f.span.end]
+                .iter()
+                .position(|c| matches!(c, b'>' | b'/' | b' '))
+                .map_or(f.span.end, |p| f.span.start + 1 + p);
+            let tag = String::from_utf8_lossy(&x[f.span.start + 1..name_end]).into_owned();
+            Edit::replace(
+                f.span.start - span.start..f.span.end - span.start,
+                format!("<{tag}/>"),
+            )
+        })
+        .collect();
+    xml::splice(&x[span.clone()], edits).unwrap_or_else(|_| x[span].to_vec())
+}
+
+/// One instance: only promised fields may change.
+fn instance_edits(
+    b: &[u8],
+    x: &model::Instance,
+    a: &[u8],
+    y: &model::Instance,
+    converted: bool,
+    book: &mut Book,
+) {
+    let label = format!("<enrol id=\"{}\">", x.id);
+    let plugin = x.plugin(b);
+    if converted && y.plugin(a) != "manual" {
+        book.fail(
+            checks::RECORDS_ONLY,
+            format!(
+                "{label} changed plugin from {plugin} to {} (only to manual is promised)",
+                y.plugin(a)
+            ),
+        );
+    }
+    let names: BTreeSet<&String> = x.fields.keys().chain(y.fields.keys()).collect();
+    for name in names {
+        let (vb, va) = (
+            x.fields.get(name).map(|f| f.text(b)),
+            y.fields.get(name).map(|f| f.text(a)),
+        );
+        if vb == va {
+            continue;
+        }
+        let allowed = if converted {
+            RETYPE_FIELDS.contains(&name.as_str()) && vb.is_some() && va.is_some()
+        } else {
+            // A disabled manual instance may be enabled (it holds the merged enrolments).
+            plugin == "manual" && name == "status" && va.as_deref() == Some("0")
+        };
+        if !allowed {
             book.fail(
                 checks::RECORDS_ONLY,
                 format!(
-                    "<enrol id>s changed: {:?} -> {:?} (role and group references would no longer map)",
-                    ids(&ib),
-                    ids(&ia)
+                    "{label} ({plugin}) <{name}> changed: {} -> {}",
+                    vb.as_deref().unwrap_or("(absent)"),
+                    va.as_deref().unwrap_or("(absent)")
                 ),
             );
+        }
+    }
+    if y.plugin_children.len() > x.plugin_children.len()
+        || (!converted && y.plugin_children.len() != x.plugin_children.len())
+    {
+        book.fail(
+            checks::RECORDS_ONLY,
+            format!("{label} ({plugin}): plugin elements changed"),
+        );
+    }
+    // Structure outside the fields, plugin elements and enrolments must be identical.
+    let skeleton = |x_: &[u8], i: &model::Instance| {
+        let mut edits: Vec<Edit> = i
+            .fields
+            .values()
+            .map(|f| Edit::delete(f.span.start - i.span.start..f.span.end - i.span.start))
+            .collect();
+        edits.extend(i.plugin_children.iter().map(|c| {
+            let l = xml::line_span(x_, c.clone());
+            Edit::delete(l.start - i.span.start..l.end - i.span.start)
+        }));
+        if let Some(c) = &i.user_enrolments {
+            edits.push(Edit::replace(
+                c.span.start - i.span.start..c.span.end - i.span.start,
+                "<user_enrolments/>",
+            ));
+        }
+        xml::splice(&x_[i.span.clone()], edits).unwrap_or_default()
+    };
+    if skeleton(b, x) != skeleton(a, y) {
+        book.fail(
+            checks::RECORDS_ONLY,
+            format!("{label} ({plugin}) changed outside its fields and enrolments"),
+        );
+    }
+}
+
+/// User enrolments: only status and times change; they may move only from a converted instance into a manual
+/// one, and disappear only when merged into another enrolment of the same user.
+fn enrolment_moves(
+    b: &[u8],
+    ib: &[model::Instance],
+    a: &[u8],
+    ia: &[model::Instance],
+    converted: &BTreeSet<String>,
+    book: &mut Book,
+) {
+    struct Ue {
+        instance: String,
+        manual: bool,
+        user: Option<i64>,
+        body: Vec<u8>,
+    }
+    let collect = |x: &[u8], v: &[model::Instance]| -> (BTreeMap<String, Ue>, Vec<String>) {
+        let mut map = BTreeMap::new();
+        let mut dup = Vec::new();
+        for i in v {
+            for e in &i.enrolments {
+                let id = e.id.clone().unwrap_or_default();
+                let body = blank(
+                    x,
+                    e.span.clone(),
+                    ["status", "timestart", "timeend"].map(|n| e.fields.get(n)),
+                );
+                let ue = Ue {
+                    instance: i.id.clone(),
+                    manual: i.plugin(x) == "manual",
+                    user: e.int(x, "userid"),
+                    body,
+                };
+                if map.insert(id.clone(), ue).is_some() {
+                    dup.push(id);
+                }
+            }
+        }
+        (map, dup)
+    };
+    let (before, _) = collect(b, ib);
+    let (after, dup) = collect(a, ia);
+    for id in dup {
+        book.fail(
+            checks::RECORDS_ONLY,
+            format!("<enrolment id=\"{id}\"> appears twice"),
+        );
+    }
+    let manual_users: BTreeSet<i64> = after
+        .values()
+        .filter(|u| u.manual)
+        .filter_map(|u| u.user)
+        .collect();
+    for (id, ua) in &after {
+        let label = format!("<enrolment id=\"{id}\">");
+        let Some(ub) = before.get(id) else {
+            book.fail(
+                checks::RECORDS_ONLY,
+                format!("{label} is not in the original"),
+            );
+            continue;
+        };
+        if ua.body != ub.body {
+            book.fail(
+                checks::RECORDS_ONLY,
+                format!("{label} changed other than its status, start and end"),
+            );
+        }
+        if ua.instance != ub.instance && !(converted.contains(&ub.instance) && ua.manual) {
+            book.fail(
+                checks::RECORDS_ONLY,
+                format!(
+                    "{label} moved from <enrol id=\"{}\"> to <enrol id=\"{}\">",
+                    ub.instance, ua.instance
+                ),
+            );
+        }
+    }
+    for (id, ub) in &before {
+        if after.contains_key(id) {
+            continue;
+        }
+        let merged =
+            converted.contains(&ub.instance) && ub.user.is_some_and(|u| manual_users.contains(&u));
+        if !merged {
+            book.fail(
+                checks::RECORDS_ONLY,
+                format!(
+                    "<enrolment id=\"{id}\"> of user {} in <enrol id=\"{}\"> was removed",
+                    ub.user.map(|u| u.to_string()).unwrap_or_else(|| "?".into()),
+                    ub.instance
+                ),
+            );
+        }
+    }
+}
+
+/// A role assignment or group member for comparison.
+struct Record {
+    id: Option<String>,
+    key: (Option<i64>, Option<i64>),
+    component: String,
+    itemid: Option<i64>,
+    body: Vec<u8>,
+}
+
+/// Only `enrol_*` → manual (empty component, itemid 0) is promised; assignments may also disappear as exact
+/// duplicates of a manual one (`dedup`).
+fn component_edits(what: &str, before: &[Record], after: &[Record], dedup: bool, book: &mut Book) {
+    let by_id = |v: &[Record]| -> BTreeMap<String, usize> {
+        v.iter()
+            .enumerate()
+            .filter_map(|(i, r)| r.id.clone().map(|id| (id, i)))
+            .collect()
+    };
+    let (mb, ma) = (by_id(before), by_id(after));
+    for r in after {
+        let id = r.id.clone().unwrap_or_default();
+        let Some(&bi) = mb.get(&id) else {
+            book.fail(
+                checks::RECORDS_ONLY,
+                format!("{what} id={id} is not in the original"),
+            );
+            continue;
+        };
+        let o = &before[bi];
+        if o.body != r.body || o.key != r.key {
+            book.fail(
+                checks::RECORDS_ONLY,
+                format!("{what} id={id} changed (role, user or group)"),
+            );
+            continue;
+        }
+        let same = o.component == r.component && o.itemid == r.itemid;
+        let made_manual =
+            o.component.starts_with("enrol_") && r.component.is_empty() && r.itemid == Some(0);
+        if !same && !made_manual {
+            book.fail(
+                checks::RECORDS_ONLY,
+                format!(
+                    "{what} id={id}: component {} / itemid {:?} -> {} / {:?}",
+                    o.component, o.itemid, r.component, r.itemid
+                ),
+            );
+        }
+    }
+    let manual_after: BTreeSet<(Option<i64>, Option<i64>)> = after
+        .iter()
+        .filter(|r| r.component.is_empty())
+        .map(|r| r.key)
+        .collect();
+    for o in before {
+        let id = o.id.clone().unwrap_or_default();
+        if ma.contains_key(&id) {
+            continue;
+        }
+        if !(dedup && manual_after.contains(&o.key)) {
+            book.fail(checks::RECORDS_ONLY, format!("{what} id={id} was removed"));
         }
     }
 }

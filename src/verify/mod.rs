@@ -239,7 +239,7 @@ fn check_index(scan: &Scan, book: &mut Book) {
         .collect();
     let text = String::from_utf8_lossy(text);
     let mut lines = text.split_terminator('\n');
-    let header = lines.next().unwrap_or_default();
+    let header: String = lines.next().unwrap_or_default().chars().take(120).collect();
     let count = header
         .strip_prefix("Moodle archive file index. Count: ")
         .and_then(|n| n.parse::<usize>().ok());
@@ -278,7 +278,10 @@ fn check_index(scan: &Scan, book: &mut Book) {
                 format!(
                     "line {}: `{}` does not match member `{}` ({expect_type}, {size} bytes)",
                     i + 2,
-                    line.replace('\t', " "),
+                    line.chars()
+                        .take(200)
+                        .collect::<String>()
+                        .replace('\t', " "),
                     m.path
                 ),
             );
@@ -331,6 +334,7 @@ fn check_required(scan: &Scan, info: Option<&crate::backup::Info>, book: &mut Bo
     let mut required = vec![
         "moodle_backup.xml",
         "roles.xml",
+        "questions.xml",
         "files.xml",
         "scales.xml",
         "outcomes.xml",
@@ -433,10 +437,18 @@ fn check_enrolments(scan: &Scan, book: &mut Book) {
     };
     let mut instance_ids: BTreeSet<String> = BTreeSet::new();
     if let Some(x) = scan.held.get("course/enrolments.xml") {
-        let Ok(instances) = model::parse_enrolments(x) else {
-            return; // Reported by the well-formedness check.
+        let instances = match model::parse_enrolments(x) {
+            Ok(i) => i,
+            Err(e) => {
+                book.fail(
+                    checks::INTEGERS,
+                    format!("course/enrolments.xml cannot be read as enrolments: {e}"),
+                );
+                Vec::new()
+            }
         };
-        let mut enrolled = 0usize;
+        // Restore maps every manual-typed <enrol> into one instance: count their enrolments together.
+        let mut seen: BTreeMap<String, BTreeSet<i64>> = BTreeMap::new();
         for inst in &instances {
             instance_ids.insert(inst.id.trim().to_owned());
             let label = format!("<enrol id=\"{}\">", inst.id);
@@ -457,9 +469,12 @@ fn check_enrolments(scan: &Scan, book: &mut Book) {
             if let Some(r) = inst.int(x, "roleid") {
                 role_used(book, r, label.clone());
             }
-            let mut seen: BTreeSet<i64> = BTreeSet::new();
+            let key = if inst.plugin(x) == "manual" {
+                "manual".to_owned()
+            } else {
+                inst.id.clone()
+            };
             for ue in &inst.enrolments {
-                enrolled += 1;
                 let ul = format!("{} in {label}", ue.label());
                 for name in ENROLMENT_INTS {
                     match ue.fields.get(*name) {
@@ -477,10 +492,15 @@ fn check_enrolments(scan: &Scan, book: &mut Book) {
                 let Some(user) = ue.int(x, "userid") else {
                     continue;
                 };
-                if !seen.insert(user) {
+                if !seen.entry(key.clone()).or_default().insert(user) {
+                    let place = if key == "manual" {
+                        "the manual instance (all manual <enrol>s restore into one)".to_owned()
+                    } else {
+                        label.clone()
+                    };
                     book.fail(
                         checks::ONE_PER_USER,
-                        format!("user {user} has two <enrolment>s in {label} (restore applies them one after another)"),
+                        format!("user {user} has two <enrolment>s in {place}: restore applies them one after another"),
                     );
                 }
                 match &scan.users {
@@ -494,9 +514,6 @@ fn check_enrolments(scan: &Scan, book: &mut Book) {
                     _ => {}
                 }
             }
-        }
-        if enrolled == 0 {
-            // Nothing to say beyond the defaults.
         }
     }
     if let Some(x) = scan.held.get("course/roles.xml")

@@ -39,6 +39,11 @@ pub struct Found {
     pub digest: [u8; 32],
 }
 
+/// Largest member held in memory for the content checks (a larger one fails its check instead).
+pub const MAX_HELD: u64 = crate::archive::MAX_XML_BYTES;
+/// Largest `.ARCHIVE_INDEX` held (about a million members).
+pub const MAX_INDEX: u64 = 64 << 20;
+
 /// Everything one pass learnt, including container-level problems.
 #[derive(Debug, Default)]
 pub struct Scan {
@@ -104,9 +109,26 @@ fn check_path(scan: &mut Scan, path: &str) {
 }
 
 /// Reads a member's data: digest, well-formedness for XML, bytes when held.
-fn read_member(scan: &mut Scan, path: &str, data: &mut dyn Read) -> io::Result<[u8; 32]> {
+fn read_member(
+    scan: &mut Scan,
+    path: &str,
+    size: u64,
+    data: &mut dyn Read,
+) -> io::Result<[u8; 32]> {
     let mut hasher = Sha256::new();
-    let held = HELD.contains(&path) && !scan.held.contains_key(path);
+    let cap = if path == ".ARCHIVE_INDEX" {
+        MAX_INDEX
+    } else {
+        MAX_HELD
+    };
+    let mut held = HELD.contains(&path) && !scan.held.contains_key(path);
+    if held && size > cap {
+        scan.fail(
+            names::SIZES,
+            format!("member `{path}` is {size} bytes, over the {cap}-byte limit for checking it"),
+        );
+        held = false;
+    }
     let xml = path.ends_with(".xml");
     let users = path == "users.xml" && scan.users.is_none();
     let mut tee = Tee {
@@ -188,6 +210,25 @@ fn check_xml(reader: &mut impl BufRead, users: bool) -> Result<BTreeMap<i64, Str
                 )));
             }
         };
+        match &event {
+            Event::Start(t) | Event::Empty(t) => {
+                for a in t.attributes().with_checks(true) {
+                    let a = a.map_err(|e| XmlProblem::Bad(format!("bad attribute: {e}")))?;
+                    control_chars(&a.value)?;
+                }
+            }
+            Event::Text(t) => control_chars(t)?,
+            Event::GeneralRef(r) => {
+                let name: &str = r;
+                if !matches!(name, "lt" | "gt" | "amp" | "apos" | "quot") && !name.starts_with('#')
+                {
+                    return Err(XmlProblem::Bad(format!(
+                        "undefined entity `&{name};` (Moodle's parser refuses it)"
+                    )));
+                }
+            }
+            _ => {}
+        }
         match event {
             Event::Start(t) => {
                 if depth == 0 {
@@ -241,6 +282,19 @@ fn check_xml(reader: &mut impl BufRead, users: bool) -> Result<BTreeMap<i64, Str
         return Ok(ids);
     }
     Ok(BTreeMap::new())
+}
+
+/// C0 control characters other than tab, LF and CR are invalid XML 1.0.
+fn control_chars(s: &str) -> Result<(), XmlProblem> {
+    match s.chars().find(|&c| {
+        (c < ' ' && !matches!(c, '\t' | '\n' | '\r')) || c == '\u{fffe}' || c == '\u{ffff}'
+    }) {
+        Some(c) => Err(XmlProblem::Bad(format!(
+            "control character U+{:04X} (invalid in XML 1.0)",
+            u32::from(c)
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// Scans `path`. Errors only when the file cannot be opened or read at all.
@@ -343,13 +397,17 @@ fn scan_tgz(path: &Path, scan: &mut Scan) -> io::Result<()> {
             return Ok(());
         }
         if block.iter().all(|&b| b == 0) {
-            break;
+            // Moodle's extractor skips zero blocks and reads on: so do we, so nothing after one goes unseen.
+            continue;
         }
         let name = cstr(&block[0..100]);
         let prefix = cstr(&block[345..500]);
-        let magic_ok = &block[257..263] == b"ustar\0" && &block[263..265] == b"00";
+        // POSIX ustar; GNU's "ustar  \0" is accepted too (Moodle's extractor takes it; its prefix field
+        // is not a prefix).
+        let posix = &block[257..263] == b"ustar\0";
+        let magic_ok = posix || &block[257..265] == b"ustar  \0";
         let mut full = Vec::new();
-        if magic_ok && !prefix.is_empty() {
+        if posix && !prefix.is_empty() {
             full.extend_from_slice(prefix);
             full.push(b'/');
         }
@@ -417,7 +475,7 @@ fn scan_tgz(path: &Path, scan: &mut Scan) -> io::Result<()> {
         // Moodle reads no data for link and device entries; a size there would desynchronise the stream.
         let data_len = if matches!(flag, b'1'..=b'6') { 0 } else { size };
         let mut data = (&mut gz).take(data_len);
-        let digest = match read_member(scan, &member, &mut data) {
+        let digest = match read_member(scan, &member, data_len, &mut data) {
             Ok(d) => d,
             Err(e) => {
                 gzip_failed(scan, &format!("member `{member}`"), &e);
@@ -488,7 +546,7 @@ fn scan_zip(path: &Path, scan: &mut Scan) -> io::Result<()> {
         if !seen.insert(member.clone()) {
             scan.fail(names::DUPLICATES, format!("member `{member}` occurs twice"));
         }
-        match read_member(scan, &member, &mut file) {
+        match read_member(scan, &member, size, &mut file) {
             Ok(digest) => scan.members.push(Found {
                 path: member,
                 kind,

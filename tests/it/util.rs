@@ -92,6 +92,7 @@ pub fn entries(path: &Path) -> Vec<Entry> {
     if bytes.starts_with(&[0x1f, 0x8b]) {
         let gz = flate2::read::GzDecoder::new(&bytes[..]);
         let mut ar = tar::Archive::new(gz);
+        ar.set_ignore_zeros(true);
         let mut out = Vec::new();
         for e in ar.entries().unwrap() {
             let mut e = e.unwrap();

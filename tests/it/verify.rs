@@ -368,3 +368,167 @@ fn damaged_zip() {
     assert_eq!(code, 1);
     assert!(failed.contains(&"zip-directory".to_owned()), "{failed:?}");
 }
+
+/// Converts coh_basic, tampers with the output's members, and expects the proof against the original to fail
+/// with `check`.
+fn tampered(name: &str, check: &str, damage: impl FnOnce(&mut Vec<RawMember>)) {
+    let dir = tempdir();
+    let converted = dir.path().join("converted.mbz");
+    convert(&fixture("coh_basic.mbz"), &converted);
+    let mut members = raw_members(&converted);
+    damage(&mut members);
+    let index = index_for(&members);
+    members
+        .iter_mut()
+        .find(|m| m.0 == ".ARCHIVE_INDEX")
+        .unwrap()
+        .2 = index;
+    let path = dir.path().join(format!("{name}.mbz"));
+    write_tgz(&path, &members);
+    let (code, failed, v) = verify(&path, Some(&fixture("coh_basic.mbz")));
+    assert_eq!(code, 1, "{name}: {v:#}");
+    assert!(
+        failed.contains(&check.to_owned()),
+        "{name}: expected {check}, failed {failed:?}"
+    );
+}
+
+#[test]
+fn change_proof_catches_edits_inside_records() {
+    // Sanity: the rebuilt conversion itself passes.
+    let dir = tempdir();
+    let converted = dir.path().join("converted.mbz");
+    convert(&fixture("coh_basic.mbz"), &converted);
+    let mut members = raw_members(&converted);
+    let index = index_for(&members);
+    members
+        .iter_mut()
+        .find(|m| m.0 == ".ARCHIVE_INDEX")
+        .unwrap()
+        .2 = index;
+    let rebuilt = dir.path().join("rebuilt.mbz");
+    write_tgz(&rebuilt, &members);
+    let (code, failed, _) = verify(&rebuilt, Some(&fixture("coh_basic.mbz")));
+    assert_eq!((code, failed), (0, vec![]));
+
+    let r = "changes-inside-records";
+    tampered("escalation", r, |m| {
+        edit(m, "course/roles.xml", |s| {
+            s.replacen("<roleid>5</roleid>", "<roleid>3</roleid>", 1)
+        })
+    });
+    tampered("cost", r, |m| {
+        edit(m, "course/enrolments.xml", |s| {
+            s.replacen("<cost>$@NULL@$</cost>", "<cost>999</cost>", 1)
+        })
+    });
+    tampered("self-disabled", r, |m| {
+        edit(m, "course/enrolments.xml", |s| {
+            let at = s.find("<enrol>self</enrol>").unwrap();
+            let (head, tail) = s.split_at(at);
+            format!(
+                "{head}{}",
+                tail.replacen("<status>0</status>", "<status>1</status>", 1)
+            )
+        })
+    });
+    tampered("self-enrolment-removed", r, |m| {
+        edit(m, "course/enrolments.xml", |s| {
+            let at = s.find("<enrol>self</enrol>").unwrap();
+            let start = s[at..].find("        <enrolment id=").unwrap() + at;
+            let end = s[start..].find("</enrolment>\n").unwrap() + start + "</enrolment>\n".len();
+            format!("{}{}", &s[..start], &s[end..])
+        })
+    });
+    tampered("userid-changed", r, |m| {
+        edit(m, "course/enrolments.xml", |s| {
+            let at = s.find("<userid>").unwrap();
+            let end = s[at..].find("</userid>").unwrap() + at;
+            format!("{}<userid>99999{}", &s[..at], &s[end..])
+        })
+    });
+    tampered("group-moved", r, |m| {
+        edit(m, "course/roles.xml", |s| {
+            s.replacen(
+                "<component></component>",
+                "<component>mod_other</component>",
+                1,
+            )
+        })
+    });
+    tampered("whitespace-in-record", r, |m| {
+        edit(m, "course/enrolments.xml", |s| {
+            s.replacen("<cost>", " <cost>", 1)
+        })
+    });
+}
+
+#[test]
+fn strict_xml_like_moodles_parser() {
+    for (name, from, to) in [
+        ("entity", "<enrols>", "<enrols>&nbsp;"),
+        ("control", "<enrols>", "<enrols>\u{1}"),
+        ("unquoted", "<enrol id=\"229\">", "<enrol id=229>"),
+        (
+            "duplicate-attr",
+            "<enrol id=\"229\">",
+            "<enrol id=\"229\" id=\"229\">",
+        ),
+        (
+            "doctype",
+            "<enrolments>",
+            "<!DOCTYPE x [<!ENTITY a \"b\">]><enrolments>",
+        ),
+    ] {
+        broken(name, "xml-well-formed", |m| {
+            edit(m, "course/enrolments.xml", |s| {
+                assert!(s.contains(from), "{name}");
+                s.replacen(from, to, 1)
+            });
+            true
+        });
+    }
+}
+
+#[test]
+fn questions_xml_is_required() {
+    broken("no-questions", "required-files", |m| {
+        m.retain(|x| x.0 != "questions.xml");
+        true
+    });
+}
+
+#[test]
+fn members_after_an_end_marker_are_seen() {
+    // Two tars back to back: Moodle's extractor reads on past the zero blocks, so convert must keep the
+    // second part and verify must see it.
+    let dir = tempdir();
+    let members = raw_members(&fixture("coh_basic.mbz"));
+    let (first, second) = members.split_at(members.len() - 3);
+    let mut tar = Vec::new();
+    for part in [first, second] {
+        for (name, flag, data) in part {
+            tar.extend_from_slice(&util::ustar(name, *flag, data.len() as u64));
+            tar.extend_from_slice(data);
+            tar.resize(tar.len().div_ceil(512) * 512, 0);
+        }
+        tar.extend_from_slice(&[0u8; 1024]);
+    }
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut gz, &tar).unwrap();
+    let input = dir.path().join("cat.mbz");
+    std::fs::write(&input, gz.finish().unwrap()).unwrap();
+    let (code, failed, _) = verify(&input, None);
+    assert_eq!((code, failed), (0, vec![]));
+    let out = dir.path().join("out.mbz");
+    convert(&input, &out);
+    let names = |p: &Path| {
+        util::entries(p)
+            .into_iter()
+            .map(|e| e.path)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(names(&input), names(&out));
+    let (code, failed, _) = verify(&out, Some(&input));
+    assert_eq!((code, failed), (0, vec![]));
+}

@@ -346,8 +346,19 @@ impl UntilMap {
         idnumber: Option<&str>,
         relative: &str,
     ) -> Option<&MapRow> {
+        self.position(shortname, idnumber, relative)
+            .map(|i| &self.rows[i])
+    }
+
+    /// The index of the row [`UntilMap::find`] returns.
+    pub fn position(
+        &self,
+        shortname: Option<&str>,
+        idnumber: Option<&str>,
+        relative: &str,
+    ) -> Option<usize> {
         let file = relative.rsplit('/').next().unwrap_or(relative);
-        self.rows.iter().find(|r| {
+        self.rows.iter().position(|r| {
             Some(r.course.as_str()) == shortname
                 || Some(r.course.as_str()) == idnumber
                 || glob(&r.course, file)

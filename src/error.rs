@@ -129,6 +129,20 @@ pub enum Error {
     /// Invalid options.
     #[error("{0}")]
     Usage(String),
+    /// `--require-change` and the archive holds nothing to convert.
+    #[error("archive `{}`: nothing to convert (--require-change)", path.display())]
+    NothingToConvert {
+        /// The archive.
+        path: PathBuf,
+    },
+    /// The output was written but failed `verify` against its input.
+    #[error("output `{}` failed verification: {checks}", path.display())]
+    VerifyFailed {
+        /// The output.
+        path: PathBuf,
+        /// The failed checks and their first findings.
+        checks: String,
+    },
     /// Stopped by the user (Ctrl-C); nothing was left at the output.
     #[error("cancelled")]
     Cancelled,

@@ -23,6 +23,7 @@ pub mod backup;
 pub mod batch;
 pub mod enrol;
 pub mod error;
+pub mod report;
 pub mod run;
 pub mod time;
 pub mod verify;
@@ -30,4 +31,4 @@ pub mod xml;
 
 pub use enrol::convert::Options as ConvertOptions;
 pub use error::{Error, Result};
-pub use run::{ConvertOutcome, Inspection, RenewOutcome, convert_file, inspect_file, renew_file};
+pub use run::{Course, ConvertOutcome, Inspection, RenewOutcome, convert_file, inspect_file, renew_file};

@@ -23,6 +23,13 @@ pub enum Command {
     /// keeping roles and group memberships. Users holding a --stamp-roles role get the --until end date.
     /// Every other archive member is copied byte for byte. The input is never modified.
     Convert(ConvertArgs),
+    /// Convert whole folders of backups in parallel, with per-course end dates, progress and a report.
+    ///
+    /// Folders are walked recursively; files named *.mbz whose content is gzip or zip are converted into OUTDIR
+    /// under the same relative paths. One failing archive never stops the others. Exit 0 when all succeeded,
+    /// 1 when any failed, 2 on usage errors, 130 when interrupted (finished outputs stay, unfinished ones are
+    /// removed).
+    Batch(BatchArgs),
     /// Extend, reactivate or suspend manual and self enrolments (the participants page's bulk edit, offline).
     ///
     /// Filters combine with AND; a list inside one filter means any of them. Only the chosen fields of matching
@@ -77,6 +84,53 @@ pub struct ConvertArgs {
     /// Verify the output against the input after writing (as `verify OUT --against IN`); exit 1 if it fails.
     #[arg(long)]
     pub verify: bool,
+}
+
+/// `batch` arguments.
+#[derive(Debug, clap::Args)]
+pub struct BatchArgs {
+    /// Backups or folders of backups.
+    #[arg(value_name = "INPUT", required = true)]
+    pub inputs: Vec<PathBuf>,
+    /// Output folder (created if needed; must not be inside an input folder).
+    #[arg(short, long, value_name = "OUTDIR")]
+    pub output: PathBuf,
+    /// End of access for archives that --until-map does not cover (as in convert).
+    #[arg(long, value_name = "DATE")]
+    pub until: Option<String>,
+    /// CSV with columns `course` (shortname, idnumber or file-name glob) and `until`; the first match wins.
+    #[arg(long, value_name = "FILE.csv")]
+    pub until_map: Option<PathBuf>,
+    /// IANA time zone for the dates. Default: $TZ, else the system's zone.
+    #[arg(long, value_name = "TZ")]
+    pub timezone: Option<String>,
+    /// Enrolment methods to convert (as in convert).
+    #[arg(long, value_name = "LIST", value_delimiter = ',', default_value = "database,cohort")]
+    pub from: Vec<String>,
+    /// Role shortnames whose holders get the end date (as in convert).
+    #[arg(long, value_name = "LIST", value_delimiter = ',', default_value = "student")]
+    pub stamp_roles: Vec<String>,
+    /// Archives converted at once. Default: the number of cores.
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Process only shard K of N (by a stable hash of each archive's relative path), e.g. 2/4.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<String>,
+    /// Skip archives whose output exists and is newer than the input.
+    #[arg(long)]
+    pub resume: bool,
+    /// An archive with nothing to convert counts as a failure (and gets no output).
+    #[arg(long)]
+    pub require_change: bool,
+    /// Verify each output against its input; a failed check fails that archive.
+    #[arg(long)]
+    pub verify: bool,
+    /// Report what would change; write no archive (the --report is still written).
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Write a report: .csv, .json or .html (by extension).
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
 }
 
 /// `verify` arguments.

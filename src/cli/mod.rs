@@ -1,6 +1,7 @@
 //! The binary's side: arguments, rendering to the terminal, exit codes. No rules live here.
 
 pub mod args;
+mod batch;
 pub mod render;
 
 use std::io::Write;
@@ -18,13 +19,14 @@ use args::{
 pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Convert(a) => convert(a),
+        Command::Batch(a) => batch::run(a),
         Command::Renew(a) => renew(a),
         Command::Inspect(a) => inspect(a),
         Command::Verify(a) => verify(a),
     }
 }
 
-fn clean_list(list: Vec<String>) -> Vec<String> {
+pub(crate) fn clean_list(list: Vec<String>) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for s in list {
         let s = s.trim().to_owned();

@@ -1,0 +1,308 @@
+//! `batch`: options to per-archive jobs, progress on the terminal (or one line per archive), the report.
+
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use anyhow::{Context, Result, bail};
+use indicatif::{ProgressBar, ProgressStyle};
+use mbz_enrol::archive::Cancel;
+use mbz_enrol::batch::{self, Job, Shard, UntilMap};
+use mbz_enrol::report::{self, Row};
+use mbz_enrol::time;
+use mbz_enrol::{ConvertOptions, ConvertOutcome, Error};
+
+use super::args::BatchArgs;
+use super::clean_list;
+
+/// Runs a batch.
+pub fn run(a: BatchArgs) -> Result<ExitCode> {
+    let (tz, source) = time::resolve_zone(a.timezone.as_deref())?;
+    let mut err = std::io::stderr();
+    writeln!(err, "time zone: {tz} (from {source})")?;
+    let from = clean_list(a.from);
+    if from.is_empty() || from.iter().any(|m| m == "manual") {
+        bail!("--from needs enrolment methods other than manual, e.g. --from database,cohort");
+    }
+    let stamp_roles = clean_list(a.stamp_roles);
+    let default_until = match &a.until {
+        Some(s) => {
+            let r = time::parse_end(s, tz).with_context(|| "--until")?;
+            writeln!(err, "until: {s} = {} ({})", r.epoch, time::format_iso(r.epoch, tz))?;
+            Some(r.epoch)
+        }
+        None => None,
+    };
+    if let Some(path) = &a.report {
+        report_kind(path)?;
+    }
+    let map = match &a.until_map {
+        Some(path) => UntilMap::read(path)?,
+        None => UntilMap::default(),
+    };
+    let mut epochs: Vec<i64> = Vec::new();
+    for row in &map.rows {
+        let path = a.until_map.as_deref().unwrap_or(Path::new(""));
+        let r = time::parse_end(&row.until, tz)
+            .with_context(|| format!("--until-map {}: course `{}`", path.display(), row.course))?;
+        epochs.push(r.epoch);
+    }
+    if let Some(path) = &a.until_map {
+        writeln!(err, "until-map: {} rows from {}", map.rows.len(), path.display())?;
+    }
+    if default_until.is_none() && map.rows.is_empty() {
+        bail!("batch needs --until DATE or --until-map FILE.csv");
+    }
+    let now = time::now_epoch();
+    for epoch in default_until.iter().chain(&epochs) {
+        if *epoch <= now {
+            writeln!(
+                err,
+                "warning: end date {} is in the past: stamped users will have no access after restore",
+                time::format_iso(*epoch, tz)
+            )?;
+        }
+    }
+    let shard = a.shard.as_deref().map(Shard::parse).transpose()?;
+    let discovery = batch::discover(&a.inputs, &a.output, shard, a.resume)?;
+    if !a.dry_run {
+        std::fs::create_dir_all(&a.output)
+            .with_context(|| format!("cannot create output folder `{}`", a.output.display()))?;
+    }
+    let jobs = a.jobs.unwrap_or_else(|| {
+        std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
+    });
+    writeln!(
+        err,
+        "{} archives to convert with {jobs} jobs{}; {} files skipped",
+        discovery.jobs.len(),
+        shard.map(|s| format!(" (shard {}/{})", s.k, s.n)).unwrap_or_default(),
+        discovery.skipped.len()
+    )?;
+
+    let flag = Arc::new(AtomicBool::new(false));
+    {
+        let flag = flag.clone();
+        // A second Ctrl-C while stopping is not needed: workers stop at the next member.
+        let _ = ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst));
+    }
+    let cancel = Cancel::on(flag.clone());
+
+    let total = discovery.jobs.len();
+    let bytes: u64 = discovery.jobs.iter().map(|j| j.bytes).sum();
+    let terminal = std::io::stderr().is_terminal();
+    let bar = terminal.then(|| {
+        let b = ProgressBar::new(bytes);
+        b.set_style(
+            ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {bar:30} {bytes}/{total_bytes} {bytes_per_sec} ETA {eta} {msg}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        b
+    });
+    let done = AtomicUsize::new(0);
+    let failed = AtomicUsize::new(0);
+    let lines = Mutex::new(());
+
+    let resolve = |course: &mbz_enrol::run::Course, job: &Job| -> mbz_enrol::Result<i64> {
+        if let Some(i) = map.position(
+            course.shortname.as_deref(),
+            course.idnumber.as_deref(),
+            &job.relative,
+        ) {
+            return Ok(epochs[i]);
+        }
+        default_until.ok_or_else(|| {
+            Error::Usage(format!(
+                "no --until-map row matches course {} (idnumber {}, file {}) and no --until was given",
+                course.shortname.as_deref().unwrap_or("?"),
+                course.idnumber.as_deref().unwrap_or("none"),
+                job.relative
+            ))
+        })
+    };
+    let work = |job: &Job| -> mbz_enrol::Result<ConvertOutcome> {
+        let out = (!a.dry_run).then_some(job.output.as_path());
+        let outcome = mbz_enrol::run::convert_file_with(&job.input, out, &cancel, |course| {
+            Ok(ConvertOptions {
+                from: from.clone(),
+                stamp_roles: stamp_roles.clone(),
+                until: resolve(course, job)?,
+            })
+        })?;
+        if a.require_change && outcome.rewritten.is_empty() {
+            if let Some(o) = out {
+                let _ = std::fs::remove_file(o);
+            }
+            return Err(Error::NothingToConvert {
+                path: job.input.clone(),
+            });
+        }
+        if a.verify
+            && let Some(o) = out
+        {
+            let v = mbz_enrol::verify::verify_file(o, Some(&job.input))?;
+            if !v.passed {
+                return Err(Error::VerifyFailed {
+                    path: o.to_path_buf(),
+                    checks: v
+                        .failed()
+                        .map(|c| format!("{}: {}", c.name, c.finding))
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                });
+            }
+        }
+        Ok(outcome)
+    };
+    let finished = |job: &Job, result: &mbz_enrol::Result<ConvertOutcome>, took: std::time::Duration| {
+        let n = done.fetch_add(1, Ordering::SeqCst) + 1;
+        if result.is_err() {
+            failed.fetch_add(1, Ordering::SeqCst);
+        }
+        let line = match result {
+            Ok(o) if o.rewritten.is_empty() => format!("nothing to convert  {}", job.relative),
+            Ok(o) => format!(
+                "ok  {} ({}): {} users converted, {} stamped until {}, {} suspended",
+                job.relative,
+                o.course.shortname.as_deref().unwrap_or("?"),
+                o.report.totals.users_converted,
+                o.report.totals.stamped,
+                time::format_iso(o.report.until, tz),
+                o.report.totals.suspended
+            ),
+            Err(Error::Cancelled) => format!("cancelled  {}", job.relative),
+            Err(e) => format!("FAILED  {}: {}", job.relative, chain(e)),
+        };
+        match &bar {
+            Some(b) => {
+                b.inc(job.bytes);
+                b.set_message(format!(
+                    "{n}/{total} archives, {} failed",
+                    failed.load(Ordering::SeqCst)
+                ));
+                if result.is_err() {
+                    b.println(line);
+                }
+            }
+            None => {
+                let _guard = lines.lock();
+                eprintln!("[{n}/{total}] {line} ({:.2}s)", took.as_secs_f64());
+            }
+        }
+    };
+    let results = batch::run(&discovery.jobs, jobs, &cancel, work, finished);
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+
+    let mut rows: Vec<Row> = Vec::new();
+    for (job, (result, took)) in discovery.jobs.iter().zip(&results) {
+        let mut row = Row {
+            path: job.relative.clone(),
+            seconds: took.as_secs_f64(),
+            ..Row::default()
+        };
+        match result {
+            Ok(o) => {
+                row.course = o.course.shortname.clone().unwrap_or_default();
+                row.status = if o.rewritten.is_empty() {
+                    "unchanged".into()
+                } else {
+                    "converted".into()
+                };
+                row.users_converted = o.report.totals.users_converted;
+                row.stamped = o.report.totals.stamped;
+                row.suspended = o.report.totals.suspended;
+                row.until = time::format_iso(o.report.until, tz);
+                row.warnings = o.report.warnings.join("; ");
+            }
+            Err(Error::Cancelled) => {
+                row.status = "cancelled".into();
+                row.error = "interrupted before it finished; no output was left".into();
+            }
+            Err(e) => {
+                row.status = "failed".into();
+                row.error = chain(e);
+            }
+        }
+        rows.push(row);
+    }
+    for s in &discovery.skipped {
+        rows.push(Row {
+            path: s.path.display().to_string(),
+            status: "skipped".into(),
+            error: s.reason.clone(),
+            ..Row::default()
+        });
+    }
+    let totals = report::totals(&rows);
+    writeln!(
+        err,
+        "done: {} converted, {} with nothing to convert, {} failed, {} skipped{}; {} users converted, {} stamped, {} suspended",
+        totals.converted,
+        totals.unchanged,
+        totals.failed,
+        totals.skipped,
+        if totals.cancelled > 0 {
+            format!(", {} cancelled", totals.cancelled)
+        } else {
+            String::new()
+        },
+        totals.users_converted,
+        totals.stamped,
+        totals.suspended
+    )?;
+    if let Some(path) = &a.report {
+        write_report(path, &rows)?;
+        writeln!(err, "report: {}", path.display())?;
+    }
+    Ok(if flag.load(Ordering::SeqCst) {
+        ExitCode::from(130)
+    } else if totals.failed > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// An error with its causes, on one line.
+fn chain(e: &Error) -> String {
+    let mut s = e.to_string();
+    let mut cur: Option<&dyn std::error::Error> = std::error::Error::source(e);
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
+
+/// The report format from the file name, checked before any work starts.
+fn report_kind(path: &Path) -> Result<&'static str> {
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    Ok(match ext.as_str() {
+        "csv" => "csv",
+        "json" => "json",
+        "html" | "htm" => "html",
+        _ => bail!("--report {}: use a .csv, .json or .html file name", path.display()),
+    })
+}
+
+fn write_report(path: &Path, rows: &[Row]) -> Result<()> {
+    let mut buf = Vec::new();
+    match report_kind(path)? {
+        "csv" => report::write_csv(rows, &mut buf)?,
+        "json" => report::write_json(rows, &mut buf)?,
+        _ => report::write_html(rows, "mbz-enrol batch report", &mut buf)?,
+    }
+    std::fs::write(path, buf).with_context(|| format!("cannot write report `{}`", path.display()))?;
+    Ok(())
+}

@@ -31,4 +31,6 @@ pub mod xml;
 
 pub use enrol::convert::Options as ConvertOptions;
 pub use error::{Error, Result};
-pub use run::{Course, ConvertOutcome, Inspection, RenewOutcome, convert_file, inspect_file, renew_file};
+pub use run::{
+    ConvertOutcome, Course, Inspection, RenewOutcome, convert_file, inspect_file, renew_file,
+};

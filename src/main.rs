@@ -10,6 +10,10 @@ fn main() -> ExitCode {
     match cli::run(cli::args::Cli::parse()) {
         Ok(code) => code,
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) if matches!(e.downcast_ref(), Some(mbz_enrol::Error::Cancelled)) => {
+            eprintln!("mbz-enrol: interrupted; nothing was written");
+            ExitCode::from(130)
+        }
         Err(e) => {
             eprintln!("mbz-enrol: error: {e:#}");
             ExitCode::from(2)

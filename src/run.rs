@@ -274,6 +274,19 @@ pub fn renew_file(
     output: Option<&Path>,
     opts: &crate::enrol::renew::Options,
 ) -> Result<RenewOutcome> {
+    renew_file_with(input, output, opts, &archive::Cancel::never())
+}
+
+/// [`renew_file`] that stops when `cancel` is set.
+///
+/// # Errors
+/// As [`renew_file`], and [`Error::Cancelled`].
+pub fn renew_file_with(
+    input: &Path,
+    output: Option<&Path>,
+    opts: &crate::enrol::renew::Options,
+    cancel: &archive::Cancel,
+) -> Result<RenewOutcome> {
     if let Some(out) = output {
         archive::output::check(input, out)?;
     }
@@ -287,7 +300,7 @@ pub fn renew_file(
         replacements.insert(ENROLMENTS.to_owned(), bytes);
     }
     if let Some(out) = output {
-        archive::write(input, &loaded, &replacements, out)?;
+        archive::write_cancellable(input, &loaded, &replacements, out, cancel)?;
     }
     Ok(RenewOutcome {
         archive: input.display().to_string(),

@@ -105,10 +105,20 @@ pub struct BatchArgs {
     #[arg(long, value_name = "TZ")]
     pub timezone: Option<String>,
     /// Enrolment methods to convert (as in convert).
-    #[arg(long, value_name = "LIST", value_delimiter = ',', default_value = "database,cohort")]
+    #[arg(
+        long,
+        value_name = "LIST",
+        value_delimiter = ',',
+        default_value = "database,cohort"
+    )]
     pub from: Vec<String>,
     /// Role shortnames whose holders get the end date (as in convert).
-    #[arg(long, value_name = "LIST", value_delimiter = ',', default_value = "student")]
+    #[arg(
+        long,
+        value_name = "LIST",
+        value_delimiter = ',',
+        default_value = "student"
+    )]
     pub stamp_roles: Vec<String>,
     /// Archives converted at once. Default: the number of cores.
     #[arg(long, value_name = "N")]

@@ -3,12 +3,11 @@
 use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
-use mbz_enrol::archive::Cancel;
 use mbz_enrol::batch::{self, Job, Shard, UntilMap};
 use mbz_enrol::report::{self, Row};
 use mbz_enrol::time;
@@ -30,7 +29,12 @@ pub fn run(a: BatchArgs) -> Result<ExitCode> {
     let default_until = match &a.until {
         Some(s) => {
             let r = time::parse_end(s, tz).with_context(|| "--until")?;
-            writeln!(err, "until: {s} = {} ({})", r.epoch, time::format_iso(r.epoch, tz))?;
+            writeln!(
+                err,
+                "until: {s} = {} ({})",
+                r.epoch,
+                time::format_iso(r.epoch, tz)
+            )?;
             Some(r.epoch)
         }
         None => None,
@@ -50,7 +54,12 @@ pub fn run(a: BatchArgs) -> Result<ExitCode> {
         epochs.push(r.epoch);
     }
     if let Some(path) = &a.until_map {
-        writeln!(err, "until-map: {} rows from {}", map.rows.len(), path.display())?;
+        writeln!(
+            err,
+            "until-map: {} rows from {}",
+            map.rows.len(),
+            path.display()
+        )?;
     }
     if default_until.is_none() && map.rows.is_empty() {
         bail!("batch needs --until DATE or --until-map FILE.csv");
@@ -71,24 +80,20 @@ pub fn run(a: BatchArgs) -> Result<ExitCode> {
         std::fs::create_dir_all(&a.output)
             .with_context(|| format!("cannot create output folder `{}`", a.output.display()))?;
     }
-    let jobs = a.jobs.unwrap_or_else(|| {
-        std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
-    });
+    let jobs = a
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZero::get));
     writeln!(
         err,
         "{} archives to convert with {jobs} jobs{}; {} files skipped",
         discovery.jobs.len(),
-        shard.map(|s| format!(" (shard {}/{})", s.k, s.n)).unwrap_or_default(),
+        shard
+            .map(|s| format!(" (shard {}/{})", s.k, s.n))
+            .unwrap_or_default(),
         discovery.skipped.len()
     )?;
 
-    let flag = Arc::new(AtomicBool::new(false));
-    {
-        let flag = flag.clone();
-        // A second Ctrl-C while stopping is not needed: workers stop at the next member.
-        let _ = ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst));
-    }
-    let cancel = Cancel::on(flag.clone());
+    let cancel = super::interruptible();
 
     let total = discovery.jobs.len();
     let bytes: u64 = discovery.jobs.iter().map(|j| j.bytes).sum();
@@ -158,42 +163,43 @@ pub fn run(a: BatchArgs) -> Result<ExitCode> {
         }
         Ok(outcome)
     };
-    let finished = |job: &Job, result: &mbz_enrol::Result<ConvertOutcome>, took: std::time::Duration| {
-        let n = done.fetch_add(1, Ordering::SeqCst) + 1;
-        if result.is_err() {
-            failed.fetch_add(1, Ordering::SeqCst);
-        }
-        let line = match result {
-            Ok(o) if o.rewritten.is_empty() => format!("nothing to convert  {}", job.relative),
-            Ok(o) => format!(
-                "ok  {} ({}): {} users converted, {} stamped until {}, {} suspended",
-                job.relative,
-                o.course.shortname.as_deref().unwrap_or("?"),
-                o.report.totals.users_converted,
-                o.report.totals.stamped,
-                time::format_iso(o.report.until, tz),
-                o.report.totals.suspended
-            ),
-            Err(Error::Cancelled) => format!("cancelled  {}", job.relative),
-            Err(e) => format!("FAILED  {}: {}", job.relative, chain(e)),
-        };
-        match &bar {
-            Some(b) => {
-                b.inc(job.bytes);
-                b.set_message(format!(
-                    "{n}/{total} archives, {} failed",
-                    failed.load(Ordering::SeqCst)
-                ));
-                if result.is_err() {
-                    b.println(line);
+    let finished =
+        |job: &Job, result: &mbz_enrol::Result<ConvertOutcome>, took: std::time::Duration| {
+            let n = done.fetch_add(1, Ordering::SeqCst) + 1;
+            if result.is_err() {
+                failed.fetch_add(1, Ordering::SeqCst);
+            }
+            let line = match result {
+                Ok(o) if o.rewritten.is_empty() => format!("nothing to convert  {}", job.relative),
+                Ok(o) => format!(
+                    "ok  {} ({}): {} users converted, {} stamped until {}, {} suspended",
+                    job.relative,
+                    o.course.shortname.as_deref().unwrap_or("?"),
+                    o.report.totals.users_converted,
+                    o.report.totals.stamped,
+                    time::format_iso(o.report.until, tz),
+                    o.report.totals.suspended
+                ),
+                Err(Error::Cancelled) => format!("cancelled  {}", job.relative),
+                Err(e) => format!("FAILED  {}: {}", job.relative, chain(e)),
+            };
+            match &bar {
+                Some(b) => {
+                    b.inc(job.bytes);
+                    b.set_message(format!(
+                        "{n}/{total} archives, {} failed",
+                        failed.load(Ordering::SeqCst)
+                    ));
+                    if result.is_err() {
+                        b.println(line);
+                    }
+                }
+                None => {
+                    let _guard = lines.lock();
+                    eprintln!("[{n}/{total}] {line} ({:.2}s)", took.as_secs_f64());
                 }
             }
-            None => {
-                let _guard = lines.lock();
-                eprintln!("[{n}/{total}] {line} ({:.2}s)", took.as_secs_f64());
-            }
-        }
-    };
+        };
     let results = batch::run(&discovery.jobs, jobs, &cancel, work, finished);
     if let Some(b) = &bar {
         b.finish_and_clear();
@@ -260,7 +266,7 @@ pub fn run(a: BatchArgs) -> Result<ExitCode> {
         write_report(path, &rows)?;
         writeln!(err, "report: {}", path.display())?;
     }
-    Ok(if flag.load(Ordering::SeqCst) {
+    Ok(if cancel.is_set() {
         ExitCode::from(130)
     } else if totals.failed > 0 {
         ExitCode::from(1)
@@ -292,7 +298,10 @@ fn report_kind(path: &Path) -> Result<&'static str> {
         "csv" => "csv",
         "json" => "json",
         "html" | "htm" => "html",
-        _ => bail!("--report {}: use a .csv, .json or .html file name", path.display()),
+        _ => bail!(
+            "--report {}: use a .csv, .json or .html file name",
+            path.display()
+        ),
     })
 }
 
@@ -303,6 +312,7 @@ fn write_report(path: &Path, rows: &[Row]) -> Result<()> {
         "json" => report::write_json(rows, &mut buf)?,
         _ => report::write_html(rows, "mbz-enrol batch report", &mut buf)?,
     }
-    std::fs::write(path, buf).with_context(|| format!("cannot write report `{}`", path.display()))?;
+    std::fs::write(path, buf)
+        .with_context(|| format!("cannot write report `{}`", path.display()))?;
     Ok(())
 }

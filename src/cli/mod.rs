@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use mbz_enrol::time::{self, Precision};
-use mbz_enrol::{ConvertOptions, convert_file, inspect_file};
+use mbz_enrol::{ConvertOptions, inspect_file};
 
 use args::{
     Cli, Command, ConvertArgs, InspectArgs, RenewArgs, SetStatusArg, StatusArg, VerifyArgs,
@@ -24,6 +24,14 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Inspect(a) => inspect(a),
         Command::Verify(a) => verify(a),
     }
+}
+
+/// Ctrl-C sets the returned flag: the write in progress stops at the next member and removes its temp file.
+fn interruptible() -> mbz_enrol::archive::Cancel {
+    let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let set = flag.clone();
+    let _ = ctrlc::set_handler(move || set.store(true, std::sync::atomic::Ordering::SeqCst));
+    mbz_enrol::archive::Cancel::on(flag)
 }
 
 pub(crate) fn clean_list(list: Vec<String>) -> Vec<String> {
@@ -82,7 +90,8 @@ fn convert(a: ConvertArgs) -> Result<ExitCode> {
         until: until.epoch,
     };
     let output = if a.dry_run { None } else { a.output.as_deref() };
-    let outcome = convert_file(&a.input, output, &opts)?;
+    let cancel = interruptible();
+    let outcome = mbz_enrol::run::convert_file_with(&a.input, output, &cancel, |_| Ok(opts))?;
     render::convert_summary(&mut err, &outcome, tz, a.dry_run)?;
     let mut code = ExitCode::SUCCESS;
     let mut verification = None;
@@ -246,7 +255,7 @@ fn renew(a: RenewArgs) -> Result<ExitCode> {
         until,
     };
     let output = if a.dry_run { None } else { a.output.as_deref() };
-    let outcome = mbz_enrol::renew_file(&a.input, output, &opts)?;
+    let outcome = mbz_enrol::run::renew_file_with(&a.input, output, &opts, &interruptible())?;
     render::renew_summary(&mut err, &outcome, tz)?;
     let mut code = ExitCode::SUCCESS;
     let mut verification = None;

@@ -248,7 +248,9 @@ mod tests {
         let mut csv = Vec::new();
         write_csv(&rows(), &mut csv).unwrap();
         let csv = String::from_utf8(csv).unwrap();
-        assert!(csv.starts_with("path,course,status,error,users_converted,stamped,suspended,until,warnings,seconds\n"));
+        assert!(csv.starts_with(
+            "path,course,status,error,users_converted,stamped,suspended,until,warnings,seconds\n"
+        ));
         assert!(csv.lines().nth(1).unwrap().starts_with("a.mbz,"));
         assert_eq!(totals(&rows()).failed, 1);
     }

@@ -1,4 +1,5 @@
 //! Integration tests: one test binary (see style.md).
+mod batch;
 mod cli;
 mod real;
 mod renew;

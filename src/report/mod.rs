@@ -147,7 +147,7 @@ table{{border-collapse:collapse;width:100%;font-size:.9em}}
 th,td{{border:1px solid #ddd;padding:4px 6px;text-align:left;vertical-align:top}}
 th{{background:#f3f3f3;cursor:pointer;user-select:none}}
 th:after{{content:" \2195";color:#999}}
-td.n{{text-align:right}}
+td.n{{text-align:right}} td.d{{white-space:nowrap}}
 tr.failed td{{background:#fde8e8}} tr.cancelled td{{background:#fff4d6}}
 tr.skipped td{{color:#777}} tr.unchanged td{{background:#f7f7f7}}
 </style></head><body>
@@ -175,7 +175,7 @@ tr.skipped td{{color:#777}} tr.unchanged td{{background:#f7f7f7}}
         writeln!(
             out,
             "<tr class=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td>\
-             <td class=\"n\">{}</td><td class=\"n\">{}</td><td>{}</td><td>{}</td><td class=\"n\">{:.2}</td></tr>",
+             <td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"d\">{}</td><td>{}</td><td class=\"n\">{:.2}</td></tr>",
             esc(&r.status),
             esc(&r.path),
             esc(&r.course),

@@ -78,18 +78,33 @@ pub fn parse(x: &[u8]) -> Result<Info, XmlError> {
 /// Member path of the users.
 pub const USERS: &str = "users.xml";
 
-/// Reads `users.xml` as a stream (it can be large): user id to username.
+/// A user as described in `users.xml` (the fields a merge plan needs).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct User {
+    /// `username`.
+    pub username: String,
+    /// `idnumber`.
+    pub idnumber: String,
+    /// `email`.
+    pub email: String,
+    /// `firstname`.
+    pub firstname: String,
+    /// `lastname`.
+    pub lastname: String,
+}
+
+/// Reads `users.xml` as a stream (it can be large): user id to [`User`].
 ///
 /// # Errors
 /// [`XmlError`] when it is malformed or cannot be read.
-pub fn usernames(reader: impl BufRead) -> Result<BTreeMap<i64, String>, XmlError> {
+pub fn users(reader: impl BufRead) -> Result<BTreeMap<i64, User>, XmlError> {
     let mut xr = quick_xml::reader::Reader::from_reader(reader);
     xr.config_mut().check_end_names = true;
     let mut buf = Vec::new();
     let mut depth = 0usize;
     let mut out = BTreeMap::new();
-    let mut current: Option<i64> = None;
-    let mut in_username = false;
+    let mut current: Option<(i64, User)> = None;
+    let mut field: Option<String> = None;
     loop {
         buf.clear();
         let event = xr
@@ -102,23 +117,47 @@ pub fn usernames(reader: impl BufRead) -> Result<BTreeMap<i64, String>, XmlError
             Event::Start(t) => {
                 depth += 1;
                 if depth == 2 && t.local_name().as_ref() == "user" {
-                    current = xml::attr(&t, b"id").and_then(|s| s.trim().parse().ok());
+                    current = xml::attr(&t, b"id")
+                        .and_then(|s| s.trim().parse().ok())
+                        .map(|id| (id, User::default()));
                 }
-                in_username = depth == 3 && t.local_name().as_ref() == "username";
+                field = (depth == 3).then(|| t.local_name().as_ref().to_owned());
             }
             Event::End(_) => {
+                if depth == 2
+                    && let Some((id, user)) = current.take()
+                {
+                    out.entry(id).or_insert(user);
+                }
                 depth = depth.saturating_sub(1);
-                in_username = false;
-                if depth < 2 {
-                    current = None;
+                field = None;
+            }
+            Event::Text(t) => {
+                if let (Some((_, user)), Some(name)) = (current.as_mut(), field.as_deref()) {
+                    let slot = match name {
+                        "username" => &mut user.username,
+                        "idnumber" => &mut user.idnumber,
+                        "email" => &mut user.email,
+                        "firstname" => &mut user.firstname,
+                        "lastname" => &mut user.lastname,
+                        _ => continue,
+                    };
+                    let s: &str = &t;
+                    slot.push_str(&xml::unescape(s));
                 }
             }
-            Event::Text(t) if in_username => {
-                if let Some(id) = current {
-                    let s: &str = &t;
-                    out.entry(id)
-                        .or_insert_with(String::new)
-                        .push_str(&xml::unescape(s));
+            Event::GeneralRef(r) => {
+                if let (Some((_, user)), Some(name)) = (current.as_mut(), field.as_deref()) {
+                    let slot = match name {
+                        "username" => &mut user.username,
+                        "idnumber" => &mut user.idnumber,
+                        "email" => &mut user.email,
+                        "firstname" => &mut user.firstname,
+                        "lastname" => &mut user.lastname,
+                        _ => continue,
+                    };
+                    let s: &str = &r;
+                    slot.push_str(&xml::unescape(&format!("&{s};")));
                 }
             }
             Event::Eof => break,

@@ -107,6 +107,52 @@ pub fn discover(
     resume: bool,
 ) -> Result<Discovery> {
     let out_canon = canonical_or_planned(outdir);
+    for input in inputs {
+        if input.is_dir()
+            && let Ok(root) = fs::canonicalize(input)
+            && out_canon.starts_with(&root)
+        {
+            return Err(Error::Usage(format!(
+                "output folder `{}` is inside input folder `{}`: choose an output folder outside the inputs",
+                outdir.display(),
+                input.display()
+            )));
+        }
+    }
+    let found = find(inputs)?;
+    let mut d = Discovery {
+        skipped: found.skipped,
+        ..Discovery::default()
+    };
+    for mut job in found.jobs {
+        if let Some(s) = shard
+            && !s.takes(&job.relative)
+        {
+            d.skipped.push(Skipped {
+                path: job.input,
+                reason: format!("shard {} of {}", Shard::of(&job.relative, s.n), s.n),
+            });
+            continue;
+        }
+        job.output = outdir.join(&job.relative);
+        if resume && up_to_date(&job.input, &job.output) {
+            d.skipped.push(Skipped {
+                path: job.input,
+                reason: "output exists and is newer (--resume)".into(),
+            });
+            continue;
+        }
+        d.jobs.push(job);
+    }
+    Ok(d)
+}
+
+/// The archives under `inputs` (files, or folders walked recursively), without outputs: names ending in `.mbz`
+/// whose first bytes are gzip or zip; other files are skipped with the reason.
+///
+/// # Errors
+/// [`Error::Read`] when an input cannot be listed.
+pub fn find(inputs: &[PathBuf]) -> Result<Discovery> {
     let mut found: Vec<(PathBuf, String)> = Vec::new();
     let mut d = Discovery::default();
     for input in inputs {
@@ -115,17 +161,6 @@ pub fn discover(
             source,
         })?;
         if meta.is_dir() {
-            let root = fs::canonicalize(input).map_err(|source| Error::Read {
-                path: input.clone(),
-                source,
-            })?;
-            if out_canon.starts_with(&root) {
-                return Err(Error::Usage(format!(
-                    "output folder `{}` is inside input folder `{}`: choose an output folder outside the inputs",
-                    outdir.display(),
-                    input.display()
-                )));
-            }
             for entry in walkdir::WalkDir::new(input).sort_by_file_name() {
                 let entry = entry.map_err(|e| Error::Read {
                     path: e.path().map_or_else(|| input.clone(), Path::to_path_buf),
@@ -169,23 +204,6 @@ pub fn discover(
             });
             continue;
         }
-        if let Some(s) = shard
-            && !s.takes(&rel)
-        {
-            d.skipped.push(Skipped {
-                path,
-                reason: format!("shard {} of {}", Shard::of(&rel, s.n), s.n),
-            });
-            continue;
-        }
-        let output = outdir.join(&rel);
-        if resume && up_to_date(&path, &output) {
-            d.skipped.push(Skipped {
-                path,
-                reason: "output exists and is newer (--resume)".into(),
-            });
-            continue;
-        }
         if !seen.insert(rel.clone()) {
             d.skipped.push(Skipped {
                 path,
@@ -197,7 +215,7 @@ pub fn discover(
         d.jobs.push(Job {
             input: path,
             relative: rel,
-            output,
+            output: PathBuf::new(),
             bytes,
         });
     }

@@ -23,6 +23,7 @@ pub mod backup;
 pub mod batch;
 pub mod enrol;
 pub mod error;
+pub mod plan;
 pub mod report;
 pub mod run;
 pub mod time;

@@ -292,7 +292,12 @@ pub fn renew_file_with(
     }
     let loaded = archive::load(input, WANTED_WITH_USERS)?;
     let info = info(input, &loaded)?;
-    let users = loaded.users.clone().unwrap_or_default();
+    let users: BTreeMap<i64, String> = loaded
+        .users
+        .iter()
+        .flatten()
+        .map(|(id, u)| (*id, u.username.clone()))
+        .collect();
     let renewal =
         crate::enrol::renew::renew(&docs(&loaded), &users, opts).map_err(enrol_err(input))?;
     let mut replacements = BTreeMap::new();
@@ -310,4 +315,71 @@ pub fn renew_file_with(
         rewritten: replacements.keys().cloned().collect(),
         report: renewal.report,
     })
+}
+
+/// Converts `input` in memory (nothing written) and returns its merge-plan actions.
+///
+/// # Errors
+/// [`Error`] naming the archive and member.
+pub fn plan_file(input: &Path, opts: &convert::Options) -> Result<crate::plan::CoursePlan> {
+    let loaded = archive::load(input, WANTED_WITH_USERS)?;
+    let info = info(input, &loaded)?;
+    let course = Course::new(&info, &loaded);
+    let conversion = convert::convert(&docs(&loaded), opts).map_err(enrol_err(input))?;
+    let users = loaded.users.clone().unwrap_or_default();
+    Ok(crate::plan::build(
+        &input.display().to_string(),
+        crate::plan::CourseRef {
+            id: course.id,
+            shortname: course.shortname.clone().unwrap_or_default(),
+            idnumber: course.idnumber.clone().unwrap_or_default(),
+        },
+        &docs(&loaded),
+        &users,
+        &conversion.report,
+    ))
+}
+
+/// The target course's manual enrolments by username (first manual instance, as Upload users and restore use).
+///
+/// # Errors
+/// [`Error`] naming the archive and member.
+pub fn manual_enrolments(target: &Path) -> Result<BTreeMap<String, crate::plan::into::Values>> {
+    let loaded = archive::load(target, WANTED_WITH_USERS)?;
+    info(target, &loaded)?;
+    let users = loaded.users.clone().unwrap_or_default();
+    let mut out = BTreeMap::new();
+    let Some(x) = loaded.doc(ENROLMENTS) else {
+        return Ok(out);
+    };
+    let instances = crate::enrol::model::parse_enrolments(x).map_err(|source| Error::Enrol {
+        path: target.to_path_buf(),
+        source: EnrolError::Xml {
+            member: ENROLMENTS,
+            source,
+        },
+    })?;
+    let Some(manual) = instances.iter().find(|i| i.plugin(x) == "manual") else {
+        return Ok(out);
+    };
+    let disabled = manual.status(x) != 0;
+    for e in &manual.enrolments {
+        let (Some(u), Some(status), Some(ts), Some(te)) = (
+            e.int(x, "userid"),
+            e.int(x, "status"),
+            e.int(x, "timestart"),
+            e.int(x, "timeend"),
+        ) else {
+            continue;
+        };
+        let Some(user) = users.get(&u) else { continue };
+        out.entry(user.username.clone())
+            .or_insert(crate::plan::into::Values {
+                // A disabled instance grants nothing: count its enrolments as suspended.
+                status: if disabled { 1 } else { status },
+                timestart: ts,
+                timeend: te,
+            });
+    }
+    Ok(out)
 }

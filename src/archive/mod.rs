@@ -25,8 +25,8 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 
 /// Reads a wanted `users.xml` as a stream into id → username, never holding it whole.
-fn read_users(path: &Path, data: impl Read) -> Result<BTreeMap<i64, String>> {
-    crate::backup::usernames(std::io::BufReader::with_capacity(64 << 10, data)).map_err(|source| {
+fn read_users(path: &Path, data: impl Read) -> Result<BTreeMap<i64, crate::backup::User>> {
+    crate::backup::users(std::io::BufReader::with_capacity(64 << 10, data)).map_err(|source| {
         Error::Enrol {
             path: path.to_path_buf(),
             source: crate::enrol::convert::EnrolError::Xml {
@@ -132,8 +132,8 @@ pub struct Loaded {
     pub docs: BTreeMap<String, Vec<u8>>,
     /// The tar input had an `.ARCHIVE_INDEX`.
     pub has_index: bool,
-    /// `users.xml` read as a stream (id to username), when `users.xml` was wanted.
-    pub users: Option<BTreeMap<i64, String>>,
+    /// `users.xml` read as a stream (id to user), when `users.xml` was wanted.
+    pub users: Option<BTreeMap<i64, crate::backup::User>>,
     tar_members: Vec<tar::Member>,
 }
 

@@ -30,6 +30,11 @@ pub enum Command {
     /// 1 when any failed, 2 on usage errors, 130 when interrupted (finished outputs stay, unfinished ones are
     /// removed).
     Batch(BatchArgs),
+    /// Write a direct merge plan instead of a restore: Upload users CSV, tool_sync CSV, JSON or web-service bodies.
+    ///
+    /// The plan holds, for each archive's course, the enrolments that `convert` promises (same rules), one action
+    /// per user. ARCHIVE may be several archives or folders: one plan covers all their courses.
+    Plan(PlanArgs),
     /// Extend, reactivate or suspend manual and self enrolments (the participants page's bulk edit, offline).
     ///
     /// Filters combine with AND; a list inside one filter means any of them. Only the chosen fields of matching
@@ -141,6 +146,92 @@ pub struct BatchArgs {
     /// Write a report: .csv, .json or .html (by extension).
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
+}
+
+/// `--format` of `plan`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PlanFormat {
+    /// Moodle's Site administration > Users > Upload users (CSV, comma, UTF-8).
+    Uploaduser,
+    /// The tool_sync plugin's enrolment file (`;`, no quoting).
+    Toolsync,
+    /// A documented JSON plan (docs/plan-json.md).
+    Json,
+    /// Form-encoded bodies for the `enrol_manual_enrol_users` web service (needs --same-site).
+    Ws,
+}
+
+/// `--user-key`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum UserKeyArg {
+    /// username
+    Username,
+    /// idnumber
+    Idnumber,
+    /// email
+    Email,
+    /// the backup's user id (same site only)
+    Id,
+}
+
+/// `--course-key`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CourseKeyArg {
+    /// shortname
+    Shortname,
+    /// idnumber
+    Idnumber,
+    /// the backup's course id (same site only)
+    Id,
+}
+
+/// `plan` arguments.
+#[derive(Debug, clap::Args)]
+pub struct PlanArgs {
+    /// Backups or folders of backups.
+    #[arg(value_name = "ARCHIVE", required = true)]
+    pub inputs: Vec<PathBuf>,
+    /// The plan's format.
+    #[arg(long, value_enum)]
+    pub format: PlanFormat,
+    /// Where to write the plan.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: PathBuf,
+    /// End of access for stamped roles (as in convert).
+    #[arg(long, value_name = "DATE")]
+    pub until: String,
+    /// IANA time zone: for --until and for the times written in the plan (use the Moodle server's zone).
+    #[arg(long, value_name = "TZ")]
+    pub timezone: Option<String>,
+    /// Enrolment methods to convert (as in convert).
+    #[arg(
+        long,
+        value_name = "LIST",
+        value_delimiter = ',',
+        default_value = "database,cohort"
+    )]
+    pub from: Vec<String>,
+    /// Role shortnames whose holders get the end date (as in convert).
+    #[arg(
+        long,
+        value_name = "LIST",
+        value_delimiter = ',',
+        default_value = "student"
+    )]
+    pub stamp_roles: Vec<String>,
+    /// User identifier for tool_sync and JSON (match the site's tool_sync/enrols_useridentifier).
+    #[arg(long, value_enum, default_value = "username")]
+    pub user_key: UserKeyArg,
+    /// Course identifier for tool_sync and JSON (match the site's tool_sync/enrols_courseidentifier).
+    #[arg(long, value_enum, default_value = "shortname")]
+    pub course_key: CourseKeyArg,
+    /// A users-and-roles backup of the course that will receive the enrolments: plan only what changes something,
+    /// never shorten or suspend an access it grants, and predict a merge restore.
+    #[arg(long, value_name = "TARGET.mbz")]
+    pub into: Option<PathBuf>,
+    /// The archives come from the site the plan is for, so their numeric ids are valid there (required by ws).
+    #[arg(long)]
+    pub same_site: bool,
 }
 
 /// `verify` arguments.

@@ -2,6 +2,7 @@
 
 pub mod args;
 mod batch;
+mod plan;
 pub mod render;
 
 use std::io::Write;
@@ -20,6 +21,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Convert(a) => convert(a),
         Command::Batch(a) => batch::run(a),
+        Command::Plan(a) => plan::run(a),
         Command::Renew(a) => renew(a),
         Command::Inspect(a) => inspect(a),
         Command::Verify(a) => verify(a),

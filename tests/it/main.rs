@@ -1,6 +1,7 @@
 //! Integration tests: one test binary (see style.md).
 mod batch;
 mod cli;
+mod plan;
 mod real;
 mod renew;
 mod rules;

@@ -1,0 +1,321 @@
+//! `plan`: every format on real fixtures (golden files reviewed by hand; `MBZ_UPDATE_GOLDEN=1` rewrites them),
+//! exact Upload users arithmetic, identifier choices, multi-course plans, `--into`, and CSV quoting.
+
+use std::path::{Path, PathBuf};
+
+use crate::util::{self, RawMember, index_for, raw_members, run, tempdir, write_tgz};
+
+fn fixture(name: &str) -> PathBuf {
+    util::root().join("fixtures").join(name)
+}
+
+/// Runs plan; returns (exit code, stderr, plan text).
+fn plan(inputs: &[&Path], args: &[&str]) -> (i32, String, String) {
+    let dir = tempdir();
+    let out = dir.path().join("plan.out");
+    let mut all: Vec<String> = vec!["plan".into()];
+    all.extend(inputs.iter().map(|p| p.to_str().unwrap().to_owned()));
+    all.extend([
+        "-o".into(),
+        out.to_str().unwrap().into(),
+        "--timezone".into(),
+        "Europe/Paris".into(),
+    ]);
+    all.extend(args.iter().map(|s| s.to_string()));
+    let refs: Vec<&str> = all.iter().map(String::as_str).collect();
+    let o = run(&refs);
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(!err.contains("panicked"), "{err}");
+    let text = std::fs::read_to_string(&out).unwrap_or_default();
+    (o.status.code().unwrap_or(-1), err, text)
+}
+
+/// Compares with `tests/golden/NAME`, or rewrites it when MBZ_UPDATE_GOLDEN is set.
+fn golden(name: &str, text: &str) {
+    let path = util::root().join("tests/golden").join(name);
+    if std::env::var_os("MBZ_UPDATE_GOLDEN").is_some() {
+        std::fs::write(&path, text).unwrap();
+        return;
+    }
+    let want = std::fs::read_to_string(&path)
+        .unwrap_or_else(|_| panic!("missing golden file {}", path.display()));
+    assert!(
+        want == text,
+        "{name} differs from its golden file:\n--- want\n{want}\n--- got\n{text}"
+    );
+}
+
+const UNTIL: &[&str] = &["--until", "2027-08-31", "--from", "cohort,database"];
+
+#[test]
+fn golden_files_for_every_format() {
+    let (cg, db) = (fixture("coh_group.mbz"), fixture("db_sync.mbz"));
+    let (code, err, text) = plan(&[&cg], &[&["--format", "uploaduser"], UNTIL].concat());
+    assert_eq!(code, 0, "{err}");
+    golden("coh_group.uploaduser.csv", &text);
+    assert!(
+        err.contains("Update existing users only")
+            && err.contains("comma")
+            && err.contains("UTF-8"),
+        "{err}"
+    );
+    let (code, err, text) = plan(&[&cg], &[&["--format", "toolsync"], UNTIL].concat());
+    assert_eq!(code, 0, "{err}");
+    golden("coh_group.toolsync.csv", &text);
+    let (code, err, text) = plan(&[&db], &[&["--format", "toolsync"], UNTIL].concat());
+    assert_eq!(code, 0, "{err}");
+    // tool_sync cannot write suspended enrolments: the 5 suspended database users are left out, with warnings.
+    assert_eq!(text.lines().count(), 1 + 35, "{text}");
+    assert_eq!(err.matches("tool_sync cannot write").count(), 5, "{err}");
+    golden("db_sync.toolsync.csv", &text);
+    let (code, err, text) = plan(
+        &[&db],
+        &[&["--format", "ws", "--same-site"], UNTIL].concat(),
+    );
+    assert_eq!(code, 0, "{err}");
+    golden("db_sync.ws.txt", &text);
+    let (code, err, text) = plan(&[&cg], &[&["--format", "json"], UNTIL].concat());
+    assert_eq!(code, 0, "{err}");
+    golden("coh_group.plan.json", &text);
+}
+
+#[test]
+fn upload_users_end_is_exact() {
+    // Every row: strtotime(enroltimestart) + enrolperiod days == the planned end, and the start is not later
+    // than the planned one (read from the JSON plan of the same conversion).
+    for name in ["coh_group.mbz", "db_sync.mbz", "coh_basic.mbz"] {
+        let f = fixture(name);
+        let (_, _, csv) = plan(&[&f], &[&["--format", "uploaduser"], UNTIL].concat());
+        let (_, _, json) = plan(&[&f], &[&["--format", "json"], UNTIL].concat());
+        let json: serde_json::Value = serde_json::from_str(&json).unwrap();
+        let mut r = csv::Reader::from_reader(csv.as_bytes());
+        let headers = r.headers().unwrap().clone();
+        let col = |n: &str| headers.iter().position(|h| h == n).unwrap();
+        for (row, action) in r
+            .records()
+            .zip(json["courses"][0]["actions"].as_array().unwrap())
+        {
+            let row = row.unwrap();
+            assert_eq!(
+                &row[col("username")],
+                action["user"]["username"].as_str().unwrap()
+            );
+            let start = paris(&row[col("enroltimestart1")]);
+            let planned_start = action["timestart"].as_i64().unwrap();
+            let planned_end = action["timeend"].as_i64().unwrap();
+            assert!(start <= planned_start, "{name}: {row:?}");
+            match &row[col("enrolperiod1")] {
+                "" => assert_eq!(planned_end, 0, "{name}: {row:?}"),
+                days => assert_eq!(
+                    start + days.parse::<i64>().unwrap() * 86_400,
+                    planned_end,
+                    "{name}: {row:?}"
+                ),
+            }
+            assert_eq!(
+                row[col("enrolstatus1")].parse::<i64>().unwrap(),
+                action["status"].as_i64().unwrap()
+            );
+        }
+    }
+}
+
+/// `YYYY-MM-DD HH:MM` in Europe/Paris, as PHP's strtotime reads it (earlier instant when ambiguous).
+fn paris(text: &str) -> i64 {
+    use chrono::{NaiveDateTime, TimeZone};
+    let n = NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M").unwrap();
+    chrono_tz::Europe::Paris
+        .from_local_datetime(&n)
+        .earliest()
+        .unwrap()
+        .timestamp()
+}
+
+#[test]
+fn identifier_choices() {
+    let db = fixture("db_sync.mbz");
+    let (code, _, text) = plan(
+        &[&db],
+        &[
+            &[
+                "--format",
+                "toolsync",
+                "--user-key",
+                "idnumber",
+                "--course-key",
+                "idnumber",
+            ],
+            UNTIL,
+        ]
+        .concat(),
+    );
+    assert_eq!(code, 0);
+    let line = text.lines().nth(1).unwrap();
+    assert!(
+        line.starts_with("add;student;DBS001;DB_SYNC;manual;"),
+        "{line}"
+    );
+    let (_, _, text) = plan(
+        &[&db],
+        &[
+            &[
+                "--format",
+                "toolsync",
+                "--user-key",
+                "email",
+                "--course-key",
+                "id",
+            ],
+            UNTIL,
+        ]
+        .concat(),
+    );
+    let line = text.lines().nth(1).unwrap();
+    assert!(
+        line.starts_with("add;student;dbs001@corpus.example.com;59;manual;"),
+        "{line}"
+    );
+    // ws needs --same-site.
+    let (code, err, _) = plan(&[&db], &[&["--format", "ws"], UNTIL].concat());
+    assert_eq!(code, 2);
+    assert!(err.contains("--same-site"), "{err}");
+}
+
+#[test]
+fn multi_course_plan_from_a_folder() {
+    let Some(batch) = util::shared("moodle43/batch") else {
+        return;
+    };
+    let (code, err, text) = plan(&[&batch], &[&["--format", "uploaduser"], UNTIL].concat());
+    assert_eq!(code, 0, "{err}");
+    let mut r = csv::Reader::from_reader(text.as_bytes());
+    let courses: std::collections::BTreeSet<String> =
+        r.records().map(|row| row.unwrap()[4].to_owned()).collect();
+    assert_eq!(courses.len(), 14, "{courses:?}");
+    // One row per (user, course): 268 converted users over the 14 courses.
+    assert_eq!(text.lines().count(), 1 + 268);
+}
+
+#[test]
+fn into_a_target_plans_only_changes_and_predicts_the_merge() {
+    let dir = tempdir();
+    let cb = fixture("coh_basic.mbz");
+    // Target = the live course as it is now: cohort users have no manual enrolment: all new.
+    let (code, err, text) = plan(
+        &[&cb],
+        &[&["--format", "json", "--into", cb.to_str().unwrap()], UNTIL].concat(),
+    );
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let actions = v["courses"][0]["actions"].as_array().unwrap();
+    assert_eq!(actions.len(), 30);
+    assert!(actions.iter().all(|a| a["into"]["kind"] == "new"));
+    // Target = the course after a restore of a conversion ending later: nothing to do, nothing shortened.
+    let later = dir.path().join("later.mbz");
+    let o = run(&[
+        "convert",
+        cb.to_str().unwrap(),
+        "-o",
+        later.to_str().unwrap(),
+        "--until",
+        "2028-08-31",
+        "--timezone",
+        "Europe/Paris",
+    ]);
+    assert!(o.status.success());
+    let (code, err, text) = plan(
+        &[&cb],
+        &[
+            &["--format", "json", "--into", later.to_str().unwrap()],
+            UNTIL,
+        ]
+        .concat(),
+    );
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["courses"][0]["actions"].as_array().unwrap().len(), 0);
+    assert!(err.contains("30 kept"), "{err}");
+    // Target ending earlier: every student extended to the plan's end. A merge restore would not extend them:
+    // Moodle's merge rule ignores a later end when the backup's start is not later (moodle-format.md §3.6), and
+    // the prediction says so.
+    let earlier = dir.path().join("earlier.mbz");
+    let o = run(&[
+        "convert",
+        cb.to_str().unwrap(),
+        "-o",
+        earlier.to_str().unwrap(),
+        "--until",
+        "2026-12-31",
+        "--timezone",
+        "Europe/Paris",
+    ]);
+    assert!(o.status.success());
+    let (_, err, text) = plan(
+        &[&cb],
+        &[
+            &["--format", "json", "--into", earlier.to_str().unwrap()],
+            UNTIL,
+        ]
+        .concat(),
+    );
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let actions = v["courses"][0]["actions"].as_array().unwrap();
+    assert_eq!(actions.len(), 30, "{err}");
+    for a in actions {
+        assert_eq!(a["into"]["kind"], "extended");
+        assert_eq!(a["timeend"], 1_819_749_600);
+        assert_eq!(a["into"]["merge_restore"]["timeend"], 1_798_758_000);
+    }
+}
+
+#[test]
+fn csv_quoting_of_commas_quotes_and_accents() {
+    let dir = tempdir();
+    let mut members: Vec<RawMember> = raw_members(&fixture("coh_basic.mbz"));
+    let users = members.iter_mut().find(|m| m.0 == "users.xml").unwrap();
+    let text = String::from_utf8(users.2.clone()).unwrap();
+    let at = text.find("<lastname>").unwrap() + "<lastname>".len();
+    let end = text[at..].find("</lastname>").unwrap() + at;
+    let name = "O'Brien, \"Zoë\" Ærøskøbing";
+    let escaped = name.replace('&', "&amp;").replace('"', "&quot;");
+    users.2 = format!("{}{}{}", &text[..at], escaped, &text[end..]).into_bytes();
+    let index = index_for(&members);
+    members
+        .iter_mut()
+        .find(|m| m.0 == ".ARCHIVE_INDEX")
+        .unwrap()
+        .2 = index;
+    let input = dir.path().join("names.mbz");
+    write_tgz(&input, &members);
+    let (code, err, csv) = plan(&[&input], &[&["--format", "uploaduser"], UNTIL].concat());
+    assert_eq!(code, 0, "{err}");
+    let mut r = csv::Reader::from_reader(csv.as_bytes());
+    let names: Vec<String> = r.records().map(|row| row.unwrap()[2].to_owned()).collect();
+    assert!(names.contains(&name.to_owned()), "{names:?}\n{csv}");
+    assert!(csv.contains("\"O'Brien, \"\"Zoë\"\" Ærøskøbing\""), "{csv}");
+}
+
+#[test]
+fn toolsync_refuses_values_it_cannot_carry() {
+    let dir = tempdir();
+    let mut members: Vec<RawMember> = raw_members(&fixture("coh_group.mbz"));
+    let groups = members.iter_mut().find(|m| m.0 == "groups.xml").unwrap();
+    let text = String::from_utf8(groups.2.clone()).unwrap();
+    groups.2 = text
+        .replacen("<name>Existing group B</name>", "<name>Group; B</name>", 1)
+        .into_bytes();
+    let index = index_for(&members);
+    members
+        .iter_mut()
+        .find(|m| m.0 == ".ARCHIVE_INDEX")
+        .unwrap()
+        .2 = index;
+    let input = dir.path().join("semicolon.mbz");
+    write_tgz(&input, &members);
+    let (code, err, _) = plan(&[&input], &[&["--format", "toolsync"], UNTIL].concat());
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("user `cg021`") && err.contains("Group; B"),
+        "{err}"
+    );
+}

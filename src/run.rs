@@ -148,19 +148,20 @@ pub fn convert_file(
     output: Option<&Path>,
     opts: &convert::Options,
 ) -> Result<ConvertOutcome> {
-    convert_file_with(input, output, &archive::Cancel::never(), |_| {
+    convert_file_with(input, output, &archive::WriteOptions::default(), |_| {
         Ok(opts.clone())
     })
 }
 
-/// [`convert_file`] whose options depend on the course (a per-course end date), stopping when `cancel` is set.
+/// [`convert_file`] whose options depend on the course (a per-course end date), written per `write` (level,
+/// threads, cancellation).
 ///
 /// # Errors
 /// As [`convert_file`], whatever `options` returns, and [`Error::Cancelled`].
 pub fn convert_file_with(
     input: &Path,
     output: Option<&Path>,
-    cancel: &archive::Cancel,
+    write: &archive::WriteOptions,
     options: impl FnOnce(&Course) -> Result<convert::Options>,
 ) -> Result<ConvertOutcome> {
     if let Some(out) = output {
@@ -182,7 +183,7 @@ pub fn convert_file_with(
         }
     }
     if let Some(out) = output {
-        archive::write_cancellable(input, &loaded, &replacements, out, cancel)?;
+        archive::write_with(input, &loaded, &replacements, out, write)?;
     }
     Ok(ConvertOutcome {
         archive: input.display().to_string(),
@@ -274,10 +275,10 @@ pub fn renew_file(
     output: Option<&Path>,
     opts: &crate::enrol::renew::Options,
 ) -> Result<RenewOutcome> {
-    renew_file_with(input, output, opts, &archive::Cancel::never())
+    renew_file_with(input, output, opts, &archive::WriteOptions::default())
 }
 
-/// [`renew_file`] that stops when `cancel` is set.
+/// [`renew_file`] written per `write` (level, threads, cancellation).
 ///
 /// # Errors
 /// As [`renew_file`], and [`Error::Cancelled`].
@@ -285,7 +286,7 @@ pub fn renew_file_with(
     input: &Path,
     output: Option<&Path>,
     opts: &crate::enrol::renew::Options,
-    cancel: &archive::Cancel,
+    write: &archive::WriteOptions,
 ) -> Result<RenewOutcome> {
     if let Some(out) = output {
         archive::output::check(input, out)?;
@@ -305,7 +306,7 @@ pub fn renew_file_with(
         replacements.insert(ENROLMENTS.to_owned(), bytes);
     }
     if let Some(out) = output {
-        archive::write_cancellable(input, &loaded, &replacements, out, cancel)?;
+        archive::write_with(input, &loaded, &replacements, out, write)?;
     }
     Ok(RenewOutcome {
         archive: input.display().to_string(),

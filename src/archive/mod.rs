@@ -11,6 +11,7 @@
 //! - zip: untouched members are raw-copied (no recompression), rewritten ones deflated.
 
 pub mod output;
+pub mod pgzip;
 pub mod tar;
 mod tgz;
 mod zipped;
@@ -166,7 +167,34 @@ pub fn write(
     replacements: &BTreeMap<String, Vec<u8>>,
     output: &Path,
 ) -> Result<()> {
-    write_cancellable(input, loaded, replacements, output, &Cancel::never())
+    write_with(
+        input,
+        loaded,
+        replacements,
+        output,
+        &WriteOptions::default(),
+    )
+}
+
+/// How outputs are written.
+#[derive(Debug, Clone)]
+pub struct WriteOptions {
+    /// Deflate level 0–9 for tar.gz output and rewritten zip members (6, as Moodle writes).
+    pub level: u32,
+    /// Cores used to compress tar.gz output (the bytes do not depend on it).
+    pub threads: usize,
+    /// Stops the write between members once set.
+    pub cancel: Cancel,
+}
+
+impl Default for WriteOptions {
+    fn default() -> Self {
+        WriteOptions {
+            level: 6,
+            threads: std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
+            cancel: Cancel::never(),
+        }
+    }
 }
 
 /// A flag another thread (a Ctrl-C handler) sets to stop work between members.
@@ -198,24 +226,24 @@ impl Cancel {
     }
 }
 
-/// [`write`] that stops between members once `cancel` is set, leaving nothing at `output`.
+/// [`write`] with a level, threads, and a flag that stops it between members (leaving nothing at `output`).
 ///
 /// # Errors
 /// As [`write`], and [`Error::Cancelled`].
-pub fn write_cancellable(
+pub fn write_with(
     input: &Path,
     loaded: &Loaded,
     replacements: &BTreeMap<String, Vec<u8>>,
     output: &Path,
-    cancel: &Cancel,
+    opts: &WriteOptions,
 ) -> Result<()> {
     output::check(input, output)?;
     let mut atomic = output::Atomic::new(output)?;
     match loaded.container {
-        Container::TarGz => tgz::write(input, loaded, replacements, &mut atomic, cancel)?,
-        Container::Zip => zipped::write(input, replacements, &mut atomic, cancel)?,
+        Container::TarGz => tgz::write(input, loaded, replacements, &mut atomic, opts)?,
+        Container::Zip => zipped::write(input, replacements, &mut atomic, opts)?,
     }
-    cancel.check()?;
+    opts.cancel.check()?;
     atomic.commit()
 }
 

@@ -5,11 +5,10 @@ use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::path::Path;
 
-use flate2::Compression;
-use flate2::GzBuilder;
 use flate2::read::MultiGzDecoder;
 
 use super::output::Atomic;
+use super::pgzip::ParGz;
 use super::tar::{self, ARCHIVE_INDEX, Kind, TarError};
 use super::{Container, Loaded, MAX_XML_BYTES, MemberInfo, check_duplicate};
 use crate::error::{Error, Result};
@@ -139,14 +138,16 @@ pub(super) fn write(
     loaded: &Loaded,
     replacements: &BTreeMap<String, Vec<u8>>,
     atomic: &mut Atomic,
-    cancel: &super::Cancel,
+    opts: &super::WriteOptions,
 ) -> Result<()> {
+    let cancel = &opts.cancel;
     let file = atomic.handle()?;
-    let gz = GzBuilder::new()
-        .mtime(0)
-        .operating_system(255)
-        .write(BufWriter::with_capacity(BUF, file), Compression::new(6));
-    let mut writer = tar::Writer::new(Chunked::new(gz));
+    let gz = ParGz::new(
+        BufWriter::with_capacity(BUF, file),
+        opts.level,
+        opts.threads,
+    );
+    let mut writer = tar::Writer::new(gz);
     let out_err = |e: TarError| match e {
         TarError::Io(source) => atomic.write_error(source),
         other => Error::Tar {
@@ -216,8 +217,7 @@ pub(super) fn write(
         }
     }
     drain(input, reader)?;
-    let chunked = writer.finish().map_err(out_err)?;
-    let gz = chunked.finish().map_err(|e| atomic.write_error(e))?;
+    let gz = writer.finish().map_err(out_err)?;
     let mut buf = gz.finish().map_err(|e| atomic.write_error(e))?;
     buf.flush().map_err(|e| atomic.write_error(e))?;
     Ok(())
@@ -246,55 +246,5 @@ impl std::fmt::Display for InputError {
 impl std::error::Error for InputError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         self.0.source()
-    }
-}
-
-/// Hands the compressor fixed-size chunks, whatever sizes the tar writer writes.
-///
-/// Deflate output depends on where input arrives in pieces, and piece sizes follow the input's own
-/// compressed layout; fixed chunks make the output bytes a function of the tar stream alone (determinism,
-/// and converting twice equals converting once).
-struct Chunked<W: Write> {
-    inner: W,
-    buf: Vec<u8>,
-}
-
-const CHUNK: usize = 128 << 10;
-
-impl<W: Write> Chunked<W> {
-    fn new(inner: W) -> Self {
-        Chunked {
-            inner,
-            buf: Vec::with_capacity(CHUNK),
-        }
-    }
-
-    /// Writes the last partial chunk and returns the compressor.
-    fn finish(mut self) -> io::Result<W> {
-        if !self.buf.is_empty() {
-            self.inner.write_all(&self.buf)?;
-        }
-        Ok(self.inner)
-    }
-}
-
-impl<W: Write> Write for Chunked<W> {
-    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        let mut rest = data;
-        while !rest.is_empty() {
-            let take = (CHUNK - self.buf.len()).min(rest.len());
-            self.buf.extend_from_slice(&rest[..take]);
-            rest = &rest[take..];
-            if self.buf.len() == CHUNK {
-                self.inner.write_all(&self.buf)?;
-                self.buf.clear();
-            }
-        }
-        Ok(data.len())
-    }
-
-    /// Keeps the partial chunk (flushing it would make output depend on flush points).
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
     }
 }

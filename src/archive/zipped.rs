@@ -90,8 +90,9 @@ pub(super) fn write(
     input: &Path,
     replacements: &BTreeMap<String, Vec<u8>>,
     atomic: &mut Atomic,
-    cancel: &super::Cancel,
+    opts: &super::WriteOptions,
 ) -> Result<()> {
+    let cancel = &opts.cancel;
     let mut archive = open(input)?;
     let file = atomic.handle()?;
     let mut out = ZipWriter::new(BufWriter::with_capacity(256 << 10, file));
@@ -113,6 +114,7 @@ pub(super) fn write(
                     .map_err(zip_err(input, Some(&name)))?;
                 let mut options = SimpleFileOptions::default()
                     .compression_method(CompressionMethod::Deflated)
+                    .compression_level(Some(i64::from(opts.level)))
                     .large_file(new.len() as u64 >= u64::from(u32::MAX));
                 if let Some(t) = f.last_modified() {
                     options = options.last_modified_time(t);

@@ -93,7 +93,8 @@ pub fn run(a: BatchArgs) -> Result<ExitCode> {
         discovery.skipped.len()
     )?;
 
-    let cancel = super::interruptible();
+    let write = super::write_options(a.level, super::interruptible());
+    let cancel = write.cancel.clone();
 
     let total = discovery.jobs.len();
     let bytes: u64 = discovery.jobs.iter().map(|j| j.bytes).sum();
@@ -131,7 +132,7 @@ pub fn run(a: BatchArgs) -> Result<ExitCode> {
     };
     let work = |job: &Job| -> mbz_enrol::Result<ConvertOutcome> {
         let out = (!a.dry_run).then_some(job.output.as_path());
-        let outcome = mbz_enrol::run::convert_file_with(&job.input, out, &cancel, |course| {
+        let outcome = mbz_enrol::run::convert_file_with(&job.input, out, &write, |course| {
             Ok(ConvertOptions {
                 from: from.clone(),
                 stamp_roles: stamp_roles.clone(),

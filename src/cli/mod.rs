@@ -29,11 +29,23 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
 }
 
 /// Ctrl-C sets the returned flag: the write in progress stops at the next member and removes its temp file.
-fn interruptible() -> mbz_enrol::archive::Cancel {
+pub(crate) fn interruptible() -> mbz_enrol::archive::Cancel {
     let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let set = flag.clone();
     let _ = ctrlc::set_handler(move || set.store(true, std::sync::atomic::Ordering::SeqCst));
     mbz_enrol::archive::Cancel::on(flag)
+}
+
+/// Output settings: `level`, every core, and `cancel`.
+pub(crate) fn write_options(
+    level: u32,
+    cancel: mbz_enrol::archive::Cancel,
+) -> mbz_enrol::archive::WriteOptions {
+    mbz_enrol::archive::WriteOptions {
+        level,
+        cancel,
+        ..mbz_enrol::archive::WriteOptions::default()
+    }
 }
 
 pub(crate) fn clean_list(list: Vec<String>) -> Vec<String> {
@@ -92,8 +104,8 @@ fn convert(a: ConvertArgs) -> Result<ExitCode> {
         until: until.epoch,
     };
     let output = if a.dry_run { None } else { a.output.as_deref() };
-    let cancel = interruptible();
-    let outcome = mbz_enrol::run::convert_file_with(&a.input, output, &cancel, |_| Ok(opts))?;
+    let write = write_options(a.level, interruptible());
+    let outcome = mbz_enrol::run::convert_file_with(&a.input, output, &write, |_| Ok(opts))?;
     render::convert_summary(&mut err, &outcome, tz, a.dry_run)?;
     let mut code = ExitCode::SUCCESS;
     let mut verification = None;
@@ -257,7 +269,8 @@ fn renew(a: RenewArgs) -> Result<ExitCode> {
         until,
     };
     let output = if a.dry_run { None } else { a.output.as_deref() };
-    let outcome = mbz_enrol::run::renew_file_with(&a.input, output, &opts, &interruptible())?;
+    let write = write_options(a.level, interruptible());
+    let outcome = mbz_enrol::run::renew_file_with(&a.input, output, &opts, &write)?;
     render::renew_summary(&mut err, &outcome, tz)?;
     let mut code = ExitCode::SUCCESS;
     let mut verification = None;

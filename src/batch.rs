@@ -33,6 +33,8 @@ pub struct Job {
 pub struct Skipped {
     /// The file.
     pub path: PathBuf,
+    /// Its path relative to the input folder it was found in.
+    pub relative: String,
     /// Why.
     pub reason: String,
 }
@@ -44,6 +46,8 @@ pub struct Discovery {
     pub jobs: Vec<Job>,
     /// Files left out (not a backup, other shard, up to date).
     pub skipped: Vec<Skipped>,
+    /// Files or folders that could not be read: failures, not skips.
+    pub unreadable: Vec<Skipped>,
 }
 
 /// `--shard K/N`: this machine takes the archives whose relative path hashes to K (1-based) among N.
@@ -122,6 +126,7 @@ pub fn discover(
     let found = find(inputs)?;
     let mut d = Discovery {
         skipped: found.skipped,
+        unreadable: found.unreadable,
         ..Discovery::default()
     };
     for mut job in found.jobs {
@@ -131,6 +136,7 @@ pub fn discover(
             d.skipped.push(Skipped {
                 path: job.input,
                 reason: format!("shard {} of {}", Shard::of(&job.relative, s.n), s.n),
+                relative: job.relative,
             });
             continue;
         }
@@ -139,6 +145,7 @@ pub fn discover(
             d.skipped.push(Skipped {
                 path: job.input,
                 reason: "output exists and is newer (--resume)".into(),
+                relative: job.relative,
             });
             continue;
         }
@@ -161,11 +168,23 @@ pub fn find(inputs: &[PathBuf]) -> Result<Discovery> {
             source,
         })?;
         if meta.is_dir() {
-            for entry in walkdir::WalkDir::new(input).sort_by_file_name() {
-                let entry = entry.map_err(|e| Error::Read {
-                    path: e.path().map_or_else(|| input.clone(), Path::to_path_buf),
-                    source: e.into(),
-                })?;
+            // Links are followed (a folder of links to the backups is common); loops are reported by walkdir.
+            for entry in walkdir::WalkDir::new(input)
+                .follow_links(true)
+                .sort_by_file_name()
+            {
+                let entry = match entry {
+                    Ok(e) => e,
+                    Err(e) => {
+                        let path = e.path().map_or_else(|| input.clone(), Path::to_path_buf);
+                        d.unreadable.push(Skipped {
+                            relative: path.display().to_string(),
+                            path,
+                            reason: format!("cannot read: {e}"),
+                        });
+                        continue;
+                    }
+                };
                 if !entry.file_type().is_file() {
                     continue;
                 }
@@ -193,21 +212,38 @@ pub fn find(inputs: &[PathBuf]) -> Result<Discovery> {
         if !rel.ends_with(".mbz") {
             d.skipped.push(Skipped {
                 path,
+                relative: rel,
                 reason: "not named *.mbz".into(),
             });
             continue;
         }
-        if archive::detect(&path).is_err() {
-            d.skipped.push(Skipped {
-                path,
-                reason: "not a backup: neither gzip nor zip".into(),
-            });
-            continue;
+        match archive::detect(&path) {
+            Ok(_) => {}
+            Err(Error::UnknownContainer { .. }) => {
+                d.skipped.push(Skipped {
+                    path,
+                    relative: rel,
+                    reason: "not a backup: neither gzip nor zip".into(),
+                });
+                continue;
+            }
+            Err(e) => {
+                d.unreadable.push(Skipped {
+                    path,
+                    relative: rel,
+                    reason: e.to_string()
+                        + &std::error::Error::source(&e)
+                            .map(|s| format!(": {s}"))
+                            .unwrap_or_default(),
+                });
+                continue;
+            }
         }
         if !seen.insert(rel.clone()) {
             d.skipped.push(Skipped {
                 path,
                 reason: format!("another input already maps to `{rel}`"),
+                relative: rel,
             });
             continue;
         }
@@ -260,10 +296,12 @@ fn up_to_date(input: &Path, output: &Path) -> bool {
 }
 
 /// Runs `work` on every job, `threads` at a time, each isolated: an error is that job's result only. Jobs
-/// not started when `cancel` is set get [`Error::Cancelled`]. `done` is called as each job finishes.
+/// not started when `cancel` is set get [`Error::Cancelled`]. `done` is called as each job finishes. With
+/// `create_dirs`, each output's folder is created first.
 pub fn run<T: Send>(
     jobs: &[Job],
     threads: usize,
+    create_dirs: bool,
     cancel: &Cancel,
     work: impl Fn(&Job) -> Result<T> + Sync + Send,
     done: impl Fn(&Job, &Result<T>, Duration) + Sync + Send,
@@ -276,7 +314,7 @@ pub fn run<T: Send>(
         let result = if cancel.is_set() {
             Err(Error::Cancelled)
         } else {
-            if let Some(parent) = job.output.parent() {
+            if create_dirs && let Some(parent) = job.output.parent() {
                 let _ = fs::create_dir_all(parent);
             }
             work(job)

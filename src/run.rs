@@ -341,17 +341,20 @@ pub fn plan_file(input: &Path, opts: &convert::Options) -> Result<crate::plan::C
     ))
 }
 
-/// The target course's manual enrolments by username (first manual instance, as Upload users and restore use).
+/// The target course and its manual enrolments by username (first manual instance, as Upload users and restore
+/// use).
 ///
 /// # Errors
 /// [`Error`] naming the archive and member.
-pub fn manual_enrolments(target: &Path) -> Result<BTreeMap<String, crate::plan::into::Values>> {
+pub fn manual_enrolments(
+    target: &Path,
+) -> Result<(Course, BTreeMap<String, crate::plan::into::Values>)> {
     let loaded = archive::load(target, WANTED_WITH_USERS)?;
-    info(target, &loaded)?;
+    let course = Course::new(&info(target, &loaded)?, &loaded);
     let users = loaded.users.clone().unwrap_or_default();
     let mut out = BTreeMap::new();
     let Some(x) = loaded.doc(ENROLMENTS) else {
-        return Ok(out);
+        return Ok((course, out));
     };
     let instances = crate::enrol::model::parse_enrolments(x).map_err(|source| Error::Enrol {
         path: target.to_path_buf(),
@@ -361,9 +364,8 @@ pub fn manual_enrolments(target: &Path) -> Result<BTreeMap<String, crate::plan::
         },
     })?;
     let Some(manual) = instances.iter().find(|i| i.plugin(x) == "manual") else {
-        return Ok(out);
+        return Ok((course, out));
     };
-    let disabled = manual.status(x) != 0;
     for e in &manual.enrolments {
         let (Some(u), Some(status), Some(ts), Some(te)) = (
             e.int(x, "userid"),
@@ -376,11 +378,10 @@ pub fn manual_enrolments(target: &Path) -> Result<BTreeMap<String, crate::plan::
         let Some(user) = users.get(&u) else { continue };
         out.entry(user.username.clone())
             .or_insert(crate::plan::into::Values {
-                // A disabled instance grants nothing: count its enrolments as suspended.
-                status: if disabled { 1 } else { status },
+                status,
                 timestart: ts,
                 timeend: te,
             });
     }
-    Ok(out)
+    Ok((course, out))
 }

@@ -240,6 +240,9 @@ pub struct PlanArgs {
     /// The archives come from the site the plan is for, so their numeric ids are valid there (required by ws).
     #[arg(long)]
     pub same_site: bool,
+    /// Write the plan even when some archives failed (they are listed; their courses are missing from it).
+    #[arg(long)]
+    pub allow_partial: bool,
 }
 
 /// `verify` arguments.
@@ -286,10 +289,12 @@ pub enum SetStatusArg {
 /// `renew` arguments.
 #[derive(Debug, clap::Args)]
 pub struct RenewArgs {
-    /// The backup to change (.mbz, tar.gz or zip).
-    #[arg(value_name = "IN")]
-    pub input: PathBuf,
-    /// Where to write the result (same container). Required unless --dry-run.
+    /// The backup to change (.mbz, tar.gz or zip), or several backups and folders (then OUT is a folder and the
+    /// archives are processed as by `batch`: relative paths mirrored, one failure never stopping the rest).
+    #[arg(value_name = "IN", required = true)]
+    pub inputs: Vec<PathBuf>,
+    /// Where to write the result (same container), or the output folder for several inputs. Required unless
+    /// --dry-run.
     #[arg(short, long, value_name = "OUT")]
     pub output: Option<PathBuf>,
     /// Filter: enrolment methods (enrol plugin names).

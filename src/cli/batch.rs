@@ -85,12 +85,13 @@ pub fn run(a: BatchArgs) -> Result<ExitCode> {
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZero::get));
     writeln!(
         err,
-        "{} archives to convert with {jobs} jobs{}; {} files skipped",
+        "{} archives to convert with {jobs} jobs{}; {} files skipped, {} unreadable",
         discovery.jobs.len(),
         shard
             .map(|s| format!(" (shard {}/{})", s.k, s.n))
             .unwrap_or_default(),
-        discovery.skipped.len()
+        discovery.skipped.len(),
+        discovery.unreadable.len()
     )?;
 
     let write = super::write_options(a.level, super::interruptible());
@@ -152,6 +153,8 @@ pub fn run(a: BatchArgs) -> Result<ExitCode> {
         {
             let v = mbz_enrol::verify::verify_file(o, Some(&job.input))?;
             if !v.passed {
+                // Never leave a failed output behind: --resume would take it for done work.
+                let _ = std::fs::remove_file(o);
                 return Err(Error::VerifyFailed {
                     path: o.to_path_buf(),
                     checks: v
@@ -201,7 +204,7 @@ pub fn run(a: BatchArgs) -> Result<ExitCode> {
                 }
             }
         };
-    let results = batch::run(&discovery.jobs, jobs, &cancel, work, finished);
+    let results = batch::run(&discovery.jobs, jobs, !a.dry_run, &cancel, work, finished);
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
@@ -240,8 +243,17 @@ pub fn run(a: BatchArgs) -> Result<ExitCode> {
     }
     for s in &discovery.skipped {
         rows.push(Row {
-            path: s.path.display().to_string(),
+            path: s.relative.clone(),
             status: "skipped".into(),
+            error: s.reason.clone(),
+            ..Row::default()
+        });
+    }
+    for s in &discovery.unreadable {
+        writeln!(err, "FAILED  {}: {}", s.relative, s.reason)?;
+        rows.push(Row {
+            path: s.relative.clone(),
+            status: "failed".into(),
             error: s.reason.clone(),
             ..Row::default()
         });

@@ -233,10 +233,10 @@ fn renew(a: RenewArgs) -> Result<ExitCode> {
         Some(s) => {
             let r = time::parse_end(s, tz).with_context(|| "--until")?;
             announce(&mut err, "until", s, &r, tz)?;
-            if r.epoch <= time::now_epoch() {
+            if r.epoch <= now {
                 writeln!(
                     err,
-                    "warning: --until {s} is in the past: matched enrolments will give no access"
+                    "warning: --until {s} is before --now: matched enrolments will give no access"
                 )?;
             }
             Some(r.epoch)
@@ -254,12 +254,23 @@ fn renew(a: RenewArgs) -> Result<ExitCode> {
             StatusArg::Any => Status::Any,
         })
         .collect();
+    let methods = clean_list(a.method.clone());
+    for m in methods
+        .iter()
+        .filter(|m| !matches!(m.as_str(), "manual" | "self"))
+    {
+        writeln!(
+            err,
+            "warning: --method {m}: the bulk edit is for manual and self enrolments; a synced method ({m}) \
+             rewrites its own enrolments at its next sync"
+        )?;
+    }
     let opts = Options {
-        methods: clean_list(a.method),
-        roles: clean_list(a.role),
+        methods,
+        roles: clean_list(a.role.clone()),
         statuses,
-        groups: a.group,
-        users: clean_list(a.user),
+        groups: a.group.clone(),
+        users: clean_list(a.user.clone()),
         now,
         set_status: a.set_status.map(|s| match s {
             SetStatusArg::Active => 0,
@@ -268,16 +279,23 @@ fn renew(a: RenewArgs) -> Result<ExitCode> {
         start,
         until,
     };
-    let output = if a.dry_run { None } else { a.output.as_deref() };
     let write = write_options(a.level, interruptible());
-    let outcome = mbz_enrol::run::renew_file_with(&a.input, output, &opts, &write)?;
+    let single = a.inputs.len() == 1 && a.inputs[0].is_file();
+    if !single {
+        // Workers print to stderr: release this thread's lock on it first.
+        drop(err);
+        return renew_many(&a, &opts, &write, tz, now);
+    }
+    let input = a.inputs[0].clone();
+    let output = if a.dry_run { None } else { a.output.as_deref() };
+    let outcome = mbz_enrol::run::renew_file_with(&input, output, &opts, &write)?;
     render::renew_summary(&mut err, &outcome, tz)?;
     let mut code = ExitCode::SUCCESS;
     let mut verification = None;
     if a.verify
         && let Some(out) = output
     {
-        let v = mbz_enrol::verify::verify_file(out, Some(&a.input))?;
+        let v = mbz_enrol::verify::verify_file(out, Some(&input))?;
         render::verification(&mut err, &v, tz, false)?;
         if !v.passed {
             writeln!(
@@ -304,4 +322,106 @@ fn renew(a: RenewArgs) -> Result<ExitCode> {
         writeln!(out)?;
     }
     Ok(code)
+}
+
+/// `renew` over several archives or folders: the batch driver (mirrored paths, isolation, exit 1 on failures).
+fn renew_many(
+    a: &RenewArgs,
+    opts: &mbz_enrol::enrol::renew::Options,
+    write: &mbz_enrol::archive::WriteOptions,
+    tz: chrono_tz::Tz,
+    now: i64,
+) -> Result<ExitCode> {
+    let outdir = match (&a.output, a.dry_run) {
+        (Some(o), _) => o.clone(),
+        (None, true) => std::path::PathBuf::from(".mbz-enrol-dry-run"),
+        (None, false) => bail!("renew with several inputs needs -o OUTDIR (or --dry-run)"),
+    };
+    if outdir.is_file() {
+        bail!(
+            "-o {} is a file: with several inputs or a folder, -o names the output folder",
+            outdir.display()
+        );
+    }
+    let discovery = mbz_enrol::batch::discover(&a.inputs, &outdir, None, false)?;
+    let mut err = std::io::stderr();
+    for s in &discovery.skipped {
+        writeln!(err, "skipped {}: {}", s.relative, s.reason)?;
+    }
+    let jobs = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let lines = std::sync::Mutex::new(());
+    let results = mbz_enrol::batch::run(
+        &discovery.jobs,
+        jobs,
+        !a.dry_run,
+        &write.cancel,
+        |job| {
+            let out = (!a.dry_run).then_some(job.output.as_path());
+            let o = mbz_enrol::run::renew_file_with(&job.input, out, opts, write)?;
+            if a.verify
+                && let Some(out) = out
+            {
+                let v = mbz_enrol::verify::verify_file(out, Some(&job.input))?;
+                if !v.passed {
+                    let _ = std::fs::remove_file(out);
+                    return Err(mbz_enrol::Error::VerifyFailed {
+                        path: out.to_path_buf(),
+                        checks: v.failed().map(|c| c.name).collect::<Vec<_>>().join(", "),
+                    });
+                }
+            }
+            Ok(o)
+        },
+        |job, result, _| {
+            let _guard = lines.lock();
+            match result {
+                Ok(o) => eprintln!(
+                    "ok  {}: {} matched, {} changed{}",
+                    job.relative,
+                    o.report.matched.len(),
+                    o.report.changed,
+                    if o.report.warnings.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({} warnings)", o.report.warnings.len())
+                    }
+                ),
+                Err(e) => eprintln!("FAILED  {}: {:#}", job.relative, anyhow::anyhow!("{e}")),
+            }
+        },
+    );
+    let failed = results.iter().filter(|(r, _)| r.is_err()).count() + discovery.unreadable.len();
+    for s in &discovery.unreadable {
+        writeln!(err, "FAILED  {}: {}", s.relative, s.reason)?;
+    }
+    writeln!(
+        err,
+        "done: {} renewed, {failed} failed, {} skipped",
+        results.len() - results.iter().filter(|(r, _)| r.is_err()).count(),
+        discovery.skipped.len()
+    )?;
+    if a.json {
+        let outcomes: Vec<serde_json::Value> = discovery
+            .jobs
+            .iter()
+            .zip(&results)
+            .map(|(job, (r, _))| match r {
+                Ok(o) => serde_json::to_value(o).unwrap_or_default(),
+                Err(e) => serde_json::json!({"archive": job.input.display().to_string(), "error": e.to_string()}),
+            })
+            .collect();
+        let mut out = std::io::stdout().lock();
+        serde_json::to_writer_pretty(
+            &mut out,
+            &serde_json::json!({"timezone": tz.name(), "now": now, "dry_run": a.dry_run, "archives": outcomes}),
+        )?;
+        writeln!(out)?;
+    }
+    Ok(if write.cancel.is_set() {
+        ExitCode::from(130)
+    } else if failed > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }

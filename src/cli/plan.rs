@@ -76,6 +76,29 @@ pub fn run(a: PlanArgs) -> Result<ExitCode> {
     if found.jobs.is_empty() {
         bail!("no backup found in the given archives or folders");
     }
+    // The plan file must not replace an input archive or land inside an input folder.
+    for job in &found.jobs {
+        mbz_enrol::archive::output::check(&job.input, &a.output)?;
+    }
+    let out_dir = std::fs::canonicalize(
+        a.output
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(std::path::Path::new(".")),
+    )
+    .unwrap_or_default();
+    for input in &a.inputs {
+        if input.is_dir()
+            && let Ok(root) = std::fs::canonicalize(input)
+            && out_dir.starts_with(&root)
+        {
+            bail!(
+                "-o {} is inside input folder {}: write the plan outside the backups",
+                a.output.display(),
+                input.display()
+            );
+        }
+    }
     let mut plans: Vec<CoursePlan> = Vec::new();
     let mut failed = 0;
     for job in &found.jobs {
@@ -85,6 +108,28 @@ pub fn run(a: PlanArgs) -> Result<ExitCode> {
                 failed += 1;
                 writeln!(err, "FAILED {}: {:#}", job.relative, anyhow::Error::from(e))?;
             }
+        }
+    }
+    if failed > 0 && !a.allow_partial {
+        bail!(
+            "{failed} archive(s) failed: no plan written (a plan missing courses is easy to apply by mistake; \
+             fix or remove them, or pass --allow-partial)"
+        );
+    }
+    // One plan row per (user, course): two backups of one course would contradict each other.
+    let mut seen: std::collections::BTreeMap<String, &str> = std::collections::BTreeMap::new();
+    for p in &plans {
+        let key = p
+            .course
+            .id
+            .map(|i| format!("id {i}"))
+            .unwrap_or_else(|| format!("shortname {}", p.course.shortname));
+        if let Some(first) = seen.insert(key.clone(), &p.archive) {
+            bail!(
+                "course {} ({key}) is in both {first} and {}: give one backup per course",
+                p.course.shortname,
+                p.archive
+            );
         }
     }
     if let Some(target) = &a.into {
@@ -98,10 +143,7 @@ pub fn run(a: PlanArgs) -> Result<ExitCode> {
             plan::write_json(&plans, tz, user_key, course_key, &mut buf)?;
             Vec::new()
         }
-        PlanFormat::Ws => {
-            plan::write_ws(&plans, &mut buf)?;
-            Vec::new()
-        }
+        PlanFormat::Ws => plan::write_ws(&plans, &mut buf)?,
     };
     let input = a
         .inputs
@@ -129,6 +171,10 @@ pub fn run(a: PlanArgs) -> Result<ExitCode> {
     for w in &warnings {
         writeln!(err, "warning: {w}")?;
     }
+    let (user_key, course_key) = (
+        format!("{user_key:?}").to_lowercase(),
+        format!("{course_key:?}").to_lowercase(),
+    );
     match a.format {
         PlanFormat::Uploaduser => writeln!(
             err,
@@ -138,8 +184,8 @@ pub fn run(a: PlanArgs) -> Result<ExitCode> {
         )?,
         PlanFormat::Toolsync => writeln!(
             err,
-            "tool_sync settings: separator \";\", encoding UTF-8, user identifier = {user_key:?}, course identifier = \
-             {course_key:?} (tool_sync/enrols_useridentifier and enrols_courseidentifier); server time zone {tz}; try \
+            "tool_sync settings: separator \";\", encoding UTF-8, user identifier = {user_key}, course identifier = \
+             {course_key} (tool_sync/enrols_useridentifier and enrols_courseidentifier); server time zone {tz}; try \
              it first with \"Simulate result without altering data\""
         )?,
         PlanFormat::Ws => writeln!(
@@ -162,14 +208,17 @@ fn apply_into(
     tz: chrono_tz::Tz,
     err: &mut impl Write,
 ) -> Result<()> {
-    let current = mbz_enrol::run::manual_enrolments(target)?;
-    if plans.len() > 1 {
-        writeln!(
-            err,
-            "warning: --into {} is one course; it is compared with the actions of all {} courses",
+    let (course, current) = mbz_enrol::run::manual_enrolments(target)?;
+    let matches = |p: &CoursePlan| {
+        (course.id.is_some() && course.id == p.course.id)
+            || course.shortname.as_deref() == Some(p.course.shortname.as_str())
+    };
+    if !plans.iter().any(&matches) {
+        bail!(
+            "--into {}: its course ({}) is none of the planned courses",
             target.display(),
-            plans.len()
-        )?;
+            course.shortname.as_deref().unwrap_or("?")
+        );
     }
     let fmt = |v: &into::Values| {
         let end = if v.timeend == 0 {
@@ -193,7 +242,7 @@ fn apply_into(
         target.display()
     )?;
     let mut counts: std::collections::BTreeMap<&'static str, usize> = Default::default();
-    for p in plans.iter_mut() {
+    for p in plans.iter_mut().filter(|p| matches(p)) {
         let mut kept = Vec::new();
         for mut action in std::mem::take(&mut p.actions) {
             let planned = into::Values {

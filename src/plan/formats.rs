@@ -320,10 +320,17 @@ pub fn write_toolsync(
 /// Every field is always present: a missing `timeend` clears the end and a missing `suspend` reactivates.
 ///
 /// # Errors
-/// [`FormatError`] when a course has no id.
-pub fn write_ws(plans: &[CoursePlan], mut out: impl Write) -> Result<(), FormatError> {
+/// [`FormatError`] when a course has no id. Returns warnings (users left out).
+pub fn write_ws(plans: &[CoursePlan], mut out: impl Write) -> Result<Vec<String>, FormatError> {
     let mut items = Vec::new();
+    let mut warnings = Vec::new();
     for a in plans.iter().flat_map(|p| &p.actions) {
+        if a.roles.is_empty() {
+            warnings.push(format!(
+                "user {} holds no role in {}: enrol_manual_enrol_users needs one: left out",
+                a.user.user.username, a.course.shortname
+            ));
+        }
         let Some(courseid) = a.course.id else {
             return Err(FormatError::MissingKey {
                 user: a.user.user.username.clone(),
@@ -354,7 +361,7 @@ pub fn write_ws(plans: &[CoursePlan], mut out: impl Write) -> Result<(), FormatE
         // The brackets are sent as they are: PHP and curl accept them unencoded in a form body.
         writeln!(out, "{}", parts.join("&"))?;
     }
-    Ok(())
+    Ok(warnings)
 }
 
 /// The JSON plan (schema `mbz-enrol/plan/1`, documented in docs/plan-json.md).
@@ -395,6 +402,9 @@ pub fn write_json(
         timestart_iso: String,
         timeend_iso: Option<String>,
     }
+    for a in plans.iter().flat_map(|p| &p.actions) {
+        key_of(a, user_key, course_key)?;
+    }
     let doc = Doc {
         schema: "mbz-enrol/plan/1",
         generator: format!("mbz-enrol {}", env!("CARGO_PKG_VERSION")),
@@ -412,8 +422,12 @@ pub fn write_json(
                     .actions
                     .iter()
                     .map(|a| Item {
-                        user_key: a.user.key(user_key),
-                        course_key: a.course.key(course_key),
+                        user_key: key_of(a, user_key, course_key)
+                            .map(|k| k.0)
+                            .unwrap_or_default(),
+                        course_key: key_of(a, user_key, course_key)
+                            .map(|k| k.1)
+                            .unwrap_or_default(),
                         action: a,
                         status_name: if a.status == 0 { "active" } else { "suspended" },
                         timestart_iso: time::format_iso(a.timestart, tz),

@@ -92,7 +92,23 @@ pub fn ordered(rows: &[Row]) -> Vec<&Row> {
 /// # Errors
 /// Write errors.
 pub fn write_csv(rows: &[Row], out: impl Write) -> io::Result<()> {
-    let mut w = csv::Writer::from_writer(out);
+    let mut w = csv::WriterBuilder::new()
+        .has_headers(false)
+        .from_writer(out);
+    // The header is written even for an empty batch.
+    w.write_record([
+        "path",
+        "course",
+        "status",
+        "error",
+        "users_converted",
+        "stamped",
+        "suspended",
+        "until",
+        "warnings",
+        "seconds",
+    ])
+    .map_err(io::Error::other)?;
     for r in ordered(rows) {
         w.serialize(r).map_err(io::Error::other)?;
     }
@@ -202,8 +218,8 @@ document.querySelectorAll("#r th").forEach(function(th, col) {{
     th.dataset.asc = asc ? "1" : "0";
     rows.sort(function(a, b) {{
       var x = a.cells[col].textContent, y = b.cells[col].textContent;
-      var nx = parseFloat(x), ny = parseFloat(y);
-      var c = (!isNaN(nx) && !isNaN(ny)) ? nx - ny : x.localeCompare(y);
+      var num = /^-?[0-9]+(\.[0-9]+)?$/;
+      var c = (num.test(x) && num.test(y)) ? parseFloat(x) - parseFloat(y) : x.localeCompare(y);
       return asc ? c : -c;
     }});
     rows.forEach(function(r) {{ body.appendChild(r); }});

@@ -319,3 +319,97 @@ fn toolsync_refuses_values_it_cannot_carry() {
         "{err}"
     );
 }
+
+#[test]
+fn plan_guards() {
+    let dir = tempdir();
+    let a = dir.path().join("a.mbz");
+    let b = dir.path().join("b.mbz");
+    std::fs::copy(fixture("coh_basic.mbz"), &a).unwrap();
+    std::fs::copy(fixture("db_sync.mbz"), &b).unwrap();
+    let before = std::fs::read(&b).unwrap();
+    // -o naming an input: refused, input untouched.
+    let o = run(&[
+        "plan",
+        a.to_str().unwrap(),
+        b.to_str().unwrap(),
+        "--format",
+        "json",
+        "-o",
+        b.to_str().unwrap(),
+        "--until",
+        "2027-08-31",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(std::fs::read(&b).unwrap(), before);
+    // -o inside an input folder: refused.
+    let inside = dir.path().join("p.json");
+    let o = run(&[
+        "plan",
+        dir.path().to_str().unwrap(),
+        "--format",
+        "json",
+        "-o",
+        inside.to_str().unwrap(),
+        "--until",
+        "2027-08-31",
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(!inside.exists());
+    // A failing archive: no partial plan unless asked.
+    let broken = dir.path().join("broken.mbz");
+    std::fs::write(&broken, &before[..before.len() / 2]).unwrap();
+    let out = tempdir();
+    let p = out.path().join("p.json");
+    let o = run(&[
+        "plan",
+        a.to_str().unwrap(),
+        broken.to_str().unwrap(),
+        "--format",
+        "json",
+        "-o",
+        p.to_str().unwrap(),
+        "--until",
+        "2027-08-31",
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(!p.exists());
+    let o = run(&[
+        "plan",
+        a.to_str().unwrap(),
+        broken.to_str().unwrap(),
+        "--format",
+        "json",
+        "-o",
+        p.to_str().unwrap(),
+        "--until",
+        "2027-08-31",
+        "--allow-partial",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(p.exists());
+    // Two backups of one course: refused.
+    let o = run(&[
+        "plan",
+        fixture("coh_basic.mbz").to_str().unwrap(),
+        fixture("coh_basic.zip.mbz").to_str().unwrap(),
+        "--format",
+        "json",
+        "-o",
+        out.path().join("q.json").to_str().unwrap(),
+        "--until",
+        "2027-08-31",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("one backup per course"));
+}

@@ -299,7 +299,7 @@ fn results_without_access_are_warned() {
         &["--user", "nc02", "--until", "2020-01-01"],
     );
     assert_eq!(r.code, 0);
-    assert!(r.stderr.contains("in the past"), "{}", r.stderr);
+    assert!(r.stderr.contains("before --now"), "{}", r.stderr);
     let r = renew(
         &fixture("noconvert.mbz"),
         &[
@@ -338,4 +338,34 @@ fn zip_and_idempotence() {
         std::fs::read(&a.output).unwrap(),
         std::fs::read(&b.output).unwrap()
     );
+}
+
+#[test]
+fn several_archives_and_folders_use_the_batch_driver() {
+    let dir = tempdir();
+    let out = dir.path().join("out");
+    let o = run(&[
+        "renew",
+        util::root().join("fixtures").to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--until",
+        "2027-08-31",
+        "--timezone",
+        "Europe/Paris",
+        "--verify",
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    for name in [
+        "coh_basic.mbz",
+        "coh_basic.zip.mbz",
+        "coh_group.mbz",
+        "db_sync.mbz",
+        "db_sync.zip.mbz",
+        "noconvert.mbz",
+    ] {
+        assert!(out.join(name).is_file(), "{name}: {err}");
+    }
+    assert!(err.contains("done: 6 renewed, 0 failed"), "{err}");
 }

@@ -1,0 +1,395 @@
+//! Generates Moodle-shaped course backups at scale, for benchmarks: the element layout of the shared Moodle 4.3
+//! fixtures (users-and-roles backups with cohort sync instances), POSIX ustar with a fresh `.ARCHIVE_INDEX`, or zip.
+//! Deterministic for a seed.
+//!
+//! ```sh
+//! cargo run --release --example genmbz -- --users 30000 --instances 3 --files 3000 --file-size 65536 \
+//!     --random --container tgz --seed 1 -o big.mbz
+//! ```
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::PathBuf;
+
+use mbz_enrol::archive::pgzip::ParGz;
+use mbz_enrol::archive::tar::{self, Member};
+
+struct Args {
+    users: usize,
+    instances: usize,
+    files: usize,
+    file_size: usize,
+    random: bool,
+    zip: bool,
+    seed: u64,
+    output: PathBuf,
+}
+
+fn parse() -> Args {
+    let mut a = Args {
+        users: 30,
+        instances: 1,
+        files: 0,
+        file_size: 65_536,
+        random: false,
+        zip: false,
+        seed: 1,
+        output: PathBuf::from("generated.mbz"),
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().unwrap_or_default();
+        match flag.as_str() {
+            "--users" => a.users = value().parse().unwrap_or(a.users),
+            "--instances" => a.instances = value().parse().unwrap_or(a.instances).max(1),
+            "--files" => a.files = value().parse().unwrap_or(0),
+            "--file-size" => a.file_size = value().parse().unwrap_or(a.file_size),
+            "--random" => a.random = true,
+            "--compressible" => a.random = false,
+            "--container" => a.zip = value() == "zip",
+            "--seed" => a.seed = value().parse().unwrap_or(1),
+            "-o" | "--output" => a.output = PathBuf::from(value()),
+            other => {
+                eprintln!("genmbz: unknown option {other}");
+                std::process::exit(2);
+            }
+        }
+    }
+    a
+}
+
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+const T: u64 = 1_795_273_328;
+
+fn moodle_backup(a: &Args) -> String {
+    let files = if a.files > 0 { 1 } else { 0 };
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<moodle_backup>
+  <information>
+    <name>generated.mbz</name>
+    <moodle_version>2023100900</moodle_version>
+    <moodle_release>4.3 (Build: 20231009)</moodle_release>
+    <backup_version>2023100900</backup_version>
+    <backup_release>4.3</backup_release>
+    <backup_date>{T}</backup_date>
+    <mnet_remoteusers>0</mnet_remoteusers>
+    <include_files>{files}</include_files>
+    <include_file_references_to_external_content>0</include_file_references_to_external_content>
+    <original_wwwroot>https://moodle.example.com</original_wwwroot>
+    <original_site_identifier_hash>0123456789abcdef0123456789abcdef</original_site_identifier_hash>
+    <original_course_id>900</original_course_id>
+    <original_course_format>topics</original_course_format>
+    <original_course_fullname>Generated course</original_course_fullname>
+    <original_course_shortname>GEN_{seed}</original_course_shortname>
+    <original_course_startdate>1725141600</original_course_startdate>
+    <original_course_enddate>0</original_course_enddate>
+    <original_course_contextid>9000</original_course_contextid>
+    <original_system_contextid>1</original_system_contextid>
+    <details>
+      <detail backup_id="0123456789abcdef0123456789abcdef">
+        <type>course</type>
+        <format>moodle2</format>
+        <interactive>1</interactive>
+        <mode>10</mode>
+        <execution>1</execution>
+        <executiontime>0</executiontime>
+      </detail>
+    </details>
+    <contents>
+      <course>
+        <courseid>900</courseid>
+        <title>GEN_{seed}</title>
+        <directory>course</directory>
+      </course>
+    </contents>
+    <settings>
+      <setting>
+        <level>root</level>
+        <name>users</name>
+        <value>1</value>
+      </setting>
+      <setting>
+        <level>root</level>
+        <name>role_assignments</name>
+        <value>1</value>
+      </setting>
+      <setting>
+        <level>root</level>
+        <name>files</name>
+        <value>{files}</value>
+      </setting>
+      <setting>
+        <level>root</level>
+        <name>groups</name>
+        <value>1</value>
+      </setting>
+    </settings>
+  </information>
+</moodle_backup>"#,
+        seed = a.seed
+    )
+}
+
+fn enrol_header(id: usize, plugin: &str, extra: &str) -> String {
+    let mut s = format!(
+        "    <enrol id=\"{id}\">\n      <enrol>{plugin}</enrol>\n      <status>0</status>\n"
+    );
+    for (name, value) in [
+        ("name", "$@NULL@$"),
+        ("enrolperiod", "0"),
+        ("enrolstartdate", "0"),
+        ("enrolenddate", "0"),
+        ("expirynotify", "0"),
+        ("expirythreshold", "86400"),
+        ("notifyall", "0"),
+        ("password", "$@NULL@$"),
+        ("cost", "$@NULL@$"),
+        ("currency", "$@NULL@$"),
+        ("roleid", "5"),
+    ] {
+        s.push_str(&format!("      <{name}>{value}</{name}>\n"));
+    }
+    s.push_str(extra);
+    for i in 1..=8 {
+        if !extra.contains(&format!("<customint{i}>")) {
+            s.push_str(&format!("      <customint{i}>$@NULL@$</customint{i}>\n"));
+        }
+    }
+    for name in [
+        "customchar1",
+        "customchar2",
+        "customchar3",
+        "customdec1",
+        "customdec2",
+        "customtext1",
+        "customtext2",
+        "customtext3",
+        "customtext4",
+    ] {
+        s.push_str(&format!("      <{name}>$@NULL@$</{name}>\n"));
+    }
+    s.push_str(&format!(
+        "      <timecreated>{T}</timecreated>\n      <timemodified>{T}</timemodified>\n"
+    ));
+    s
+}
+
+fn enrolment(id: usize, user: usize, start: u64) -> String {
+    format!(
+        "        <enrolment id=\"{id}\">\n          <status>0</status>\n          <userid>{user}</userid>\n          \
+         <timestart>{start}</timestart>\n          <timeend>0</timeend>\n          <modifierid>2</modifierid>\n          \
+         <timemodified>{T}</timemodified>\n        </enrolment>\n"
+    )
+}
+
+fn documents(a: &Args) -> Vec<(String, Vec<u8>)> {
+    let teacher = 100_000_000;
+    // course/enrolments.xml: a manual instance with one teacher, then the cohort instances sharing the users.
+    let mut e =
+        String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<enrolments>\n  <enrols>\n");
+    e.push_str(&enrol_header(1, "manual", ""));
+    e.push_str("      <user_enrolments>\n");
+    e.push_str(&enrolment(1, teacher, 1_725_148_800));
+    e.push_str("      </user_enrolments>\n    </enrol>\n");
+    let mut ue = 10;
+    for k in 0..a.instances {
+        let id = 10 + k;
+        e.push_str(&enrol_header(
+            id,
+            "cohort",
+            &format!(
+                "      <customint1>{}</customint1>\n      <customint2>0</customint2>\n",
+                50 + k
+            ),
+        ));
+        e.push_str("      <user_enrolments>\n");
+        for u in (0..a.users).filter(|u| u % a.instances == k) {
+            e.push_str(&enrolment(ue, 1000 + u, 0));
+            ue += 1;
+        }
+        e.push_str("      </user_enrolments>\n    </enrol>\n");
+    }
+    e.push_str("  </enrols>\n</enrolments>");
+    // course/roles.xml
+    let mut r = String::from(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<roles>\n  <role_overrides>\n  </role_overrides>\n  <role_assignments>\n",
+    );
+    let assignment = |id: usize, role: usize, user: usize, component: &str, item: usize| {
+        format!(
+            "    <assignment id=\"{id}\">\n      <roleid>{role}</roleid>\n      <userid>{user}</userid>\n      \
+             <timemodified>{T}</timemodified>\n      <modifierid>2</modifierid>\n      <component>{component}</component>\n      \
+             <itemid>{item}</itemid>\n      <sortorder>0</sortorder>\n    </assignment>\n"
+        )
+    };
+    r.push_str(&assignment(1, 3, teacher, "", 0));
+    for u in 0..a.users {
+        r.push_str(&assignment(
+            10 + u,
+            5,
+            1000 + u,
+            "enrol_cohort",
+            10 + u % a.instances,
+        ));
+    }
+    r.push_str("  </role_assignments>\n</roles>");
+    // users.xml
+    let mut users = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<users>\n");
+    let user = |id: usize, name: &str| {
+        format!(
+            "  <user id=\"{id}\" contextid=\"{}\">\n    <username>{name}</username>\n    <idnumber>{}</idnumber>\n    \
+             <email>{name}@corpus.example.com</email>\n    <firstname>First</firstname>\n    <lastname>Last {name}</lastname>\n    \
+             <auth>manual</auth>\n    <confirmed>1</confirmed>\n    <deleted>0</deleted>\n    <timecreated>{T}</timecreated>\n  </user>\n",
+            id + 5000,
+            name.to_uppercase()
+        )
+    };
+    users.push_str(&user(teacher, "teacher1"));
+    for u in 0..a.users {
+        users.push_str(&user(1000 + u, &format!("gen{u:06}")));
+    }
+    users.push_str("</users>");
+    let roles = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<roles_definition>\n  <role id=\"3\">\n    <name></name>\n    \
+                 <shortname>editingteacher</shortname>\n    <nameincourse>$@NULL@$</nameincourse>\n    <description></description>\n    \
+                 <sortorder>3</sortorder>\n    <archetype>editingteacher</archetype>\n  </role>\n  <role id=\"5\">\n    <name></name>\n    \
+                 <shortname>student</shortname>\n    <nameincourse>$@NULL@$</nameincourse>\n    <description></description>\n    \
+                 <sortorder>5</sortorder>\n    <archetype>student</archetype>\n  </role>\n</roles_definition>";
+    let simple =
+        |root: &str| format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<{root}>\n</{root}>");
+    vec![
+        ("course/course.xml".into(), format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<course id=\"900\" contextid=\"9000\">\n  <shortname>GEN_{}</shortname>\n  <fullname>Generated course</fullname>\n  <idnumber>GEN-{}</idnumber>\n</course>", a.seed, a.seed).into_bytes()),
+        ("course/inforef.xml".into(), simple("inforef").into_bytes()),
+        ("course/roles.xml".into(), r.into_bytes()),
+        ("course/enrolments.xml".into(), e.into_bytes()),
+        ("groups.xml".into(), "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<groups>\n  <groupings>\n  </groupings>\n</groups>".as_bytes().to_vec()),
+        ("moodle_backup.xml".into(), moodle_backup(a).into_bytes()),
+        ("outcomes.xml".into(), simple("outcomes_definition").into_bytes()),
+        ("questions.xml".into(), simple("question_categories").into_bytes()),
+        ("roles.xml".into(), roles.as_bytes().to_vec()),
+        ("scales.xml".into(), simple("scales_definition").into_bytes()),
+        ("users.xml".into(), users.into_bytes()),
+    ]
+}
+
+fn file_content(a: &Args, rng: &mut Rng) -> Vec<u8> {
+    if a.random {
+        let mut v = Vec::with_capacity(a.file_size + 8);
+        while v.len() < a.file_size {
+            v.extend_from_slice(&rng.next().to_le_bytes());
+        }
+        v.truncate(a.file_size);
+        v
+    } else {
+        let line = format!(
+            "Generated course material, paragraph {}: lorem ipsum dolor sit amet.\n",
+            rng.next() % 1000
+        );
+        line.bytes().cycle().take(a.file_size).collect()
+    }
+}
+
+fn main() -> std::io::Result<()> {
+    let a = parse();
+    let mut rng = Rng(a.seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
+    let mut docs = documents(&a);
+    let mut files_xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<files>\n");
+    let mut files: Vec<(String, usize)> = Vec::new();
+    for i in 0..a.files {
+        let hash = format!(
+            "{:016x}{:016x}{:08x}",
+            rng.next(),
+            rng.next(),
+            rng.next() as u32
+        );
+        files_xml.push_str(&format!(
+            "  <file id=\"{i}\">\n    <contenthash>{hash}</contenthash>\n    <filesize>{}</filesize>\n  </file>\n",
+            a.file_size
+        ));
+        files.push((format!("files/{}/{hash}", &hash[..2]), i));
+    }
+    files_xml.push_str("</files>");
+    docs.push(("files.xml".into(), files_xml.into_bytes()));
+    docs.sort();
+    let out = BufWriter::new(File::create(&a.output)?);
+    let mut content_rng = Rng(a.seed.wrapping_add(7) | 1);
+    if a.zip {
+        let mut z = zip::ZipWriter::new(out);
+        let opts = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated)
+            .last_modified_time(zip::DateTime::default());
+        for (name, data) in &docs {
+            z.start_file(name.as_str(), opts)
+                .map_err(std::io::Error::other)?;
+            z.write_all(data)?;
+        }
+        for (name, _) in &files {
+            z.start_file(name.as_str(), opts)
+                .map_err(std::io::Error::other)?;
+            z.write_all(&file_content(&a, &mut content_rng))?;
+        }
+        z.start_file("moodle_backup.log", opts)
+            .map_err(std::io::Error::other)?;
+        z.finish().map_err(std::io::Error::other)?;
+        return Ok(());
+    }
+    // tar.gz: members in Moodle's order, with directories, and an index first.
+    let mut members: Vec<Member> = Vec::new();
+    let mut dirs = std::collections::BTreeSet::new();
+    let dir_of = |path: &str| path.rsplit_once('/').map(|(d, _)| format!("{d}/"));
+    let mut plan: Vec<(Member, Option<usize>)> = Vec::new();
+    let mut add_dirs = |path: &str, plan: &mut Vec<(Member, Option<usize>)>| {
+        let mut prefix = String::new();
+        if let Some(d) = dir_of(path) {
+            for part in d.trim_end_matches('/').split('/') {
+                prefix.push_str(part);
+                prefix.push('/');
+                if dirs.insert(prefix.clone()) {
+                    plan.push((
+                        Member::dir(prefix.as_bytes(), 0o755, tar::DEFAULT_TIMESTAMP),
+                        None,
+                    ));
+                }
+            }
+        }
+    };
+    for (i, (name, data)) in docs.iter().enumerate() {
+        add_dirs(name, &mut plan);
+        plan.push((
+            Member::file(name.as_bytes(), data.len() as u64, 0o644, T),
+            Some(i),
+        ));
+    }
+    for (name, _) in &files {
+        add_dirs(name, &mut plan);
+        plan.push((
+            Member::file(name.as_bytes(), a.file_size as u64, 0o644, T),
+            None,
+        ));
+    }
+    plan.push((Member::file(b"moodle_backup.log", 0, 0o644, T), None));
+    members.extend(plan.iter().map(|(m, _)| m.clone()));
+    let index = tar::archive_index(&members);
+    let mut w = tar::Writer::new(ParGz::new(out, 6, 2));
+    w.append_bytes(&tar::index_member(index.len() as u64), &index)
+        .map_err(std::io::Error::other)?;
+    for (m, doc) in &plan {
+        match doc {
+            Some(i) => w.append_bytes(m, &docs[*i].1),
+            None if m.kind == tar::Kind::Dir || m.size == 0 => w.append_bytes(m, &[]),
+            None => w.append_bytes(m, &file_content(&a, &mut content_rng)),
+        }
+        .map_err(std::io::Error::other)?;
+    }
+    w.finish().map_err(std::io::Error::other)?.finish()?;
+    Ok(())
+}

@@ -171,15 +171,18 @@ pub fn convert_file_with(
     let info = info(input, &loaded)?;
     let course = Course::new(&info, &loaded);
     let opts = options(&course)?;
-    let conversion = convert::convert(&docs(&loaded), &opts).map_err(enrol_err(input))?;
+    let mut conversion = convert::convert(&docs(&loaded), &opts).map_err(enrol_err(input))?;
+    // The originals are no longer needed while the archive is written: free them (memory stays flat).
+    let mut loaded = loaded;
+    loaded.docs.clear();
     let mut replacements = BTreeMap::new();
     for (member, new) in [
-        (ENROLMENTS, &conversion.enrolments),
-        (COURSE_ROLES, &conversion.course_roles),
-        (GROUPS, &conversion.groups),
+        (ENROLMENTS, conversion.enrolments.take()),
+        (COURSE_ROLES, conversion.course_roles.take()),
+        (GROUPS, conversion.groups.take()),
     ] {
         if let Some(bytes) = new {
-            replacements.insert(member.to_owned(), bytes.clone());
+            replacements.insert(member.to_owned(), bytes);
         }
     }
     if let Some(out) = output {

@@ -4,43 +4,114 @@
 //! member that any gzip reader (Moodle's `gzopen`) reads. The bytes depend only on the data, the level and the
 //! block size: never on the number of threads or on how the caller's writes were cut.
 
+use std::collections::BTreeMap;
 use std::io::{self, Write};
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 
 use flate2::{Compress, Compression, Crc, FlushCompress, Status};
-use rayon::prelude::*;
 
 /// Uncompressed bytes per block.
 pub const BLOCK: usize = 128 << 10;
 /// Deflate's window: the dictionary handed from one block to the next.
 const WINDOW: usize = 32 << 10;
 
-/// A gzip writer compressing blocks in parallel.
+/// One block to compress.
+struct Job {
+    seq: u64,
+    data: Vec<u8>,
+    dict: Vec<u8>,
+    out: Vec<u8>,
+    last: bool,
+}
+
+/// A compressed block, with its buffers back for reuse.
+struct Done {
+    seq: u64,
+    result: io::Result<()>,
+    data: Vec<u8>,
+    out: Vec<u8>,
+}
+
+/// A gzip writer compressing blocks on worker threads while the caller goes on producing data.
+///
+/// Workers block on a channel (no spinning, which on a small machine would steal the producer's core); results
+/// are written strictly in block order.
 pub struct ParGz<W: Write> {
     inner: W,
-    level: u32,
-    /// Full blocks waiting to be compressed, in order.
-    pending: Vec<Vec<u8>>,
-    /// The block being filled.
     current: Vec<u8>,
-    /// The last `WINDOW` bytes before `pending[0]`.
+    /// The last `WINDOW` bytes of the previous block.
     tail: Vec<u8>,
     crc: Crc,
-    batch: usize,
     header: bool,
+    jobs: Option<Sender<Job>>,
+    done: Receiver<Done>,
+    workers: Vec<JoinHandle<()>>,
+    next_seq: u64,
+    next_write: u64,
+    ready: BTreeMap<u64, Done>,
+    in_flight: usize,
+    window: usize,
+    /// Recycled buffers: a fresh 128 KiB allocation per block would be an mmap/munmap pair each time.
+    free: Vec<Vec<u8>>,
 }
 
 impl<W: Write> ParGz<W> {
-    /// A writer at `level` (0–9) that compresses up to `threads` blocks at once.
+    /// A writer at `level` (0–9) compressing on `threads` worker threads.
     pub fn new(inner: W, level: u32, threads: usize) -> Self {
+        let level = level.min(9);
+        let threads = threads.max(1);
+        let (job_tx, job_rx) = channel::<Job>();
+        let (done_tx, done_rx) = channel::<Done>();
+        let job_rx = Arc::new(Mutex::new(job_rx));
+        let workers = (0..threads)
+            .map(|_| {
+                let rx = Arc::clone(&job_rx);
+                let tx = done_tx.clone();
+                std::thread::spawn(move || {
+                    loop {
+                        let job = match rx.lock() {
+                            Ok(guard) => guard.recv(),
+                            Err(_) => return,
+                        };
+                        let Ok(mut job) = job else { return };
+                        // Incompressible blocks (files already compressed: images, PDFs, archives) are stored:
+                        // deflate would spend its time failing to find matches and gain nothing.
+                        let lvl = if level > 0 && incompressible(&job.data) {
+                            0
+                        } else {
+                            level
+                        };
+                        let result = deflate(&job.data, &job.dict, lvl, job.last, &mut job.out);
+                        let done = Done {
+                            seq: job.seq,
+                            result,
+                            data: job.data,
+                            out: job.out,
+                        };
+                        if tx.send(done).is_err() {
+                            return;
+                        }
+                    }
+                })
+            })
+            .collect();
         ParGz {
             inner,
-            level: level.min(9),
-            pending: Vec::new(),
             current: Vec::with_capacity(BLOCK),
             tail: Vec::new(),
             crc: Crc::new(),
-            batch: threads.max(1) * 2,
             header: false,
+            jobs: Some(job_tx),
+            done: done_rx,
+            workers,
+            next_seq: 0,
+            next_write: 0,
+            ready: BTreeMap::new(),
+            in_flight: 0,
+            window: threads * 3,
+            free: Vec::new(),
         }
     }
 
@@ -54,32 +125,54 @@ impl<W: Write> ParGz<W> {
         Ok(())
     }
 
-    /// Compresses the pending blocks (the last one finishing the stream when `last`) and writes them in order.
-    fn drain(&mut self, last: bool) -> io::Result<()> {
+    /// Hands the current block to the workers.
+    fn submit(&mut self, last: bool) -> io::Result<()> {
         self.write_header()?;
-        let blocks = std::mem::take(&mut self.pending);
-        let n = blocks.len();
-        let level = self.level;
-        let tail = std::mem::take(&mut self.tail);
-        let compressed: Vec<io::Result<Vec<u8>>> = (0..n)
-            .into_par_iter()
-            .map(|i| {
-                let dict: &[u8] = if i == 0 {
-                    &tail
-                } else {
-                    let prev = &blocks[i - 1];
-                    &prev[prev.len().saturating_sub(WINDOW)..]
-                };
-                deflate(&blocks[i], dict, level, last && i + 1 == n)
-            })
-            .collect();
-        for c in compressed {
-            self.inner.write_all(&c?)?;
+        let next = self.free.pop().unwrap_or_else(|| Vec::with_capacity(BLOCK));
+        let data = std::mem::replace(&mut self.current, next);
+        let mut dict = self.free.pop().unwrap_or_default();
+        dict.clear();
+        dict.extend_from_slice(&self.tail);
+        self.tail.clear();
+        self.tail
+            .extend_from_slice(&data[data.len().saturating_sub(WINDOW)..]);
+        let out = self.free.pop().unwrap_or_default();
+        let job = Job {
+            seq: self.next_seq,
+            data,
+            dict,
+            out,
+            last,
+        };
+        self.next_seq += 1;
+        self.in_flight += 1;
+        self.jobs
+            .as_ref()
+            .ok_or_else(|| io::Error::other("compressor closed"))?
+            .send(job)
+            .map_err(|_| io::Error::other("compressor thread stopped"))?;
+        while self.in_flight >= self.window {
+            self.collect_one()?;
         }
-        if let Some(b) = blocks.last() {
-            self.tail = b[b.len().saturating_sub(WINDOW)..].to_vec();
-        } else {
-            self.tail = tail;
+        Ok(())
+    }
+
+    /// Waits for one result and writes every block that is now next in order.
+    fn collect_one(&mut self) -> io::Result<()> {
+        let done = self
+            .done
+            .recv()
+            .map_err(|_| io::Error::other("compressor thread stopped"))?;
+        self.in_flight -= 1;
+        self.ready.insert(done.seq, done);
+        while let Some(done) = self.ready.remove(&self.next_write) {
+            done.result?;
+            self.inner.write_all(&done.out)?;
+            self.next_write += 1;
+            for mut b in [done.data, done.out] {
+                b.clear();
+                self.free.push(b);
+            }
         }
         Ok(())
     }
@@ -89,12 +182,19 @@ impl<W: Write> ParGz<W> {
     /// # Errors
     /// Write errors.
     pub fn finish(mut self) -> io::Result<W> {
-        let current = std::mem::take(&mut self.current);
-        self.pending.push(current);
-        self.drain(true)?;
-        self.inner.write_all(&self.crc.sum().to_le_bytes())?;
-        self.inner.write_all(&self.crc.amount().to_le_bytes())?;
+        self.submit(true)?;
+        while self.in_flight > 0 {
+            self.collect_one()?;
+        }
+        self.jobs = None;
+        for w in std::mem::take(&mut self.workers) {
+            let _ = w.join();
+        }
+        let (sum, amount) = (self.crc.sum(), self.crc.amount());
+        self.inner.write_all(&sum.to_le_bytes())?;
+        self.inner.write_all(&amount.to_le_bytes())?;
         self.inner.flush()?;
+        // Dropping a writer without `finish` closes the job channel: the workers end on their own.
         Ok(self.inner)
     }
 }
@@ -108,11 +208,7 @@ impl<W: Write> Write for ParGz<W> {
             self.current.extend_from_slice(&rest[..take]);
             rest = &rest[take..];
             if self.current.len() == BLOCK {
-                let full = std::mem::replace(&mut self.current, Vec::with_capacity(BLOCK));
-                self.pending.push(full);
-                if self.pending.len() >= self.batch {
-                    self.drain(false)?;
-                }
+                self.submit(false)?;
             }
         }
         Ok(data.len())
@@ -124,13 +220,36 @@ impl<W: Write> Write for ParGz<W> {
     }
 }
 
+/// Whether `block` looks like random bytes: order-0 entropy above 7.95 bits per byte, where deflate cannot save
+/// even 1% (a decision that depends only on the bytes, so output stays deterministic).
+fn incompressible(block: &[u8]) -> bool {
+    if block.len() < 4096 {
+        return false;
+    }
+    let mut counts = [0u32; 256];
+    for &b in block {
+        counts[usize::from(b)] += 1;
+    }
+    let n = block.len() as f64;
+    let entropy: f64 = counts
+        .iter()
+        .filter(|&&c| c > 0)
+        .map(|&c| {
+            let p = f64::from(c) / n;
+            -p * p.log2()
+        })
+        .sum();
+    entropy > 7.95
+}
+
 /// Raw deflate of one block, primed with `dict`, ending on a byte boundary (sync flush) or the stream's end.
-fn deflate(data: &[u8], dict: &[u8], level: u32, last: bool) -> io::Result<Vec<u8>> {
+fn deflate(data: &[u8], dict: &[u8], level: u32, last: bool, out: &mut Vec<u8>) -> io::Result<()> {
     let mut c = Compress::new(Compression::new(level), false);
     if !dict.is_empty() {
         c.set_dictionary(dict).map_err(io::Error::other)?;
     }
-    let mut out = Vec::with_capacity(data.len() + data.len() / 16 + 1024);
+    out.clear();
+    out.reserve(data.len() + data.len() / 16 + 1024);
     let flush = if last {
         FlushCompress::Finish
     } else {
@@ -144,7 +263,7 @@ fn deflate(data: &[u8], dict: &[u8], level: u32, last: bool) -> io::Result<Vec<u
         let before_out = c.total_out();
         let consumed = usize::try_from(before_in).unwrap_or(usize::MAX);
         let status = c
-            .compress_vec(&data[consumed.min(data.len())..], &mut out, flush)
+            .compress_vec(&data[consumed.min(data.len())..], out, flush)
             .map_err(io::Error::other)?;
         let done_in = c.total_in() as usize >= data.len();
         match status {
@@ -159,7 +278,7 @@ fn deflate(data: &[u8], dict: &[u8], level: u32, last: bool) -> io::Result<Vec<u
             _ => {}
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 #[cfg(test)]
@@ -208,6 +327,35 @@ mod tests {
                 .unwrap();
             assert_eq!(back, data, "{len}");
         }
+    }
+
+    #[test]
+    fn random_blocks_are_stored_text_is_compressed() {
+        let mut x = 7u64;
+        let random: Vec<u8> = (0..BLOCK)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect();
+        assert!(incompressible(&random));
+        assert!(!incompressible(&sample(BLOCK, 3)[..50_000]));
+        let text: Vec<u8> = b"<user><username>x</username></user>\n"
+            .iter()
+            .copied()
+            .cycle()
+            .take(BLOCK)
+            .collect();
+        assert!(!incompressible(&text));
+        // Stored random data costs almost nothing in size.
+        let out = gz(&random, 6, 2, 4096);
+        assert!(
+            out.len() < random.len() + random.len() / 500 + 64,
+            "{}",
+            out.len()
+        );
     }
 
     #[test]

@@ -14,7 +14,6 @@
 //! - `enrol_<plugin>` role assignments and group members become plain manual ones.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
-use std::ops::Range;
 
 use serde::Serialize;
 
@@ -279,7 +278,7 @@ fn set_values(xml: &[u8], ue: &UserEnrolment, v: Values) -> Vec<Edit> {
         ("timeend", v.timeend),
     ] {
         if let Some(f) = ue.fields.get(name) {
-            out.extend(set(xml, f, name, &value.to_string()));
+            out.extend(set(xml, &f, name, &value.to_string()));
         }
     }
     out
@@ -321,19 +320,28 @@ pub fn convert(docs: &Docs<'_>, opts: &Options) -> Result<Conversion, EnrolError
         })?,
         None => BTreeMap::new(),
     };
-    let assignments = match docs.course_roles {
-        Some(x) => model::parse_assignments(x).map_err(|source| EnrolError::Xml {
-            member: COURSE_ROLES,
-            source,
-        })?,
+    // (user, role) pairs, sorted: compact even for a hundred thousand users. The parsed assignments are
+    // dropped here and parsed again for the rewrite, so both never sit in memory with the enrolments.
+    let mut user_roles: Vec<(i64, i64)> = match docs.course_roles {
+        Some(x) => model::parse_assignments(x)
+            .map_err(|source| EnrolError::Xml {
+                member: COURSE_ROLES,
+                source,
+            })?
+            .iter()
+            .filter_map(|a| Some((a.userid?, a.roleid?)))
+            .collect(),
         None => Vec::new(),
     };
-    let mut user_roles: HashMap<i64, BTreeSet<i64>> = HashMap::new();
-    for a in &assignments {
-        if let (Some(r), Some(u)) = (a.roleid, a.userid) {
-            user_roles.entry(u).or_default().insert(r);
-        }
-    }
+    user_roles.sort_unstable();
+    user_roles.dedup();
+    let roles_of = |user: i64| {
+        let from = user_roles.partition_point(|&(u, _)| u < user);
+        user_roles[from..]
+            .iter()
+            .take_while(move |&&(u, _)| u == user)
+            .map(|&(_, r)| r)
+    };
     let stamp_ids: BTreeSet<i64> = role_names
         .iter()
         .filter(|(_, short)| opts.stamp_roles.iter().any(|s| s == *short))
@@ -391,21 +399,33 @@ pub fn convert(docs: &Docs<'_>, opts: &Options) -> Result<Conversion, EnrolError
         }
     }
 
-    // Sources per user, in document order of first appearance.
-    let mut order: Vec<i64> = Vec::new();
-    let mut sources: HashMap<i64, Vec<(usize, usize, Values)>> = HashMap::new();
+    // Sources per user, in document order of first appearance: one flat list sorted by user (stable, so each
+    // user's sources stay in document order), then users ordered by their first source.
+    let mut flat: Vec<(i64, usize, usize, Values)> = Vec::new();
     for &ii in &converted {
         let inst = &instances[ii];
         for (ui, ue) in inst.enrolments.iter().enumerate() {
             let userid = required(ue, ex, inst, "userid")?;
-            let v = values(ue, ex, inst)?;
-            let list = sources.entry(userid).or_default();
-            if list.is_empty() {
-                order.push(userid);
-            }
-            list.push((ii, ui, v));
+            flat.push((userid, ii, ui, values(ue, ex, inst)?));
         }
     }
+    let first_seen: HashMap<i64, usize> = flat
+        .iter()
+        .enumerate()
+        .rev()
+        .map(|(seq, s)| (s.0, seq))
+        .collect();
+    flat.sort_by_key(|s| (first_seen[&s.0], s.0));
+    let mut groups: Vec<(i64, std::ops::Range<usize>)> = Vec::new();
+    for (i, s) in flat.iter().enumerate() {
+        match groups.last_mut() {
+            Some((u, r)) if *u == s.0 => r.end = i + 1,
+            _ => groups.push((s.0, i..i + 1)),
+        }
+    }
+    drop(first_seen);
+    let sources: Vec<(usize, usize, Values)> = flat.iter().map(|s| (s.1, s.2, s.3)).collect();
+    drop(flat);
     // Existing enrolments of the holder when it was already manual: first one per user.
     let mut existing: HashMap<i64, usize> = HashMap::new();
     if !holder_retyped {
@@ -417,14 +437,17 @@ pub fn convert(docs: &Docs<'_>, opts: &Options) -> Result<Conversion, EnrolError
     }
 
     let mut edits: Vec<Edit> = Vec::new();
-    let mut appended: Vec<(Vec<u8>, Vec<u8>)> = Vec::new(); // (whole lines, bare element)
+    // New enrolments for the holder, built in one buffer: whole lines (with their indentation) when the holder's
+    // <user_enrolments> closes on a line of its own, else bare elements.
+    let line_mode = appends_lines(ex, holder);
+    let mut appended: Vec<u8> = Vec::new();
     let mut combined: HashSet<usize> = HashSet::new();
     let remove = |edits: &mut Vec<Edit>, ue: &UserEnrolment| {
         edits.push(Edit::delete(xml::line_span(ex, ue.span.clone())));
     };
 
-    for userid in &order {
-        let srcs = &sources[userid];
+    for (userid, range) in &groups {
+        let srcs = &sources[range.clone()];
         let effective =
             |&(ii, _, v): &(usize, usize, Values)| v.status == 0 && instances[ii].status(ex) == 0;
         let active: Vec<_> = srcs.iter().filter(|s| effective(s)).collect();
@@ -446,8 +469,7 @@ pub fn convert(docs: &Docs<'_>, opts: &Options) -> Result<Conversion, EnrolError
             timestart,
             timeend: timeend.unwrap_or(0),
         };
-        let roles = user_roles.get(userid);
-        let stamp = roles.is_some_and(|r| r.iter().any(|id| stamp_ids.contains(id)));
+        let stamp = roles_of(*userid).any(|id| stamp_ids.contains(&id));
         let mut stamped = false;
         let manual;
         match existing.get(userid) {
@@ -499,28 +521,26 @@ pub fn convert(docs: &Docs<'_>, opts: &Options) -> Result<Conversion, EnrolError
                         remove(&mut edits, &instances[s.0].enrolments[s.1]);
                     }
                 } else {
-                    let lines = xml::line_span(ex, first.span.clone());
-                    let rebase = |range: Range<usize>| {
-                        let inner = set_values(ex, first, result)
-                            .into_iter()
-                            .map(|e| {
-                                Edit::replace(
-                                    e.range.start - range.start..e.range.end - range.start,
-                                    e.with,
-                                )
-                            })
-                            .collect();
-                        xml::splice(&ex[range], inner)
+                    let range = if line_mode {
+                        xml::line_span(ex, first.span.clone())
+                    } else {
+                        first.span.clone()
                     };
-                    let whole = rebase(lines).map_err(|source| EnrolError::Edit {
-                        member: ENROLMENTS,
-                        source,
-                    })?;
-                    let bare = rebase(first.span.clone()).map_err(|source| EnrolError::Edit {
-                        member: ENROLMENTS,
-                        source,
-                    })?;
-                    appended.push((whole, bare));
+                    let inner = set_values(ex, first, result)
+                        .into_iter()
+                        .map(|e| {
+                            Edit::replace(
+                                e.range.start - range.start..e.range.end - range.start,
+                                e.with,
+                            )
+                        })
+                        .collect();
+                    let copy =
+                        xml::splice(&ex[range], inner).map_err(|source| EnrolError::Edit {
+                            member: ENROLMENTS,
+                            source,
+                        })?;
+                    appended.extend_from_slice(&copy);
                     for s in srcs {
                         remove(&mut edits, &instances[s.0].enrolments[s.1]);
                     }
@@ -554,18 +574,14 @@ pub fn convert(docs: &Docs<'_>, opts: &Options) -> Result<Conversion, EnrolError
         report.users.push(UserOutcome {
             userid: *userid,
             methods,
-            roles: roles
-                .map(|r| {
-                    r.iter()
-                        .map(|id| {
-                            role_names
-                                .get(id)
-                                .cloned()
-                                .unwrap_or_else(|| id.to_string())
-                        })
-                        .collect()
+            roles: roles_of(*userid)
+                .map(|id| {
+                    role_names
+                        .get(&id)
+                        .cloned()
+                        .unwrap_or_else(|| id.to_string())
                 })
-                .unwrap_or_default(),
+                .collect(),
             status: result.status,
             timestart: result.timestart,
             timeend: result.timeend,
@@ -586,7 +602,7 @@ pub fn convert(docs: &Docs<'_>, opts: &Options) -> Result<Conversion, EnrolError
             if ue.int(ex, "status") == Some(0)
                 && let Some(f) = ue.fields.get("status")
             {
-                edits.extend(set(ex, f, "status", "1"));
+                edits.extend(set(ex, &f, "status", "1"));
                 report.manual_enrolments_suspended += 1;
             }
         }
@@ -616,21 +632,30 @@ pub fn convert(docs: &Docs<'_>, opts: &Options) -> Result<Conversion, EnrolError
 
     // New enrolments go at the end of the holder's <user_enrolments>.
     if !appended.is_empty() {
-        edits.push(append_enrolments(ex, holder, &appended));
+        edits.push(append_enrolments(ex, holder, appended, line_mode));
     }
 
     let enrolments = xml::splice(ex, edits).map_err(|source| EnrolError::Edit {
         member: ENROLMENTS,
         source,
     })?;
+    let plugins_converted: Vec<String> = converted.iter().map(|&i| plugins[i].clone()).collect();
+    drop(sources);
+    drop(instances);
 
     // Role assignments and group members of converted plugins become plain manual ones.
-    let components: BTreeSet<String> = converted
+    let components: BTreeSet<String> = plugins_converted
         .iter()
-        .map(|&i| format!("enrol_{}", plugins[i]))
+        .map(|p| format!("enrol_{p}"))
         .collect();
     let course_roles = match docs.course_roles {
-        Some(x) => rewrite_assignments(x, &assignments, &components, &mut report)?,
+        Some(x) => {
+            let assignments = model::parse_assignments(x).map_err(|source| EnrolError::Xml {
+                member: COURSE_ROLES,
+                source,
+            })?;
+            rewrite_assignments(x, &assignments, &components, &mut report)?
+        }
         None => None,
     };
     let groups = match docs.groups {
@@ -648,33 +673,44 @@ pub fn convert(docs: &Docs<'_>, opts: &Options) -> Result<Conversion, EnrolError
 
 /// The edit adding `items` (whole-line and bare forms) as the last children of the holder's
 /// `<user_enrolments>`, creating the container when needed.
-fn append_enrolments(ex: &[u8], holder: &Instance, items: &[(Vec<u8>, Vec<u8>)]) -> Edit {
-    let lines: Vec<u8> = items.iter().flat_map(|(l, _)| l.iter().copied()).collect();
-    let bare: Vec<u8> = items.iter().flat_map(|(_, b)| b.iter().copied()).collect();
-    let indent_of = |pos: usize| -> Option<Vec<u8>> {
-        let line_start = ex[..pos]
-            .iter()
-            .rposition(|&b| b == b'\n')
-            .map_or(0, |i| i + 1);
-        let prefix = &ex[line_start..pos];
-        prefix
-            .iter()
-            .all(|b| matches!(b, b' ' | b'\t'))
-            .then(|| prefix.to_vec())
-    };
+/// The indentation before `pos` when only spaces or tabs precede it on its line.
+fn indent_of(ex: &[u8], pos: usize) -> Option<&[u8]> {
+    let line_start = ex[..pos]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
+    let prefix = &ex[line_start..pos];
+    prefix
+        .iter()
+        .all(|b| matches!(b, b' ' | b'\t'))
+        .then_some(prefix)
+}
+
+/// Whether new enrolments go in as whole indented lines (Moodle's layout) or as bare elements.
+fn appends_lines(ex: &[u8], holder: &Instance) -> bool {
+    match &holder.user_enrolments {
+        Some(c) if !c.empty_tag => indent_of(ex, c.content.end).is_some(),
+        Some(_) => true,
+        None => false,
+    }
+}
+
+/// The edit adding `items` (built per [`appends_lines`]) as the last children of the holder's
+/// `<user_enrolments>`, creating the container when needed.
+fn append_enrolments(ex: &[u8], holder: &Instance, items: Vec<u8>, line_mode: bool) -> Edit {
     match &holder.user_enrolments {
         Some(c) if !c.empty_tag => {
             let close = c.content.end;
-            match indent_of(close) {
-                Some(indent) if lines.ends_with(b"\n") => Edit::insert(close - indent.len(), lines),
-                _ => Edit::insert(close, bare),
+            match indent_of(ex, close) {
+                Some(indent) if line_mode => Edit::insert(close - indent.len(), items),
+                _ => Edit::insert(close, items),
             }
         }
         Some(c) => {
-            let indent = indent_of(c.span.start).unwrap_or_default();
+            let indent = indent_of(ex, c.span.start).unwrap_or_default();
             let mut with = b"<user_enrolments>\n".to_vec();
-            with.extend_from_slice(&lines);
-            with.extend_from_slice(&indent);
+            with.extend_from_slice(&items);
+            with.extend_from_slice(indent);
             with.extend_from_slice(b"</user_enrolments>");
             Edit::replace(c.span.clone(), with)
         }
@@ -685,7 +721,7 @@ fn append_enrolments(ex: &[u8], holder: &Instance, items: &[(Vec<u8>, Vec<u8>)])
                 .rposition(|w| w == b"</")
                 .map_or(holder.span.end, |i| holder.span.start + i);
             let mut with = b"<user_enrolments>".to_vec();
-            with.extend_from_slice(&bare);
+            with.extend_from_slice(&items);
             with.extend_from_slice(b"</user_enrolments>");
             Edit::insert(close, with)
         }

@@ -48,8 +48,57 @@ pub struct UserEnrolment {
     pub id: Option<String>,
     /// The whole element.
     pub span: Range<usize>,
-    /// `status`, `userid`, `timestart`, `timeend`, … by tag name.
-    pub fields: BTreeMap<String, Field>,
+    /// `status`, `userid`, `timestart`, `timeend`, `modifierid`, `timemodified`.
+    pub fields: UeFields,
+}
+
+/// The leaf fields of an `<enrolment>`, in fixed compact slots (a backup can hold hundreds of thousands of
+/// them, so no map per enrolment, and 32-bit offsets: XML members are capped far below 4 GiB). Other children
+/// are ignored: restore reads only these.
+#[derive(Debug, Clone, Default)]
+pub struct UeFields {
+    slots: [Option<Slot>; 6],
+}
+
+/// A field's content and element spans as 32-bit offsets.
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    content: (u32, u32),
+    span: (u32, u32),
+}
+
+const UE_FIELDS: [&str; 6] = [
+    "status",
+    "userid",
+    "timestart",
+    "timeend",
+    "modifierid",
+    "timemodified",
+];
+
+impl UeFields {
+    /// The field named `name`, if present.
+    pub fn get(&self, name: &str) -> Option<Field> {
+        let i = UE_FIELDS.iter().position(|n| *n == name)?;
+        self.slots[i].map(|s| Field {
+            content: s.content.0 as usize..s.content.1 as usize,
+            span: s.span.0 as usize..s.span.1 as usize,
+        })
+    }
+
+    /// Records `field` under `name` unless already set (the first occurrence wins, as in [`Instance`]).
+    fn set(&mut self, name: &[u8], field: Field) {
+        let Some(i) = UE_FIELDS.iter().position(|n| n.as_bytes() == name) else {
+            return;
+        };
+        let small =
+            |r: &Range<usize>| Some((u32::try_from(r.start).ok()?, u32::try_from(r.end).ok()?));
+        if self.slots[i].is_none()
+            && let (Some(content), Some(span)) = (small(&field.content), small(&field.span))
+        {
+            self.slots[i] = Some(Slot { content, span });
+        }
+    }
 }
 
 /// One `<enrol id="">` (a row of `enrol`).
@@ -146,7 +195,7 @@ pub fn parse_enrolments(xml: &[u8]) -> Result<Vec<Instance>, XmlError> {
                     ue = Some(UserEnrolment {
                         id: xml::attr(o.tag, b"id"),
                         span: o.start..o.start,
-                        fields: BTreeMap::new(),
+                        fields: UeFields::default(),
                     });
                 }
                 _ => {}
@@ -190,12 +239,13 @@ pub fn parse_enrolments(xml: &[u8]) -> Result<Vec<Instance>, XmlError> {
                     if let Some(e) = ue.as_mut()
                         && c.leaf
                     {
-                        e.fields
-                            .entry(String::from_utf8_lossy(c.name).into_owned())
-                            .or_insert(Field {
+                        e.fields.set(
+                            c.name,
+                            Field {
                                 content: c.content,
                                 span: c.span,
-                            });
+                            },
+                        );
                     }
                 }
                 _ => {}

@@ -427,7 +427,10 @@ fn enrolment_moves(
                 let body = blank(
                     x,
                     e.span.clone(),
-                    ["status", "timestart", "timeend"].map(|n| e.fields.get(n)),
+                    ["status", "timestart", "timeend"]
+                        .map(|n| e.fields.get(n))
+                        .iter()
+                        .map(Option::as_ref),
                 );
                 let ue = Ue {
                     instance: i.id.clone(),

@@ -477,7 +477,7 @@ fn check_enrolments(scan: &Scan, book: &mut Book) {
             for ue in &inst.enrolments {
                 let ul = format!("{} in {label}", ue.label());
                 for name in ENROLMENT_INTS {
-                    match ue.fields.get(*name) {
+                    match ue.fields.get(name) {
                         Some(f) if is_int(&x[f.content.clone()]) => {}
                         Some(f) => book.fail(
                             checks::INTEGERS,

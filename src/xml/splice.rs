@@ -55,8 +55,9 @@ pub struct EditError {
 pub fn splice(input: &[u8], mut edits: Vec<Edit>) -> Result<Vec<u8>, EditError> {
     // Stable sort: insertions (empty ranges) at an offset sort before a replacement starting there.
     edits.sort_by_key(|e| (e.range.start, e.range.end));
-    let mut out =
-        Vec::with_capacity(input.len() + edits.iter().map(|e| e.with.len()).sum::<usize>());
+    let mut out = Vec::with_capacity(edits.iter().fold(input.len(), |n, e| {
+        (n + e.with.len()).saturating_sub(e.range.end.saturating_sub(e.range.start))
+    }));
     let mut at = 0;
     let mut last: Option<Range<usize>> = None;
     for edit in edits {

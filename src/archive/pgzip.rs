@@ -34,34 +34,16 @@ struct Done {
     out: Vec<u8>,
 }
 
-/// A gzip writer compressing blocks on worker threads while the caller goes on producing data.
-///
-/// Workers block on a channel (no spinning, which on a small machine would steal the producer's core); results
-/// are written strictly in block order.
-pub struct ParGz<W: Write> {
-    inner: W,
-    current: Vec<u8>,
-    /// The last `WINDOW` bytes of the previous block.
-    tail: Vec<u8>,
-    crc: Crc,
-    header: bool,
-    jobs: Option<Sender<Job>>,
+/// The worker threads and their channels, started with the second block (a small archive is compressed on the
+/// caller's thread: no threads to start for a 30-user backup).
+struct Pool {
+    jobs: Sender<Job>,
     done: Receiver<Done>,
     workers: Vec<JoinHandle<()>>,
-    next_seq: u64,
-    next_write: u64,
-    ready: BTreeMap<u64, Done>,
-    in_flight: usize,
-    window: usize,
-    /// Recycled buffers: a fresh 128 KiB allocation per block would be an mmap/munmap pair each time.
-    free: Vec<Vec<u8>>,
 }
 
-impl<W: Write> ParGz<W> {
-    /// A writer at `level` (0–9) compressing on `threads` worker threads.
-    pub fn new(inner: W, level: u32, threads: usize) -> Self {
-        let level = level.min(9);
-        let threads = threads.max(1);
+impl Pool {
+    fn start(level: u32, threads: usize) -> Self {
         let (job_tx, job_rx) = channel::<Job>();
         let (done_tx, done_rx) = channel::<Done>();
         let job_rx = Arc::new(Mutex::new(job_rx));
@@ -76,14 +58,7 @@ impl<W: Write> ParGz<W> {
                             Err(_) => return,
                         };
                         let Ok(mut job) = job else { return };
-                        // Incompressible blocks (files already compressed: images, PDFs, archives) are stored:
-                        // deflate would spend its time failing to find matches and gain nothing.
-                        let lvl = if level > 0 && incompressible(&job.data) {
-                            0
-                        } else {
-                            level
-                        };
-                        let result = deflate(&job.data, &job.dict, lvl, job.last, &mut job.out);
+                        let result = compress(level, &job.data, &job.dict, job.last, &mut job.out);
                         let done = Done {
                             seq: job.seq,
                             result,
@@ -97,20 +72,63 @@ impl<W: Write> ParGz<W> {
                 })
             })
             .collect();
+        Pool {
+            jobs: job_tx,
+            done: done_rx,
+            workers,
+        }
+    }
+}
+
+/// One block, as every path compresses it: incompressible blocks (files already compressed: images, PDFs,
+/// archives) are stored, since deflate would spend its time failing to find matches and gain nothing.
+fn compress(level: u32, data: &[u8], dict: &[u8], last: bool, out: &mut Vec<u8>) -> io::Result<()> {
+    let level = if level > 0 && incompressible(data) {
+        0
+    } else {
+        level
+    };
+    deflate(data, dict, level, last, out)
+}
+
+/// A gzip writer compressing blocks on worker threads while the caller goes on producing data.
+///
+/// Workers block on a channel (no spinning, which on a small machine would steal the producer's core); results
+/// are written strictly in block order.
+pub struct ParGz<W: Write> {
+    inner: W,
+    level: u32,
+    threads: usize,
+    current: Vec<u8>,
+    /// The last `WINDOW` bytes of the previous block.
+    tail: Vec<u8>,
+    crc: Crc,
+    header: bool,
+    pool: Option<Pool>,
+    next_seq: u64,
+    next_write: u64,
+    ready: BTreeMap<u64, Done>,
+    in_flight: usize,
+    /// Recycled buffers: a fresh 128 KiB allocation per block would be an mmap/munmap pair each time.
+    free: Vec<Vec<u8>>,
+}
+
+impl<W: Write> ParGz<W> {
+    /// A writer at `level` (0–9) compressing on up to `threads` worker threads.
+    pub fn new(inner: W, level: u32, threads: usize) -> Self {
         ParGz {
             inner,
+            level: level.min(9),
+            threads: threads.max(1),
             current: Vec::with_capacity(BLOCK),
             tail: Vec::new(),
             crc: Crc::new(),
             header: false,
-            jobs: Some(job_tx),
-            done: done_rx,
-            workers,
+            pool: None,
             next_seq: 0,
             next_write: 0,
             ready: BTreeMap::new(),
             in_flight: 0,
-            window: threads * 3,
             free: Vec::new(),
         }
     }
@@ -125,7 +143,7 @@ impl<W: Write> ParGz<W> {
         Ok(())
     }
 
-    /// Hands the current block to the workers.
+    /// Hands the current block to the workers, or compresses it here when it is the only one.
     fn submit(&mut self, last: bool) -> io::Result<()> {
         self.write_header()?;
         let next = self.free.pop().unwrap_or_else(|| Vec::with_capacity(BLOCK));
@@ -136,7 +154,16 @@ impl<W: Write> ParGz<W> {
         self.tail.clear();
         self.tail
             .extend_from_slice(&data[data.len().saturating_sub(WINDOW)..]);
-        let out = self.free.pop().unwrap_or_default();
+        let mut out = self.free.pop().unwrap_or_default();
+        if last && self.pool.is_none() {
+            compress(self.level, &data, &dict, true, &mut out)?;
+            self.inner.write_all(&out)?;
+            self.next_seq += 1;
+            self.next_write += 1;
+            return Ok(());
+        }
+        let (level, threads) = (self.level, self.threads);
+        let pool = self.pool.get_or_insert_with(|| Pool::start(level, threads));
         let job = Job {
             seq: self.next_seq,
             data,
@@ -146,12 +173,10 @@ impl<W: Write> ParGz<W> {
         };
         self.next_seq += 1;
         self.in_flight += 1;
-        self.jobs
-            .as_ref()
-            .ok_or_else(|| io::Error::other("compressor closed"))?
+        pool.jobs
             .send(job)
             .map_err(|_| io::Error::other("compressor thread stopped"))?;
-        while self.in_flight >= self.window {
+        while self.in_flight >= self.threads * 3 {
             self.collect_one()?;
         }
         Ok(())
@@ -159,7 +184,11 @@ impl<W: Write> ParGz<W> {
 
     /// Waits for one result and writes every block that is now next in order.
     fn collect_one(&mut self) -> io::Result<()> {
-        let done = self
+        let pool = self
+            .pool
+            .as_ref()
+            .ok_or_else(|| io::Error::other("no compressor running"))?;
+        let done = pool
             .done
             .recv()
             .map_err(|_| io::Error::other("compressor thread stopped"))?;
@@ -186,9 +215,11 @@ impl<W: Write> ParGz<W> {
         while self.in_flight > 0 {
             self.collect_one()?;
         }
-        self.jobs = None;
-        for w in std::mem::take(&mut self.workers) {
-            let _ = w.join();
+        if let Some(pool) = self.pool.take() {
+            drop(pool.jobs);
+            for w in pool.workers {
+                let _ = w.join();
+            }
         }
         let (sum, amount) = (self.crc.sum(), self.crc.amount());
         self.inner.write_all(&sum.to_le_bytes())?;
@@ -244,7 +275,36 @@ fn incompressible(block: &[u8]) -> bool {
 
 /// Raw deflate of one block, primed with `dict`, ending on a byte boundary (sync flush) or the stream's end.
 fn deflate(data: &[u8], dict: &[u8], level: u32, last: bool, out: &mut Vec<u8>) -> io::Result<()> {
-    let mut c = Compress::new(Compression::new(level), false);
+    // One compressor per thread and level, reset for each block: a fresh deflate state is ~400 KiB, and
+    // allocating one per block (thousands per archive, per archive in a batch) fragments the heap.
+    thread_local! {
+        static COMPRESSORS: std::cell::RefCell<Vec<(u32, Compress)>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    COMPRESSORS.with(|cell| {
+        let mut cache = cell.borrow_mut();
+        let c = match cache.iter().position(|(l, _)| *l == level) {
+            Some(i) => {
+                let c = &mut cache[i].1;
+                c.reset();
+                c
+            }
+            None => {
+                cache.push((level, Compress::new(Compression::new(level), false)));
+                let last = cache.len() - 1;
+                &mut cache[last].1
+            }
+        };
+        deflate_with(c, data, dict, last, out)
+    })
+}
+
+fn deflate_with(
+    c: &mut Compress,
+    data: &[u8],
+    dict: &[u8],
+    last: bool,
+    out: &mut Vec<u8>,
+) -> io::Result<()> {
     if !dict.is_empty() {
         c.set_dictionary(dict).map_err(io::Error::other)?;
     }

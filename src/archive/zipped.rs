@@ -19,7 +19,7 @@ fn open(path: &Path) -> Result<ZipArchive<BufReader<File>>> {
         path: path.to_path_buf(),
         source,
     })?;
-    ZipArchive::new(BufReader::new(f)).map_err(zip_err(path, None))
+    ZipArchive::new(BufReader::with_capacity(32 << 10, f)).map_err(zip_err(path, None))
 }
 
 fn zip_err(path: &Path, member: Option<&str>) -> impl Fn(ZipError) -> Error {

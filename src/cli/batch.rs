@@ -94,7 +94,9 @@ pub fn run(a: BatchArgs) -> Result<ExitCode> {
         discovery.unreadable.len()
     )?;
 
-    let write = super::write_options(a.level, super::interruptible());
+    let mut write = super::write_options(a.level, super::interruptible());
+    // Archives already run in parallel: share the cores between them rather than oversubscribe.
+    write.threads = (write.threads / jobs).max(1);
     let cancel = write.cancel.clone();
 
     let total = discovery.jobs.len();
@@ -199,8 +201,10 @@ pub fn run(a: BatchArgs) -> Result<ExitCode> {
                     }
                 }
                 None => {
+                    // One write per line (stderr is unbuffered: eprintln! writes each piece).
+                    let text = format!("[{n}/{total}] {line} ({:.2}s)\n", took.as_secs_f64());
                     let _guard = lines.lock();
-                    eprintln!("[{n}/{total}] {line} ({:.2}s)", took.as_secs_f64());
+                    let _ = std::io::stderr().write_all(text.as_bytes());
                 }
             }
         };

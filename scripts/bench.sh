@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Benchmarks of issue 7, each reported as a ratio against a baseline measured in the same run on the same
+# files (ratios hold across machines; absolute seconds do not).
+#
+#   B1  tar.gz full backup (30,000 users, 3 converted instances, 3,000 random 64 KiB files, ~200 MB):
+#       convert  vs  gzip -dc IN | gzip -6 > /dev/null              target <= 0.4, output <= 1.01 x input
+#   B2  the same as zip: convert  vs  cp IN OUT                     target <= 3
+#   B3  1,000 users-only archives (30 users each) through batch
+#       vs  a shell loop of gzip -dc f | gzip -6 > /dev/null          target <= 0.2
+#   B4  users-only archives with 1,000 / 10,000 / 100,000 users: time and peak RSS of convert
+#       (10x users -> <= 11x time)
+#   Peak RSS of every run (/usr/bin/time -v "Maximum resident set size"): <= 64 MB for B1 and B2.
+#
+# Usage: scripts/bench.sh [WORKDIR]   (default: a temp dir on /dev/shm when there is room, else /tmp)
+# Each timing is the best of 3 runs. Outputs go to WORKDIR, so the disk is not what is measured.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+work=${1:-$(mktemp -d -p "$( [ -d /dev/shm ] && echo /dev/shm || echo /tmp )" mbzbench.XXXXXX)}
+mkdir -p "$work"
+trap '[ -z "${1:-}" ] && rm -rf "$work"' EXIT
+
+cargo build --release --quiet --bin mbz-enrol --example genmbz
+bin=target/release/mbz-enrol
+gen=target/release/examples/genmbz
+
+# best_of CMD...: prints "seconds peak_kb" of the fastest of 3 runs.
+best_of() {
+  local best="" rss=0
+  for _ in 1 2 3; do
+    /usr/bin/time -f '%e %M' -o "$work/.time" "$@" >/dev/null 2>&1 || true
+    local t m
+    read -r t m < <(tail -1 "$work/.time")
+    if [ -z "$best" ] || awk "BEGIN{exit !($t < $best)}"; then best=$t; fi
+    [ "$m" -gt "$rss" ] && rss=$m
+  done
+  echo "$best $rss"
+}
+ratio() { awk "BEGIN{printf \"%.3f\", $1 / $2}"; }
+line() { printf '%-4s %-44s %8s s  %8s s  ratio %-6s target %-8s rss %6s MB\n' "$@"; }
+
+echo "machine: $(nproc) cores, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr)"
+echo "work dir: $work"
+echo
+
+"$gen" --users 30000 --instances 3 --files 3000 --file-size 65536 --random --container tgz --seed 1 -o "$work/b1.mbz"
+"$gen" --users 30000 --instances 3 --files 3000 --file-size 65536 --random --container zip --seed 1 -o "$work/b2.mbz"
+
+read -r t1 m1 < <(best_of "$bin" convert "$work/b1.mbz" -o "$work/b1.out.mbz" --until 2027-08-31 --timezone Europe/Paris --from cohort)
+read -r b1 _ < <(best_of bash -c "gzip -dc '$work/b1.mbz' | gzip -6 > /dev/null")
+size_in=$(stat -c %s "$work/b1.mbz"); size_out=$(stat -c %s "$work/b1.out.mbz")
+echo "sizes: B1 input $size_in, output $size_out, ratio $(ratio "$size_out" "$size_in") (target <= 1.01)"
+line B1 "convert tgz 200 MB vs gzip -dc|gzip -6" "$t1" "$b1" "$(ratio "$t1" "$b1")" "<= 0.4" "$((m1 / 1024))"
+
+read -r t2 m2 < <(best_of "$bin" convert "$work/b2.mbz" -o "$work/b2.out.mbz" --until 2027-08-31 --timezone Europe/Paris --from cohort)
+read -r b2 _ < <(best_of cp "$work/b2.mbz" "$work/b2.copy")
+line B2 "convert zip 200 MB vs cp" "$t2" "$b2" "$(ratio "$t2" "$b2")" "<= 3" "$((m2 / 1024))"
+
+mkdir -p "$work/b3/in"
+for i in $(seq -w 1 1000); do
+  "$gen" --users 30 --instances 1 --seed "$((10#$i))" -o "$work/b3/in/course_$i.mbz"
+done
+read -r t3 m3 < <(best_of bash -c "rm -rf '$work/b3/out'; '$bin' batch '$work/b3/in' -o '$work/b3/out' --until 2027-08-31 --timezone Europe/Paris --from cohort")
+read -r b3 _ < <(best_of bash -c "for f in '$work'/b3/in/*.mbz; do gzip -dc \"\$f\" | gzip -6 > /dev/null; done")
+line B3 "batch 1,000 x 30 users vs gzip loop" "$t3" "$b3" "$(ratio "$t3" "$b3")" "<= 0.2" "$((m3 / 1024))"
+
+prev=""
+for n in 1000 10000 100000; do
+  "$gen" --users "$n" --instances 3 --seed 4 -o "$work/b4_$n.mbz"
+  read -r t m < <(best_of "$bin" convert "$work/b4_$n.mbz" -o "$work/b4_$n.out.mbz" --until 2027-08-31 --timezone Europe/Paris --from cohort)
+  growth="-"
+  [ -n "$prev" ] && growth="x$(ratio "$t" "$prev")"
+  printf 'B4   convert users-only, %6d users            %8s s  growth %-8s target <= x11   rss %6s MB\n' "$n" "$t" "$growth" "$((m / 1024))"
+  prev=$t
+done

@@ -120,7 +120,8 @@ impl<W: Write> ParGz<W> {
             inner,
             level: level.min(9),
             threads: threads.max(1),
-            current: Vec::with_capacity(BLOCK),
+            // Grows to a block only when the data does: a small archive never allocates 128 KiB.
+            current: Vec::new(),
             tail: Vec::new(),
             crc: Crc::new(),
             header: false,
@@ -146,7 +147,7 @@ impl<W: Write> ParGz<W> {
     /// Hands the current block to the workers, or compresses it here when it is the only one.
     fn submit(&mut self, last: bool) -> io::Result<()> {
         self.write_header()?;
-        let next = self.free.pop().unwrap_or_else(|| Vec::with_capacity(BLOCK));
+        let next = self.free.pop().unwrap_or_default();
         let data = std::mem::replace(&mut self.current, next);
         let mut dict = self.free.pop().unwrap_or_default();
         dict.clear();
@@ -285,17 +286,50 @@ fn deflate(data: &[u8], dict: &[u8], level: u32, last: bool, out: &mut Vec<u8>) 
         let c = match cache.iter().position(|(l, _)| *l == level) {
             Some(i) => {
                 let c = &mut cache[i].1;
-                c.reset();
+                scrub(c)?;
                 c
             }
             None => {
-                cache.push((level, Compress::new(Compression::new(level), false)));
+                let mut c = Compress::new(Compression::new(level), false);
+                // Same starting state as a reused one.
+                scrub(&mut c)?;
+                cache.push((level, c));
                 let last = cache.len() - 1;
                 &mut cache[last].1
             }
         };
         deflate_with(c, data, dict, last, out)
     })
+}
+
+/// Makes a used compressor's state independent of what it compressed before.
+///
+/// `reset` clears the hash chains but not the window, and deflate's match search may look at bytes past the end of
+/// the input (the choice among equally long matches then depends on stale bytes): the output of a reused
+/// compressor would depend on which thread compressed which block before, breaking determinism. Compressing a
+/// window's worth of zeros overwrites that history with the same bytes every time; a fresh state per block would
+/// do too, but allocating ~400 KiB per block fragments the heap until a long batch grows without bound.
+fn scrub(c: &mut Compress) -> io::Result<()> {
+    static ZEROS: [u8; 2 * WINDOW + 1024] = [0; 2 * WINDOW + 1024];
+    c.reset();
+    let mut sink = [0u8; 4096];
+    let mut fed = 0usize;
+    while fed < ZEROS.len() {
+        let before = c.total_in();
+        c.compress(&ZEROS[fed..], &mut sink, FlushCompress::None)
+            .map_err(io::Error::other)?;
+        fed += usize::try_from(c.total_in() - before).unwrap_or(0);
+    }
+    loop {
+        let status = c
+            .compress(&[], &mut sink, FlushCompress::Finish)
+            .map_err(io::Error::other)?;
+        if status == Status::StreamEnd {
+            break;
+        }
+    }
+    c.reset();
+    Ok(())
 }
 
 fn deflate_with(
@@ -433,5 +467,60 @@ mod tests {
         one.write_all(&data).unwrap();
         let one = one.finish().unwrap().len();
         assert!(ours as f64 <= one as f64 * 1.01 + 64.0, "{ours} vs {one}");
+    }
+}
+
+#[cfg(test)]
+mod reuse {
+    use super::*;
+
+    fn random(seed: u64, n: usize) -> Vec<u8> {
+        let mut x = seed | 1;
+        (0..n)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect()
+    }
+
+    #[test]
+    fn output_does_not_depend_on_the_compressors_history() {
+        let text: Vec<u8> = (0..BLOCK)
+            .map(|i| b"<user><id>12</id></user>\n"[i % 25] ^ ((i / 997) as u8 & 1))
+            .collect();
+        let histories = [
+            random(1, BLOCK),
+            text.clone(),
+            random(9, 5000),
+            vec![7u8; BLOCK],
+        ];
+        let tail_text: Vec<u8> = text[..BLOCK - 100]
+            .iter()
+            .copied()
+            .chain(random(3, 100))
+            .collect();
+        for level in [0u32, 1, 6, 9] {
+            for (data, dict) in [(&text, &[][..]), (&tail_text, &text[BLOCK - WINDOW..])] {
+                let mut outs = Vec::new();
+                for h in &histories {
+                    let mut c = Compress::new(Compression::new(level), false);
+                    let mut scratch = Vec::new();
+                    deflate_with(&mut c, h, &[], false, &mut scratch).unwrap();
+                    scrub(&mut c).unwrap();
+                    let mut out = Vec::new();
+                    deflate_with(&mut c, data, dict, true, &mut out).unwrap();
+                    outs.push(out);
+                }
+                let mut c = Compress::new(Compression::new(level), false);
+                scrub(&mut c).unwrap();
+                let mut out = Vec::new();
+                deflate_with(&mut c, data, dict, true, &mut out).unwrap();
+                outs.push(out);
+                assert!(outs.windows(2).all(|w| w[0] == w[1]), "level {level}");
+            }
+        }
     }
 }

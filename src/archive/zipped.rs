@@ -95,7 +95,7 @@ pub(super) fn write(
     let cancel = &opts.cancel;
     let mut archive = open(input)?;
     let file = atomic.handle()?;
-    let mut out = ZipWriter::new(BufWriter::with_capacity(256 << 10, file));
+    let mut out = ZipWriter::new(BufWriter::with_capacity(64 << 10, file));
     let werr = |e: ZipError| match e {
         ZipError::Io(source) => atomic.write_error(source),
         other => Error::Zip {

@@ -11,7 +11,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use mbz_enrol::batch::{self, Job, Shard, UntilMap};
 use mbz_enrol::report::{self, Row};
 use mbz_enrol::time;
-use mbz_enrol::{ConvertOptions, ConvertOutcome, Error};
+use mbz_enrol::{ConvertOptions, Error};
 
 use super::args::BatchArgs;
 use super::clean_list;
@@ -133,7 +133,9 @@ pub fn run(a: BatchArgs) -> Result<ExitCode> {
             ))
         })
     };
-    let work = |job: &Job| -> mbz_enrol::Result<ConvertOutcome> {
+    // Each archive's result is kept as a small report row, not the whole outcome (its per-user list): memory
+    // stays bounded by the jobs running, not by the number of archives.
+    let work = |job: &Job| -> mbz_enrol::Result<Row> {
         let out = (!a.dry_run).then_some(job.output.as_path());
         let outcome = mbz_enrol::run::convert_file_with(&job.input, out, &write, |course| {
             Ok(ConvertOptions {
@@ -167,47 +169,55 @@ pub fn run(a: BatchArgs) -> Result<ExitCode> {
                 });
             }
         }
-        Ok(outcome)
+        Ok(Row {
+            path: job.relative.clone(),
+            course: outcome.course.shortname.clone().unwrap_or_default(),
+            status: if outcome.rewritten.is_empty() {
+                "unchanged".into()
+            } else {
+                "converted".into()
+            },
+            users_converted: outcome.report.totals.users_converted,
+            stamped: outcome.report.totals.stamped,
+            suspended: outcome.report.totals.suspended,
+            until: time::format_iso(outcome.report.until, tz),
+            warnings: outcome.report.warnings.join("; "),
+            ..Row::default()
+        })
     };
-    let finished =
-        |job: &Job, result: &mbz_enrol::Result<ConvertOutcome>, took: std::time::Duration| {
-            let n = done.fetch_add(1, Ordering::SeqCst) + 1;
-            if result.is_err() {
-                failed.fetch_add(1, Ordering::SeqCst);
-            }
-            let line = match result {
-                Ok(o) if o.rewritten.is_empty() => format!("nothing to convert  {}", job.relative),
-                Ok(o) => format!(
-                    "ok  {} ({}): {} users converted, {} stamped until {}, {} suspended",
-                    job.relative,
-                    o.course.shortname.as_deref().unwrap_or("?"),
-                    o.report.totals.users_converted,
-                    o.report.totals.stamped,
-                    time::format_iso(o.report.until, tz),
-                    o.report.totals.suspended
-                ),
-                Err(Error::Cancelled) => format!("cancelled  {}", job.relative),
-                Err(e) => format!("FAILED  {}: {}", job.relative, chain(e)),
-            };
-            match &bar {
-                Some(b) => {
-                    b.inc(job.bytes);
-                    b.set_message(format!(
-                        "{n}/{total} archives, {} failed",
-                        failed.load(Ordering::SeqCst)
-                    ));
-                    if result.is_err() {
-                        b.println(line);
-                    }
-                }
-                None => {
-                    // One write per line (stderr is unbuffered: eprintln! writes each piece).
-                    let text = format!("[{n}/{total}] {line} ({:.2}s)\n", took.as_secs_f64());
-                    let _guard = lines.lock();
-                    let _ = std::io::stderr().write_all(text.as_bytes());
-                }
-            }
+    let finished = |job: &Job, result: &mbz_enrol::Result<Row>, took: std::time::Duration| {
+        let n = done.fetch_add(1, Ordering::SeqCst) + 1;
+        if result.is_err() {
+            failed.fetch_add(1, Ordering::SeqCst);
+        }
+        let line = match result {
+            Ok(r) if r.status == "unchanged" => format!("nothing to convert  {}", job.relative),
+            Ok(r) => format!(
+                "ok  {} ({}): {} users converted, {} stamped until {}, {} suspended",
+                job.relative, r.course, r.users_converted, r.stamped, r.until, r.suspended
+            ),
+            Err(Error::Cancelled) => format!("cancelled  {}", job.relative),
+            Err(e) => format!("FAILED  {}: {}", job.relative, chain(e)),
         };
+        match &bar {
+            Some(b) => {
+                b.inc(job.bytes);
+                b.set_message(format!(
+                    "{n}/{total} archives, {} failed",
+                    failed.load(Ordering::SeqCst)
+                ));
+                if result.is_err() {
+                    b.println(line);
+                }
+            }
+            None => {
+                // One write per line (stderr is unbuffered: eprintln! writes each piece).
+                let text = format!("[{n}/{total}] {line} ({:.2}s)\n", took.as_secs_f64());
+                let _guard = lines.lock();
+                let _ = std::io::stderr().write_all(text.as_bytes());
+            }
+        }
+    };
     let results = batch::run(&discovery.jobs, jobs, !a.dry_run, &cancel, work, finished);
     if let Some(b) = &bar {
         b.finish_and_clear();
@@ -221,18 +231,11 @@ pub fn run(a: BatchArgs) -> Result<ExitCode> {
             ..Row::default()
         };
         match result {
-            Ok(o) => {
-                row.course = o.course.shortname.clone().unwrap_or_default();
-                row.status = if o.rewritten.is_empty() {
-                    "unchanged".into()
-                } else {
-                    "converted".into()
+            Ok(r) => {
+                row = Row {
+                    seconds: took.as_secs_f64(),
+                    ..r.clone()
                 };
-                row.users_converted = o.report.totals.users_converted;
-                row.stamped = o.report.totals.stamped;
-                row.suspended = o.report.totals.suspended;
-                row.until = time::format_iso(o.report.until, tz);
-                row.warnings = o.report.warnings.join("; ");
             }
             Err(Error::Cancelled) => {
                 row.status = "cancelled".into();

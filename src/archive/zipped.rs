@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Read, Write};
+use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 
 use zip::result::ZipError;
@@ -92,8 +92,266 @@ pub(super) fn write(
     atomic: &mut Atomic,
     opts: &super::WriteOptions,
 ) -> Result<()> {
+    let archive = open(input)?;
+    match raw_plan(&archive, input)? {
+        Some(plan) => write_raw(input, &plan, replacements, atomic, opts),
+        // ZIP64 or other layouts the byte copier does not handle: the zip crate's writer.
+        None => write_with_crate(input, archive, replacements, atomic, opts),
+    }
+}
+
+/// One entry, located in the input file.
+struct RawEntry {
+    name: String,
+    /// Local header offset.
+    start: u64,
+    /// End of its local record (next local header, or the central directory).
+    end: u64,
+    /// Its central directory record, as stored.
+    central: Vec<u8>,
+}
+
+/// Where everything is, when the archive is a plain (non-ZIP64) zip whose records can be copied as bytes.
+struct RawPlan {
+    entries: Vec<RawEntry>,
+    comment: Vec<u8>,
+}
+
+fn u16_at(b: &[u8], at: usize) -> Option<u16> {
+    Some(u16::from_le_bytes(b.get(at..at + 2)?.try_into().ok()?))
+}
+
+fn u32_at(b: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from_le_bytes(b.get(at..at + 4)?.try_into().ok()?))
+}
+
+/// Reads the end-of-central-directory record and the central directory itself (no per-entry seeks). `None` for
+/// ZIP64 or anything unusual, which the zip crate's writer then handles.
+fn raw_plan(archive: &ZipArchive<BufReader<File>>, path: &Path) -> Result<Option<RawPlan>> {
+    let read_err = |source| Error::Read {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut file = File::open(path).map_err(read_err)?;
+    let len = file.metadata().map_err(read_err)?.len();
+    let tail_len = len.min(22 + 0xffff);
+    let mut tail = Vec::new();
+    file.seek(SeekFrom::Start(len - tail_len))
+        .map_err(read_err)?;
+    (&mut file)
+        .take(tail_len)
+        .read_to_end(&mut tail)
+        .map_err(read_err)?;
+    let Some(e) = (0..tail.len().saturating_sub(21))
+        .rev()
+        .find(|&i| u32_at(&tail, i) == Some(0x0605_4b50))
+    else {
+        return Ok(None);
+    };
+    let (Some(count), Some(cd_size), Some(cd_start)) = (
+        u16_at(&tail, e + 10),
+        u32_at(&tail, e + 12),
+        u32_at(&tail, e + 16),
+    ) else {
+        return Ok(None);
+    };
+    if count == 0xffff
+        || cd_size == 0xffff_ffff
+        || cd_start == 0xffff_ffff
+        || usize::from(count) != archive.len()
+    {
+        return Ok(None);
+    }
+    let (cd_start, cd_size) = (u64::from(cd_start), u64::from(cd_size));
+    if cd_start + cd_size > len {
+        return Ok(None);
+    }
+    let mut cd = Vec::new();
+    file.seek(SeekFrom::Start(cd_start)).map_err(read_err)?;
+    (&mut file)
+        .take(cd_size)
+        .read_to_end(&mut cd)
+        .map_err(read_err)?;
+    let mut records = Vec::with_capacity(usize::from(count));
+    let mut at = 0usize;
+    for _ in 0..count {
+        let (Some(sig), Some(nl), Some(el), Some(cl), Some(off)) = (
+            u32_at(&cd, at),
+            u16_at(&cd, at + 28),
+            u16_at(&cd, at + 30),
+            u16_at(&cd, at + 32),
+            u32_at(&cd, at + 42),
+        ) else {
+            return Ok(None);
+        };
+        let rec_len = 46 + usize::from(nl) + usize::from(el) + usize::from(cl);
+        let Some(record) = cd.get(at..at + rec_len) else {
+            return Ok(None);
+        };
+        if sig != 0x0201_4b50 || off == 0xffff_ffff || u64::from(off) >= cd_start {
+            return Ok(None);
+        }
+        let name = String::from_utf8_lossy(&record[46..46 + usize::from(nl)]).into_owned();
+        records.push((name, u64::from(off), record.to_vec()));
+        at += rec_len;
+    }
+    let mut starts: Vec<u64> = records.iter().map(|r| r.1).collect();
+    starts.sort_unstable();
+    if starts.windows(2).any(|w| w[0] == w[1]) {
+        return Ok(None);
+    }
+    let entries = records
+        .into_iter()
+        .map(|(name, start, central)| {
+            let next = starts.partition_point(|&s| s <= start);
+            RawEntry {
+                name,
+                start,
+                end: starts.get(next).copied().unwrap_or(cd_start),
+                central,
+            }
+        })
+        .collect();
+    Ok(Some(RawPlan {
+        entries,
+        comment: archive.comment().to_vec(),
+    }))
+}
+
+/// Copies every untouched entry's local record byte for byte (header, data, descriptor), writes rewritten entries
+/// deflated, and a central directory of the original records with their offsets updated.
+fn write_raw(
+    input: &Path,
+    plan: &RawPlan,
+    replacements: &BTreeMap<String, Vec<u8>>,
+    atomic: &mut Atomic,
+    opts: &super::WriteOptions,
+) -> Result<()> {
+    let read_err = |source| Error::Read {
+        path: input.to_path_buf(),
+        source,
+    };
+    let mut src = BufReader::with_capacity(64 << 10, File::open(input).map_err(read_err)?);
+    let file = atomic.handle()?;
+    let mut out = BufWriter::with_capacity(64 << 10, file);
+    let mut pos: u64 = 0;
+    let mut at: u64 = 0;
+    let mut central = Vec::new();
+    let too_big = || Error::Member {
+        path: input.to_path_buf(),
+        member: String::new(),
+        reason: "the output would need ZIP64".into(),
+    };
+    for e in &plan.entries {
+        opts.cancel.check()?;
+        let offset = u32::try_from(pos).map_err(|_| too_big())?;
+        if e.start != at {
+            src.seek(SeekFrom::Start(e.start)).map_err(read_err)?;
+        }
+        let mut record = e.central.clone();
+        match replacements.get(&e.name) {
+            None => {
+                let want = e.end - e.start;
+                let copied = io::copy(&mut (&mut src).take(want), &mut out)
+                    .map_err(|err| atomic.write_error(err))?;
+                if copied != want {
+                    return Err(Error::Member {
+                        path: input.to_path_buf(),
+                        member: e.name.clone(),
+                        reason: "truncated entry".into(),
+                    });
+                }
+                at = e.end;
+                pos += want;
+            }
+            Some(new) => {
+                // The original local header for its name, flags, times.
+                let mut fixed = [0u8; 30];
+                src.read_exact(&mut fixed).map_err(read_err)?;
+                let nl = usize::from(u16_at(&fixed, 26).unwrap_or(0));
+                let mut name = vec![0u8; nl];
+                src.read_exact(&mut name).map_err(read_err)?;
+                at = e.start + 30 + nl as u64;
+                let mut enc = flate2::write::DeflateEncoder::new(
+                    Vec::new(),
+                    flate2::Compression::new(opts.level),
+                );
+                enc.write_all(new).map_err(|err| atomic.write_error(err))?;
+                let data = enc.finish().map_err(|err| atomic.write_error(err))?;
+                let crc = {
+                    let mut c = flate2::Crc::new();
+                    c.update(new);
+                    c.sum()
+                };
+                let (csize, usize_) = (
+                    u32::try_from(data.len()).map_err(|_| too_big())?,
+                    u32::try_from(new.len()).map_err(|_| too_big())?,
+                );
+                // Data descriptor flag off: sizes are in the header.
+                let flags = u16_at(&fixed, 6).unwrap_or(0) & !0x0008;
+                let mut header = Vec::with_capacity(30 + nl);
+                header.extend_from_slice(&0x0403_4b50u32.to_le_bytes());
+                header.extend_from_slice(&20u16.to_le_bytes());
+                header.extend_from_slice(&flags.to_le_bytes());
+                header.extend_from_slice(&8u16.to_le_bytes());
+                header.extend_from_slice(&fixed[10..14]); // time, date
+                header.extend_from_slice(&crc.to_le_bytes());
+                header.extend_from_slice(&csize.to_le_bytes());
+                header.extend_from_slice(&usize_.to_le_bytes());
+                header.extend_from_slice(&u16::try_from(nl).unwrap_or(0).to_le_bytes());
+                header.extend_from_slice(&0u16.to_le_bytes());
+                header.extend_from_slice(&name);
+                out.write_all(&header)
+                    .map_err(|err| atomic.write_error(err))?;
+                out.write_all(&data)
+                    .map_err(|err| atomic.write_error(err))?;
+                pos += (header.len() + data.len()) as u64;
+                // Central record: same, with the new method, sizes, CRC, no extra field.
+                let cnl = usize::from(u16_at(&record, 28).unwrap_or(0));
+                let cel = usize::from(u16_at(&record, 30).unwrap_or(0));
+                record.splice(46 + cnl..46 + cnl + cel, []);
+                record[6..8].copy_from_slice(&20u16.to_le_bytes());
+                let cflags = u16_at(&record, 8).unwrap_or(0) & !0x0008;
+                record[8..10].copy_from_slice(&cflags.to_le_bytes());
+                record[10..12].copy_from_slice(&8u16.to_le_bytes());
+                record[16..20].copy_from_slice(&crc.to_le_bytes());
+                record[20..24].copy_from_slice(&csize.to_le_bytes());
+                record[24..28].copy_from_slice(&usize_.to_le_bytes());
+                record[30..32].copy_from_slice(&0u16.to_le_bytes());
+            }
+        }
+        record[42..46].copy_from_slice(&offset.to_le_bytes());
+        central.extend_from_slice(&record);
+    }
+    let cd_offset = u32::try_from(pos).map_err(|_| too_big())?;
+    let cd_size = u32::try_from(central.len()).map_err(|_| too_big())?;
+    let count = u16::try_from(plan.entries.len()).map_err(|_| too_big())?;
+    out.write_all(&central)
+        .map_err(|err| atomic.write_error(err))?;
+    let mut eocd = Vec::with_capacity(22 + plan.comment.len());
+    eocd.extend_from_slice(&0x0605_4b50u32.to_le_bytes());
+    eocd.extend_from_slice(&[0, 0, 0, 0]);
+    eocd.extend_from_slice(&count.to_le_bytes());
+    eocd.extend_from_slice(&count.to_le_bytes());
+    eocd.extend_from_slice(&cd_size.to_le_bytes());
+    eocd.extend_from_slice(&cd_offset.to_le_bytes());
+    eocd.extend_from_slice(&u16::try_from(plan.comment.len()).unwrap_or(0).to_le_bytes());
+    eocd.extend_from_slice(&plan.comment);
+    out.write_all(&eocd)
+        .map_err(|err| atomic.write_error(err))?;
+    out.flush().map_err(|err| atomic.write_error(err))?;
+    Ok(())
+}
+
+/// The zip crate's writer: raw copies through `raw_copy_file`, for archives the byte copier leaves alone.
+fn write_with_crate(
+    input: &Path,
+    mut archive: ZipArchive<BufReader<File>>,
+    replacements: &BTreeMap<String, Vec<u8>>,
+    atomic: &mut Atomic,
+    opts: &super::WriteOptions,
+) -> Result<()> {
     let cancel = &opts.cancel;
-    let mut archive = open(input)?;
     let file = atomic.handle()?;
     let mut out = ZipWriter::new(BufWriter::with_capacity(64 << 10, file));
     let werr = |e: ZipError| match e {

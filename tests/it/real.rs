@@ -141,7 +141,9 @@ fn real_lti_instance_loses_its_tool_when_converted() {
 fn multi_block_outputs_are_deterministic_across_runs() {
     // A multi-megabyte archive is compressed in parallel blocks by reused compressors: the bytes must never
     // depend on which thread compressed which block before (a reset compressor keeps stale window bytes).
-    let Some(dir) = util::shared("real") else { return };
+    let Some(dir) = util::shared("real") else {
+        return;
+    };
     let input = dir.join("moodle40-tgz-nousers-meta-3mb.mbz");
     let tmp = tempdir();
     let mut digests = std::collections::BTreeSet::new();

@@ -60,10 +60,7 @@ fn info(path: &Path, loaded: &Loaded) -> Result<backup::Info> {
             },
         }),
         None => {
-            let dotted = loaded
-                .members
-                .iter()
-                .any(|m| m.path == "./moodle_backup.xml");
+            let dotted = loaded.has_member("./moodle_backup.xml");
             Err(Error::Member {
                 path: path.to_path_buf(),
                 member: MOODLE_BACKUP.into(),
@@ -245,7 +242,7 @@ pub fn inspect_file(input: &Path) -> Result<Inspection> {
         backup_release: info.get("backup_release").map(str::to_owned),
         course: Course::new(&info, &loaded),
         root_settings: info.root_settings.clone(),
-        members: loaded.members.len(),
+        members: loaded.member_count(),
         archive_index: loaded.has_index,
         summary,
     })

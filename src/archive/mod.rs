@@ -127,8 +127,8 @@ pub struct MemberInfo {
 pub struct Loaded {
     /// The container.
     pub container: Container,
-    /// Every member in order (the tar `.ARCHIVE_INDEX` excluded).
-    pub members: Vec<MemberInfo>,
+    /// Every member in order, for zip (tar.gz members are in `tar_members`).
+    members: Vec<MemberInfo>,
     /// The wanted members' bytes, by path.
     pub docs: BTreeMap<String, Vec<u8>>,
     /// The tar input had an `.ARCHIVE_INDEX`.
@@ -139,6 +139,42 @@ pub struct Loaded {
 }
 
 impl Loaded {
+    /// Number of members (the tar `.ARCHIVE_INDEX` excluded).
+    pub fn member_count(&self) -> usize {
+        match self.container {
+            Container::TarGz => self.tar_members.len(),
+            Container::Zip => self.members.len(),
+        }
+    }
+
+    /// Whether a member has this exact path.
+    pub fn has_member(&self, path: &str) -> bool {
+        match self.container {
+            Container::TarGz => self.tar_members.iter().any(|m| m.path == path.as_bytes()),
+            Container::Zip => self.members.iter().any(|m| m.path == path),
+        }
+    }
+
+    /// Every member in order (the tar `.ARCHIVE_INDEX` excluded).
+    pub fn members(&self) -> Vec<MemberInfo> {
+        match self.container {
+            Container::TarGz => self
+                .tar_members
+                .iter()
+                .map(|m| MemberInfo {
+                    path: m.path_lossy(),
+                    kind: match m.kind {
+                        tar::Kind::File => 'f',
+                        tar::Kind::Dir => 'd',
+                        tar::Kind::Other(b) => char::from(b),
+                    },
+                    size: m.size,
+                })
+                .collect(),
+            Container::Zip => self.members.clone(),
+        }
+    }
+
     /// A wanted member's bytes.
     pub fn doc(&self, path: &str) -> Option<&[u8]> {
         self.docs.get(path).map(Vec::as_slice)

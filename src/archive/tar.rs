@@ -1030,11 +1030,16 @@ impl<W: Write> Writer<W> {
 ///
 /// Paths are written as they are; Moodle's own paths never hold tabs or newlines.
 pub fn archive_index(members: &[Member]) -> Vec<u8> {
+    archive_index_with(members, |m| m.size)
+}
+
+/// [`archive_index`] with each file's size given by `size` (the size it will have once rewritten).
+pub fn archive_index_with(members: &[Member], size: impl Fn(&Member) -> u64) -> Vec<u8> {
     let mut lines = Vec::new();
     let mut count = 0usize;
     for member in members {
         let line = match member.kind {
-            Kind::File => format!("\tf\t{}\t{}\n", member.size, member.mtime),
+            Kind::File => format!("\tf\t{}\t{}\n", size(member), member.mtime),
             Kind::Dir => "\td\t0\t?\n".to_owned(),
             Kind::Other(_) => continue,
         };

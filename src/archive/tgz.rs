@@ -1,6 +1,6 @@
 //! tar.gz reading and rewriting (gzip around the [`super::tar`] reader and writer).
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::path::Path;
@@ -10,7 +10,7 @@ use flate2::read::MultiGzDecoder;
 use super::output::Atomic;
 use super::pgzip::ParGz;
 use super::tar::{self, ARCHIVE_INDEX, Kind, TarError};
-use super::{Container, Loaded, MAX_XML_BYTES, MemberInfo, check_duplicate};
+use super::{Container, Loaded, MAX_XML_BYTES};
 use crate::error::{Error, Result};
 
 /// I/O buffer size: under glibc's 128 KiB mmap threshold, so buffers are reused across the archives of a batch.
@@ -77,9 +77,7 @@ fn drain<R: Read>(path: &Path, reader: tar::Reader<R>) -> Result<()> {
 pub(super) fn load(path: &Path, wanted: &[&str]) -> Result<Loaded> {
     let mut reader = open(path)?;
     let mut members = Vec::new();
-    let mut infos = Vec::new();
     let mut docs = BTreeMap::new();
-    let mut seen = HashSet::new();
     let mut has_index = false;
     let mut users = None;
     let mut last: Option<String> = None;
@@ -90,8 +88,13 @@ pub(super) fn load(path: &Path, wanted: &[&str]) -> Result<Loaded> {
         let Some(m) = next else { break };
         let name = m.path_lossy();
         last = Some(name.clone());
-        check_duplicate(&mut seen, path, &name)?;
         if m.path == ARCHIVE_INDEX {
+            if has_index {
+                return Err(Error::Duplicate {
+                    path: path.to_path_buf(),
+                    member: name,
+                });
+            }
             has_index = true;
             continue;
         }
@@ -112,21 +115,22 @@ pub(super) fn load(path: &Path, wanted: &[&str]) -> Result<Loaded> {
                 .map_err(|e| read_err(path, format!("member `{name}`"), TarError::from(e)))?;
             docs.insert(name.clone(), buf);
         }
-        infos.push(MemberInfo {
-            path: name,
-            kind: match m.kind {
-                Kind::File => 'f',
-                Kind::Dir => 'd',
-                Kind::Other(b) => char::from(b),
-            },
-            size: m.size,
-        });
         members.push(m);
     }
     drain(path, reader)?;
+    // Duplicate names, found by sorting borrowed paths (no second copy of every name).
+    let mut names: Vec<&[u8]> = members.iter().map(|m| m.path.as_slice()).collect();
+    names.sort_unstable();
+    if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
+        return Err(Error::Duplicate {
+            path: path.to_path_buf(),
+            member: String::from_utf8_lossy(w[0]).into_owned(),
+        });
+    }
+    drop(names);
     Ok(Loaded {
         container: Container::TarGz,
-        members: infos,
+        members: Vec::new(),
         docs,
         has_index,
         users,
@@ -157,18 +161,11 @@ pub(super) fn write(
         },
     };
     if loaded.has_index {
-        let planned: Vec<tar::Member> = loaded
-            .tar_members
-            .iter()
-            .map(|m| {
-                let mut m = m.clone();
-                if let Some(new) = replacements.get(&m.path_lossy()) {
-                    m.size = new.len() as u64;
-                }
-                m
-            })
-            .collect();
-        let index = tar::archive_index(&planned);
+        let index = tar::archive_index_with(&loaded.tar_members, |m| {
+            replacements
+                .get(&m.path_lossy())
+                .map_or(m.size, |new| new.len() as u64)
+        });
         writer
             .append_bytes(&tar::index_member(index.len() as u64), &index)
             .map_err(out_err)?;

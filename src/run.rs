@@ -69,7 +69,21 @@ fn info(path: &Path, loaded: &Loaded) -> Result<backup::Info> {
                      which Moodle cannot restore: repack them with paths relative to the backup folder"
                         .into()
                 } else {
-                    "missing: this is not a Moodle backup (restore requires it)".into()
+                    let names: Vec<String> = loaded
+                        .members()
+                        .into_iter()
+                        .take(5)
+                        .map(|m| m.path)
+                        .collect();
+                    format!(
+                        "missing: this is not a Moodle backup (restore requires it); the archive holds {} members{}",
+                        loaded.member_count(),
+                        if names.is_empty() {
+                            String::new()
+                        } else {
+                            format!(", e.g. {}", names.join(", "))
+                        }
+                    )
                 },
             })
         }

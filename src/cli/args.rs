@@ -7,12 +7,73 @@ use clap::{Parser, Subcommand};
 /// Turn database/cohort (and other synced) enrolments into manual ones inside Moodle backups (.mbz),
 /// with end dates, offline.
 #[derive(Debug, Parser)]
-#[command(name = "mbz-enrol", version, about, long_about = None)]
+#[command(name = "mbz-enrol", version, about, long_about = None, after_help = MAIN_HELP)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
 }
+
+const MAIN_HELP: &str = "\
+Examples:
+  mbz-enrol inspect backup.mbz
+  mbz-enrol convert backup.mbz -o backup-manual.mbz --until 2027-08-31 --timezone Europe/Paris
+  mbz-enrol verify backup-manual.mbz --against backup.mbz
+  mbz-enrol batch backups/ -o converted/ --until 2027-08-31 --report report.html
+
+Exit codes: 0 success; 1 a check failed (verify, --verify) or an archive failed (batch, plan --allow-partial);
+2 error (bad arguments, unreadable archive: nothing is written); 130 interrupted (Ctrl-C).
+Guides: README.md (English), docs/guide-fr.md (français).";
+
+const CONVERT_HELP: &str = "\
+Examples:
+  # Keep cohort and database students through 31 August 2027 (Paris time), teachers keep their dates:
+  mbz-enrol convert course.mbz -o course-manual.mbz --until 2027-08-31 --timezone Europe/Paris
+  # Also meta links; stamp students and non-editing teachers; check the result; JSON report:
+  mbz-enrol convert course.mbz -o out.mbz --until 2027-08-31T23:59 --from database,cohort,meta \\
+      --stamp-roles student,teacher --verify --json > report.json
+  # See what would change, write nothing:
+  mbz-enrol convert course.mbz --dry-run --until 2027-08-31
+
+Then restore out.mbz in Moodle (new course, or \"Merge the backup course into this course\"), keeping
+\"Include enrolment methods\" at \"Yes, but only if users are included\".";
+
+const BATCH_HELP: &str = "\
+Examples:
+  mbz-enrol batch /var/backups/moodle -o /srv/converted --until 2027-08-31 --report report.html
+  # Diplomas ending on different dates (CSV: course,until):
+  mbz-enrol batch backups/ -o out/ --until-map diplomas.csv --until 2027-08-31 --verify
+  # Four cron hosts share one corpus:
+  mbz-enrol batch backups/ -o out/ --until 2027-08-31 --shard 2/4 --resume";
+
+const PLAN_HELP: &str = "\
+Examples:
+  # A CSV for Site administration > Users > Accounts > Upload users, all courses of a folder:
+  mbz-enrol plan backups/ --format uploaduser -o enrolments.csv --until 2027-08-31 --timezone Europe/Paris
+  # A tool_sync file keyed by idnumber, only what changes in the live course:
+  mbz-enrol plan course.mbz --format toolsync --user-key idnumber --course-key idnumber \\
+      --into live-course-users.mbz -o enrols.csv --until 2027-08-31";
+
+const RENEW_HELP: &str = "\
+Examples:
+  # The participants page procedure: inactive manual students back to active until 31 August 2027:
+  mbz-enrol renew course.mbz -o renewed.mbz --method manual --role student --status inactive \\
+      --set-status active --until 2027-08-31 --timezone Europe/Paris
+  # Clear the end date of two users (impossible in the web form):
+  mbz-enrol renew course.mbz -o renewed.mbz --user jdoe,asmith --until none
+  # A whole folder:
+  mbz-enrol renew backups/ -o renewed/ --method self --status expired --until 2027-12-31";
+
+const VERIFY_HELP: &str = "\
+Examples:
+  mbz-enrol verify course-manual.mbz
+  mbz-enrol verify course-manual.mbz --against course.mbz --timezone Europe/Paris
+  mbz-enrol verify course-manual.mbz --against course.mbz --json > proof.json";
+
+const INSPECT_HELP: &str = "\
+Examples:
+  mbz-enrol inspect course.mbz
+  mbz-enrol inspect course.mbz --json | jq '.enrol_instances'";
 
 /// Subcommands.
 #[derive(Debug, Subcommand)]
@@ -22,6 +83,7 @@ pub enum Command {
     /// All user enrolments of the converted methods merge into the course's manual instance (one per user),
     /// keeping roles and group memberships. Users holding a --stamp-roles role get the --until end date.
     /// Every other archive member is copied byte for byte. The input is never modified.
+    #[command(after_help = CONVERT_HELP)]
     Convert(ConvertArgs),
     /// Convert whole folders of backups in parallel, with per-course end dates, progress and a report.
     ///
@@ -29,24 +91,39 @@ pub enum Command {
     /// under the same relative paths. One failing archive never stops the others. Exit 0 when all succeeded,
     /// 1 when any failed, 2 on usage errors, 130 when interrupted (finished outputs stay, unfinished ones are
     /// removed).
+    #[command(after_help = BATCH_HELP)]
     Batch(BatchArgs),
     /// Write a direct merge plan instead of a restore: Upload users CSV, tool_sync CSV, JSON or web-service bodies.
     ///
     /// The plan holds, for each archive's course, the enrolments that `convert` promises (same rules), one action
     /// per user. ARCHIVE may be several archives or folders: one plan covers all their courses.
+    #[command(after_help = PLAN_HELP)]
     Plan(PlanArgs),
     /// Extend, reactivate or suspend manual and self enrolments (the participants page's bulk edit, offline).
     ///
     /// Filters combine with AND; a list inside one filter means any of them. Only the chosen fields of matching
     /// enrolments change; everything else is copied byte for byte. Unlike the web form, --until none clears an end
     /// date back to unlimited.
+    #[command(after_help = RENEW_HELP)]
     Renew(RenewArgs),
     /// Show what a backup holds: container, release, course, enrolment methods and their users.
+    #[command(after_help = INSPECT_HELP)]
     Inspect(InspectArgs),
     /// Prove that a backup will restore, and with --against that only enrolment records changed.
     ///
     /// Exit 0 when every check passes, 1 when one fails (each failure listed), 2 when the archive cannot be read.
+    #[command(after_help = VERIFY_HELP)]
     Verify(VerifyArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) on stdout.
+    ///
+    /// e.g. mbz-enrol completions bash > /etc/bash_completion.d/mbz-enrol
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) on stdout: mbz-enrol manpage > /usr/local/share/man/man1/mbz-enrol.1
+    Manpage,
 }
 
 /// `convert` arguments.
@@ -83,6 +160,9 @@ pub struct ConvertArgs {
     /// Report what would change; write nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Replace OUT if it already exists.
+    #[arg(long)]
+    pub force: bool,
     /// Print the report as JSON on stdout (the human summary still goes to stderr).
     #[arg(long)]
     pub json: bool,
@@ -243,6 +323,9 @@ pub struct PlanArgs {
     /// Write the plan even when some archives failed (they are listed; their courses are missing from it).
     #[arg(long)]
     pub allow_partial: bool,
+    /// Replace FILE if it already exists.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// `verify` arguments.
@@ -335,6 +418,9 @@ pub struct RenewArgs {
     /// Report what would change; write nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Replace OUT if it already exists (a single archive).
+    #[arg(long)]
+    pub force: bool,
     /// Print the report as JSON on stdout (the human summary still goes to stderr).
     #[arg(long)]
     pub json: bool,

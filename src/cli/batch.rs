@@ -18,7 +18,7 @@ use super::clean_list;
 
 /// Runs a batch.
 pub fn run(a: BatchArgs) -> Result<ExitCode> {
-    let (tz, source) = time::resolve_zone(a.timezone.as_deref())?;
+    let (tz, source) = super::zone(a.timezone.as_deref())?;
     let mut err = std::io::stderr();
     writeln!(err, "time zone: {tz} (from {source})")?;
     let from = clean_list(a.from);

@@ -25,6 +25,16 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Renew(a) => renew(a),
         Command::Inspect(a) => inspect(a),
         Command::Verify(a) => verify(a),
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cmd, "mbz-enrol", &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Manpage => {
+            let cmd = <Cli as clap::CommandFactory>::command();
+            clap_mangen::Man::new(cmd).render(&mut std::io::stdout())?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 
@@ -34,6 +44,79 @@ pub(crate) fn interruptible() -> mbz_enrol::archive::Cancel {
     let set = flag.clone();
     let _ = ctrlc::set_handler(move || set.store(true, std::sync::atomic::Ordering::SeqCst));
     mbz_enrol::archive::Cancel::on(flag)
+}
+
+/// Resolves the zone, with the closest IANA names as a hint when the name is unknown.
+pub(crate) fn zone(flag: Option<&str>) -> Result<(chrono_tz::Tz, time::ZoneSource)> {
+    time::resolve_zone(flag).map_err(|e| {
+        let given = flag
+            .map(str::to_owned)
+            .or_else(|| std::env::var("TZ").ok())
+            .unwrap_or_default();
+        let close = closest_zones(given.trim_start_matches(':'));
+        if close.is_empty() {
+            anyhow::Error::from(e)
+        } else {
+            anyhow::anyhow!("{e}; did you mean {}?", close.join(", "))
+        }
+    })
+}
+
+/// Up to three IANA names closest to `name` (case-insensitive edit distance, or containing it).
+fn closest_zones(name: &str) -> Vec<&'static str> {
+    let want = name.to_lowercase();
+    if want.is_empty() {
+        return Vec::new();
+    }
+    let distance = |a: &str, b: &str| {
+        let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+        let mut row: Vec<usize> = (0..=b.len()).collect();
+        for i in 1..=a.len() {
+            let mut prev = row[0];
+            row[0] = i;
+            for j in 1..=b.len() {
+                let cur = row[j];
+                row[j] = (row[j] + 1)
+                    .min(row[j - 1] + 1)
+                    .min(prev + usize::from(a[i - 1] != b[j - 1]));
+                prev = cur;
+            }
+        }
+        row[b.len()]
+    };
+    let mut scored: Vec<(usize, &'static str)> = chrono_tz::TZ_VARIANTS
+        .iter()
+        .filter(|tz| tz.name().contains('/'))
+        .map(|tz| {
+            let n = tz.name();
+            let l = n.to_lowercase();
+            let last = l.rsplit('/').next().unwrap_or(&l).to_owned();
+            let d = if l.contains(&want) || want.contains(&last) {
+                0
+            } else {
+                distance(&want, &l).min(distance(&want, &last) + 2)
+            };
+            (d, n)
+        })
+        .collect();
+    scored.sort();
+    scored
+        .into_iter()
+        .filter(|(d, _)| *d <= want.len() / 2 + 1)
+        .take(3)
+        .map(|(_, n)| n)
+        .collect()
+}
+
+/// Refuses to replace an existing output unless `--force`.
+pub(crate) fn refuse_existing(out: &std::path::Path, force: bool) -> Result<()> {
+    if !force && std::fs::symlink_metadata(out).is_ok() {
+        bail!(
+            "{} already exists: choose another path, or add --force to replace it",
+            out.display()
+        );
+    }
+    Ok(())
 }
 
 /// Output settings: `level`, every core, and `cancel`.
@@ -60,8 +143,22 @@ pub(crate) fn clean_list(list: Vec<String>) -> Vec<String> {
 }
 
 fn convert(a: ConvertArgs) -> Result<ExitCode> {
+    if a.input.is_dir() {
+        bail!(
+            "{} is a folder: convert takes one backup; for a whole folder use\n  mbz-enrol batch {} -o OUTDIR --until DATE",
+            a.input.display(),
+            a.input.display()
+        );
+    }
     if a.output.is_none() && !a.dry_run {
         bail!("convert needs -o OUT (or --dry-run to write nothing)");
+    }
+    if let Some(out) = &a.output
+        && !a.dry_run
+    {
+        // The input itself is the more useful thing to say.
+        mbz_enrol::archive::output::check(&a.input, out)?;
+        refuse_existing(out, a.force)?;
     }
     let from = clean_list(a.from);
     if from.is_empty() {
@@ -73,7 +170,7 @@ fn convert(a: ConvertArgs) -> Result<ExitCode> {
         );
     }
     let stamp_roles = clean_list(a.stamp_roles);
-    let (tz, source) = time::resolve_zone(a.timezone.as_deref())?;
+    let (tz, source) = zone(a.timezone.as_deref())?;
     let until = time::parse_end(&a.until, tz).with_context(|| "--until")?;
     let now = time::now_epoch();
     let mut err = std::io::stderr().lock();
@@ -206,7 +303,7 @@ fn renew(a: RenewArgs) -> Result<ExitCode> {
     if a.set_status.is_none() && a.start.is_none() && a.until.is_none() {
         bail!("renew needs at least one action: --set-status, --start or --until");
     }
-    let (tz, source) = time::resolve_zone(a.timezone.as_deref())?;
+    let (tz, source) = zone(a.timezone.as_deref())?;
     let mut err = std::io::stderr().lock();
     writeln!(err, "time zone: {tz} (from {source})")?;
     let now = match &a.now {
@@ -288,6 +385,10 @@ fn renew(a: RenewArgs) -> Result<ExitCode> {
     }
     let input = a.inputs[0].clone();
     let output = if a.dry_run { None } else { a.output.as_deref() };
+    if let Some(out) = output {
+        mbz_enrol::archive::output::check(&input, out)?;
+        refuse_existing(out, a.force)?;
+    }
     let outcome = mbz_enrol::run::renew_file_with(&input, output, &opts, &write)?;
     render::renew_summary(&mut err, &outcome, tz)?;
     let mut code = ExitCode::SUCCESS;

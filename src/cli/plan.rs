@@ -14,7 +14,7 @@ use super::clean_list;
 
 /// Runs `plan`.
 pub fn run(a: PlanArgs) -> Result<ExitCode> {
-    let (tz, source) = time::resolve_zone(a.timezone.as_deref())?;
+    let (tz, source) = super::zone(a.timezone.as_deref())?;
     let mut err = std::io::stderr();
     writeln!(
         err,

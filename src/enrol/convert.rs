@@ -360,9 +360,17 @@ pub fn convert(docs: &Docs<'_>, opts: &Options) -> Result<Conversion, EnrolError
         .filter(|&i| plugins[i] != "manual" && opts.from.iter().any(|f| *f == plugins[i]))
         .collect();
     if converted.is_empty() {
+        let mut present: Vec<&str> = plugins.iter().map(String::as_str).collect();
+        present.sort_unstable();
+        present.dedup();
         report.warnings.push(format!(
-            "nothing to convert: no enrolment method {} in this backup",
-            opts.from.join(", ")
+            "nothing to convert: no enrolment method {} in this backup (it has: {})",
+            opts.from.join(", "),
+            if present.is_empty() {
+                "none".to_owned()
+            } else {
+                present.join(", ")
+            }
         ));
         return Ok(noop(report));
     }

@@ -431,3 +431,118 @@ fn readme_quick_start_has_two_commands_on_a_shipped_fixture() {
         cmds[1]
     );
 }
+
+#[test]
+fn help_lists_examples_and_exit_codes_for_every_subcommand() {
+    let top = String::from_utf8(run(&["--help"]).stdout).unwrap();
+    assert!(top.contains("Exit codes:") && top.contains("130"), "{top}");
+    for sub in ["convert", "batch", "plan", "renew", "verify", "inspect"] {
+        let o = run(&[sub, "--help"]);
+        assert!(o.status.success(), "{sub}");
+        let text = String::from_utf8(o.stdout).unwrap();
+        assert!(
+            text.contains("Examples:"),
+            "{sub} --help has no examples:\n{text}"
+        );
+        assert!(text.contains(&format!("mbz-enrol {sub} ")), "{sub}: {text}");
+    }
+    for shell in ["bash", "zsh", "fish"] {
+        let o = run(&["completions", shell]);
+        assert!(o.status.success() && o.stdout.len() > 500, "{shell}");
+    }
+    let man = String::from_utf8(run(&["manpage"]).stdout).unwrap();
+    assert!(man.contains(".TH mbz-enrol 1"), "{man}");
+}
+
+#[test]
+fn errors_say_what_to_do_next() {
+    let dir = tempdir();
+    let out = dir.path().join("out.mbz");
+    let o_str = out.to_str().unwrap();
+    // A folder given to convert: suggest batch.
+    let o = run(&[
+        "convert",
+        util::root().join("fixtures").to_str().unwrap(),
+        "-o",
+        o_str,
+        "--until",
+        UNTIL,
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("mbz-enrol batch"), "{}", stderr(&o));
+    // Missing --until: clap names it.
+    let o = run(&[
+        "convert",
+        fixture("coh_basic.mbz").to_str().unwrap(),
+        "-o",
+        o_str,
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--until"), "{}", stderr(&o));
+    // A misspelt zone: the closest IANA name.
+    let o = run(&[
+        "convert",
+        fixture("coh_basic.mbz").to_str().unwrap(),
+        "-o",
+        o_str,
+        "--until",
+        UNTIL,
+        "--timezone",
+        "Europe/Pariss",
+    ]);
+    assert!(
+        stderr(&o).contains("did you mean Europe/Paris"),
+        "{}",
+        stderr(&o)
+    );
+    // An unknown --from plugin: the ones the archive has.
+    let o = run(&[
+        "convert",
+        fixture("noconvert.mbz").to_str().unwrap(),
+        "--dry-run",
+        "--until",
+        UNTIL,
+        "--from",
+        "ldap",
+    ]);
+    assert!(
+        stderr(&o).contains("it has: guest, manual, self"),
+        "{}",
+        stderr(&o)
+    );
+    // An existing output: --force.
+    std::fs::write(&out, "old").unwrap();
+    let o = run(&[
+        "convert",
+        fixture("coh_basic.mbz").to_str().unwrap(),
+        "-o",
+        o_str,
+        "--until",
+        UNTIL,
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--force"), "{}", stderr(&o));
+    assert_eq!(std::fs::read(&out).unwrap(), b"old");
+    let o = run(&[
+        "convert",
+        fixture("coh_basic.mbz").to_str().unwrap(),
+        "-o",
+        o_str,
+        "--until",
+        UNTIL,
+        "--force",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // A zip that is not a Moodle backup: say what it holds.
+    let zip = dir.path().join("photos.mbz");
+    {
+        let mut z = zip::ZipWriter::new(std::fs::File::create(&zip).unwrap());
+        z.start_file("holiday.jpg", zip::write::SimpleFileOptions::default())
+            .unwrap();
+        std::io::Write::write_all(&mut z, b"jpeg").unwrap();
+        z.finish().unwrap();
+    }
+    let o = run(&["inspect", zip.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("holiday.jpg"), "{}", stderr(&o));
+}

@@ -76,6 +76,7 @@ pub fn run(a: PlanArgs) -> Result<ExitCode> {
     if found.jobs.is_empty() {
         bail!("no backup found in the given archives or folders");
     }
+    super::refuse_existing(&a.output, a.force)?;
     // The plan file must not replace an input archive or land inside an input folder.
     for job in &found.jobs {
         mbz_enrol::archive::output::check(&job.input, &a.output)?;

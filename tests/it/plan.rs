@@ -33,10 +33,10 @@ fn plan(inputs: &[&Path], args: &[&str]) -> (i32, String, String) {
 /// Compares with `tests/golden/NAME`, or rewrites it when MBZ_UPDATE_GOLDEN is set.
 fn golden(name: &str, text: &str) {
     // Paths depend on where the project is cloned.
-    let text = &text.replace(&util::root().display().to_string(), "$ROOT");
+    let text = text.replace(&util::root().display().to_string(), "$ROOT");
     let path = util::root().join("tests/golden").join(name);
     if std::env::var_os("MBZ_UPDATE_GOLDEN").is_some() {
-        std::fs::write(&path, text).unwrap();
+        std::fs::write(&path, &text).unwrap();
         return;
     }
     let want = std::fs::read_to_string(&path)

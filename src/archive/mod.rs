@@ -16,6 +16,8 @@ pub mod tar;
 mod tgz;
 mod zipped;
 
+pub use zipped::central_names as zip_central_names;
+
 use std::collections::{BTreeMap, HashSet};
 use std::fs::File;
 use std::io::Read;

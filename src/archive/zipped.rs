@@ -42,6 +42,8 @@ fn name_of(archive: &ZipArchive<BufReader<File>>, path: &Path, i: usize) -> Resu
 
 pub(super) fn load(path: &Path, wanted: &[&str]) -> Result<Loaded> {
     let mut archive = open(path)?;
+    // Duplicate and NUL names, which the zip reader hides, are refused here.
+    raw_plan(&archive, path)?;
     let mut infos = Vec::new();
     let mut docs = BTreeMap::new();
     let mut seen = HashSet::new();
@@ -52,6 +54,24 @@ pub(super) fn load(path: &Path, wanted: &[&str]) -> Result<Loaded> {
         let mut f = archive.by_index(i).map_err(zip_err(path, Some(&name)))?;
         let is_dir = f.is_dir();
         let size = f.size();
+        // Moodle (libzip) reads stored and deflated members, and bzip2 where it is built in: anything else
+        // (AES, unknown ids) would fail at restore, so say it now.
+        if !matches!(
+            f.compression(),
+            CompressionMethod::Stored | CompressionMethod::Deflated
+        ) && !matches!(
+            format!("{:?}", f.compression()).as_str(),
+            "Bzip2" | "Unsupported(12)"
+        ) {
+            return Err(Error::Member {
+                path: path.to_path_buf(),
+                member: name,
+                reason: format!(
+                    "compression method {:?} that Moodle cannot read",
+                    f.compression()
+                ),
+            });
+        }
         if !is_dir && name == crate::backup::USERS && wanted.contains(&name.as_str()) {
             users = Some(super::read_users(path, &mut f)?);
         } else if !is_dir && wanted.contains(&name.as_str()) {
@@ -68,6 +88,16 @@ pub(super) fn load(path: &Path, wanted: &[&str]) -> Result<Loaded> {
                 member: Some(name.clone()),
                 source: ZipError::Io(e),
             })?;
+            if buf.len() as u64 != size {
+                return Err(Error::Member {
+                    path: path.to_path_buf(),
+                    member: name,
+                    reason: format!(
+                        "declares {size} bytes but holds {}: the archive is damaged",
+                        buf.len()
+                    ),
+                });
+            }
             docs.insert(name.clone(), buf);
         }
         infos.push(MemberInfo {
@@ -125,6 +155,18 @@ fn u32_at(b: &[u8], at: usize) -> Option<u32> {
     Some(u32::from_le_bytes(b.get(at..at + 4)?.try_into().ok()?))
 }
 
+/// The names in a zip's central directory as stored (duplicates included, which the zip reader hides), or
+/// `None` when it cannot be read that way (ZIP64, damage).
+pub fn central_names(path: &Path) -> Option<Vec<String>> {
+    let archive = open(path).ok()?;
+    match raw_plan(&archive, path) {
+        Ok(Some(plan)) => Some(plan.entries.into_iter().map(|e| e.name).collect()),
+        Err(Error::Duplicate { member, .. }) => Some(vec![member.clone(), member]),
+        Err(Error::Member { member, .. }) => Some(vec![member.replace("\\0", "\0")]),
+        _ => None,
+    }
+}
+
 /// Reads the end-of-central-directory record and the central directory itself (no per-entry seeks). `None` for
 /// ZIP64 or anything unusual, which the zip crate's writer then handles.
 fn raw_plan(archive: &ZipArchive<BufReader<File>>, path: &Path) -> Result<Option<RawPlan>> {
@@ -155,11 +197,7 @@ fn raw_plan(archive: &ZipArchive<BufReader<File>>, path: &Path) -> Result<Option
     ) else {
         return Ok(None);
     };
-    if count == 0xffff
-        || cd_size == 0xffff_ffff
-        || cd_start == 0xffff_ffff
-        || usize::from(count) != archive.len()
-    {
+    if count == 0xffff || cd_size == 0xffff_ffff || cd_start == 0xffff_ffff {
         return Ok(None);
     }
     let (cd_start, cd_size) = (u64::from(cd_start), u64::from(cd_size));
@@ -194,6 +232,25 @@ fn raw_plan(archive: &ZipArchive<BufReader<File>>, path: &Path) -> Result<Option
         let name = String::from_utf8_lossy(&record[46..46 + usize::from(nl)]).into_owned();
         records.push((name, u64::from(off), record.to_vec()));
         at += rec_len;
+    }
+    // The zip reader keeps one entry per name: duplicates must be found in the directory itself.
+    let mut names: Vec<&str> = records.iter().map(|r| r.0.as_str()).collect();
+    names.sort_unstable();
+    if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
+        return Err(Error::Duplicate {
+            path: path.to_path_buf(),
+            member: w[0].to_owned(),
+        });
+    }
+    if let Some(bad) = records.iter().find(|r| r.0.contains('\0')) {
+        return Err(Error::Member {
+            path: path.to_path_buf(),
+            member: bad.0.replace('\0', "\\0"),
+            reason: "the name contains a NUL byte".into(),
+        });
+    }
+    if usize::from(count) != archive.len() {
+        return Ok(None);
     }
     let mut starts: Vec<u64> = records.iter().map(|r| r.1).collect();
     starts.sort_unstable();

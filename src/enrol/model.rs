@@ -181,6 +181,12 @@ pub fn parse_enrolments(xml: &[u8]) -> Result<Vec<Instance>, XmlError> {
                             o.start
                         ))
                     })?;
+                    if id.trim().parse::<i64>().is_err() {
+                        return Err(XmlError::Content(format!(
+                            "<enrol id=\"{id}\"> at byte {}: the id is not an integer (restore maps instances by id)",
+                            o.start
+                        )));
+                    }
                     current = Some(Instance {
                         id,
                         span: o.start..o.start,

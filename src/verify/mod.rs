@@ -368,7 +368,10 @@ fn check_required(scan: &Scan, info: Option<&crate::backup::Info>, book: &mut Bo
 /// A strict Moodle integer: optional minus, digits, nothing else.
 fn is_int(s: &[u8]) -> bool {
     let digits = s.strip_prefix(b"-").unwrap_or(s);
-    !digits.is_empty() && digits.iter().all(u8::is_ascii_digit)
+    !digits.is_empty()
+        && digits.iter().all(u8::is_ascii_digit)
+        // Moodle's columns are 64-bit at most.
+        && std::str::from_utf8(s).is_ok_and(|t| t.parse::<i64>().is_ok())
 }
 
 /// Integer fields of `<enrol>`, with whether `$@NULL@$` is allowed (the column is nullable).

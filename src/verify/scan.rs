@@ -530,6 +530,23 @@ fn scan_zip(path: &Path, scan: &mut Scan) -> io::Result<()> {
         }
     };
     let mut seen = HashSet::new();
+    // The zip reader keeps one entry per name: look for duplicates (and NUL bytes) in the directory itself.
+    if let Some(names) = crate::archive::zip_central_names(path) {
+        let mut sorted = names.clone();
+        sorted.sort();
+        if let Some(w) = sorted.windows(2).find(|w| w[0] == w[1]) {
+            scan.fail(names::DUPLICATES, format!("member `{}` occurs twice", w[0]));
+        }
+        for n in names.iter().filter(|n| n.contains('\0')) {
+            scan.fail(
+                names::PATHS,
+                format!(
+                    "member `{}` has a NUL byte in its name",
+                    n.replace('\0', "\\0")
+                ),
+            );
+        }
+    }
     for i in 0..archive.len() {
         let mut file = match archive.by_index(i) {
             Ok(f) => f,
@@ -546,13 +563,28 @@ fn scan_zip(path: &Path, scan: &mut Scan) -> io::Result<()> {
         if !seen.insert(member.clone()) {
             scan.fail(names::DUPLICATES, format!("member `{member}` occurs twice"));
         }
-        match read_member(scan, &member, size, &mut file) {
-            Ok(digest) => scan.members.push(Found {
-                path: member,
-                kind,
-                size,
-                digest,
-            }),
+        let mut counted = Counted {
+            inner: &mut file,
+            n: 0,
+        };
+        match read_member(scan, &member, size, &mut counted) {
+            Ok(digest) => {
+                if counted.n != size {
+                    scan.fail(
+                        names::ZIP,
+                        format!(
+                            "member `{member}` declares {size} bytes but holds {}",
+                            counted.n
+                        ),
+                    );
+                }
+                scan.members.push(Found {
+                    path: member,
+                    kind,
+                    size,
+                    digest,
+                });
+            }
             Err(e) => {
                 scan.fail(names::ZIP, format!("member `{member}`: {e}"));
                 scan.incomplete = true;
@@ -560,4 +592,18 @@ fn scan_zip(path: &Path, scan: &mut Scan) -> io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Counts the bytes read through it.
+struct Counted<'a> {
+    inner: &'a mut dyn Read,
+    n: u64,
+}
+
+impl Read for Counted<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let k = self.inner.read(buf)?;
+        self.n += k as u64;
+        Ok(k)
+    }
 }

@@ -152,6 +152,12 @@ pub fn walk<'a>(
                     "text outside the root element at byte {before}"
                 )));
             }
+            Event::DocType(_) => {
+                // Moodle never writes one; entity declarations could expand without bound.
+                return Err(XmlError::Structure(format!(
+                    "DOCTYPE declaration at byte {before} (Moodle backups have none; entities are refused)"
+                )));
+            }
             Event::Eof => break,
             _ => {}
         }

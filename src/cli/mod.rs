@@ -108,6 +108,30 @@ fn closest_zones(name: &str) -> Vec<&'static str> {
         .collect()
 }
 
+/// `--verify` after a write: the summary on stderr, exit 1 when a check fails.
+fn verify_output(
+    err: &mut impl Write,
+    wanted: bool,
+    output: Option<&std::path::Path>,
+    input: &std::path::Path,
+    tz: chrono_tz::Tz,
+) -> Result<(ExitCode, Option<mbz_enrol::verify::Verification>)> {
+    let Some(out) = output.filter(|_| wanted) else {
+        return Ok((ExitCode::SUCCESS, None));
+    };
+    let v = mbz_enrol::verify::verify_file(out, Some(input))?;
+    render::verification(err, &v, tz, false)?;
+    if v.passed {
+        return Ok((ExitCode::SUCCESS, Some(v)));
+    }
+    writeln!(
+        err,
+        "verify: the output FAILED verification (kept at {})",
+        out.display()
+    )?;
+    Ok((ExitCode::from(1), Some(v)))
+}
+
 /// Refuses to replace an existing output unless `--force`.
 pub(crate) fn refuse_existing(out: &std::path::Path, force: bool) -> Result<()> {
     if !force && std::fs::symlink_metadata(out).is_ok() {
@@ -204,23 +228,7 @@ fn convert(a: ConvertArgs) -> Result<ExitCode> {
     let write = write_options(a.level, interruptible());
     let outcome = mbz_enrol::run::convert_file_with(&a.input, output, &write, |_| Ok(opts))?;
     render::convert_summary(&mut err, &outcome, tz, a.dry_run)?;
-    let mut code = ExitCode::SUCCESS;
-    let mut verification = None;
-    if a.verify
-        && let Some(out) = output
-    {
-        let v = mbz_enrol::verify::verify_file(out, Some(&a.input))?;
-        render::verification(&mut err, &v, tz, false)?;
-        if !v.passed {
-            writeln!(
-                err,
-                "verify: the output FAILED verification (kept at {})",
-                out.display()
-            )?;
-            code = ExitCode::from(1);
-        }
-        verification = Some(v);
-    }
+    let (code, verification) = verify_output(&mut err, a.verify, output, &a.input, tz)?;
     if a.json {
         let mut v = serde_json::to_value(&outcome)?;
         if let Some(m) = v.as_object_mut() {
@@ -391,23 +399,7 @@ fn renew(a: RenewArgs) -> Result<ExitCode> {
     }
     let outcome = mbz_enrol::run::renew_file_with(&input, output, &opts, &write)?;
     render::renew_summary(&mut err, &outcome, tz)?;
-    let mut code = ExitCode::SUCCESS;
-    let mut verification = None;
-    if a.verify
-        && let Some(out) = output
-    {
-        let v = mbz_enrol::verify::verify_file(out, Some(&input))?;
-        render::verification(&mut err, &v, tz, false)?;
-        if !v.passed {
-            writeln!(
-                err,
-                "verify: the output FAILED verification (kept at {})",
-                out.display()
-            )?;
-            code = ExitCode::from(1);
-        }
-        verification = Some(v);
-    }
+    let (code, verification) = verify_output(&mut err, a.verify, output, &input, tz)?;
     if a.json {
         let mut v = serde_json::to_value(&outcome)?;
         if let Some(m) = v.as_object_mut() {

@@ -12,6 +12,12 @@ pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+    /// Print only errors (no summaries, progress or warnings on stderr; --json output is unchanged).
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// Print more: every converted user's resulting enrolment in the convert summary.
+    #[arg(short, long, global = true, conflicts_with = "quiet")]
+    pub verbose: bool,
 }
 
 const MAIN_HELP: &str = "\

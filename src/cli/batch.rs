@@ -17,9 +17,9 @@ use super::args::BatchArgs;
 use super::clean_list;
 
 /// Runs a batch.
-pub fn run(a: BatchArgs) -> Result<ExitCode> {
+pub fn run(a: BatchArgs, verbosity: super::Verbosity) -> Result<ExitCode> {
     let (tz, source) = super::zone(a.timezone.as_deref())?;
-    let mut err = std::io::stderr();
+    let mut err = verbosity.err();
     writeln!(err, "time zone: {tz} (from {source})")?;
     let from = clean_list(a.from);
     if from.is_empty() || from.iter().any(|m| m == "manual") {
@@ -101,7 +101,7 @@ pub fn run(a: BatchArgs) -> Result<ExitCode> {
 
     let total = discovery.jobs.len();
     let bytes: u64 = discovery.jobs.iter().map(|j| j.bytes).sum();
-    let terminal = std::io::stderr().is_terminal();
+    let terminal = std::io::stderr().is_terminal() && !verbosity.quiet;
     let bar = terminal.then(|| {
         let b = ProgressBar::new(bytes);
         b.set_style(
@@ -210,6 +210,7 @@ pub fn run(a: BatchArgs) -> Result<ExitCode> {
                     b.println(line);
                 }
             }
+            None if verbosity.quiet => {}
             None => {
                 // One write per line (stderr is unbuffered: eprintln! writes each piece).
                 let text = format!("[{n}/{total}] {line} ({:.2}s)\n", took.as_secs_f64());

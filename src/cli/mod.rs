@@ -16,13 +16,37 @@ use args::{
     Cli, Command, ConvertArgs, InspectArgs, RenewArgs, SetStatusArg, StatusArg, VerifyArgs,
 };
 
+/// How much goes to stderr.
+#[derive(Debug, Clone, Copy)]
+pub struct Verbosity {
+    /// Errors only.
+    pub quiet: bool,
+    /// Per-user detail.
+    pub verbose: bool,
+}
+
+impl Verbosity {
+    /// Where summaries go: stderr, or nowhere with --quiet.
+    pub fn err(self) -> Box<dyn Write> {
+        if self.quiet {
+            Box::new(std::io::sink())
+        } else {
+            Box::new(std::io::stderr())
+        }
+    }
+}
+
 /// Runs the parsed command; the exit code on success.
 pub fn run(cli: Cli) -> Result<ExitCode> {
+    let v = Verbosity {
+        quiet: cli.quiet,
+        verbose: cli.verbose,
+    };
     match cli.command {
-        Command::Convert(a) => convert(a),
-        Command::Batch(a) => batch::run(a),
-        Command::Plan(a) => plan::run(a),
-        Command::Renew(a) => renew(a),
+        Command::Convert(a) => convert(a, v),
+        Command::Batch(a) => batch::run(a, v),
+        Command::Plan(a) => plan::run(a, v),
+        Command::Renew(a) => renew(a, v),
         Command::Inspect(a) => inspect(a),
         Command::Verify(a) => verify(a),
         Command::Completions { shell } => {
@@ -166,7 +190,7 @@ pub(crate) fn clean_list(list: Vec<String>) -> Vec<String> {
     out
 }
 
-fn convert(a: ConvertArgs) -> Result<ExitCode> {
+fn convert(a: ConvertArgs, verbosity: Verbosity) -> Result<ExitCode> {
     if a.input.is_dir() {
         bail!(
             "{} is a folder: convert takes one backup; for a whole folder use\n  mbz-enrol batch {} -o OUTDIR --until DATE",
@@ -197,7 +221,7 @@ fn convert(a: ConvertArgs) -> Result<ExitCode> {
     let (tz, source) = zone(a.timezone.as_deref())?;
     let until = time::parse_end(&a.until, tz).with_context(|| "--until")?;
     let now = time::now_epoch();
-    let mut err = std::io::stderr().lock();
+    let mut err = verbosity.err();
     let what = match until.precision {
         Precision::Day => format!("access through {} ", a.until),
         Precision::Instant => String::new(),
@@ -228,6 +252,9 @@ fn convert(a: ConvertArgs) -> Result<ExitCode> {
     let write = write_options(a.level, interruptible());
     let outcome = mbz_enrol::run::convert_file_with(&a.input, output, &write, |_| Ok(opts))?;
     render::convert_summary(&mut err, &outcome, tz, a.dry_run)?;
+    if verbosity.verbose {
+        render::convert_users(&mut err, &outcome, tz)?;
+    }
     let (code, verification) = verify_output(&mut err, a.verify, output, &a.input, tz)?;
     if a.json {
         let mut v = serde_json::to_value(&outcome)?;
@@ -303,7 +330,7 @@ fn announce(
     Ok(())
 }
 
-fn renew(a: RenewArgs) -> Result<ExitCode> {
+fn renew(a: RenewArgs, verbosity: Verbosity) -> Result<ExitCode> {
     use mbz_enrol::enrol::renew::{Options, Status};
     if a.output.is_none() && !a.dry_run {
         bail!("renew needs -o OUT (or --dry-run to write nothing)");
@@ -312,7 +339,7 @@ fn renew(a: RenewArgs) -> Result<ExitCode> {
         bail!("renew needs at least one action: --set-status, --start or --until");
     }
     let (tz, source) = zone(a.timezone.as_deref())?;
-    let mut err = std::io::stderr().lock();
+    let mut err = verbosity.err();
     writeln!(err, "time zone: {tz} (from {source})")?;
     let now = match &a.now {
         Some(s) => {
@@ -389,7 +416,7 @@ fn renew(a: RenewArgs) -> Result<ExitCode> {
     if !single {
         // Workers print to stderr: release this thread's lock on it first.
         drop(err);
-        return renew_many(&a, &opts, &write, tz, now);
+        return renew_many(&a, &opts, &write, tz, now, verbosity);
     }
     let input = a.inputs[0].clone();
     let output = if a.dry_run { None } else { a.output.as_deref() };
@@ -424,6 +451,7 @@ fn renew_many(
     write: &mbz_enrol::archive::WriteOptions,
     tz: chrono_tz::Tz,
     now: i64,
+    verbosity: Verbosity,
 ) -> Result<ExitCode> {
     let outdir = match (&a.output, a.dry_run) {
         (Some(o), _) => o.clone(),
@@ -437,7 +465,7 @@ fn renew_many(
         );
     }
     let discovery = mbz_enrol::batch::discover(&a.inputs, &outdir, None, false)?;
-    let mut err = std::io::stderr();
+    let mut err = verbosity.err();
     for s in &discovery.skipped {
         writeln!(err, "skipped {}: {}", s.relative, s.reason)?;
     }
@@ -466,6 +494,9 @@ fn renew_many(
             Ok(o)
         },
         |job, result, _| {
+            if verbosity.quiet {
+                return;
+            }
             let _guard = lines.lock();
             match result {
                 Ok(o) => eprintln!(

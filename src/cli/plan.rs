@@ -13,9 +13,9 @@ use super::args::{CourseKeyArg, PlanArgs, PlanFormat, UserKeyArg};
 use super::clean_list;
 
 /// Runs `plan`.
-pub fn run(a: PlanArgs) -> Result<ExitCode> {
+pub fn run(a: PlanArgs, verbosity: super::Verbosity) -> Result<ExitCode> {
     let (tz, source) = super::zone(a.timezone.as_deref())?;
-    let mut err = std::io::stderr();
+    let mut err = verbosity.err();
     writeln!(
         err,
         "time zone: {tz} (from {source}); plan times are written in it"

@@ -343,3 +343,27 @@ pub fn renew_summary(w: &mut impl Write, o: &RenewOutcome, tz: Tz) -> io::Result
     }
     Ok(())
 }
+
+/// Every converted user's resulting enrolment (--verbose).
+pub fn convert_users(w: &mut impl Write, o: &ConvertOutcome, tz: Tz) -> io::Result<()> {
+    writeln!(w, "users:")?;
+    for u in &o.report.users {
+        writeln!(
+            w,
+            "  {:>8}  {:<10} {:<22} {:<9} {} .. {}{}  ({})",
+            u.userid,
+            u.methods.join(","),
+            u.roles.join(","),
+            if u.status == 0 { "active" } else { "suspended" },
+            if u.timestart == 0 {
+                "-".to_owned()
+            } else {
+                time::format_iso(u.timestart, tz)
+            },
+            date(u.timeend, tz),
+            if u.stamped { " (stamped)" } else { "" },
+            u.manual
+        )?;
+    }
+    Ok(())
+}

@@ -546,3 +546,46 @@ fn errors_say_what_to_do_next() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("holiday.jpg"), "{}", stderr(&o));
 }
+
+#[test]
+fn quiet_prints_nothing_and_verbose_lists_users() {
+    let dir = tempdir();
+    let out = dir.path().join("out.mbz");
+    let o = run(&[
+        "convert",
+        fixture("coh_basic.mbz").to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--until",
+        UNTIL,
+        "--quiet",
+    ]);
+    assert!(o.status.success());
+    assert!(o.stderr.is_empty(), "{}", stderr(&o));
+    let o = run(&[
+        "convert",
+        fixture("db_sync.mbz").to_str().unwrap(),
+        "--dry-run",
+        "--until",
+        UNTIL,
+        "--verbose",
+    ]);
+    assert!(o.status.success());
+    let err = stderr(&o);
+    assert!(
+        err.contains("users:") && err.contains("editingteacher") && err.contains("(stamped)"),
+        "{err}"
+    );
+    // Errors still show with --quiet.
+    let o = run(&[
+        "convert",
+        "/nonexistent.mbz",
+        "-o",
+        out.to_str().unwrap(),
+        "--until",
+        UNTIL,
+        "-q",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("nonexistent.mbz"));
+}

@@ -577,11 +577,12 @@ fn quiet_prints_nothing_and_verbose_lists_users() {
         "{err}"
     );
     // Errors still show with --quiet.
+    let fresh = dir.path().join("fresh.mbz");
     let o = run(&[
         "convert",
         "/nonexistent.mbz",
         "-o",
-        out.to_str().unwrap(),
+        fresh.to_str().unwrap(),
         "--until",
         UNTIL,
         "-q",

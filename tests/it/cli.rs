@@ -590,3 +590,116 @@ fn quiet_prints_nothing_and_verbose_lists_users() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("nonexistent.mbz"));
 }
+
+/// Compares with `tests/golden/NAME` (rewritten with MBZ_UPDATE_GOLDEN=1): wording changes show up in review.
+fn snapshot(name: &str, text: &str) {
+    let text = text
+        .replace(&util::root().display().to_string(), "$ROOT")
+        .replace(env!("CARGO_PKG_VERSION"), "$VERSION");
+    let path = util::root().join("tests/golden").join(name);
+    if std::env::var_os("MBZ_UPDATE_GOLDEN").is_some() {
+        std::fs::write(&path, &text).unwrap();
+        return;
+    }
+    let want = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        want == text,
+        "{name} changed:\n--- want\n{want}\n--- got\n{text}"
+    );
+}
+
+#[test]
+fn help_and_error_snapshots() {
+    let help = |args: &[&str]| String::from_utf8(run(args).stdout).unwrap();
+    snapshot("help.txt", &help(&["--help"]));
+    for sub in ["convert", "batch", "plan", "renew", "verify", "inspect"] {
+        snapshot(&format!("help-{sub}.txt"), &help(&[sub, "--help"]));
+    }
+    // The error messages with hints, with temp paths replaced.
+    let dir = tempdir();
+    let d = dir.path().display().to_string();
+    let out = dir.path().join("out.mbz");
+    std::fs::write(&out, "old").unwrap();
+    let o_str = out.to_str().unwrap();
+    let cb = fixture("coh_basic.mbz");
+    let text = dir.path().join("notes.mbz");
+    std::fs::write(&text, "hello").unwrap();
+    let mut all = String::new();
+    for args in [
+        vec![
+            "convert",
+            "$ROOT/fixtures",
+            "-o",
+            "$D/new.mbz",
+            "--until",
+            UNTIL,
+        ],
+        vec!["convert", cb.to_str().unwrap(), "-o", "$D/new.mbz"],
+        vec![
+            "convert",
+            cb.to_str().unwrap(),
+            "-o",
+            "$D/new.mbz",
+            "--until",
+            UNTIL,
+            "--timezone",
+            "Europe/Pariss",
+        ],
+        vec![
+            "convert",
+            cb.to_str().unwrap(),
+            "-o",
+            o_str,
+            "--until",
+            UNTIL,
+        ],
+        vec![
+            "convert",
+            cb.to_str().unwrap(),
+            "-o",
+            cb.to_str().unwrap(),
+            "--until",
+            UNTIL,
+        ],
+        vec![
+            "convert",
+            text.to_str().unwrap(),
+            "-o",
+            "$D/new.mbz",
+            "--until",
+            UNTIL,
+        ],
+        vec![
+            "convert",
+            cb.to_str().unwrap(),
+            "-o",
+            "$D/new.mbz",
+            "--until",
+            "31/08/2027",
+        ],
+    ] {
+        let args: Vec<String> = args
+            .iter()
+            .map(|a| {
+                a.replace("$ROOT", &util::root().display().to_string())
+                    .replace("$D", &d)
+            })
+            .collect();
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        let o = run(&refs);
+        let err = stderr(&o)
+            .lines()
+            .filter(|l| {
+                l.starts_with("mbz-enrol: error") || l.starts_with("error:") || l.starts_with("  ")
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        all.push_str(&format!(
+            "$ {}\n{}\nexit {:?}\n\n",
+            refs[1..].join(" "),
+            err,
+            o.status.code()
+        ));
+    }
+    snapshot("errors.txt", &all.replace(&d, "$TMP"));
+}

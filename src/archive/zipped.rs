@@ -51,7 +51,21 @@ pub(super) fn load(path: &Path, wanted: &[&str]) -> Result<Loaded> {
     for i in 0..archive.len() {
         let name = name_of(&archive, path, i)?;
         check_duplicate(&mut seen, path, &name)?;
-        let mut f = archive.by_index(i).map_err(zip_err(path, Some(&name)))?;
+        // Metadata only (no decompressor) unless the member is one the rules read.
+        let wanted_here = wanted.contains(&name.as_str());
+        let mut f = if wanted_here {
+            archive.by_index(i)
+        } else {
+            archive.by_index_raw(i)
+        }
+        .map_err(zip_err(path, Some(&name)))?;
+        if f.encrypted() {
+            return Err(Error::Member {
+                path: path.to_path_buf(),
+                member: name,
+                reason: "encrypted: Moodle cannot restore an encrypted backup member".into(),
+            });
+        }
         let is_dir = f.is_dir();
         let size = f.size();
         // Moodle (libzip) reads stored and deflated members, and bzip2 where it is built in: anything else

@@ -82,8 +82,11 @@ pub enum Error {
         /// The member.
         member: String,
     },
-    /// An XML member the rules read is too large to hold.
-    #[error("archive `{}`: member `{member}` is too large to rewrite ({size} bytes)", path.display())]
+    /// A member, or the archive's inflated total, is over a limit.
+    #[error(
+        "archive `{}`: member `{member}` is too large ({size} bytes, limit {limit}; raise it with {flag})",
+        path.display()
+    )]
     TooLarge {
         /// The archive.
         path: PathBuf,
@@ -91,6 +94,10 @@ pub enum Error {
         member: String,
         /// Its size.
         size: u64,
+        /// The limit.
+        limit: u64,
+        /// The option that raises it.
+        flag: &'static str,
     },
     /// A member's content breaks the rules' expectations.
     #[error("archive `{}`", path.display())]

@@ -178,7 +178,7 @@ pub fn convert_file_with(
     if let Some(out) = output {
         archive::output::check(input, out)?;
     }
-    let loaded = archive::load(input, WANTED)?;
+    let loaded = archive::load_limited(input, WANTED, &write.limits)?;
     let info = info(input, &loaded)?;
     let course = Course::new(&info, &loaded);
     let opts = options(&course)?;
@@ -305,7 +305,7 @@ pub fn renew_file_with(
     if let Some(out) = output {
         archive::output::check(input, out)?;
     }
-    let loaded = archive::load(input, WANTED_WITH_USERS)?;
+    let loaded = archive::load_limited(input, WANTED_WITH_USERS, &write.limits)?;
     let info = info(input, &loaded)?;
     let users: BTreeMap<i64, String> = loaded
         .users

@@ -40,8 +40,58 @@ fn read_users(path: &Path, data: impl Read) -> Result<BTreeMap<i64, crate::backu
     })
 }
 
-/// Largest XML member the rules will hold in memory.
+/// Default largest XML member the rules will hold in memory.
 pub const MAX_XML_BYTES: u64 = 256 << 20;
+/// Default largest total of member sizes (what the archive inflates to).
+pub const MAX_TOTAL_BYTES: u64 = 100 << 30;
+
+/// Bounds on what reading an archive may cost: memory (XML members held) and time/disk (total inflated size).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest XML member read into memory.
+    pub max_xml: u64,
+    /// Largest sum of member sizes.
+    pub max_total: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_xml: MAX_XML_BYTES,
+            max_total: MAX_TOTAL_BYTES,
+        }
+    }
+}
+
+impl Limits {
+    /// `Err(TooLarge)` when a wanted XML member is over the limit.
+    pub(crate) fn check_xml(&self, path: &Path, member: &str, size: u64) -> Result<()> {
+        if size > self.max_xml {
+            return Err(Error::TooLarge {
+                path: path.to_path_buf(),
+                member: member.to_owned(),
+                size,
+                limit: self.max_xml,
+                flag: "--max-xml-mib",
+            });
+        }
+        Ok(())
+    }
+
+    /// `Err(TooLarge)` when the members add up to more than the limit.
+    pub(crate) fn check_total(&self, path: &Path, member: &str, total: u64) -> Result<()> {
+        if total > self.max_total {
+            return Err(Error::TooLarge {
+                path: path.to_path_buf(),
+                member: format!("{member} (total of the members so far)"),
+                size: total,
+                limit: self.max_total,
+                flag: "--max-total-gib",
+            });
+        }
+        Ok(())
+    }
+}
 
 /// The container format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -188,9 +238,17 @@ impl Loaded {
 /// # Errors
 /// [`Error`] naming the archive (and member) for unreadable, corrupt or ambiguous input.
 pub fn load(path: &Path, wanted: &[&str]) -> Result<Loaded> {
+    load_limited(path, wanted, &Limits::default())
+}
+
+/// [`load`] within `limits`.
+///
+/// # Errors
+/// As [`load`], and [`Error::TooLarge`].
+pub fn load_limited(path: &Path, wanted: &[&str], limits: &Limits) -> Result<Loaded> {
     match detect(path)? {
-        Container::TarGz => tgz::load(path, wanted),
-        Container::Zip => zipped::load(path, wanted),
+        Container::TarGz => tgz::load(path, wanted, limits),
+        Container::Zip => zipped::load(path, wanted, limits),
     }
 }
 
@@ -223,6 +281,8 @@ pub struct WriteOptions {
     pub threads: usize,
     /// Stops the write between members once set.
     pub cancel: Cancel,
+    /// Bounds on reading the input.
+    pub limits: Limits,
 }
 
 impl Default for WriteOptions {
@@ -231,6 +291,7 @@ impl Default for WriteOptions {
             level: 6,
             threads: std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
             cancel: Cancel::never(),
+            limits: Limits::default(),
         }
     }
 }

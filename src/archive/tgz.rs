@@ -10,7 +10,7 @@ use flate2::read::MultiGzDecoder;
 use super::output::Atomic;
 use super::pgzip::ParGz;
 use super::tar::{self, ARCHIVE_INDEX, Kind, TarError};
-use super::{Container, Loaded, MAX_XML_BYTES};
+use super::{Container, Loaded};
 use crate::error::{Error, Result};
 
 /// I/O buffer size: under glibc's 128 KiB mmap threshold, so buffers are reused across the archives of a batch.
@@ -74,12 +74,13 @@ fn drain<R: Read>(path: &Path, reader: tar::Reader<R>) -> Result<()> {
     Ok(())
 }
 
-pub(super) fn load(path: &Path, wanted: &[&str]) -> Result<Loaded> {
+pub(super) fn load(path: &Path, wanted: &[&str], limits: &super::Limits) -> Result<Loaded> {
     let mut reader = open(path)?;
     let mut members = Vec::new();
     let mut docs = BTreeMap::new();
     let mut has_index = false;
     let mut users = None;
+    let mut total: u64 = 0;
     let mut last: Option<String> = None;
     loop {
         let next = reader
@@ -87,6 +88,8 @@ pub(super) fn load(path: &Path, wanted: &[&str]) -> Result<Loaded> {
             .map_err(|e| read_err(path, after(last.as_deref()), e))?;
         let Some(m) = next else { break };
         let name = m.path_lossy();
+        total = total.saturating_add(m.size);
+        limits.check_total(path, &name, total)?;
         last = Some(name.clone());
         if m.path == ARCHIVE_INDEX {
             if has_index {
@@ -101,13 +104,7 @@ pub(super) fn load(path: &Path, wanted: &[&str]) -> Result<Loaded> {
         if m.kind == Kind::File && name == crate::backup::USERS && wanted.contains(&name.as_str()) {
             users = Some(super::read_users(path, reader.data())?);
         } else if m.kind == Kind::File && wanted.contains(&name.as_str()) {
-            if m.size > MAX_XML_BYTES {
-                return Err(Error::TooLarge {
-                    path: path.to_path_buf(),
-                    member: name,
-                    size: m.size,
-                });
-            }
+            limits.check_xml(path, &name, m.size)?;
             let mut buf = Vec::with_capacity(usize::try_from(m.size).unwrap_or(0));
             reader
                 .data()

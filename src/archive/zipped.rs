@@ -11,7 +11,7 @@ use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, ZipArchive, ZipWriter};
 
 use super::output::Atomic;
-use super::{Container, Loaded, MAX_XML_BYTES, MemberInfo, check_duplicate};
+use super::{Container, Loaded, MemberInfo, check_duplicate};
 use crate::error::{Error, Result};
 
 fn open(path: &Path) -> Result<ZipArchive<BufReader<File>>> {
@@ -40,7 +40,7 @@ fn name_of(archive: &ZipArchive<BufReader<File>>, path: &Path, i: usize) -> Resu
     }
 }
 
-pub(super) fn load(path: &Path, wanted: &[&str]) -> Result<Loaded> {
+pub(super) fn load(path: &Path, wanted: &[&str], limits: &super::Limits) -> Result<Loaded> {
     let mut archive = open(path)?;
     // Duplicate and NUL names, which the zip reader hides, are refused here.
     raw_plan(&archive, path)?;
@@ -48,6 +48,7 @@ pub(super) fn load(path: &Path, wanted: &[&str]) -> Result<Loaded> {
     let mut docs = BTreeMap::new();
     let mut seen = HashSet::new();
     let mut users = None;
+    let mut total: u64 = 0;
     for i in 0..archive.len() {
         let name = name_of(&archive, path, i)?;
         check_duplicate(&mut seen, path, &name)?;
@@ -68,6 +69,8 @@ pub(super) fn load(path: &Path, wanted: &[&str]) -> Result<Loaded> {
         }
         let is_dir = f.is_dir();
         let size = f.size();
+        total = total.saturating_add(size);
+        limits.check_total(path, &name, total)?;
         // Moodle (libzip) reads stored and deflated members, and bzip2 where it is built in: anything else
         // (AES, unknown ids) would fail at restore, so say it now.
         if !matches!(
@@ -89,13 +92,7 @@ pub(super) fn load(path: &Path, wanted: &[&str]) -> Result<Loaded> {
         if !is_dir && name == crate::backup::USERS && wanted.contains(&name.as_str()) {
             users = Some(super::read_users(path, &mut f)?);
         } else if !is_dir && wanted.contains(&name.as_str()) {
-            if size > MAX_XML_BYTES {
-                return Err(Error::TooLarge {
-                    path: path.to_path_buf(),
-                    member: name,
-                    size,
-                });
-            }
+            limits.check_xml(path, &name, size)?;
             let mut buf = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
             f.read_to_end(&mut buf).map_err(|e| Error::Zip {
                 path: path.to_path_buf(),

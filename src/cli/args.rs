@@ -18,6 +18,12 @@ pub struct Cli {
     /// Print more: every converted user's resulting enrolment in the convert summary.
     #[arg(short, long, global = true, conflicts_with = "quiet")]
     pub verbose: bool,
+    /// Largest XML member read into memory, in MiB (hostile or broken archives are refused beyond it).
+    #[arg(long, global = true, value_name = "MIB", default_value_t = 256)]
+    pub max_xml_mib: u64,
+    /// Largest total size the archive may inflate to, in GiB (a decompression bomb is refused beyond it).
+    #[arg(long, global = true, value_name = "GIB", default_value_t = 100)]
+    pub max_total_gib: u64,
 }
 
 const MAIN_HELP: &str = "\

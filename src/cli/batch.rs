@@ -17,9 +17,9 @@ use super::args::BatchArgs;
 use super::clean_list;
 
 /// Runs a batch.
-pub fn run(a: BatchArgs, verbosity: super::Verbosity) -> Result<ExitCode> {
+pub fn run(a: BatchArgs, globals: super::Globals) -> Result<ExitCode> {
     let (tz, source) = super::zone(a.timezone.as_deref())?;
-    let mut err = verbosity.err();
+    let mut err = globals.err();
     writeln!(err, "time zone: {tz} (from {source})")?;
     let from = clean_list(a.from);
     if from.is_empty() || from.iter().any(|m| m == "manual") {
@@ -94,14 +94,14 @@ pub fn run(a: BatchArgs, verbosity: super::Verbosity) -> Result<ExitCode> {
         discovery.unreadable.len()
     )?;
 
-    let mut write = super::write_options(a.level, super::interruptible());
+    let mut write = super::write_options(a.level, super::interruptible(), globals);
     // Archives already run in parallel: share the cores between them rather than oversubscribe.
     write.threads = (write.threads / jobs).max(1);
     let cancel = write.cancel.clone();
 
     let total = discovery.jobs.len();
     let bytes: u64 = discovery.jobs.iter().map(|j| j.bytes).sum();
-    let terminal = std::io::stderr().is_terminal() && !verbosity.quiet;
+    let terminal = std::io::stderr().is_terminal() && !globals.quiet;
     let bar = terminal.then(|| {
         let b = ProgressBar::new(bytes);
         b.set_style(
@@ -210,7 +210,7 @@ pub fn run(a: BatchArgs, verbosity: super::Verbosity) -> Result<ExitCode> {
                     b.println(line);
                 }
             }
-            None if verbosity.quiet => {}
+            None if globals.quiet => {}
             None => {
                 // One write per line (stderr is unbuffered: eprintln! writes each piece).
                 let text = format!("[{n}/{total}] {line} ({:.2}s)\n", took.as_secs_f64());

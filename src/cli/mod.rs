@@ -16,16 +16,18 @@ use args::{
     Cli, Command, ConvertArgs, InspectArgs, RenewArgs, SetStatusArg, StatusArg, VerifyArgs,
 };
 
-/// How much goes to stderr.
+/// The global options: how much goes to stderr, and the reading limits.
 #[derive(Debug, Clone, Copy)]
-pub struct Verbosity {
+pub struct Globals {
     /// Errors only.
     pub quiet: bool,
     /// Per-user detail.
     pub verbose: bool,
+    /// Reading limits.
+    pub limits: mbz_enrol::archive::Limits,
 }
 
-impl Verbosity {
+impl Globals {
     /// Where summaries go: stderr, or nowhere with --quiet.
     pub fn err(self) -> Box<dyn Write> {
         if self.quiet {
@@ -38,9 +40,13 @@ impl Verbosity {
 
 /// Runs the parsed command; the exit code on success.
 pub fn run(cli: Cli) -> Result<ExitCode> {
-    let v = Verbosity {
+    let v = Globals {
         quiet: cli.quiet,
         verbose: cli.verbose,
+        limits: mbz_enrol::archive::Limits {
+            max_xml: cli.max_xml_mib.saturating_mul(1 << 20),
+            max_total: cli.max_total_gib.saturating_mul(1 << 30),
+        },
     };
     match cli.command {
         Command::Convert(a) => convert(a, v),
@@ -171,10 +177,12 @@ pub(crate) fn refuse_existing(out: &std::path::Path, force: bool) -> Result<()> 
 pub(crate) fn write_options(
     level: u32,
     cancel: mbz_enrol::archive::Cancel,
+    globals: Globals,
 ) -> mbz_enrol::archive::WriteOptions {
     mbz_enrol::archive::WriteOptions {
         level,
         cancel,
+        limits: globals.limits,
         ..mbz_enrol::archive::WriteOptions::default()
     }
 }
@@ -190,7 +198,7 @@ pub(crate) fn clean_list(list: Vec<String>) -> Vec<String> {
     out
 }
 
-fn convert(a: ConvertArgs, verbosity: Verbosity) -> Result<ExitCode> {
+fn convert(a: ConvertArgs, globals: Globals) -> Result<ExitCode> {
     if a.input.is_dir() {
         bail!(
             "{} is a folder: convert takes one backup; for a whole folder use\n  mbz-enrol batch {} -o OUTDIR --until DATE",
@@ -221,7 +229,7 @@ fn convert(a: ConvertArgs, verbosity: Verbosity) -> Result<ExitCode> {
     let (tz, source) = zone(a.timezone.as_deref())?;
     let until = time::parse_end(&a.until, tz).with_context(|| "--until")?;
     let now = time::now_epoch();
-    let mut err = verbosity.err();
+    let mut err = globals.err();
     let what = match until.precision {
         Precision::Day => format!("access through {} ", a.until),
         Precision::Instant => String::new(),
@@ -249,10 +257,10 @@ fn convert(a: ConvertArgs, verbosity: Verbosity) -> Result<ExitCode> {
         until: until.epoch,
     };
     let output = if a.dry_run { None } else { a.output.as_deref() };
-    let write = write_options(a.level, interruptible());
+    let write = write_options(a.level, interruptible(), globals);
     let outcome = mbz_enrol::run::convert_file_with(&a.input, output, &write, |_| Ok(opts))?;
     render::convert_summary(&mut err, &outcome, tz, a.dry_run)?;
-    if verbosity.verbose {
+    if globals.verbose {
         render::convert_users(&mut err, &outcome, tz)?;
     }
     let (code, verification) = verify_output(&mut err, a.verify, output, &a.input, tz)?;
@@ -330,7 +338,7 @@ fn announce(
     Ok(())
 }
 
-fn renew(a: RenewArgs, verbosity: Verbosity) -> Result<ExitCode> {
+fn renew(a: RenewArgs, globals: Globals) -> Result<ExitCode> {
     use mbz_enrol::enrol::renew::{Options, Status};
     if a.output.is_none() && !a.dry_run {
         bail!("renew needs -o OUT (or --dry-run to write nothing)");
@@ -339,7 +347,7 @@ fn renew(a: RenewArgs, verbosity: Verbosity) -> Result<ExitCode> {
         bail!("renew needs at least one action: --set-status, --start or --until");
     }
     let (tz, source) = zone(a.timezone.as_deref())?;
-    let mut err = verbosity.err();
+    let mut err = globals.err();
     writeln!(err, "time zone: {tz} (from {source})")?;
     let now = match &a.now {
         Some(s) => {
@@ -411,12 +419,12 @@ fn renew(a: RenewArgs, verbosity: Verbosity) -> Result<ExitCode> {
         start,
         until,
     };
-    let write = write_options(a.level, interruptible());
+    let write = write_options(a.level, interruptible(), globals);
     let single = a.inputs.len() == 1 && a.inputs[0].is_file();
     if !single {
         // Workers print to stderr: release this thread's lock on it first.
         drop(err);
-        return renew_many(&a, &opts, &write, tz, now, verbosity);
+        return renew_many(&a, &opts, &write, tz, now, globals);
     }
     let input = a.inputs[0].clone();
     let output = if a.dry_run { None } else { a.output.as_deref() };
@@ -451,7 +459,7 @@ fn renew_many(
     write: &mbz_enrol::archive::WriteOptions,
     tz: chrono_tz::Tz,
     now: i64,
-    verbosity: Verbosity,
+    globals: Globals,
 ) -> Result<ExitCode> {
     let outdir = match (&a.output, a.dry_run) {
         (Some(o), _) => o.clone(),
@@ -465,7 +473,7 @@ fn renew_many(
         );
     }
     let discovery = mbz_enrol::batch::discover(&a.inputs, &outdir, None, false)?;
-    let mut err = verbosity.err();
+    let mut err = globals.err();
     for s in &discovery.skipped {
         writeln!(err, "skipped {}: {}", s.relative, s.reason)?;
     }
@@ -494,7 +502,7 @@ fn renew_many(
             Ok(o)
         },
         |job, result, _| {
-            if verbosity.quiet {
+            if globals.quiet {
                 return;
             }
             let _guard = lines.lock();

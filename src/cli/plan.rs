@@ -13,9 +13,9 @@ use super::args::{CourseKeyArg, PlanArgs, PlanFormat, UserKeyArg};
 use super::clean_list;
 
 /// Runs `plan`.
-pub fn run(a: PlanArgs, verbosity: super::Verbosity) -> Result<ExitCode> {
+pub fn run(a: PlanArgs, globals: super::Globals) -> Result<ExitCode> {
     let (tz, source) = super::zone(a.timezone.as_deref())?;
-    let mut err = verbosity.err();
+    let mut err = globals.err();
     writeln!(
         err,
         "time zone: {tz} (from {source}); plan times are written in it"

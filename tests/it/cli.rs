@@ -703,3 +703,46 @@ fn help_and_error_snapshots() {
     }
     snapshot("errors.txt", &all.replace(&d, "$TMP"));
 }
+
+#[test]
+fn reading_limits_refuse_with_the_flag_to_raise_them() {
+    let dir = tempdir();
+    let out = dir.path().join("out.mbz");
+    let cb = fixture("coh_basic.mbz");
+    let o = run(&[
+        "convert",
+        cb.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--until",
+        UNTIL,
+        "--max-xml-mib",
+        "0",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--max-xml-mib"), "{}", stderr(&o));
+    let o = run(&[
+        "convert",
+        cb.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--until",
+        UNTIL,
+        "--max-total-gib",
+        "0",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--max-total-gib"), "{}", stderr(&o));
+    assert!(listing(dir.path()).is_empty());
+    let o = run(&[
+        "convert",
+        cb.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--until",
+        UNTIL,
+        "--max-xml-mib",
+        "1",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+}

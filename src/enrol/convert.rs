@@ -434,6 +434,16 @@ pub fn convert(docs: &Docs<'_>, opts: &Options) -> Result<Conversion, EnrolError
     drop(first_seen);
     let sources: Vec<(usize, usize, Values)> = flat.iter().map(|s| (s.1, s.2, s.3)).collect();
     drop(flat);
+    // Moodle allows one manual instance per course; a backup with several is unusual: restore maps them all into
+    // one instance and applies their rows in order, which the per-user results below cannot promise.
+    let manual_count = plugins.iter().filter(|p| *p == "manual").count();
+    if manual_count > 1 {
+        report.warnings.push(format!(
+            "this backup has {manual_count} manual instances: restore merges them into one and applies their \
+             enrolments one after another, so a user enrolled in a second manual instance may end with other \
+             dates than reported here"
+        ));
+    }
     // Existing enrolments of the holder when it was already manual: first one per user.
     let mut existing: HashMap<i64, usize> = HashMap::new();
     if !holder_retyped {
@@ -484,11 +494,7 @@ pub fn convert(docs: &Docs<'_>, opts: &Options) -> Result<Conversion, EnrolError
             Some(&ei) if !is_active => {
                 // Restore never suspends an active manual enrolment either: keep it exactly.
                 let e = &holder.enrolments[ei];
-                result = Values {
-                    status: e.int(ex, "status").unwrap_or(0),
-                    timestart: e.int(ex, "timestart").unwrap_or(0),
-                    timeend: e.int(ex, "timeend").unwrap_or(0),
-                };
+                result = values(e, ex, holder)?;
                 if holder_disabled && result.status == 0 {
                     result.status = 1;
                 }

@@ -226,6 +226,24 @@ pub fn parse_enrolments(xml: &[u8]) -> Result<Vec<Instance>, XmlError> {
                                 });
                             }
                         } else if c.leaf {
+                            // Moodle writes plain text: markup inside a field (CDATA, comments) would be read
+                            // differently by restore than by these rules, so it is refused.
+                            if xml
+                                .get(c.content.clone())
+                                .is_some_and(|t| t.contains(&b'<'))
+                            {
+                                return Err(XmlError::Content(format!(
+                                    "<enrol id=\"{}\"> <{name}> holds markup (CDATA or a comment): Moodle never writes that",
+                                    inst.id
+                                )));
+                            }
+                            if name == "status" && xml::int(xml, c.content.clone()).is_none() {
+                                return Err(XmlError::Content(format!(
+                                    "<enrol id=\"{}\"> <status> is not an integer: `{}`",
+                                    inst.id,
+                                    xml::text(xml, c.content.clone())
+                                )));
+                            }
                             inst.fields.entry(name).or_insert(Field {
                                 content: c.content,
                                 span: c.span,

@@ -49,6 +49,13 @@ pub fn summarize(docs: &Docs<'_>) -> Result<Summary, EnrolError> {
             member: ENROLMENTS,
             source,
         })?;
+        let manual = instances.iter().filter(|i| i.plugin(x) == "manual").count();
+        if manual > 1 {
+            s.warnings.push(format!(
+                "{manual} manual instances: Moodle allows one per course; restore merges them into one and applies \
+                 their enrolments one after another"
+            ));
+        }
         for inst in &instances {
             let plugin = inst.plugin(x);
             let status = inst.status(x);

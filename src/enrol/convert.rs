@@ -260,7 +260,7 @@ fn values(ue: &UserEnrolment, xml: &[u8], inst: &Instance) -> Result<Values, Enr
 }
 
 /// The later of two ends, 0 (unlimited) winning.
-fn later_end(a: i64, b: i64) -> i64 {
+pub(crate) fn later_end(a: i64, b: i64) -> i64 {
     if a == 0 || b == 0 { 0 } else { a.max(b) }
 }
 

@@ -5,6 +5,8 @@
 
 use serde::Serialize;
 
+use crate::enrol::convert::later_end;
+
 /// A manual enrolment's values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Values {
@@ -27,10 +29,6 @@ pub struct Outcome {
     pub target: Option<Values>,
     /// What a merge restore of the converted archive would leave (Moodle's merge rule).
     pub merge_restore: Values,
-}
-
-fn later_end(a: i64, b: i64) -> i64 {
-    if a == 0 || b == 0 { 0 } else { a.max(b) }
 }
 
 /// Moodle's `enrol_manual_plugin::restore_user_enrolment` for existing `e` and backup `b` (the backup's

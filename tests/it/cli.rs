@@ -591,29 +591,12 @@ fn quiet_prints_nothing_and_verbose_lists_users() {
     assert!(stderr(&o).contains("nonexistent.mbz"));
 }
 
-/// Compares with `tests/golden/NAME` (rewritten with MBZ_UPDATE_GOLDEN=1): wording changes show up in review.
-fn snapshot(name: &str, text: &str) {
-    let text = text
-        .replace(&util::root().display().to_string(), "$ROOT")
-        .replace(env!("CARGO_PKG_VERSION"), "$VERSION");
-    let path = util::root().join("tests/golden").join(name);
-    if std::env::var_os("MBZ_UPDATE_GOLDEN").is_some() {
-        std::fs::write(&path, &text).unwrap();
-        return;
-    }
-    let want = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(
-        want == text,
-        "{name} changed:\n--- want\n{want}\n--- got\n{text}"
-    );
-}
-
 #[test]
 fn help_and_error_snapshots() {
     let help = |args: &[&str]| String::from_utf8(run(args).stdout).unwrap();
-    snapshot("help.txt", &help(&["--help"]));
+    util::golden("help.txt", &help(&["--help"]));
     for sub in ["convert", "batch", "plan", "renew", "verify", "inspect"] {
-        snapshot(&format!("help-{sub}.txt"), &help(&[sub, "--help"]));
+        util::golden(&format!("help-{sub}.txt"), &help(&[sub, "--help"]));
     }
     // The error messages with hints, with temp paths replaced.
     let dir = tempdir();
@@ -701,7 +684,7 @@ fn help_and_error_snapshots() {
             o.status.code()
         ));
     }
-    snapshot("errors.txt", &all.replace(&d, "$TMP"));
+    util::golden("errors.txt", &all.replace(&d, "$TMP"));
 }
 
 #[test]

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::util::{self, RawMember, index_for, raw_members, run, tempdir, write_tgz};
+use crate::util::{self, RawMember, golden, index_for, raw_members, run, tempdir, write_tgz};
 
 fn fixture(name: &str) -> PathBuf {
     util::root().join("fixtures").join(name)
@@ -28,23 +28,6 @@ fn plan(inputs: &[&Path], args: &[&str]) -> (i32, String, String) {
     assert!(!err.contains("panicked"), "{err}");
     let text = std::fs::read_to_string(&out).unwrap_or_default();
     (o.status.code().unwrap_or(-1), err, text)
-}
-
-/// Compares with `tests/golden/NAME`, or rewrites it when MBZ_UPDATE_GOLDEN is set.
-fn golden(name: &str, text: &str) {
-    // Paths depend on where the project is cloned.
-    let text = text.replace(&util::root().display().to_string(), "$ROOT");
-    let path = util::root().join("tests/golden").join(name);
-    if std::env::var_os("MBZ_UPDATE_GOLDEN").is_some() {
-        std::fs::write(&path, &text).unwrap();
-        return;
-    }
-    let want = std::fs::read_to_string(&path)
-        .unwrap_or_else(|_| panic!("missing golden file {}", path.display()));
-    assert!(
-        want == text,
-        "{name} differs from its golden file:\n--- want\n{want}\n--- got\n{text}"
-    );
 }
 
 const UNTIL: &[&str] = &["--until", "2027-08-31", "--from", "cohort,database"];

@@ -238,3 +238,22 @@ pub fn index_for(members: &[RawMember]) -> Vec<u8> {
     }
     s.into_bytes()
 }
+
+/// Compares `text` with `tests/golden/NAME` (rewritten instead when MBZ_UPDATE_GOLDEN is set), after replacing the
+/// clone's path with `$ROOT` and the version with `$VERSION`: wording and format changes show up in review.
+pub fn golden(name: &str, text: &str) {
+    let text = text
+        .replace(&root().display().to_string(), "$ROOT")
+        .replace(env!("CARGO_PKG_VERSION"), "$VERSION");
+    let path = root().join("tests/golden").join(name);
+    if std::env::var_os("MBZ_UPDATE_GOLDEN").is_some() {
+        std::fs::write(&path, &text).unwrap();
+        return;
+    }
+    let want = std::fs::read_to_string(&path)
+        .unwrap_or_else(|_| panic!("missing golden file {}", path.display()));
+    assert!(
+        want == text,
+        "{name} differs from its golden file:\n--- want\n{want}\n--- got\n{text}"
+    );
+}

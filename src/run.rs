@@ -240,7 +240,15 @@ pub struct Inspection {
 /// # Errors
 /// [`Error`] naming the archive and member.
 pub fn inspect_file(input: &Path) -> Result<Inspection> {
-    let loaded = archive::load(input, WANTED)?;
+    inspect_file_limited(input, &archive::Limits::default())
+}
+
+/// [`inspect_file`] within `limits`.
+///
+/// # Errors
+/// As [`inspect_file`], and [`Error::TooLarge`].
+pub fn inspect_file_limited(input: &Path, limits: &archive::Limits) -> Result<Inspection> {
+    let loaded = archive::load_limited(input, WANTED, limits)?;
     let info = info(input, &loaded)?;
     let mut summary = summary::summarize(&docs(&loaded)).map_err(enrol_err(input))?;
     if info.root_settings.get("users").map(String::as_str) == Some("0") {
@@ -337,7 +345,19 @@ pub fn renew_file_with(
 /// # Errors
 /// [`Error`] naming the archive and member.
 pub fn plan_file(input: &Path, opts: &convert::Options) -> Result<crate::plan::CoursePlan> {
-    let loaded = archive::load(input, WANTED_WITH_USERS)?;
+    plan_file_limited(input, opts, &archive::Limits::default())
+}
+
+/// [`plan_file`] within `limits`.
+///
+/// # Errors
+/// As [`plan_file`], and [`Error::TooLarge`].
+pub fn plan_file_limited(
+    input: &Path,
+    opts: &convert::Options,
+    limits: &archive::Limits,
+) -> Result<crate::plan::CoursePlan> {
+    let loaded = archive::load_limited(input, WANTED_WITH_USERS, limits)?;
     let info = info(input, &loaded)?;
     let course = Course::new(&info, &loaded);
     let conversion = convert::convert(&docs(&loaded), opts).map_err(enrol_err(input))?;
@@ -362,8 +382,9 @@ pub fn plan_file(input: &Path, opts: &convert::Options) -> Result<crate::plan::C
 /// [`Error`] naming the archive and member.
 pub fn manual_enrolments(
     target: &Path,
+    limits: &archive::Limits,
 ) -> Result<(Course, BTreeMap<String, crate::plan::into::Values>)> {
-    let loaded = archive::load(target, WANTED_WITH_USERS)?;
+    let loaded = archive::load_limited(target, WANTED_WITH_USERS, limits)?;
     let course = Course::new(&info(target, &loaded)?, &loaded);
     let users = loaded.users.clone().unwrap_or_default();
     let mut out = BTreeMap::new();

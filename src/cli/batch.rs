@@ -155,7 +155,7 @@ pub fn run(a: BatchArgs, globals: super::Globals) -> Result<ExitCode> {
         if a.verify
             && let Some(o) = out
         {
-            let v = mbz_enrol::verify::verify_file(o, Some(&job.input))?;
+            let v = mbz_enrol::verify::verify_file_limited(o, Some(&job.input), &write.limits)?;
             if !v.passed {
                 // Never leave a failed output behind: --resume would take it for done work.
                 let _ = std::fs::remove_file(o);

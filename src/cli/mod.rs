@@ -9,8 +9,9 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
+use mbz_enrol::ConvertOptions;
+use mbz_enrol::run::inspect_file_limited;
 use mbz_enrol::time::{self, Precision};
-use mbz_enrol::{ConvertOptions, inspect_file};
 
 use args::{
     Cli, Command, ConvertArgs, InspectArgs, RenewArgs, SetStatusArg, StatusArg, VerifyArgs,
@@ -53,8 +54,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Batch(a) => batch::run(a, v),
         Command::Plan(a) => plan::run(a, v),
         Command::Renew(a) => renew(a, v),
-        Command::Inspect(a) => inspect(a),
-        Command::Verify(a) => verify(a),
+        Command::Inspect(a) => inspect(a, v),
+        Command::Verify(a) => verify(a, v),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut cmd, "mbz-enrol", &mut std::io::stdout());
@@ -145,11 +146,12 @@ fn verify_output(
     output: Option<&std::path::Path>,
     input: &std::path::Path,
     tz: chrono_tz::Tz,
+    limits: &mbz_enrol::archive::Limits,
 ) -> Result<(ExitCode, Option<mbz_enrol::verify::Verification>)> {
     let Some(out) = output.filter(|_| wanted) else {
         return Ok((ExitCode::SUCCESS, None));
     };
-    let v = mbz_enrol::verify::verify_file(out, Some(input))?;
+    let v = mbz_enrol::verify::verify_file_limited(out, Some(input), limits)?;
     render::verification(err, &v, tz, false)?;
     if v.passed {
         return Ok((ExitCode::SUCCESS, Some(v)));
@@ -263,7 +265,8 @@ fn convert(a: ConvertArgs, globals: Globals) -> Result<ExitCode> {
     if globals.verbose {
         render::convert_users(&mut err, &outcome, tz)?;
     }
-    let (code, verification) = verify_output(&mut err, a.verify, output, &a.input, tz)?;
+    let (code, verification) =
+        verify_output(&mut err, a.verify, output, &a.input, tz, &write.limits)?;
     if a.json {
         let mut v = serde_json::to_value(&outcome)?;
         if let Some(m) = v.as_object_mut() {
@@ -281,8 +284,8 @@ fn convert(a: ConvertArgs, globals: Globals) -> Result<ExitCode> {
     Ok(code)
 }
 
-fn inspect(a: InspectArgs) -> Result<ExitCode> {
-    let inspection = inspect_file(&a.input)?;
+fn inspect(a: InspectArgs, globals: Globals) -> Result<ExitCode> {
+    let inspection = inspect_file_limited(&a.input, &globals.limits)?;
     let mut out = std::io::stdout().lock();
     if a.json {
         serde_json::to_writer_pretty(&mut out, &inspection)?;
@@ -293,7 +296,7 @@ fn inspect(a: InspectArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn verify(a: VerifyArgs) -> Result<ExitCode> {
+fn verify(a: VerifyArgs, globals: Globals) -> Result<ExitCode> {
     // Dates are only displayed here: an unusable $TZ falls back to UTC instead of failing the proof.
     let tz = match time::resolve_zone(a.timezone.as_deref()) {
         Ok((tz, _)) => tz,
@@ -303,7 +306,8 @@ fn verify(a: VerifyArgs) -> Result<ExitCode> {
         }
         Err(e) => return Err(e.into()),
     };
-    let v = mbz_enrol::verify::verify_file(&a.archive, a.against.as_deref())?;
+    let v =
+        mbz_enrol::verify::verify_file_limited(&a.archive, a.against.as_deref(), &globals.limits)?;
     let mut out = std::io::stdout().lock();
     if a.json {
         serde_json::to_writer_pretty(&mut out, &v)?;
@@ -434,7 +438,8 @@ fn renew(a: RenewArgs, globals: Globals) -> Result<ExitCode> {
     }
     let outcome = mbz_enrol::run::renew_file_with(&input, output, &opts, &write)?;
     render::renew_summary(&mut err, &outcome, tz)?;
-    let (code, verification) = verify_output(&mut err, a.verify, output, &input, tz)?;
+    let (code, verification) =
+        verify_output(&mut err, a.verify, output, &input, tz, &write.limits)?;
     if a.json {
         let mut v = serde_json::to_value(&outcome)?;
         if let Some(m) = v.as_object_mut() {
@@ -490,7 +495,8 @@ fn renew_many(
             if a.verify
                 && let Some(out) = out
             {
-                let v = mbz_enrol::verify::verify_file(out, Some(&job.input))?;
+                let v =
+                    mbz_enrol::verify::verify_file_limited(out, Some(&job.input), &write.limits)?;
                 if !v.passed {
                     let _ = std::fs::remove_file(out);
                     return Err(mbz_enrol::Error::VerifyFailed {

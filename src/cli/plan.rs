@@ -103,7 +103,7 @@ pub fn run(a: PlanArgs, globals: super::Globals) -> Result<ExitCode> {
     let mut plans: Vec<CoursePlan> = Vec::new();
     let mut failed = 0;
     for job in &found.jobs {
-        match mbz_enrol::run::plan_file(&job.input, &opts) {
+        match mbz_enrol::run::plan_file_limited(&job.input, &opts, &globals.limits) {
             Ok(p) => plans.push(p),
             Err(e) => {
                 failed += 1;
@@ -134,7 +134,7 @@ pub fn run(a: PlanArgs, globals: super::Globals) -> Result<ExitCode> {
         }
     }
     if let Some(target) = &a.into {
-        apply_into(&mut plans, target, tz, &mut err)?;
+        apply_into(&mut plans, target, tz, &mut err, &globals.limits)?;
     }
     let mut buf = Vec::new();
     let warnings = match a.format {
@@ -208,8 +208,9 @@ fn apply_into(
     target: &std::path::Path,
     tz: chrono_tz::Tz,
     err: &mut impl Write,
+    limits: &mbz_enrol::archive::Limits,
 ) -> Result<()> {
-    let (course, current) = mbz_enrol::run::manual_enrolments(target)?;
+    let (course, current) = mbz_enrol::run::manual_enrolments(target, limits)?;
     let matches = |p: &CoursePlan| {
         (course.id.is_some() && course.id == p.course.id)
             || course.shortname.as_deref() == Some(p.course.shortname.as_str())

@@ -132,15 +132,35 @@ impl Book {
     }
 }
 
+fn read_scan(path: &Path, limits: &crate::archive::Limits) -> Result<Scan> {
+    let mut scan = scan::scan_limited(path, limits).map_err(|source| Error::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    match scan.too_large.take() {
+        Some(e) => Err(e),
+        None => Ok(scan),
+    }
+}
+
 /// Verifies `archive`, and with `against` proves what changed relative to it.
 ///
 /// # Errors
 /// [`Error::Read`] when a file cannot be opened or read at all; every other problem is a failed check.
 pub fn verify_file(archive: &Path, against: Option<&Path>) -> Result<Verification> {
-    let scan = scan::scan(archive).map_err(|source| Error::Read {
-        path: archive.to_path_buf(),
-        source,
-    })?;
+    verify_file_limited(archive, against, &crate::archive::Limits::default())
+}
+
+/// [`verify_file`] within `limits` (XML members held, total inflated size).
+///
+/// # Errors
+/// As [`verify_file`], and [`Error::TooLarge`] when either archive goes past `limits`.
+pub fn verify_file_limited(
+    archive: &Path,
+    against: Option<&Path>,
+    limits: &crate::archive::Limits,
+) -> Result<Verification> {
+    let scan = read_scan(archive, limits)?;
     if scan.container.is_none() {
         return Err(Error::UnknownContainer {
             path: archive.to_path_buf(),
@@ -155,10 +175,7 @@ pub fn verify_file(archive: &Path, against: Option<&Path>) -> Result<Verificatio
     restorability(&scan, &mut book);
     let mut changes = None;
     if let Some(orig) = against {
-        let before = scan::scan(orig).map_err(|source| Error::Read {
-            path: orig.to_path_buf(),
-            source,
-        })?;
+        let before = read_scan(orig, limits)?;
         if before.container.is_none() {
             return Err(Error::UnknownContainer {
                 path: orig.to_path_buf(),

@@ -14,7 +14,7 @@ use flate2::read::MultiGzDecoder;
 use quick_xml::events::Event;
 use sha2::{Digest, Sha256};
 
-use crate::archive::Container;
+use crate::archive::{Container, Limits};
 
 /// Members whose bytes the content checks need.
 pub const HELD: &[&str] = &[
@@ -39,8 +39,6 @@ pub struct Found {
     pub digest: [u8; 32],
 }
 
-/// Largest member held in memory for the content checks (a larger one fails its check instead).
-pub const MAX_HELD: u64 = crate::archive::MAX_XML_BYTES;
 /// Largest `.ARCHIVE_INDEX` held (about a million members).
 pub const MAX_INDEX: u64 = 64 << 20;
 
@@ -59,9 +57,39 @@ pub struct Scan {
     pub failures: Vec<(&'static str, String)>,
     /// The stream could not be read to its end (later checks see a partial archive).
     pub incomplete: bool,
+    /// Reading stopped at a limit: the error to report instead of checks.
+    pub too_large: Option<crate::Error>,
+    limits: Limits,
+    total: u64,
 }
 
 impl Scan {
+    /// Adds `size` to the running total and checks a member held in memory against the XML limit; past a
+    /// limit, records why reading stops and returns false.
+    fn count(&mut self, archive: &Path, member: &str, size: u64) -> bool {
+        self.total = self.total.saturating_add(size);
+        let held =
+            HELD.contains(&member) && member != ".ARCHIVE_INDEX" && !self.held.contains_key(member);
+        let admitted = self
+            .limits
+            .check_total(archive, member, self.total)
+            .and_then(|()| {
+                if held {
+                    self.limits.check_xml(archive, member, size)
+                } else {
+                    Ok(())
+                }
+            });
+        match admitted {
+            Ok(()) => true,
+            Err(e) => {
+                self.too_large = Some(e);
+                self.incomplete = true;
+                false
+            }
+        }
+    }
+
     fn fail(&mut self, check: &'static str, finding: impl Into<String>) {
         self.failures.push((check, finding.into()));
     }
@@ -119,7 +147,7 @@ fn read_member(
     let cap = if path == ".ARCHIVE_INDEX" {
         MAX_INDEX
     } else {
-        MAX_HELD
+        scan.limits.max_xml
     };
     let mut held = HELD.contains(&path) && !scan.held.contains_key(path);
     if held && size > cap {
@@ -302,7 +330,19 @@ fn control_chars(s: &str) -> Result<(), XmlProblem> {
 /// # Errors
 /// The I/O error opening or reading the file itself.
 pub fn scan(path: &Path) -> io::Result<Scan> {
-    let mut scan = Scan::default();
+    scan_limited(path, &Limits::default())
+}
+
+/// [`scan`] within `limits`: XML members over `max_xml` fail their check; past `max_total` inflated bytes
+/// reading stops and [`Scan::too_large`] says why.
+///
+/// # Errors
+/// As [`scan`].
+pub fn scan_limited(path: &Path, limits: &Limits) -> io::Result<Scan> {
+    let mut scan = Scan {
+        limits: *limits,
+        ..Scan::default()
+    };
     let mut f = File::open(path)?;
     let mut magic = [0u8; 4];
     let n = read_full(&mut f, &mut magic)?;
@@ -474,6 +514,9 @@ fn scan_tgz(path: &Path, scan: &mut Scan) -> io::Result<()> {
         };
         // Moodle reads no data for link and device entries; a size there would desynchronise the stream.
         let data_len = if matches!(flag, b'1'..=b'6') { 0 } else { size };
+        if !scan.count(path, &member, data_len) {
+            return Ok(());
+        }
         let mut data = (&mut gz).take(data_len);
         let digest = match read_member(scan, &member, data_len, &mut data) {
             Ok(d) => d,
@@ -563,19 +606,27 @@ fn scan_zip(path: &Path, scan: &mut Scan) -> io::Result<()> {
         if !seen.insert(member.clone()) {
             scan.fail(names::DUPLICATES, format!("member `{member}` occurs twice"));
         }
+        if !scan.count(path, &member, size) {
+            return Ok(());
+        }
+        // A member inflating past its declared size is read one byte past it, enough to tell (a bomb that lies
+        // about its size costs nothing more).
+        let mut bounded = (&mut file).take(size.saturating_add(1));
         let mut counted = Counted {
-            inner: &mut file,
+            inner: &mut bounded,
             n: 0,
         };
         match read_member(scan, &member, size, &mut counted) {
             Ok(digest) => {
                 if counted.n != size {
+                    let holds = if counted.n > size {
+                        "more".to_owned()
+                    } else {
+                        counted.n.to_string()
+                    };
                     scan.fail(
                         names::ZIP,
-                        format!(
-                            "member `{member}` declares {size} bytes but holds {}",
-                            counted.n
-                        ),
+                        format!("member `{member}` declares {size} bytes but holds {holds}"),
                     );
                 }
                 scan.members.push(Found {

@@ -729,3 +729,39 @@ fn reading_limits_refuse_with_the_flag_to_raise_them() {
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
 }
+
+/// inspect, plan and verify honour the same limits (exit 2, the option to raise named, nothing written).
+#[test]
+fn reading_limits_apply_to_inspect_plan_and_verify() {
+    let dir = tempdir();
+    let cb = fixture("coh_basic.mbz");
+    let zip = fixture("coh_basic.zip.mbz");
+    let plan = dir.path().join("plan.csv");
+    for (flag, archive) in [("--max-xml-mib", &cb), ("--max-total-gib", &zip)] {
+        let a = archive.to_str().unwrap();
+        let runs: [Vec<&str>; 4] = [
+            vec!["inspect", a],
+            vec!["verify", a],
+            vec!["verify", a, "--against", a],
+            vec![
+                "plan",
+                a,
+                "--format",
+                "uploaduser",
+                "-o",
+                plan.to_str().unwrap(),
+                "--until",
+                UNTIL,
+            ],
+        ];
+        for mut args in runs {
+            args.extend([flag, "0"]);
+            let o = run(&args);
+            assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+            let e = stderr(&o);
+            assert!(e.contains(flag) && e.contains("coh_basic"), "{args:?}: {e}");
+            assert!(!e.contains("panicked"));
+        }
+        assert!(listing(dir.path()).is_empty());
+    }
+}

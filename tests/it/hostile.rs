@@ -1128,3 +1128,111 @@ fn enrolments_status_with_markup_is_refused() {
         c.convert_fails(&[ENROL, "status"]);
     }
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// Output safety: a full disk.
+
+/// Runs the binary with files limited to 512 bytes (RLIMIT_FSIZE, `SIGXFSZ` ignored so a write past it fails
+/// with EFBIG, as on a full disk), in `dir`.
+fn run_on_full_disk(args: &[&str]) -> Output {
+    std::process::Command::new("sh")
+        .arg("-c")
+        .arg("trap '' XFSZ; ulimit -f 1 && exec \"$0\" \"$@\"")
+        .arg(env!("CARGO_BIN_EXE_mbz-enrol"))
+        .args(args)
+        .env("TZ", "Europe/Paris")
+        .output()
+        .expect("run mbz-enrol under ulimit")
+}
+
+/// A write that fails half-way (the disk fills up) leaves no partial output and no temp file, for every
+/// command that writes: convert (tar.gz and zip), renew, plan and batch (outputs and report).
+#[test]
+fn full_disk_leaves_no_partial_output() {
+    let dir = util::tempdir();
+    let out = dir.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    let o = |name: &str| out.join(name).to_str().unwrap().to_owned();
+    let tgz = fixture("coh_basic.mbz");
+    let zip = fixture("db_sync.zip.mbz");
+    let (tgz, zip) = (tgz.to_str().unwrap(), zip.to_str().unwrap());
+    let before = [std::fs::read(tgz).unwrap(), std::fs::read(zip).unwrap()];
+    let batch_in = dir.path().join("in");
+    std::fs::create_dir(&batch_in).unwrap();
+    std::fs::copy(tgz, batch_in.join("a.mbz")).unwrap();
+    let runs: Vec<Vec<String>> = vec![
+        vec![
+            "convert".into(),
+            tgz.into(),
+            "-o".into(),
+            o("a.mbz"),
+            "--until".into(),
+            UNTIL.into(),
+        ],
+        vec![
+            "convert".into(),
+            zip.into(),
+            "-o".into(),
+            o("b.mbz"),
+            "--until".into(),
+            UNTIL.into(),
+        ],
+        vec![
+            "renew".into(),
+            tgz.into(),
+            "-o".into(),
+            o("c.mbz"),
+            "--until".into(),
+            UNTIL.into(),
+        ],
+        vec![
+            "plan".into(),
+            tgz.into(),
+            "--format".into(),
+            "json".into(),
+            "-o".into(),
+            o("plan.json"),
+            "--until".into(),
+            UNTIL.into(),
+        ],
+    ];
+    for args in &runs {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let r = run_on_full_disk(&args);
+        let err = stderr(&r);
+        assert_eq!(r.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains("File too large") && err.contains(&*out.to_string_lossy()),
+            "{args:?}: {err}"
+        );
+        assert!(!err.contains("panicked"), "{err}");
+        assert!(
+            util::listing(&out).is_empty(),
+            "{args:?} left {:?}",
+            util::listing(&out)
+        );
+    }
+    // batch: the archive fails (exit 1, one failure never stops the rest), no output or temp file stays.
+    let r = run_on_full_disk(&[
+        "batch",
+        batch_in.to_str().unwrap(),
+        "-o",
+        &o("batch"),
+        "--until",
+        UNTIL,
+    ]);
+    let err = stderr(&r);
+    assert_eq!(r.status.code(), Some(1), "{err}");
+    assert!(err.contains("File too large"), "{err}");
+    let left: Vec<_> = walkdir::WalkDir::new(&out)
+        .into_iter()
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_type().is_file())
+        .map(|e| e.path().to_path_buf())
+        .collect();
+    assert!(left.is_empty(), "batch left {left:?}");
+    assert_eq!(
+        before,
+        [std::fs::read(tgz).unwrap(), std::fs::read(zip).unwrap()]
+    );
+}

@@ -14,6 +14,8 @@ for f in ../fixtures/*.mbz; do
     { cat "$tmp/$b/course/enrolments.xml"; printf '\377'; cat "$tmp/$b/course/roles.xml"; printf '\377'
       cat "$tmp/$b/groups.xml"; } > "corpus/convert/$b"
 done
+# The bad-input corpus (scripts/bad-corpus.sh) seeds the container target.
+find ../fixtures/bad -name '*.mbz' -size -1M -exec cp {} corpus/container/ \;
 # Every committed regression input seeds its target too.
 for t in container xml convert; do
     [ -d "regressions/$t" ] && cp regressions/$t/* "corpus/$t/" 2>/dev/null || true

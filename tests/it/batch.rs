@@ -328,11 +328,12 @@ fn usage_errors_and_require_change() {
 #[test]
 fn html_and_csv_reports() {
     let dir = tempdir();
+    let fixtures = util::good_fixtures();
     let out = dir.path().join("out");
     let html = dir.path().join("r.html");
     let o = run(&[
         "batch",
-        util::root().join("fixtures").to_str().unwrap(),
+        fixtures.path().to_str().unwrap(),
         "-o",
         out.to_str().unwrap(),
         "--until",
@@ -360,7 +361,7 @@ fn html_and_csv_reports() {
     let out2 = dir.path().join("out2");
     let o = run(&[
         "batch",
-        util::root().join("fixtures").to_str().unwrap(),
+        fixtures.path().to_str().unwrap(),
         "-o",
         out2.to_str().unwrap(),
         "--until",

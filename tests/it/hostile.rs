@@ -45,6 +45,7 @@ impl Case {
         let input = dir.path().join("in").join(name);
         make(&input);
         let before = std::fs::read(&input).unwrap();
+        save_to_corpus(name, &before);
         Case { dir, input, before }
     }
 
@@ -224,6 +225,24 @@ impl Case {
             assert!(err.contains(n), "expected `{n}` in: {err}");
         }
     }
+}
+
+/// With `MBZ_BAD_CORPUS=DIR` (scripts/bad-corpus.sh), every case's input is also saved there, and its test's
+/// name appended to `DIR/.cases` (the script turns those into the corpus index with each test's description).
+fn save_to_corpus(name: &str, bytes: &[u8]) {
+    let Some(dir) = std::env::var_os("MBZ_BAD_CORPUS") else {
+        return;
+    };
+    let dir = PathBuf::from(dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(name), bytes).unwrap();
+    let test = std::thread::current().name().unwrap_or("?").to_owned();
+    let mut cases = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join(".cases"))
+        .unwrap();
+    writeln!(cases, "{name}\t{test}").unwrap();
 }
 
 fn stderr(o: &Output) -> String {

@@ -343,10 +343,11 @@ fn zip_and_idempotence() {
 #[test]
 fn several_archives_and_folders_use_the_batch_driver() {
     let dir = tempdir();
+    let fixtures = util::good_fixtures();
     let out = dir.path().join("out");
     let o = run(&[
         "renew",
-        util::root().join("fixtures").to_str().unwrap(),
+        fixtures.path().to_str().unwrap(),
         "-o",
         out.to_str().unwrap(),
         "--until",

@@ -257,3 +257,16 @@ pub fn golden(name: &str, text: &str) {
         "{name} differs from its golden file:\n--- want\n{want}\n--- got\n{text}"
     );
 }
+
+/// A temp copy of the shipped fixtures' top folder (archives and truth files, not `fixtures/bad/`), for
+/// commands that walk a folder.
+pub fn good_fixtures() -> tempfile::TempDir {
+    let dir = tempdir();
+    for e in std::fs::read_dir(root().join("fixtures")).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_file() {
+            std::fs::copy(&p, dir.path().join(p.file_name().unwrap())).unwrap();
+        }
+    }
+    dir
+}

@@ -8,7 +8,8 @@
 //! - a user is active if any source is effectively active (its own status 0 and its instance's status 0);
 //!   start and end come from the active sources (0 = unlimited wins), or from all sources when none is;
 //!   users holding a stamped role get `timeend` = `--until`;
-//! - an existing manual enrolment is left alone when the converted result is suspended, else combined;
+//! - an existing manual enrolment is left alone when the converted result is suspended, else combined with it
+//!   (its dates count only when it is effectively active itself, so a suspended one widens nothing);
 //! - a disabled holder instance is enabled and its active enrolments suspended, so nobody gains access;
 //! - retyped instances lose every plugin setting (`customint1` would be read as the 4.4+ welcome option);
 //! - `enrol_<plugin>` role assignments and group members become plain manual ones.
@@ -506,11 +507,15 @@ pub fn convert(docs: &Docs<'_>, opts: &Options) -> Result<Conversion, EnrolError
             Some(&ei) => {
                 let e = &holder.enrolments[ei];
                 let ev = values(e, ex, holder)?;
-                result = Values {
-                    status: 0,
-                    timestart: result.timestart.min(ev.timestart),
-                    timeend: later_end(result.timeend, ev.timeend),
-                };
+                // The existing enrolment is one more source: its dates count only when it is effectively
+                // active (a suspended one, or one in a disabled instance, gives no access to widen).
+                if ev.status == 0 && !holder_disabled {
+                    result = Values {
+                        status: 0,
+                        timestart: result.timestart.min(ev.timestart),
+                        timeend: later_end(result.timeend, ev.timeend),
+                    };
+                }
                 if stamp {
                     result.timeend = opts.until;
                     stamped = true;

@@ -879,8 +879,8 @@ fn existing_manual_enrolment_is_combined_with_an_active_conversion_then_stamped(
     assert_eq!(user(x, 51), vec![row("1", 0, 100, 0)]);
     assert_eq!(
         user(x, 52),
-        vec![row("1", 0, 100, 600)],
-        "suspended manual + active -> active"
+        vec![row("1", 0, 400, 600)],
+        "suspended manual + active -> active, with the active source's dates only (the suspended one widens nothing)"
     );
     assert_eq!(
         user(x, 53),
@@ -903,7 +903,7 @@ fn existing_manual_enrolment_is_combined_with_an_active_conversion_then_stamped(
             manual.ues(&[
                 m50.with(0, 200, 1000),
                 m51.with(0, 100, 0),
-                m52.with(0, 100, 600),
+                m52.with(0, 400, 600),
                 m53.with(0, 50, UNTIL),
                 m54,
                 m55.with(0, 50, 3000),
@@ -1717,12 +1717,14 @@ fn reference(
                 let st = if holder_disabled { 1 } else { e.status };
                 (hid.clone(), st, e.start, e.end)
             }
-            Some(e) => (
+            // The existing enrolment's dates count only when it is effectively active itself.
+            Some(e) if e.status == 0 && !holder_disabled => (
                 hid.clone(),
                 0,
                 ts.min(e.start),
                 if stamp { UNTIL } else { later_end(te, e.end) },
             ),
+            Some(_) => (hid.clone(), 0, ts, if stamp { UNTIL } else { te }),
             None => (
                 hid.clone(),
                 i64::from(!active),

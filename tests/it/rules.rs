@@ -910,10 +910,16 @@ fn expect(m: &Model) -> Expect {
                     if r.status == 1 {
                         keep
                     } else {
-                        let combined = Vals {
-                            status: 0,
-                            ts: ue.vals.ts.min(r.ts),
-                            te: later_end(ue.vals.te, r.te),
+                        // The manual enrolment is one more source: its times count only when it is
+                        // effectively active (own status 0, instance enabled); otherwise it widens nothing.
+                        let combined = if ue.vals.status == 0 && mi.status == 0 {
+                            Vals {
+                                status: 0,
+                                ts: ue.vals.ts.min(r.ts),
+                                te: later_end(ue.vals.te, r.te),
+                            }
+                        } else {
+                            Vals { status: 0, ..r }
                         };
                         let mut ids = vec![ue.id];
                         ids.extend(src.iter().map(|(s, _)| s.id));
@@ -3149,8 +3155,8 @@ fn rules_checker_detects_tampering() {
 
 /// Where the rules meet: the existing manual instance is disabled AND some of its users also have
 /// converted enrolments. The spec's sentences overlap here; this checker reads them as: a user
-/// whose converted result is active combines with the manual enrolment (times of both) and is
-/// active; a user whose converted result is suspended keeps the manual element except that an
+/// whose converted result is active is active, with the converted times only (a manual enrolment in
+/// a disabled instance gives no access, so its times widen nothing); a user whose converted result is suspended keeps the manual element except that an
 /// active one gets status 1 (the instance-disabled rule wins over "stays exactly as it is").
 #[test]
 fn rules_synthetic_disabled_manual_with_overlaps() {

@@ -4,6 +4,7 @@ mod cli;
 mod fuzz_replay;
 mod hostile;
 mod plan;
+mod props;
 mod real;
 mod renew;
 mod rules;

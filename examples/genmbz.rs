@@ -14,15 +14,24 @@ use std::path::PathBuf;
 use mbz_enrol::archive::pgzip::ParGz;
 use mbz_enrol::archive::tar::{self, Member};
 
-struct Args {
-    users: usize,
-    instances: usize,
-    files: usize,
-    file_size: usize,
-    random: bool,
-    zip: bool,
-    seed: u64,
-    output: PathBuf,
+/// What to generate (`pub` for the benches, which include this file as a module).
+pub struct Args {
+    /// Users converted (cohort members), spread over the instances.
+    pub users: usize,
+    /// Cohort sync instances.
+    pub instances: usize,
+    /// Files in `files/`.
+    pub files: usize,
+    /// Bytes per file.
+    pub file_size: usize,
+    /// Random (incompressible) file content instead of text.
+    pub random: bool,
+    /// A zip instead of a tar.gz.
+    pub zip: bool,
+    /// The seed.
+    pub seed: u64,
+    /// Where to write.
+    pub output: PathBuf,
 }
 
 fn parse() -> Args {
@@ -193,7 +202,8 @@ fn enrolment(id: usize, user: usize, start: u64) -> String {
     )
 }
 
-fn documents(a: &Args) -> Vec<(String, Vec<u8>)> {
+/// The XML members, by path.
+pub fn documents(a: &Args) -> Vec<(String, Vec<u8>)> {
     let teacher = 100_000_000;
     // course/enrolments.xml: a manual instance with one teacher, then the cohort instances sharing the users.
     let mut e =

@@ -514,34 +514,47 @@ struct Record {
 /// Only `enrol_*` → manual (empty component, itemid 0) is promised; assignments may also disappear as exact
 /// duplicates of a manual one (`dedup`).
 fn component_edits(what: &str, before: &[Record], after: &[Record], dedup: bool, book: &mut Book) {
-    let by_id = |v: &[Record]| -> BTreeMap<String, usize> {
-        v.iter()
-            .enumerate()
-            .filter_map(|(i, r)| r.id.clone().map(|id| (id, i)))
-            .collect()
+    // Records pair by id; an id may occur more than once (Moodle's restore does not rely on these ids), so
+    // each record after takes the first unused record before with its id that it may have come from.
+    let mut by_id: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    for (i, r) in before.iter().enumerate() {
+        by_id
+            .entry(r.id.clone().unwrap_or_default())
+            .or_default()
+            .push(i);
+    }
+    let mut used = vec![false; before.len()];
+    let allowed = |o: &Record, r: &Record| {
+        let same = o.component == r.component && o.itemid == r.itemid;
+        let made_manual =
+            o.component.starts_with("enrol_") && r.component.is_empty() && r.itemid == Some(0);
+        o.body == r.body && o.key == r.key && (same || made_manual)
     };
-    let (mb, ma) = (by_id(before), by_id(after));
     for r in after {
         let id = r.id.clone().unwrap_or_default();
-        let Some(&bi) = mb.get(&id) else {
+        let free: Vec<usize> = by_id
+            .get(&id)
+            .map(|v| v.iter().copied().filter(|&i| !used[i]).collect())
+            .unwrap_or_default();
+        let Some(&first) = free.first() else {
             book.fail(
                 checks::RECORDS_ONLY,
                 format!("{what} id={id} is not in the original"),
             );
             continue;
         };
-        let o = &before[bi];
+        if let Some(&bi) = free.iter().find(|&&i| allowed(&before[i], r)) {
+            used[bi] = true;
+            continue;
+        }
+        used[first] = true;
+        let o = &before[first];
         if o.body != r.body || o.key != r.key {
             book.fail(
                 checks::RECORDS_ONLY,
                 format!("{what} id={id} changed (role, user or group)"),
             );
-            continue;
-        }
-        let same = o.component == r.component && o.itemid == r.itemid;
-        let made_manual =
-            o.component.starts_with("enrol_") && r.component.is_empty() && r.itemid == Some(0);
-        if !same && !made_manual {
+        } else {
             book.fail(
                 checks::RECORDS_ONLY,
                 format!(
@@ -556,11 +569,8 @@ fn component_edits(what: &str, before: &[Record], after: &[Record], dedup: bool,
         .filter(|r| r.component.is_empty())
         .map(|r| r.key)
         .collect();
-    for o in before {
+    for (o, _) in before.iter().zip(&used).filter(|(_, u)| !**u) {
         let id = o.id.clone().unwrap_or_default();
-        if ma.contains_key(&id) {
-            continue;
-        }
         if !(dedup && manual_after.contains(&o.key)) {
             book.fail(checks::RECORDS_ONLY, format!("{what} id={id} was removed"));
         }

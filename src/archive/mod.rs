@@ -188,6 +188,8 @@ pub struct Loaded {
     /// `users.xml` read as a stream (id to user), when `users.xml` was wanted.
     pub users: Option<BTreeMap<i64, crate::backup::User>>,
     tar_members: Vec<tar::Member>,
+    /// A small tar.gz's inflated tar stream, kept for the second pass.
+    tar: Option<Vec<u8>>,
 }
 
 impl Loaded {
@@ -367,5 +369,45 @@ mod tests {
         assert_eq!(from_magic(b"PK\x05\x06"), None);
         assert_eq!(from_magic(b"ustar"), None);
         assert_eq!(from_magic(b""), None);
+    }
+
+    /// A small tar.gz is inflated once and kept for the second pass; the streaming path (large archives) must
+    /// read the same members and write the same bytes.
+    #[test]
+    fn small_archives_in_memory_and_streamed_give_the_same_output() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["coh_basic.mbz", "db_sync.mbz", "noconvert.mbz"] {
+            let input = root.join("fixtures").join(name);
+            let wanted = ["course/enrolments.xml", "moodle_backup.xml"];
+            let mut loaded = load(&input, &wanted).unwrap();
+            assert!(
+                loaded.tar.is_some(),
+                "{name}: small archives stay in memory"
+            );
+            let streamed = tgz::load_from(
+                &input,
+                tgz::open(&input).unwrap(),
+                &wanted,
+                &Limits::default(),
+            )
+            .unwrap();
+            assert_eq!(loaded.tar_members, streamed.tar_members, "{name}");
+            assert_eq!(loaded.docs, streamed.docs, "{name}");
+            let mut replacements = BTreeMap::new();
+            let x = loaded.docs["course/enrolments.xml"].clone();
+            replacements.insert(
+                "course/enrolments.xml".to_owned(),
+                [x.as_slice(), b"\n"].concat(),
+            );
+            let (a, b) = (dir.path().join("a.mbz"), dir.path().join("b.mbz"));
+            write(&input, &loaded, &replacements, &a).unwrap();
+            loaded.tar = None;
+            write(&input, &loaded, &replacements, &b).unwrap();
+            assert!(
+                std::fs::read(&a).unwrap() == std::fs::read(&b).unwrap(),
+                "{name}"
+            );
+        }
     }
 }

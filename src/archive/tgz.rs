@@ -16,7 +16,12 @@ use crate::error::{Error, Result};
 /// I/O buffer size: under glibc's 128 KiB mmap threshold, so buffers are reused across the archives of a batch.
 const BUF: usize = 64 << 10;
 
-fn open(path: &Path) -> Result<tar::Reader<MultiGzDecoder<BufReader<File>>>> {
+/// Archives up to this size (compressed) are inflated once, into memory, for both passes.
+const SMALL: u64 = 1 << 20;
+/// ... as long as they inflate to no more than this.
+const SMALL_TAR: u64 = 32 << 20;
+
+pub(super) fn open(path: &Path) -> Result<tar::Reader<MultiGzDecoder<BufReader<File>>>> {
     let f = File::open(path).map_err(|source| Error::Read {
         path: path.to_path_buf(),
         source,
@@ -24,6 +29,22 @@ fn open(path: &Path) -> Result<tar::Reader<MultiGzDecoder<BufReader<File>>>> {
     Ok(tar::Reader::new(MultiGzDecoder::new(
         BufReader::with_capacity(BUF, f),
     )))
+}
+
+/// A small archive's whole tar stream, inflated once (a batch of small courses then pays one decompression
+/// per archive instead of two). `None` for larger archives and on any error: the streaming path reads those
+/// and reports errors with the member they happened in.
+fn inflate_small(path: &Path) -> Option<Vec<u8>> {
+    let f = File::open(path).ok()?;
+    if f.metadata().ok()?.len() > SMALL {
+        return None;
+    }
+    let mut tar = Vec::new();
+    MultiGzDecoder::new(BufReader::with_capacity(BUF, f))
+        .take(SMALL_TAR + 1)
+        .read_to_end(&mut tar)
+        .ok()?;
+    (tar.len() as u64 <= SMALL_TAR).then_some(tar)
 }
 
 /// Read errors with where they happened: gzip errors become [`Error::Gzip`] naming the member.
@@ -75,7 +96,22 @@ fn drain<R: Read>(path: &Path, reader: tar::Reader<R>) -> Result<()> {
 }
 
 pub(super) fn load(path: &Path, wanted: &[&str], limits: &super::Limits) -> Result<Loaded> {
-    let mut reader = open(path)?;
+    match inflate_small(path) {
+        Some(tar) => {
+            let mut loaded = load_from(path, tar::Reader::new(&tar[..]), wanted, limits)?;
+            loaded.tar = Some(tar);
+            Ok(loaded)
+        }
+        None => load_from(path, open(path)?, wanted, limits),
+    }
+}
+
+pub(super) fn load_from<R: Read>(
+    path: &Path,
+    mut reader: tar::Reader<R>,
+    wanted: &[&str],
+    limits: &super::Limits,
+) -> Result<Loaded> {
     let mut members = Vec::new();
     let mut docs = BTreeMap::new();
     let mut has_index = false;
@@ -132,6 +168,7 @@ pub(super) fn load(path: &Path, wanted: &[&str], limits: &super::Limits) -> Resu
         has_index,
         users,
         tar_members: members,
+        tar: None,
     })
 }
 
@@ -167,7 +204,42 @@ pub(super) fn write(
             .append_bytes(&tar::index_member(index.len() as u64), &index)
             .map_err(out_err)?;
     }
-    let mut reader = open(input)?;
+    match &loaded.tar {
+        Some(tar) => copy_members(
+            input,
+            loaded,
+            replacements,
+            tar::Reader::new(&tar[..]),
+            &mut writer,
+            cancel,
+            &out_err,
+        )?,
+        None => copy_members(
+            input,
+            loaded,
+            replacements,
+            open(input)?,
+            &mut writer,
+            cancel,
+            &out_err,
+        )?,
+    }
+    let gz = writer.finish().map_err(out_err)?;
+    let mut buf = gz.finish().map_err(|e| atomic.write_error(e))?;
+    buf.flush().map_err(|e| atomic.write_error(e))?;
+    Ok(())
+}
+
+/// The second pass: every member of `reader` to `writer`, `replacements` in place of theirs.
+fn copy_members<R: Read, W: Write>(
+    input: &Path,
+    loaded: &Loaded,
+    replacements: &BTreeMap<String, Vec<u8>>,
+    mut reader: tar::Reader<R>,
+    writer: &mut tar::Writer<W>,
+    cancel: &super::Cancel,
+    out_err: &dyn Fn(TarError) -> Error,
+) -> Result<()> {
     let mut planned = loaded.tar_members.iter();
     let mut last: Option<String> = None;
     loop {
@@ -211,11 +283,7 @@ pub(super) fn write(
             }
         }
     }
-    drain(input, reader)?;
-    let gz = writer.finish().map_err(out_err)?;
-    let mut buf = gz.finish().map_err(|e| atomic.write_error(e))?;
-    buf.flush().map_err(|e| atomic.write_error(e))?;
-    Ok(())
+    drain(input, reader)
 }
 
 /// Marks read errors of the input while a member is copied, to tell them from write errors.

@@ -124,6 +124,7 @@ pub(super) fn load(path: &Path, wanted: &[&str], limits: &super::Limits) -> Resu
         has_index: false,
         users,
         tar_members: Vec::new(),
+        tar: None,
     })
 }
 

@@ -296,11 +296,68 @@ fn write_raw(
     atomic: &mut Atomic,
     opts: &super::WriteOptions,
 ) -> Result<()> {
+    // Rewritten members are deflated on other cores while the untouched records are copied.
+    std::thread::scope(|scope| {
+        let mut pending: BTreeMap<&str, Deflated<'_>> = replacements
+            .iter()
+            .filter(|(name, _)| plan.entries.iter().any(|e| e.name == **name))
+            .map(|(name, new)| {
+                let level = opts.level;
+                let job = if opts.threads > 1 {
+                    Deflated::Running(scope.spawn(move || deflate(new, level)))
+                } else {
+                    Deflated::Later(new, level)
+                };
+                (name.as_str(), job)
+            })
+            .collect();
+        write_records(input, plan, replacements, &mut pending, atomic, opts)
+    })
+}
+
+/// A rewritten member's deflated bytes and CRC, being computed or to compute.
+enum Deflated<'a> {
+    Running(std::thread::ScopedJoinHandle<'a, io::Result<(Vec<u8>, u32)>>),
+    Later(&'a [u8], u32),
+}
+
+impl Deflated<'_> {
+    fn get(self) -> io::Result<(Vec<u8>, u32)> {
+        match self {
+            Deflated::Running(h) => h
+                .join()
+                .unwrap_or_else(|_| Err(io::Error::other("compression thread failed"))),
+            Deflated::Later(new, level) => deflate(new, level),
+        }
+    }
+}
+
+fn deflate(new: &[u8], level: u32) -> io::Result<(Vec<u8>, u32)> {
+    let mut enc = flate2::write::DeflateEncoder::new(
+        Vec::with_capacity(new.len() / 4),
+        flate2::Compression::new(level),
+    );
+    enc.write_all(new)?;
+    let data = enc.finish()?;
+    let mut c = flate2::Crc::new();
+    c.update(new);
+    Ok((data, c.sum()))
+}
+
+fn write_records(
+    input: &Path,
+    plan: &RawPlan,
+    replacements: &BTreeMap<String, Vec<u8>>,
+    pending: &mut BTreeMap<&str, Deflated<'_>>,
+    atomic: &mut Atomic,
+    opts: &super::WriteOptions,
+) -> Result<()> {
     let read_err = |source| Error::Read {
         path: input.to_path_buf(),
         source,
     };
-    let mut src = BufReader::with_capacity(64 << 10, File::open(input).map_err(read_err)?);
+    // Unbuffered: runs of untouched records go file to file in the kernel (copy_file_range).
+    let mut src = File::open(input).map_err(read_err)?;
     let file = atomic.handle()?;
     let mut out = BufWriter::with_capacity(64 << 10, file);
     let mut pos: u64 = 0;
@@ -311,86 +368,101 @@ fn write_raw(
         member: String::new(),
         reason: "the output would need ZIP64".into(),
     };
-    for e in &plan.entries {
+    let mut i = 0;
+    while i < plan.entries.len() {
         opts.cancel.check()?;
-        let offset = u32::try_from(pos).map_err(|_| too_big())?;
+        let e = &plan.entries[i];
         if e.start != at {
             src.seek(SeekFrom::Start(e.start)).map_err(read_err)?;
         }
-        let mut record = e.central.clone();
-        match replacements.get(&e.name) {
-            None => {
-                let want = e.end - e.start;
-                let copied = io::copy(&mut (&mut src).take(want), &mut out)
-                    .map_err(|err| atomic.write_error(err))?;
-                if copied != want {
-                    return Err(Error::Member {
-                        path: input.to_path_buf(),
-                        member: e.name.clone(),
-                        reason: "truncated entry".into(),
-                    });
-                }
-                at = e.end;
-                pos += want;
+        if !replacements.contains_key(&e.name) {
+            // The longest run of untouched, contiguous records from here, copied at once.
+            let mut j = i;
+            while j < plan.entries.len()
+                && !replacements.contains_key(&plan.entries[j].name)
+                && plan.entries[j].start
+                    == if j == i {
+                        e.start
+                    } else {
+                        plan.entries[j - 1].end
+                    }
+            {
+                let r = &plan.entries[j];
+                let offset = u32::try_from(pos + (r.start - e.start)).map_err(|_| too_big())?;
+                let mut record = r.central.clone();
+                record[42..46].copy_from_slice(&offset.to_le_bytes());
+                central.extend_from_slice(&record);
+                j += 1;
             }
-            Some(new) => {
-                // The original local header for its name, flags, times.
-                let mut fixed = [0u8; 30];
-                src.read_exact(&mut fixed).map_err(read_err)?;
-                let nl = usize::from(u16_at(&fixed, 26).unwrap_or(0));
-                let mut name = vec![0u8; nl];
-                src.read_exact(&mut name).map_err(read_err)?;
-                at = e.start + 30 + nl as u64;
-                let mut enc = flate2::write::DeflateEncoder::new(
-                    Vec::new(),
-                    flate2::Compression::new(opts.level),
-                );
-                enc.write_all(new).map_err(|err| atomic.write_error(err))?;
-                let data = enc.finish().map_err(|err| atomic.write_error(err))?;
-                let crc = {
-                    let mut c = flate2::Crc::new();
-                    c.update(new);
-                    c.sum()
-                };
-                let (csize, usize_) = (
-                    u32::try_from(data.len()).map_err(|_| too_big())?,
-                    u32::try_from(new.len()).map_err(|_| too_big())?,
-                );
-                // Data descriptor flag off: sizes are in the header.
-                let flags = u16_at(&fixed, 6).unwrap_or(0) & !0x0008;
-                let mut header = Vec::with_capacity(30 + nl);
-                header.extend_from_slice(&0x0403_4b50u32.to_le_bytes());
-                header.extend_from_slice(&20u16.to_le_bytes());
-                header.extend_from_slice(&flags.to_le_bytes());
-                header.extend_from_slice(&8u16.to_le_bytes());
-                header.extend_from_slice(&fixed[10..14]); // time, date
-                header.extend_from_slice(&crc.to_le_bytes());
-                header.extend_from_slice(&csize.to_le_bytes());
-                header.extend_from_slice(&usize_.to_le_bytes());
-                header.extend_from_slice(&u16::try_from(nl).unwrap_or(0).to_le_bytes());
-                header.extend_from_slice(&0u16.to_le_bytes());
-                header.extend_from_slice(&name);
-                out.write_all(&header)
-                    .map_err(|err| atomic.write_error(err))?;
-                out.write_all(&data)
-                    .map_err(|err| atomic.write_error(err))?;
-                pos += (header.len() + data.len()) as u64;
-                // Central record: same, with the new method, sizes, CRC, no extra field.
-                let cnl = usize::from(u16_at(&record, 28).unwrap_or(0));
-                let cel = usize::from(u16_at(&record, 30).unwrap_or(0));
-                record.splice(46 + cnl..46 + cnl + cel, []);
-                record[6..8].copy_from_slice(&20u16.to_le_bytes());
-                let cflags = u16_at(&record, 8).unwrap_or(0) & !0x0008;
-                record[8..10].copy_from_slice(&cflags.to_le_bytes());
-                record[10..12].copy_from_slice(&8u16.to_le_bytes());
-                record[16..20].copy_from_slice(&crc.to_le_bytes());
-                record[20..24].copy_from_slice(&csize.to_le_bytes());
-                record[24..28].copy_from_slice(&usize_.to_le_bytes());
-                record[30..32].copy_from_slice(&0u16.to_le_bytes());
+            let end = plan.entries[j - 1].end;
+            let want = end - e.start;
+            let copied = io::copy(&mut (&mut src).take(want), &mut out)
+                .map_err(|err| atomic.write_error(err))?;
+            if copied != want {
+                return Err(Error::Member {
+                    path: input.to_path_buf(),
+                    member: plan.entries[j - 1].name.clone(),
+                    reason: "truncated entry".into(),
+                });
             }
+            at = end;
+            pos += want;
+            i = j;
+            continue;
         }
+        let offset = u32::try_from(pos).map_err(|_| too_big())?;
+        let new = &replacements[&e.name];
+        let mut record = e.central.clone();
+        // The original local header for its name, flags, times.
+        let mut fixed = [0u8; 30];
+        src.read_exact(&mut fixed).map_err(read_err)?;
+        let nl = usize::from(u16_at(&fixed, 26).unwrap_or(0));
+        let mut name = vec![0u8; nl];
+        src.read_exact(&mut name).map_err(read_err)?;
+        at = e.start + 30 + nl as u64;
+        let (data, crc) = match pending.remove(e.name.as_str()) {
+            Some(job) => job.get(),
+            None => deflate(new, opts.level),
+        }
+        .map_err(|err| atomic.write_error(err))?;
+        let (csize, usize_) = (
+            u32::try_from(data.len()).map_err(|_| too_big())?,
+            u32::try_from(new.len()).map_err(|_| too_big())?,
+        );
+        // Data descriptor flag off: sizes are in the header.
+        let flags = u16_at(&fixed, 6).unwrap_or(0) & !0x0008;
+        let mut header = Vec::with_capacity(30 + nl);
+        header.extend_from_slice(&0x0403_4b50u32.to_le_bytes());
+        header.extend_from_slice(&20u16.to_le_bytes());
+        header.extend_from_slice(&flags.to_le_bytes());
+        header.extend_from_slice(&8u16.to_le_bytes());
+        header.extend_from_slice(&fixed[10..14]); // time, date
+        header.extend_from_slice(&crc.to_le_bytes());
+        header.extend_from_slice(&csize.to_le_bytes());
+        header.extend_from_slice(&usize_.to_le_bytes());
+        header.extend_from_slice(&u16::try_from(nl).unwrap_or(0).to_le_bytes());
+        header.extend_from_slice(&0u16.to_le_bytes());
+        header.extend_from_slice(&name);
+        out.write_all(&header)
+            .map_err(|err| atomic.write_error(err))?;
+        out.write_all(&data)
+            .map_err(|err| atomic.write_error(err))?;
+        pos += (header.len() + data.len()) as u64;
+        // Central record: same, with the new method, sizes, CRC, no extra field.
+        let cnl = usize::from(u16_at(&record, 28).unwrap_or(0));
+        let cel = usize::from(u16_at(&record, 30).unwrap_or(0));
+        record.splice(46 + cnl..46 + cnl + cel, []);
+        record[6..8].copy_from_slice(&20u16.to_le_bytes());
+        let cflags = u16_at(&record, 8).unwrap_or(0) & !0x0008;
+        record[8..10].copy_from_slice(&cflags.to_le_bytes());
+        record[10..12].copy_from_slice(&8u16.to_le_bytes());
+        record[16..20].copy_from_slice(&crc.to_le_bytes());
+        record[20..24].copy_from_slice(&csize.to_le_bytes());
+        record[24..28].copy_from_slice(&usize_.to_le_bytes());
+        record[30..32].copy_from_slice(&0u16.to_le_bytes());
         record[42..46].copy_from_slice(&offset.to_le_bytes());
         central.extend_from_slice(&record);
+        i += 1;
     }
     let cd_offset = u32::try_from(pos).map_err(|_| too_big())?;
     let cd_size = u32::try_from(central.len()).map_err(|_| too_big())?;

@@ -321,28 +321,6 @@ pub fn convert(docs: &Docs<'_>, opts: &Options) -> Result<Conversion, EnrolError
         })?,
         None => BTreeMap::new(),
     };
-    // (user, role) pairs, sorted: compact even for a hundred thousand users. The parsed assignments are
-    // dropped here and parsed again for the rewrite, so both never sit in memory with the enrolments.
-    let mut user_roles: Vec<(i64, i64)> = match docs.course_roles {
-        Some(x) => model::parse_assignments(x)
-            .map_err(|source| EnrolError::Xml {
-                member: COURSE_ROLES,
-                source,
-            })?
-            .iter()
-            .filter_map(|a| Some((a.userid?, a.roleid?)))
-            .collect(),
-        None => Vec::new(),
-    };
-    user_roles.sort_unstable();
-    user_roles.dedup();
-    let roles_of = |user: i64| {
-        let from = user_roles.partition_point(|&(u, _)| u < user);
-        user_roles[from..]
-            .iter()
-            .take_while(move |&&(u, _)| u == user)
-            .map(|&(_, r)| r)
-    };
     let stamp_ids: BTreeSet<i64> = role_names
         .iter()
         .filter(|(_, short)| opts.stamp_roles.iter().any(|s| s == *short))
@@ -360,6 +338,38 @@ pub fn convert(docs: &Docs<'_>, opts: &Options) -> Result<Conversion, EnrolError
     let converted: Vec<usize> = (0..instances.len())
         .filter(|&i| plugins[i] != "manual" && opts.from.iter().any(|f| *f == plugins[i]))
         .collect();
+    // course/roles.xml, parsed once: the (user, role) pairs, sorted (compact even for a hundred thousand
+    // users), and the plan of its rewrite (a few spans per converted assignment), applied at the end.
+    let components: BTreeSet<String> = converted
+        .iter()
+        .map(|&i| format!("enrol_{}", plugins[i]))
+        .collect();
+    let (mut user_roles, role_ops): (Vec<(i64, i64)>, Vec<RoleOp>) = match docs.course_roles {
+        Some(x) => {
+            let assignments = model::parse_assignments(x).map_err(|source| EnrolError::Xml {
+                member: COURSE_ROLES,
+                source,
+            })?;
+            let ops = plan_assignments(x, &assignments, &components, &mut report);
+            let pairs = assignments
+                .iter()
+                .filter_map(|a| Some((a.userid?, a.roleid?)))
+                .collect();
+            (pairs, ops)
+        }
+        None => (Vec::new(), Vec::new()),
+    };
+    user_roles.sort_unstable();
+    user_roles.dedup();
+    user_roles.shrink_to_fit();
+    let roles_of = |user: i64| {
+        let from = user_roles.partition_point(|&(u, _)| u < user);
+        user_roles[from..]
+            .iter()
+            .take_while(move |&&(u, _)| u == user)
+            .map(|&(_, r)| r)
+    };
+
     if converted.is_empty() {
         let mut present: Vec<&str> = plugins.iter().map(String::as_str).collect();
         present.sort_unstable();
@@ -658,23 +668,12 @@ pub fn convert(docs: &Docs<'_>, opts: &Options) -> Result<Conversion, EnrolError
         member: ENROLMENTS,
         source,
     })?;
-    let plugins_converted: Vec<String> = converted.iter().map(|&i| plugins[i].clone()).collect();
     drop(sources);
     drop(instances);
 
     // Role assignments and group members of converted plugins become plain manual ones.
-    let components: BTreeSet<String> = plugins_converted
-        .iter()
-        .map(|p| format!("enrol_{p}"))
-        .collect();
     let course_roles = match docs.course_roles {
-        Some(x) => {
-            let assignments = model::parse_assignments(x).map_err(|source| EnrolError::Xml {
-                member: COURSE_ROLES,
-                source,
-            })?;
-            rewrite_assignments(x, &assignments, &components, &mut report)?
-        }
+        Some(x) => apply_role_ops(x, role_ops)?,
         None => None,
     };
     let groups = match docs.groups {
@@ -747,19 +746,27 @@ fn append_enrolments(ex: &[u8], holder: &Instance, items: Vec<u8>, line_mode: bo
     }
 }
 
-fn rewrite_assignments(
+/// One converted role assignment's rewrite: removed (an exact duplicate of a manual one), or made manual.
+enum RoleOp {
+    Delete(std::ops::Range<usize>),
+    Manual(Option<Field>, Option<Field>),
+}
+
+/// The rewrite of `course/roles.xml`: assignments of converted plugins become manual (component '', itemid 0),
+/// and one that would duplicate a manual assignment (same role and user) is removed.
+fn plan_assignments(
     x: &[u8],
     assignments: &[model::Assignment],
     components: &BTreeSet<String>,
     report: &mut Report,
-) -> Result<Option<Vec<u8>>, EnrolError> {
+) -> Vec<RoleOp> {
     let component_of = |a: &model::Assignment| a.component.as_ref().map(|c| c.text(x));
     let mut manual: HashSet<(i64, i64)> = assignments
         .iter()
         .filter(|a| component_of(a).is_none_or(|c| c.is_empty()))
         .filter_map(|a| Some((a.roleid?, a.userid?)))
         .collect();
-    let mut edits = Vec::new();
+    let mut ops = Vec::new();
     for a in assignments {
         let Some(comp) = component_of(a) else {
             continue;
@@ -769,20 +776,34 @@ fn rewrite_assignments(
         }
         let key = a.roleid.zip(a.userid);
         if key.is_some_and(|k| manual.contains(&k)) {
-            edits.push(Edit::delete(xml::line_span(x, a.span.clone())));
+            ops.push(RoleOp::Delete(xml::line_span(x, a.span.clone())));
             report.role_assignments_removed += 1;
             continue;
         }
         if let Some(k) = key {
             manual.insert(k);
         }
-        if let Some(c) = &a.component {
-            edits.extend(set(x, c, "component", ""));
-        }
-        if let Some(i) = &a.itemid {
-            edits.extend(set(x, i, "itemid", "0"));
-        }
+        ops.push(RoleOp::Manual(a.component.clone(), a.itemid.clone()));
         report.role_assignments_rewritten += 1;
+    }
+    ops.shrink_to_fit();
+    ops
+}
+
+fn apply_role_ops(x: &[u8], ops: Vec<RoleOp>) -> Result<Option<Vec<u8>>, EnrolError> {
+    let mut edits = Vec::with_capacity(ops.len() * 2);
+    for op in ops {
+        match op {
+            RoleOp::Delete(span) => edits.push(Edit::delete(span)),
+            RoleOp::Manual(component, itemid) => {
+                if let Some(c) = &component {
+                    edits.extend(set(x, c, "component", ""));
+                }
+                if let Some(i) = &itemid {
+                    edits.extend(set(x, i, "itemid", "0"));
+                }
+            }
+        }
     }
     finish(x, edits, COURSE_ROLES)
 }

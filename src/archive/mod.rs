@@ -187,9 +187,46 @@ pub struct Loaded {
     pub has_index: bool,
     /// `users.xml` read as a stream (id to user), when `users.xml` was wanted.
     pub users: Option<BTreeMap<i64, crate::backup::User>>,
-    tar_members: Vec<tar::Member>,
+    tar_members: Vec<Kept>,
     /// A small tar.gz's inflated tar stream, kept for the second pass.
     tar: Option<Vec<u8>>,
+}
+
+/// A tar member as kept between the passes (tens of thousands in a full backup, so compact): its path and what
+/// the index needs, and a fingerprint of the rest of its header, for the second pass to check that the input
+/// did not change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Kept {
+    path: Box<[u8]>,
+    kind: tar::Kind,
+    size: u64,
+    mtime: u64,
+    rest: u64,
+}
+
+impl Kept {
+    fn of(m: &tar::Member) -> Kept {
+        // FNV-1a over the other header fields, each length-prefixed.
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        let mut eat = |bytes: &[u8]| {
+            for &b in (bytes.len() as u64).to_le_bytes().iter().chain(bytes) {
+                h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+            }
+        };
+        eat(&m.mode.to_le_bytes());
+        eat(&m.uid.to_le_bytes());
+        eat(&m.gid.to_le_bytes());
+        eat(&m.linkname);
+        eat(&m.uname);
+        eat(&m.gname);
+        Kept {
+            path: m.path.clone().into_boxed_slice(),
+            kind: m.kind,
+            size: m.size,
+            mtime: m.mtime,
+            rest: h,
+        }
+    }
 }
 
 impl Loaded {
@@ -204,7 +241,7 @@ impl Loaded {
     /// Whether a member has this exact path.
     pub fn has_member(&self, path: &str) -> bool {
         match self.container {
-            Container::TarGz => self.tar_members.iter().any(|m| m.path == path.as_bytes()),
+            Container::TarGz => self.tar_members.iter().any(|m| &*m.path == path.as_bytes()),
             Container::Zip => self.members.iter().any(|m| m.path == path),
         }
     }
@@ -216,7 +253,7 @@ impl Loaded {
                 .tar_members
                 .iter()
                 .map(|m| MemberInfo {
-                    path: m.path_lossy(),
+                    path: String::from_utf8_lossy(&m.path).into_owned(),
                     kind: match m.kind {
                         tar::Kind::File => 'f',
                         tar::Kind::Dir => 'd',

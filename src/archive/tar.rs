@@ -1035,15 +1035,24 @@ pub fn archive_index(members: &[Member]) -> Vec<u8> {
 
 /// [`archive_index`] with each file's size given by `size` (the size it will have once rewritten).
 pub fn archive_index_with(members: &[Member], size: impl Fn(&Member) -> u64) -> Vec<u8> {
+    index_of(
+        members
+            .iter()
+            .map(|m| (m.path.as_slice(), m.kind, size(m), m.mtime)),
+    )
+}
+
+/// The `.ARCHIVE_INDEX` of members given as (path, kind, size, mtime), in order.
+pub fn index_of<'a>(members: impl Iterator<Item = (&'a [u8], Kind, u64, u64)>) -> Vec<u8> {
     let mut lines = Vec::new();
     let mut count = 0usize;
-    for member in members {
-        let line = match member.kind {
-            Kind::File => format!("\tf\t{}\t{}\n", size(member), member.mtime),
+    for (path, kind, size, mtime) in members {
+        let line = match kind {
+            Kind::File => format!("\tf\t{size}\t{mtime}\n"),
             Kind::Dir => "\td\t0\t?\n".to_owned(),
             Kind::Other(_) => continue,
         };
-        lines.extend_from_slice(&member.path);
+        lines.extend_from_slice(path);
         lines.extend_from_slice(line.as_bytes());
         count += 1;
     }

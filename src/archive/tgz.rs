@@ -148,11 +148,11 @@ pub(super) fn load_from<R: Read>(
                 .map_err(|e| read_err(path, format!("member `{name}`"), TarError::from(e)))?;
             docs.insert(name.clone(), buf);
         }
-        members.push(m);
+        members.push(super::Kept::of(&m));
     }
     drain(path, reader)?;
     // Duplicate names, found by sorting borrowed paths (no second copy of every name).
-    let mut names: Vec<&[u8]> = members.iter().map(|m| m.path.as_slice()).collect();
+    let mut names: Vec<&[u8]> = members.iter().map(|m| &*m.path).collect();
     names.sort_unstable();
     if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
         return Err(Error::Duplicate {
@@ -195,11 +195,12 @@ pub(super) fn write(
         },
     };
     if loaded.has_index {
-        let index = tar::archive_index_with(&loaded.tar_members, |m| {
-            replacements
-                .get(&m.path_lossy())
-                .map_or(m.size, |new| new.len() as u64)
-        });
+        let index = tar::index_of(loaded.tar_members.iter().map(|m| {
+            let size = replacements
+                .get(&*String::from_utf8_lossy(&m.path))
+                .map_or(m.size, |new| new.len() as u64);
+            (&*m.path, m.kind, size, m.mtime)
+        }));
         writer
             .append_bytes(&tar::index_member(index.len() as u64), &index)
             .map_err(out_err)?;
@@ -253,7 +254,7 @@ fn copy_members<R: Read, W: Write>(
             continue;
         }
         // The input must not have changed between the passes.
-        if planned.next() != Some(&m) {
+        if planned.next() != Some(&super::Kept::of(&m)) {
             return Err(Error::Member {
                 path: input.to_path_buf(),
                 member: m.path_lossy(),

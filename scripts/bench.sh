@@ -9,7 +9,8 @@
 #       vs  a shell loop of gzip -dc f | gzip -6 > /dev/null          target <= 0.2
 #   B4  users-only archives with 1,000 / 10,000 / 100,000 users: time and peak RSS of convert
 #       (10x users -> <= 11x time)
-#   Peak RSS of every run (/usr/bin/time -v "Maximum resident set size"): <= 64 MB for B1 and B2.
+#   B5  (BENCH_2GB=1) a 2.1 GB tar.gz: peak RSS <= 64 MB, like B1 and B2.
+#   Peak RSS of every run (/usr/bin/time -v "Maximum resident set size"): <= 64 MB for B1, B2 and B5.
 #
 # Usage: scripts/bench.sh [WORKDIR]   (default: a temp dir on /dev/shm when there is room, else /tmp)
 # Each timing is the best of 3 runs. Outputs go to WORKDIR, so the disk is not what is measured.
@@ -72,3 +73,15 @@ for n in 1000 10000 100000; do
   printf 'B4   convert users-only, %6d users            %8s s  growth %-8s target <= x11   rss %6s MB\n' "$n" "$t" "$growth" "$((m / 1024))"
   prev=$t
 done
+
+# B5 (BENCH_2GB=1; needs about 5 GB in WORKDIR): the B1 course with 32,000 random files, about 2.1 GB. Peak RSS
+# must stay <= 64 MB (memory does not grow with the archive's size); the time ratio is shown for reference.
+if [ "${BENCH_2GB:-0}" = 1 ]; then
+  "$gen" --users 30000 --instances 3 --files 32000 --file-size 65536 --random --container tgz --seed 1 -o "$work/b5.mbz"
+  /usr/bin/time -f '%e %M' -o "$work/.time" "$bin" convert "$work/b5.mbz" -o "$work/b5.out.mbz" --until 2027-08-31 --timezone Europe/Paris --from cohort >/dev/null 2>&1
+  read -r t5 m5 < <(tail -1 "$work/.time")
+  /usr/bin/time -f '%e %M' -o "$work/.time" bash -c "gzip -dc '$work/b5.mbz' | gzip -6 > /dev/null"
+  read -r b5 _ < <(tail -1 "$work/.time")
+  line B5 "convert 2.1 GB tgz vs gzip -dc | gzip -6" "$t5" "$b5" "$(ratio "$t5" "$b5")" "rss<=64" "$((m5 / 1024))"
+  rm -f "$work/b5.mbz" "$work/b5.out.mbz"
+fi

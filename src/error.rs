@@ -130,6 +130,14 @@ pub enum Error {
         /// The output path.
         path: PathBuf,
     },
+    /// The output's folder does not exist (or is not a folder).
+    #[error("cannot write `{}`: its folder `{}` does not exist (create it first)", path.display(), folder.display())]
+    OutputFolderMissing {
+        /// The output path.
+        path: PathBuf,
+        /// Its folder.
+        folder: PathBuf,
+    },
     /// A date or zone is invalid.
     #[error(transparent)]
     Time(#[from] TimeError),

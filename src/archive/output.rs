@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 /// Refuses an output that is the input (same path or same file) or that exists as a non-regular file.
 ///
 /// # Errors
-/// [`Error::OutputIsInput`], [`Error::OutputNotFile`].
+/// [`Error::OutputIsInput`], [`Error::OutputNotFile`], [`Error::OutputFolderMissing`].
 pub fn check(input: &Path, output: &Path) -> Result<()> {
     if let Ok(meta) = fs::symlink_metadata(output) {
         if !meta.file_type().is_file() {
@@ -25,6 +25,16 @@ pub fn check(input: &Path, output: &Path) -> Result<()> {
                 path: output.to_path_buf(),
             });
         }
+    }
+    let folder = match output.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    if !folder.is_dir() {
+        return Err(Error::OutputFolderMissing {
+            path: output.to_path_buf(),
+            folder: folder.to_path_buf(),
+        });
     }
     if let (Ok(a), Some(b)) = (fs::canonicalize(input), canonical_target(output))
         && a == b
@@ -79,6 +89,12 @@ impl Atomic {
             Some(p) if !p.as_os_str().is_empty() => p,
             _ => Path::new("."),
         };
+        if !dir.is_dir() {
+            return Err(Error::OutputFolderMissing {
+                path: dest.to_path_buf(),
+                folder: dir.to_path_buf(),
+            });
+        }
         let name = dest
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())

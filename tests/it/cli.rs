@@ -765,3 +765,50 @@ fn reading_limits_apply_to_inspect_plan_and_verify() {
         assert!(listing(dir.path()).is_empty());
     }
 }
+
+/// An output in a folder that does not exist is refused with a clear message (exit 2), and nothing is created.
+#[test]
+fn output_into_a_missing_folder_is_refused() {
+    let dir = tempdir();
+    let missing = dir.path().join("missing").join("deeper");
+    let cb = fixture("coh_basic.mbz");
+    let out = missing.join("out.mbz");
+    let plan = missing.join("plan.csv");
+    for args in [
+        vec![
+            "convert",
+            cb.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+            "--until",
+            UNTIL,
+        ],
+        vec![
+            "renew",
+            cb.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+            "--until",
+            UNTIL,
+        ],
+        vec![
+            "plan",
+            cb.to_str().unwrap(),
+            "--format",
+            "uploaduser",
+            "-o",
+            plan.to_str().unwrap(),
+            "--until",
+            UNTIL,
+        ],
+    ] {
+        let o = run(&args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains("does not exist (create it first)"),
+            "{args:?}: {}",
+            stderr(&o)
+        );
+        assert!(listing(dir.path()).is_empty(), "{args:?} created something");
+    }
+}

@@ -418,9 +418,8 @@ fn enrolment_moves(
         user: Option<i64>,
         body: Vec<u8>,
     }
-    let collect = |x: &[u8], v: &[model::Instance]| -> (BTreeMap<String, Ue>, Vec<String>) {
-        let mut map = BTreeMap::new();
-        let mut dup = Vec::new();
+    let collect = |x: &[u8], v: &[model::Instance]| -> Vec<(String, Ue)> {
+        let mut out = Vec::new();
         for i in v {
             for e in &i.enrolments {
                 let id = e.id.clone().unwrap_or_default();
@@ -432,48 +431,78 @@ fn enrolment_moves(
                         .iter()
                         .map(Option::as_ref),
                 );
-                let ue = Ue {
-                    instance: i.id.clone(),
-                    manual: i.plugin(x) == "manual",
-                    user: e.int(x, "userid"),
-                    body,
-                };
-                if map.insert(id.clone(), ue).is_some() {
-                    dup.push(id);
-                }
+                out.push((
+                    id,
+                    Ue {
+                        instance: i.id.clone(),
+                        manual: i.plugin(x) == "manual",
+                        user: e.int(x, "userid"),
+                        body,
+                    },
+                ));
             }
         }
-        (map, dup)
+        out
     };
-    let (before, _) = collect(b, ib);
-    let (after, dup) = collect(a, ia);
-    for id in dup {
-        book.fail(
-            checks::RECORDS_ONLY,
-            format!("<enrolment id=\"{id}\"> appears twice"),
-        );
+    let before = collect(b, ib);
+    let after = collect(a, ia);
+    // Records pair by id. An id may occur more than once in a backup (restore does not rely on these ids):
+    // each record after takes an unused record before with its id, preferring one it may have come from.
+    let mut by_id: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (i, (id, _)) in before.iter().enumerate() {
+        by_id.entry(id.as_str()).or_default().push(i);
     }
-    let manual_users: BTreeSet<i64> = after
-        .values()
-        .filter(|u| u.manual)
-        .filter_map(|u| u.user)
-        .collect();
-    for (id, ua) in &after {
-        let label = format!("<enrolment id=\"{id}\">");
-        let Some(ub) = before.get(id) else {
+    let mut count_after: BTreeMap<&str, usize> = BTreeMap::new();
+    for (id, _) in &after {
+        *count_after.entry(id.as_str()).or_default() += 1;
+    }
+    for (id, n) in &count_after {
+        let was = by_id.get(id).map_or(0, Vec::len);
+        if *n > 1 && *n > was {
             book.fail(
                 checks::RECORDS_ONLY,
-                format!("{label} is not in the original"),
+                format!("<enrolment id=\"{id}\"> appears twice"),
             );
+        }
+    }
+    let manual_users: BTreeSet<i64> = after
+        .iter()
+        .filter(|(_, u)| u.manual)
+        .filter_map(|(_, u)| u.user)
+        .collect();
+    let moved_ok = |ub: &Ue, ua: &Ue| {
+        ua.instance == ub.instance || (converted.contains(&ub.instance) && ua.manual)
+    };
+    let mut used = vec![false; before.len()];
+    for (id, ua) in &after {
+        let label = format!("<enrolment id=\"{id}\">");
+        let free: Vec<usize> = by_id
+            .get(id.as_str())
+            .map(|v| v.iter().copied().filter(|&i| !used[i]).collect())
+            .unwrap_or_default();
+        let Some(&first) = free.first() else {
+            if !by_id.contains_key(id.as_str()) {
+                book.fail(
+                    checks::RECORDS_ONLY,
+                    format!("{label} is not in the original"),
+                );
+            }
             continue;
         };
+        let bi = free
+            .iter()
+            .copied()
+            .find(|&i| before[i].1.body == ua.body && moved_ok(&before[i].1, ua))
+            .unwrap_or(first);
+        used[bi] = true;
+        let ub = &before[bi].1;
         if ua.body != ub.body {
             book.fail(
                 checks::RECORDS_ONLY,
                 format!("{label} changed other than its status, start and end"),
             );
         }
-        if ua.instance != ub.instance && !(converted.contains(&ub.instance) && ua.manual) {
+        if !moved_ok(ub, ua) {
             book.fail(
                 checks::RECORDS_ONLY,
                 format!(
@@ -483,10 +512,7 @@ fn enrolment_moves(
             );
         }
     }
-    for (id, ub) in &before {
-        if after.contains_key(id) {
-            continue;
-        }
+    for ((id, ub), _) in before.iter().zip(&used).filter(|(_, u)| !**u) {
         let merged =
             converted.contains(&ub.instance) && ub.user.is_some_and(|u| manual_users.contains(&u));
         if !merged {

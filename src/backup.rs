@@ -93,12 +93,13 @@ pub struct User {
     pub lastname: String,
 }
 
-/// Reads `users.xml` as a stream (it can be large): user id to [`User`].
+/// Reads `users.xml` as a stream (it can be large): user id to [`User`]. One element or text run may span at
+/// most `max_event` bytes.
 ///
 /// # Errors
 /// [`XmlError`] when it is malformed or cannot be read.
-pub fn users(reader: impl BufRead) -> Result<BTreeMap<i64, User>, XmlError> {
-    let mut xr = quick_xml::reader::Reader::from_reader(reader);
+pub fn users(reader: impl BufRead, max_event: u64) -> Result<BTreeMap<i64, User>, XmlError> {
+    let mut xr = quick_xml::reader::Reader::from_reader(xml::Bounded::new(reader, max_event));
     xr.config_mut().check_end_names = true;
     let mut buf = Vec::new();
     let mut depth = 0usize;
@@ -113,6 +114,7 @@ pub fn users(reader: impl BufRead) -> Result<BTreeMap<i64, User>, XmlError> {
                 position: xr.error_position(),
                 source,
             })?;
+        xr.get_mut().reset();
         match event {
             Event::Start(t) => {
                 depth += 1;

@@ -28,15 +28,21 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 
 /// Reads a wanted `users.xml` as a stream into id → username, never holding it whole.
-fn read_users(path: &Path, data: impl Read) -> Result<BTreeMap<i64, crate::backup::User>> {
-    crate::backup::users(std::io::BufReader::with_capacity(64 << 10, data)).map_err(|source| {
-        Error::Enrol {
-            path: path.to_path_buf(),
-            source: crate::enrol::convert::EnrolError::Xml {
-                member: crate::backup::USERS,
-                source,
-            },
-        }
+fn read_users(
+    path: &Path,
+    data: impl Read,
+    limits: &Limits,
+) -> Result<BTreeMap<i64, crate::backup::User>> {
+    crate::backup::users(
+        std::io::BufReader::with_capacity(64 << 10, data),
+        limits.max_xml,
+    )
+    .map_err(|source| Error::Enrol {
+        path: path.to_path_buf(),
+        source: crate::enrol::convert::EnrolError::Xml {
+            member: crate::backup::USERS,
+            source,
+        },
     })
 }
 

@@ -136,6 +136,14 @@ pub enum TarError {
         /// Which member.
         at: String,
     },
+    /// More zero blocks than the reader was allowed to skip (a bomb of zeros after the end marker).
+    #[error("{at}: more than {limit} bytes of zero blocks (raise it with --max-total-gib)")]
+    TooManyZeroBlocks {
+        /// Which member.
+        at: String,
+        /// The limit in bytes.
+        limit: u64,
+    },
     /// The stream ended inside a header, an extension record or a member's data or padding.
     #[error("{at}: truncated archive (expected {expected} more bytes)")]
     Truncated {
@@ -592,6 +600,9 @@ pub struct Reader<R: Read> {
     started: bool,
     /// Whether the end of the archive has been reached.
     done: bool,
+    /// Zero-block bytes skipped so far, and how many may be.
+    zeros: u64,
+    max_zeros: u64,
 }
 
 impl<R: Read> Reader<R> {
@@ -604,7 +615,17 @@ impl<R: Read> Reader<R> {
             current: None,
             started: false,
             done: false,
+            zeros: 0,
+            max_zeros: u64::MAX,
         }
+    }
+
+    /// Bounds the zero blocks skipped between and after members (they count towards what the stream inflates
+    /// to, like member data).
+    #[must_use]
+    pub fn max_zero_bytes(mut self, limit: u64) -> Self {
+        self.max_zeros = limit;
+        self
     }
 
     /// "member after `x`" (or "first member"), for errors in a header or extension record.
@@ -714,6 +735,13 @@ impl<R: Read> Reader<R> {
                 }
                 // Moodle's tgz_extractor skips zero blocks and goes on reading headers, so members after an
                 // end marker (concatenated tars) are extracted by restore: read them too, never drop them.
+                self.zeros += BLOCK as u64;
+                if self.zeros > self.max_zeros {
+                    return Err(TarError::TooManyZeroBlocks {
+                        at: self.after(),
+                        limit: self.max_zeros,
+                    });
+                }
                 continue;
             }
 
@@ -1070,6 +1098,24 @@ pub fn index_member(len: u64) -> Member {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Zero blocks are skipped (Moodle reads on after them), but no more of them than allowed.
+    #[test]
+    fn zero_blocks_are_bounded() {
+        let mut tar = Vec::new();
+        Writer::new(&mut tar)
+            .append_bytes(&Member::file(b"a.xml", 3, 0o644, 0), b"abc")
+            .unwrap();
+        tar.extend_from_slice(&[0u8; 512 * 8]);
+        let mut r = Reader::new(&tar[..]).max_zero_bytes(512 * 8);
+        assert!(r.next_member().unwrap().is_some());
+        assert!(r.next_member().unwrap().is_none());
+        let mut r = Reader::new(&tar[..]).max_zero_bytes(512 * 4);
+        assert!(r.next_member().unwrap().is_some());
+        let e = r.next_member().unwrap_err();
+        assert!(matches!(e, TarError::TooManyZeroBlocks { .. }), "{e}");
+        assert!(e.to_string().contains("--max-total-gib"));
+    }
     use std::path::{Path, PathBuf};
 
     /// The shared Moodle 4.3 corpus beside the project (`../shared`).

@@ -19,7 +19,7 @@ const BUF: usize = 64 << 10;
 /// Archives up to this size (compressed) are inflated once, into memory, for both passes.
 const SMALL: u64 = 1 << 20;
 /// ... as long as they inflate to no more than this.
-const SMALL_TAR: u64 = 32 << 20;
+const SMALL_TAR: u64 = 8 << 20;
 
 pub(super) fn open(path: &Path) -> Result<tar::Reader<MultiGzDecoder<BufReader<File>>>> {
     let f = File::open(path).map_err(|source| Error::Read {
@@ -44,6 +44,7 @@ fn inflate_small(path: &Path) -> Option<Vec<u8>> {
         .take(SMALL_TAR + 1)
         .read_to_end(&mut tar)
         .ok()?;
+    tar.shrink_to_fit();
     (tar.len() as u64 <= SMALL_TAR).then_some(tar)
 }
 
@@ -98,11 +99,17 @@ fn drain<R: Read>(path: &Path, reader: tar::Reader<R>) -> Result<()> {
 pub(super) fn load(path: &Path, wanted: &[&str], limits: &super::Limits) -> Result<Loaded> {
     match inflate_small(path) {
         Some(tar) => {
-            let mut loaded = load_from(path, tar::Reader::new(&tar[..]), wanted, limits)?;
+            let reader = tar::Reader::new(&tar[..]).max_zero_bytes(limits.max_total);
+            let mut loaded = load_from(path, reader, wanted, limits)?;
             loaded.tar = Some(tar);
             Ok(loaded)
         }
-        None => load_from(path, open(path)?, wanted, limits),
+        None => load_from(
+            path,
+            open(path)?.max_zero_bytes(limits.max_total),
+            wanted,
+            limits,
+        ),
     }
 }
 
@@ -138,7 +145,7 @@ pub(super) fn load_from<R: Read>(
             continue;
         }
         if m.kind == Kind::File && name == crate::backup::USERS && wanted.contains(&name.as_str()) {
-            users = Some(super::read_users(path, reader.data())?);
+            users = Some(super::read_users(path, reader.data(), limits)?);
         } else if m.kind == Kind::File && wanted.contains(&name.as_str()) {
             limits.check_xml(path, &name, m.size)?;
             let mut buf = Vec::with_capacity(usize::try_from(m.size).unwrap_or(0));
@@ -219,7 +226,7 @@ pub(super) fn write(
             input,
             loaded,
             replacements,
-            open(input)?,
+            open(input)?.max_zero_bytes(opts.limits.max_total),
             &mut writer,
             cancel,
             &out_err,
@@ -283,6 +290,13 @@ fn copy_members<R: Read, W: Write>(
                 })?;
             }
         }
+    }
+    if planned.next().is_some() {
+        return Err(Error::Member {
+            path: input.to_path_buf(),
+            member: last.unwrap_or_default(),
+            reason: "the archive changed while being read (members are missing after it)".into(),
+        });
     }
     drain(input, reader)
 }

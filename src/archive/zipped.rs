@@ -90,7 +90,7 @@ pub(super) fn load(path: &Path, wanted: &[&str], limits: &super::Limits) -> Resu
             });
         }
         if !is_dir && name == crate::backup::USERS && wanted.contains(&name.as_str()) {
-            users = Some(super::read_users(path, &mut f)?);
+            users = Some(super::read_users(path, &mut f, limits)?);
         } else if !is_dir && wanted.contains(&name.as_str()) {
             limits.check_xml(path, &name, size)?;
             let mut buf = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
@@ -303,8 +303,11 @@ fn write_raw(
             .filter(|(name, _)| plan.entries.iter().any(|e| e.name == **name))
             .map(|(name, new)| {
                 let level = opts.level;
+                // No thread (one core asked for, or the system refuses one): deflated when reached.
                 let job = if opts.threads > 1 {
-                    Deflated::Running(scope.spawn(move || deflate(new, level)))
+                    std::thread::Builder::new()
+                        .spawn_scoped(scope, move || deflate(new, level))
+                        .map_or(Deflated::Later(new, level), Deflated::Running)
                 } else {
                     Deflated::Later(new, level)
                 };

@@ -166,7 +166,7 @@ fn read_member(
     };
     if xml {
         let mut reader = BufReader::with_capacity(64 << 10, &mut tee);
-        let outcome = check_xml(&mut reader, users);
+        let outcome = check_xml(&mut reader, users, scan.limits.max_xml);
         io::copy(&mut reader, &mut io::sink())?;
         match outcome {
             Ok(ids) => {
@@ -214,8 +214,13 @@ enum XmlProblem {
 }
 
 /// Streams `reader` through the XML parser; with `users`, collects `<user id>` → `<username>`.
-fn check_xml(reader: &mut impl BufRead, users: bool) -> Result<BTreeMap<i64, String>, XmlProblem> {
-    let mut xr = quick_xml::reader::Reader::from_reader(reader);
+fn check_xml(
+    reader: &mut impl BufRead,
+    users: bool,
+    max_event: u64,
+) -> Result<BTreeMap<i64, String>, XmlProblem> {
+    let mut xr =
+        quick_xml::reader::Reader::from_reader(crate::xml::Bounded::new(reader, max_event));
     xr.config_mut().check_end_names = true;
     xr.config_mut().check_comments = true;
     let mut buf = Vec::new();
@@ -227,7 +232,14 @@ fn check_xml(reader: &mut impl BufRead, users: bool) -> Result<BTreeMap<i64, Str
     loop {
         buf.clear();
         let event = match xr.read_event_into(&mut buf) {
-            Ok(e) => e,
+            Ok(e) => {
+                xr.get_mut().reset();
+                e
+            }
+            // The per-event bound: a finding about the member, not a broken stream.
+            Err(quick_xml::Error::Io(e)) if crate::xml::TooLong::is(&e) => {
+                return Err(XmlProblem::Bad(e.to_string()));
+            }
             Err(quick_xml::Error::Io(e)) => {
                 return Err(XmlProblem::Io(io::Error::new(e.kind(), e.to_string())));
             }
@@ -437,7 +449,11 @@ fn scan_tgz(path: &Path, scan: &mut Scan) -> io::Result<()> {
             return Ok(());
         }
         if block.iter().all(|&b| b == 0) {
-            // Moodle's extractor skips zero blocks and reads on: so do we, so nothing after one goes unseen.
+            // Moodle's extractor skips zero blocks and reads on: so do we, so nothing after one goes unseen
+            // (they count towards the total, so a bomb of zeros stops at the limit).
+            if !scan.count(path, &format!("zero blocks after {last}"), 512) {
+                return Ok(());
+            }
             continue;
         }
         let name = cstr(&block[0..100]);

@@ -4,8 +4,11 @@
 //! XML is never re-serialised. Callers find spans with [`walk`], compute [`Edit`]s and [`splice`] them into the
 //! original document, so every byte outside an edit is kept exactly (quoting, indentation, empty-element form).
 
+mod bounded;
 mod scan;
 mod splice;
+
+pub use bounded::{Bounded, TooLong};
 
 pub use scan::{Closed, Open, Visit, XmlError, attr, int, text, unescape, walk};
 pub use splice::{Edit, EditError, line_span, splice};

@@ -1255,3 +1255,53 @@ fn full_disk_leaves_no_partial_output() {
         [std::fs::read(tgz).unwrap(), std::fs::read(zip).unwrap()]
     );
 }
+
+/// XML read as a stream (`users.xml` for plan, every XML member for verify) holds one element or text run at a
+/// time: a 3 MiB text run is refused past `--max-xml-mib 1` (memory stays bounded by the option, not by the
+/// member's size), and accepted at the default.
+#[test]
+fn streamed_xml_bounds_one_text_run() {
+    let run_text = format!("<files>{}</files>", "a".repeat(3 << 20));
+    let c = Case::tgz(
+        "long_text_files.mbz",
+        plus("files.xml", b'0', run_text.as_bytes()),
+    );
+    let input = c.input.to_str().unwrap().to_owned();
+    let o = c.run(&["verify", &input, "--max-xml-mib", "1"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("--max-xml-mib") && out.contains("files.xml"),
+        "{out}"
+    );
+    let o = c.run(&["verify", &input]);
+    assert!(!String::from_utf8_lossy(&o.stdout).contains("--max-xml-mib"));
+
+    let mut m = members();
+    let users = m.iter_mut().find(|m| m.0 == "users.xml").unwrap();
+    let text = String::from_utf8(users.2.clone()).unwrap();
+    users.2 = replace_once(
+        &text,
+        "</users>",
+        &format!("<x>{}</x></users>", "b".repeat(3 << 20)),
+    )
+    .into_bytes();
+    let c = Case::tgz("long_text_users.mbz", m);
+    let plan = c.out_dir().join("plan.csv");
+    let args = [
+        "plan",
+        c.input.to_str().unwrap(),
+        "--format",
+        "uploaduser",
+        "-o",
+        plan.to_str().unwrap(),
+        "--until",
+        UNTIL,
+        "--max-xml-mib",
+        "1",
+    ];
+    let o = c.run(&args);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    c.names(&stderr(&o), &["--max-xml-mib", "users.xml"]);
+    assert!(!plan.exists());
+}

@@ -26,6 +26,19 @@ pub fn check(input: &Path, output: &Path) -> Result<()> {
             });
         }
     }
+    folder_of(output)?;
+    if let (Ok(a), Some(b)) = (fs::canonicalize(input), canonical_target(output))
+        && a == b
+    {
+        return Err(Error::OutputIsInput {
+            path: output.to_path_buf(),
+        });
+    }
+    Ok(())
+}
+
+/// The folder `output` goes in (`.` for a bare name), which must exist.
+fn folder_of(output: &Path) -> Result<&Path> {
     let folder = match output.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
@@ -36,14 +49,7 @@ pub fn check(input: &Path, output: &Path) -> Result<()> {
             folder: folder.to_path_buf(),
         });
     }
-    if let (Ok(a), Some(b)) = (fs::canonicalize(input), canonical_target(output))
-        && a == b
-    {
-        return Err(Error::OutputIsInput {
-            path: output.to_path_buf(),
-        });
-    }
-    Ok(())
+    Ok(folder)
 }
 
 /// The canonical path `output` would have (its parent canonicalised), even if it does not exist yet.
@@ -83,18 +89,9 @@ impl Atomic {
     /// Creates `.NAME.XXXXXX.tmp` in the destination's folder.
     ///
     /// # Errors
-    /// [`Error::Write`] when the folder is not writable.
+    /// [`Error::OutputFolderMissing`], or [`Error::Write`] when the folder is not writable.
     pub fn new(dest: &Path) -> Result<Self> {
-        let dir = match dest.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p,
-            _ => Path::new("."),
-        };
-        if !dir.is_dir() {
-            return Err(Error::OutputFolderMissing {
-                path: dest.to_path_buf(),
-                folder: dir.to_path_buf(),
-            });
-        }
+        let dir = folder_of(dest)?;
         let name = dest
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())

@@ -24,13 +24,18 @@ cargo build --release --quiet --bin mbz-enrol --example genmbz
 bin=target/release/mbz-enrol
 gen=target/release/examples/genmbz
 
-# best_of CMD...: prints "seconds peak_kb" of the fastest of 3 runs.
+# best_of CMD...: prints "seconds peak_kb" of the fastest of 3 runs; a failing run stops the script.
 best_of() {
   local best="" rss=0
   for _ in 1 2 3; do
-    /usr/bin/time -f '%e %M' -o "$work/.time" "$@" >/dev/null 2>&1 || true
-    local t m
-    read -r t m < <(tail -1 "$work/.time")
+    /usr/bin/time -f '%e %M %x' -o "$work/.time" "$@" >/dev/null 2>"$work/.err" || true
+    local t m x
+    read -r t m x < <(tail -1 "$work/.time")
+    if [ "$x" != 0 ]; then
+      echo "bench: failed (exit $x): $*" >&2
+      cat "$work/.err" >&2
+      exit 1
+    fi
     if [ -z "$best" ] || awk "BEGIN{exit !($t < $best)}"; then best=$t; fi
     [ "$m" -gt "$rss" ] && rss=$m
   done
@@ -46,13 +51,13 @@ echo
 "$gen" --users 30000 --instances 3 --files 3000 --file-size 65536 --random --container tgz --seed 1 -o "$work/b1.mbz"
 "$gen" --users 30000 --instances 3 --files 3000 --file-size 65536 --random --container zip --seed 1 -o "$work/b2.mbz"
 
-read -r t1 m1 < <(best_of "$bin" convert "$work/b1.mbz" -o "$work/b1.out.mbz" --until 2027-08-31 --timezone Europe/Paris --from cohort)
+read -r t1 m1 < <(best_of "$bin" convert "$work/b1.mbz" -o "$work/b1.out.mbz" --until 2027-08-31 --timezone Europe/Paris --from cohort --force)
 read -r b1 _ < <(best_of bash -c "gzip -dc '$work/b1.mbz' | gzip -6 > /dev/null")
 size_in=$(stat -c %s "$work/b1.mbz"); size_out=$(stat -c %s "$work/b1.out.mbz")
 echo "sizes: B1 input $size_in, output $size_out, ratio $(ratio "$size_out" "$size_in") (target <= 1.01)"
 line B1 "convert tgz 200 MB vs gzip -dc|gzip -6" "$t1" "$b1" "$(ratio "$t1" "$b1")" "<= 0.4" "$((m1 / 1024))"
 
-read -r t2 m2 < <(best_of "$bin" convert "$work/b2.mbz" -o "$work/b2.out.mbz" --until 2027-08-31 --timezone Europe/Paris --from cohort)
+read -r t2 m2 < <(best_of "$bin" convert "$work/b2.mbz" -o "$work/b2.out.mbz" --until 2027-08-31 --timezone Europe/Paris --from cohort --force)
 read -r b2 _ < <(best_of cp "$work/b2.mbz" "$work/b2.copy")
 line B2 "convert zip 200 MB vs cp" "$t2" "$b2" "$(ratio "$t2" "$b2")" "<= 3" "$((m2 / 1024))"
 
@@ -67,7 +72,7 @@ line B3 "batch 1,000 x 30 users vs gzip loop" "$t3" "$b3" "$(ratio "$t3" "$b3")"
 prev=""
 for n in 1000 10000 100000; do
   "$gen" --users "$n" --instances 3 --seed 4 -o "$work/b4_$n.mbz"
-  read -r t m < <(best_of "$bin" convert "$work/b4_$n.mbz" -o "$work/b4_$n.out.mbz" --until 2027-08-31 --timezone Europe/Paris --from cohort)
+  read -r t m < <(best_of "$bin" convert "$work/b4_$n.mbz" -o "$work/b4_$n.out.mbz" --until 2027-08-31 --timezone Europe/Paris --from cohort --force)
   growth="-"
   [ -n "$prev" ] && growth="x$(ratio "$t" "$prev")"
   printf 'B4   convert users-only, %6d users            %8s s  growth %-8s target <= x11   rss %6s MB\n' "$n" "$t" "$growth" "$((m / 1024))"
@@ -78,7 +83,7 @@ done
 # must stay <= 64 MB (memory does not grow with the archive's size); the time ratio is shown for reference.
 if [ "${BENCH_2GB:-0}" = 1 ]; then
   "$gen" --users 30000 --instances 3 --files 32000 --file-size 65536 --random --container tgz --seed 1 -o "$work/b5.mbz"
-  /usr/bin/time -f '%e %M' -o "$work/.time" "$bin" convert "$work/b5.mbz" -o "$work/b5.out.mbz" --until 2027-08-31 --timezone Europe/Paris --from cohort >/dev/null 2>&1
+  /usr/bin/time -f '%e %M' -o "$work/.time" "$bin" convert "$work/b5.mbz" -o "$work/b5.out.mbz" --until 2027-08-31 --timezone Europe/Paris --from cohort --force >/dev/null 2>&1
   read -r t5 m5 < <(tail -1 "$work/.time")
   /usr/bin/time -f '%e %M' -o "$work/.time" bash -c "gzip -dc '$work/b5.mbz' | gzip -6 > /dev/null"
   read -r b5 _ < <(tail -1 "$work/.time")

@@ -308,7 +308,10 @@ pub fn convert(docs: &Docs<'_>, opts: &Options) -> Result<Conversion, EnrolError
         ));
         return Ok(noop(report));
     };
-    let instances = model::parse_enrolments(ex).map_err(|source| EnrolError::Xml {
+    // enrolments.xml and course/roles.xml are parsed side by side when both are large (a course of tens of
+    // thousands of users); errors are still reported in document order.
+    let (instances, parsed_roles) = parse_both(ex, docs.course_roles);
+    let instances = instances.map_err(|source| EnrolError::Xml {
         member: ENROLMENTS,
         source,
     })?;
@@ -346,10 +349,12 @@ pub fn convert(docs: &Docs<'_>, opts: &Options) -> Result<Conversion, EnrolError
         .collect();
     let (mut user_roles, role_ops): (Vec<(i64, i64)>, Vec<RoleOp>) = match docs.course_roles {
         Some(x) => {
-            let assignments = model::parse_assignments(x).map_err(|source| EnrolError::Xml {
-                member: COURSE_ROLES,
-                source,
-            })?;
+            let assignments = parsed_roles
+                .unwrap_or_else(|| model::parse_assignments(x))
+                .map_err(|source| EnrolError::Xml {
+                    member: COURSE_ROLES,
+                    source,
+                })?;
             let ops = plan_assignments(x, &assignments, &components, &mut report);
             let pairs = assignments
                 .iter()
@@ -743,6 +748,32 @@ fn append_enrolments(ex: &[u8], holder: &Instance, items: Vec<u8>, line_mode: bo
             with.extend_from_slice(b"</user_enrolments>");
             Edit::insert(close, with)
         }
+    }
+}
+
+/// Below this size a second thread costs more than it saves.
+const PARALLEL_PARSE: usize = 1 << 20;
+
+/// Parses enrolments.xml, and course/roles.xml on another thread when both are large (`None`: not parsed).
+#[allow(clippy::type_complexity)]
+fn parse_both(
+    ex: &[u8],
+    roles: Option<&[u8]>,
+) -> (
+    Result<Vec<Instance>, XmlError>,
+    Option<Result<Vec<model::Assignment>, XmlError>>,
+) {
+    match roles {
+        Some(x) if ex.len() >= PARALLEL_PARSE && x.len() >= PARALLEL_PARSE => {
+            std::thread::scope(|s| {
+                let other = std::thread::Builder::new()
+                    .spawn_scoped(s, || model::parse_assignments(x))
+                    .ok();
+                let instances = model::parse_enrolments(ex);
+                (instances, other.and_then(|h| h.join().ok()))
+            })
+        }
+        _ => (model::parse_enrolments(ex), None),
     }
 }
 

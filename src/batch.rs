@@ -314,7 +314,10 @@ pub fn run<T: Send>(
         let result = if cancel.is_set() {
             Err(Error::Cancelled)
         } else {
-            if create_dirs && let Some(parent) = job.output.parent() {
+            if create_dirs
+                && let Some(parent) = job.output.parent()
+                && !parent.is_dir()
+            {
                 let _ = fs::create_dir_all(parent);
             }
             work(job)

@@ -26,14 +26,8 @@ pub fn check(input: &Path, output: &Path) -> Result<()> {
             });
         }
     }
+    // An output that does not exist yet cannot be the input (which does): no path comparison is needed.
     folder_of(output)?;
-    if let (Ok(a), Some(b)) = (fs::canonicalize(input), canonical_target(output))
-        && a == b
-    {
-        return Err(Error::OutputIsInput {
-            path: output.to_path_buf(),
-        });
-    }
     Ok(())
 }
 
@@ -50,15 +44,6 @@ fn folder_of(output: &Path) -> Result<&Path> {
         });
     }
     Ok(folder)
-}
-
-/// The canonical path `output` would have (its parent canonicalised), even if it does not exist yet.
-fn canonical_target(output: &Path) -> Option<PathBuf> {
-    let parent = match output.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    Some(fs::canonicalize(parent).ok()?.join(output.file_name()?))
 }
 
 #[cfg(unix)]

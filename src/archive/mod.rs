@@ -193,46 +193,85 @@ pub struct Loaded {
     pub has_index: bool,
     /// `users.xml` read as a stream (id to user), when `users.xml` was wanted.
     pub users: Option<BTreeMap<i64, crate::backup::User>>,
-    tar_members: Vec<Kept>,
+    tar_members: KeptList,
     /// A small tar.gz's inflated tar stream, kept for the second pass.
     tar: Option<Vec<u8>>,
 }
 
-/// A tar member as kept between the passes (tens of thousands in a full backup, so compact): its path and what
-/// the index needs, and a fingerprint of the rest of its header, for the second pass to check that the input
-/// did not change.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The tar members as kept between the passes (tens of thousands in a full backup, so compact): every path in
+/// one buffer, and per member what the index needs plus a fingerprint of the rest of its header, for the second
+/// pass to check that the input did not change.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct KeptList {
+    items: Vec<Kept>,
+    paths: Vec<u8>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Kept {
-    path: Box<[u8]>,
+    start: usize,
+    len: usize,
     kind: tar::Kind,
     size: u64,
     mtime: u64,
     rest: u64,
 }
 
-impl Kept {
-    fn of(m: &tar::Member) -> Kept {
-        // FNV-1a over the other header fields, each length-prefixed.
-        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-        let mut eat = |bytes: &[u8]| {
-            for &b in (bytes.len() as u64).to_le_bytes().iter().chain(bytes) {
-                h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-            }
-        };
-        eat(&m.mode.to_le_bytes());
-        eat(&m.uid.to_le_bytes());
-        eat(&m.gid.to_le_bytes());
-        eat(&m.linkname);
-        eat(&m.uname);
-        eat(&m.gname);
-        Kept {
-            path: m.path.clone().into_boxed_slice(),
+impl KeptList {
+    fn push(&mut self, m: &tar::Member) {
+        self.items.push(Kept {
+            start: self.paths.len(),
+            len: m.path.len(),
             kind: m.kind,
             size: m.size,
             mtime: m.mtime,
-            rest: h,
-        }
+            rest: fingerprint(m),
+        });
+        self.paths.extend_from_slice(&m.path);
     }
+
+    fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    fn shrink_to_fit(&mut self) {
+        self.items.shrink_to_fit();
+        self.paths.shrink_to_fit();
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (&[u8], &Kept)> {
+        self.items
+            .iter()
+            .map(|k| (&self.paths[k.start..k.start + k.len], k))
+    }
+
+    /// Whether member `i` is `m` (path, kind, size, mtime and the rest of its header).
+    fn matches(&self, i: usize, m: &tar::Member) -> bool {
+        self.items.get(i).is_some_and(|k| {
+            self.paths[k.start..k.start + k.len] == m.path[..]
+                && k.kind == m.kind
+                && k.size == m.size
+                && k.mtime == m.mtime
+                && k.rest == fingerprint(m)
+        })
+    }
+}
+
+/// FNV-1a over the header fields a [`Kept`] does not hold, each length-prefixed.
+fn fingerprint(m: &tar::Member) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut eat = |bytes: &[u8]| {
+        for &b in (bytes.len() as u64).to_le_bytes().iter().chain(bytes) {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    };
+    eat(&m.mode.to_le_bytes());
+    eat(&m.uid.to_le_bytes());
+    eat(&m.gid.to_le_bytes());
+    eat(&m.linkname);
+    eat(&m.uname);
+    eat(&m.gname);
+    h
 }
 
 impl Loaded {
@@ -247,7 +286,7 @@ impl Loaded {
     /// Whether a member has this exact path.
     pub fn has_member(&self, path: &str) -> bool {
         match self.container {
-            Container::TarGz => self.tar_members.iter().any(|m| &*m.path == path.as_bytes()),
+            Container::TarGz => self.tar_members.iter().any(|(p, _)| p == path.as_bytes()),
             Container::Zip => self.members.iter().any(|m| m.path == path),
         }
     }
@@ -258,8 +297,8 @@ impl Loaded {
             Container::TarGz => self
                 .tar_members
                 .iter()
-                .map(|m| MemberInfo {
-                    path: String::from_utf8_lossy(&m.path).into_owned(),
+                .map(|(path, m)| MemberInfo {
+                    path: String::from_utf8_lossy(path).into_owned(),
                     kind: match m.kind {
                         tar::Kind::File => 'f',
                         tar::Kind::Dir => 'd',

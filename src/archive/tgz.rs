@@ -119,7 +119,7 @@ pub(super) fn load_from<R: Read>(
     wanted: &[&str],
     limits: &super::Limits,
 ) -> Result<Loaded> {
-    let mut members = Vec::new();
+    let mut members = super::KeptList::default();
     let mut docs = BTreeMap::new();
     let mut has_index = false;
     let mut users = None;
@@ -155,11 +155,12 @@ pub(super) fn load_from<R: Read>(
                 .map_err(|e| read_err(path, format!("member `{name}`"), TarError::from(e)))?;
             docs.insert(name.clone(), buf);
         }
-        members.push(super::Kept::of(&m));
+        members.push(&m);
     }
     drain(path, reader)?;
     // Duplicate names, found by sorting borrowed paths (no second copy of every name).
-    let mut names: Vec<&[u8]> = members.iter().map(|m| &*m.path).collect();
+    members.shrink_to_fit();
+    let mut names: Vec<&[u8]> = members.iter().map(|(p, _)| p).collect();
     names.sort_unstable();
     if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
         return Err(Error::Duplicate {
@@ -202,11 +203,11 @@ pub(super) fn write(
         },
     };
     if loaded.has_index {
-        let index = tar::index_of(loaded.tar_members.iter().map(|m| {
+        let index = tar::index_of(loaded.tar_members.iter().map(|(path, m)| {
             let size = replacements
-                .get(&*String::from_utf8_lossy(&m.path))
+                .get(&*String::from_utf8_lossy(path))
                 .map_or(m.size, |new| new.len() as u64);
-            (&*m.path, m.kind, size, m.mtime)
+            (path, m.kind, size, m.mtime)
         }));
         writer
             .append_bytes(&tar::index_member(index.len() as u64), &index)
@@ -248,7 +249,7 @@ fn copy_members<R: Read, W: Write>(
     cancel: &super::Cancel,
     out_err: &dyn Fn(TarError) -> Error,
 ) -> Result<()> {
-    let mut planned = loaded.tar_members.iter();
+    let mut planned = 0usize;
     let mut last: Option<String> = None;
     loop {
         let next = reader
@@ -261,7 +262,9 @@ fn copy_members<R: Read, W: Write>(
             continue;
         }
         // The input must not have changed between the passes.
-        if planned.next() != Some(&super::Kept::of(&m)) {
+        let expected = loaded.tar_members.matches(planned, &m);
+        planned += 1;
+        if !expected {
             return Err(Error::Member {
                 path: input.to_path_buf(),
                 member: m.path_lossy(),
@@ -291,7 +294,7 @@ fn copy_members<R: Read, W: Write>(
             }
         }
     }
-    if planned.next().is_some() {
+    if planned < loaded.tar_members.len() {
         return Err(Error::Member {
             path: input.to_path_buf(),
             member: last.unwrap_or_default(),

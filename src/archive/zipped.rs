@@ -123,7 +123,7 @@ pub(super) fn load(path: &Path, wanted: &[&str], limits: &super::Limits) -> Resu
         docs,
         has_index: false,
         users,
-        tar_members: Vec::new(),
+        tar_members: super::KeptList::default(),
         tar: None,
     })
 }

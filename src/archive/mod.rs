@@ -209,25 +209,40 @@ struct KeptList {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Kept {
-    start: usize,
-    len: usize,
-    kind: tar::Kind,
     size: u64,
     mtime: u64,
-    rest: u64,
+    /// Where the path is in [`KeptList::paths`] (the list holds at most 4 GiB of paths, see `push`).
+    start: u32,
+    len: u32,
+    rest: u32,
+    kind: tar::Kind,
 }
 
 impl KeptList {
-    fn push(&mut self, m: &tar::Member) {
+    /// Adds `m`; `false` when the paths would pass 4 GiB (no real backup comes near: millions of members).
+    fn push(&mut self, m: &tar::Member) -> bool {
+        let (Ok(start), Ok(len)) = (u32::try_from(self.paths.len()), u32::try_from(m.path.len()))
+        else {
+            return false;
+        };
+        if start.checked_add(len).is_none() {
+            return false;
+        }
         self.items.push(Kept {
-            start: self.paths.len(),
-            len: m.path.len(),
-            kind: m.kind,
             size: m.size,
             mtime: m.mtime,
+            start,
+            len,
             rest: fingerprint(m),
+            kind: m.kind,
         });
         self.paths.extend_from_slice(&m.path);
+        true
+    }
+
+    fn path(&self, k: &Kept) -> &[u8] {
+        let start = k.start as usize;
+        &self.paths[start..start + k.len as usize]
     }
 
     fn len(&self) -> usize {
@@ -240,15 +255,13 @@ impl KeptList {
     }
 
     fn iter(&self) -> impl Iterator<Item = (&[u8], &Kept)> {
-        self.items
-            .iter()
-            .map(|k| (&self.paths[k.start..k.start + k.len], k))
+        self.items.iter().map(|k| (self.path(k), k))
     }
 
     /// Whether member `i` is `m` (path, kind, size, mtime and the rest of its header).
     fn matches(&self, i: usize, m: &tar::Member) -> bool {
         self.items.get(i).is_some_and(|k| {
-            self.paths[k.start..k.start + k.len] == m.path[..]
+            self.path(k) == &m.path[..]
                 && k.kind == m.kind
                 && k.size == m.size
                 && k.mtime == m.mtime
@@ -257,8 +270,8 @@ impl KeptList {
     }
 }
 
-/// FNV-1a over the header fields a [`Kept`] does not hold, each length-prefixed.
-fn fingerprint(m: &tar::Member) -> u64 {
+/// FNV-1a over the header fields a [`Kept`] does not hold, each length-prefixed (folded to 32 bits).
+fn fingerprint(m: &tar::Member) -> u32 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     let mut eat = |bytes: &[u8]| {
         for &b in (bytes.len() as u64).to_le_bytes().iter().chain(bytes) {
@@ -271,7 +284,7 @@ fn fingerprint(m: &tar::Member) -> u64 {
     eat(&m.linkname);
     eat(&m.uname);
     eat(&m.gname);
-    h
+    (h ^ (h >> 32)) as u32
 }
 
 impl Loaded {

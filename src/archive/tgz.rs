@@ -155,7 +155,13 @@ pub(super) fn load_from<R: Read>(
                 .map_err(|e| read_err(path, format!("member `{name}`"), TarError::from(e)))?;
             docs.insert(name.clone(), buf);
         }
-        members.push(&m);
+        if !members.push(&m) {
+            return Err(Error::Member {
+                path: path.to_path_buf(),
+                member: name,
+                reason: "the member paths add up to more than 4 GiB".into(),
+            });
+        }
     }
     drain(path, reader)?;
     // Duplicate names, found by sorting borrowed paths (no second copy of every name).

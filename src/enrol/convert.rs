@@ -480,6 +480,7 @@ pub fn convert(docs: &Docs<'_>, opts: &Options) -> Result<Conversion, EnrolError
         edits.push(Edit::delete(xml::line_span(ex, ue.span.clone())));
     };
 
+    report.users.reserve_exact(groups.len());
     for (userid, range) in &groups {
         let srcs = &sources[range.clone()];
         let effective =

@@ -383,12 +383,7 @@ fn write_records(
             let mut j = i;
             while j < plan.entries.len()
                 && !replacements.contains_key(&plan.entries[j].name)
-                && plan.entries[j].start
-                    == if j == i {
-                        e.start
-                    } else {
-                        plan.entries[j - 1].end
-                    }
+                && (j == i || plan.entries[j].start == plan.entries[j - 1].end)
             {
                 let r = &plan.entries[j];
                 let offset = u32::try_from(pos + (r.start - e.start)).map_err(|_| too_big())?;

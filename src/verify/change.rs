@@ -402,6 +402,36 @@ fn instance_edits(
     }
 }
 
+/// Pairs each record after with one before of the same id. Ids may repeat in a backup (restore does not rely on
+/// them), so a record takes an unused record with its id that it `fits` (may have come from), else the first
+/// unused one. Returns each record's partner (`None`: no unused record has its id) and which records before
+/// were taken.
+fn pair_by_id<B, A>(
+    before: &[B],
+    after: &[A],
+    id_b: impl Fn(&B) -> &str,
+    id_a: impl Fn(&A) -> &str,
+    fits: impl Fn(&B, &A) -> bool,
+) -> (Vec<Option<usize>>, Vec<bool>) {
+    let mut by_id: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (i, b) in before.iter().enumerate() {
+        by_id.entry(id_b(b)).or_default().push(i);
+    }
+    let mut used = vec![false; before.len()];
+    let pairs = after
+        .iter()
+        .map(|a| {
+            let free = by_id.get(id_a(a))?;
+            let mut unused = free.iter().copied().filter(|&i| !used[i]);
+            let first = unused.clone().next()?;
+            let bi = unused.find(|&i| fits(&before[i], a)).unwrap_or(first);
+            used[bi] = true;
+            Some(bi)
+        })
+        .collect();
+    (pairs, used)
+}
+
 /// User enrolments: only status and times change; they may move only from a converted instance into a manual
 /// one, and disappear only when merged into another enrolment of the same user.
 fn enrolment_moves(
@@ -446,18 +476,16 @@ fn enrolment_moves(
     };
     let before = collect(b, ib);
     let after = collect(a, ia);
-    // Records pair by id. An id may occur more than once in a backup (restore does not rely on these ids):
-    // each record after takes an unused record before with its id, preferring one it may have come from.
-    let mut by_id: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
-    for (i, (id, _)) in before.iter().enumerate() {
-        by_id.entry(id.as_str()).or_default().push(i);
+    let mut count_before: BTreeMap<&str, usize> = BTreeMap::new();
+    for (id, _) in &before {
+        *count_before.entry(id.as_str()).or_default() += 1;
     }
     let mut count_after: BTreeMap<&str, usize> = BTreeMap::new();
     for (id, _) in &after {
         *count_after.entry(id.as_str()).or_default() += 1;
     }
     for (id, n) in &count_after {
-        let was = by_id.get(id).map_or(0, Vec::len);
+        let was = count_before.get(id).copied().unwrap_or(0);
         if *n > 1 && *n > was {
             book.fail(
                 checks::RECORDS_ONLY,
@@ -473,15 +501,18 @@ fn enrolment_moves(
     let moved_ok = |ub: &Ue, ua: &Ue| {
         ua.instance == ub.instance || (converted.contains(&ub.instance) && ua.manual)
     };
-    let mut used = vec![false; before.len()];
-    for (id, ua) in &after {
+    let (pairs, used) = pair_by_id(
+        &before,
+        &after,
+        |b| b.0.as_str(),
+        |a| a.0.as_str(),
+        |b, a| b.1.body == a.1.body && moved_ok(&b.1, &a.1),
+    );
+    for ((id, ua), pair) in after.iter().zip(pairs) {
         let label = format!("<enrolment id=\"{id}\">");
-        let free: Vec<usize> = by_id
-            .get(id.as_str())
-            .map(|v| v.iter().copied().filter(|&i| !used[i]).collect())
-            .unwrap_or_default();
-        let Some(&first) = free.first() else {
-            if !by_id.contains_key(id.as_str()) {
+        let Some(bi) = pair else {
+            // An id the original holds fewer times than this archive is reported as appearing twice above.
+            if !count_before.contains_key(id.as_str()) {
                 book.fail(
                     checks::RECORDS_ONLY,
                     format!("{label} is not in the original"),
@@ -489,12 +520,6 @@ fn enrolment_moves(
             }
             continue;
         };
-        let bi = free
-            .iter()
-            .copied()
-            .find(|&i| before[i].1.body == ua.body && moved_ok(&before[i].1, ua))
-            .unwrap_or(first);
-        used[bi] = true;
         let ub = &before[bi].1;
         if ua.body != ub.body {
             book.fail(
@@ -540,41 +565,29 @@ struct Record {
 /// Only `enrol_*` → manual (empty component, itemid 0) is promised; assignments may also disappear as exact
 /// duplicates of a manual one (`dedup`).
 fn component_edits(what: &str, before: &[Record], after: &[Record], dedup: bool, book: &mut Book) {
-    // Records pair by id; an id may occur more than once (Moodle's restore does not rely on these ids), so
-    // each record after takes the first unused record before with its id that it may have come from.
-    let mut by_id: BTreeMap<String, Vec<usize>> = BTreeMap::new();
-    for (i, r) in before.iter().enumerate() {
-        by_id
-            .entry(r.id.clone().unwrap_or_default())
-            .or_default()
-            .push(i);
-    }
-    let mut used = vec![false; before.len()];
     let allowed = |o: &Record, r: &Record| {
         let same = o.component == r.component && o.itemid == r.itemid;
         let made_manual =
             o.component.starts_with("enrol_") && r.component.is_empty() && r.itemid == Some(0);
         o.body == r.body && o.key == r.key && (same || made_manual)
     };
-    for r in after {
-        let id = r.id.clone().unwrap_or_default();
-        let free: Vec<usize> = by_id
-            .get(&id)
-            .map(|v| v.iter().copied().filter(|&i| !used[i]).collect())
-            .unwrap_or_default();
-        let Some(&first) = free.first() else {
+    fn id(r: &Record) -> &str {
+        r.id.as_deref().unwrap_or_default()
+    }
+    let (pairs, used) = pair_by_id(before, after, id, id, allowed);
+    for (r, pair) in after.iter().zip(pairs) {
+        let id = id(r);
+        let Some(bi) = pair else {
             book.fail(
                 checks::RECORDS_ONLY,
                 format!("{what} id={id} is not in the original"),
             );
             continue;
         };
-        if let Some(&bi) = free.iter().find(|&&i| allowed(&before[i], r)) {
-            used[bi] = true;
+        let o = &before[bi];
+        if allowed(o, r) {
             continue;
         }
-        used[first] = true;
-        let o = &before[first];
         if o.body != r.body || o.key != r.key {
             book.fail(
                 checks::RECORDS_ONLY,

@@ -144,16 +144,14 @@ fn read_member(
     data: &mut dyn Read,
 ) -> io::Result<[u8; 32]> {
     let mut hasher = Sha256::new();
-    let cap = if path == ".ARCHIVE_INDEX" {
-        MAX_INDEX
-    } else {
-        scan.limits.max_xml
-    };
     let mut held = HELD.contains(&path) && !scan.held.contains_key(path);
-    if held && size > cap {
+    // The other held members were checked against `--max-xml-mib` by `Scan::count` before being read.
+    if held && path == ".ARCHIVE_INDEX" && size > MAX_INDEX {
         scan.fail(
             names::SIZES,
-            format!("member `{path}` is {size} bytes, over the {cap}-byte limit for checking it"),
+            format!(
+                "member `{path}` is {size} bytes, over the {MAX_INDEX}-byte limit for checking it"
+            ),
         );
         held = false;
     }
@@ -451,9 +449,12 @@ fn scan_tgz(path: &Path, scan: &mut Scan) -> io::Result<()> {
         if block.iter().all(|&b| b == 0) {
             // Moodle's extractor skips zero blocks and reads on: so do we, so nothing after one goes unseen
             // (they count towards the total, so a bomb of zeros stops at the limit).
-            if !scan.count(path, &format!("zero blocks after {last}"), 512) {
+            // (The message is built only once the limit is reached, not per block.)
+            if scan.total.saturating_add(512) > scan.limits.max_total {
+                scan.count(path, &format!("zero blocks after {last}"), 512);
                 return Ok(());
             }
+            scan.total += 512;
             continue;
         }
         let name = cstr(&block[0..100]);

@@ -508,46 +508,6 @@ mod reuse {
             .collect()
     }
 
-    /// A case built for stale window bytes to matter: the input ends inside a repeat that two earlier places
-    /// continue differently, and the bytes just past the end (the previous input's) agree with one of them.
-    #[test]
-    fn stale_window_bytes_past_the_end_do_not_change_the_output() {
-        let p = b"<pattern-of-twenty!>";
-        let (q, r) = (
-            b"QQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQ",
-            b"RRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRR",
-        );
-        let mut data = random(5, 3000);
-        data.extend_from_slice(p);
-        data.extend_from_slice(q);
-        data.extend_from_slice(&random(6, 3000));
-        data.extend_from_slice(p);
-        data.extend_from_slice(r);
-        data.extend_from_slice(&random(7, 3000));
-        data.extend_from_slice(p);
-        let history = |cont: &[u8]| {
-            let mut h = random(8, data.len());
-            h.extend_from_slice(cont);
-            h.extend_from_slice(&random(9, 300));
-            h
-        };
-        for level in [1u32, 6, 9] {
-            let outs: Vec<Vec<u8>> = [history(q), history(r)]
-                .iter()
-                .map(|h| {
-                    let mut c = Compress::new(Compression::new(level), false);
-                    let mut scratch = Vec::new();
-                    deflate_with(&mut c, h, &[], true, &mut scratch).unwrap();
-                    scrub(&mut c, level).unwrap();
-                    let mut out = Vec::new();
-                    deflate_with(&mut c, &data, &[], true, &mut out).unwrap();
-                    out
-                })
-                .collect();
-            assert!(outs[0] == outs[1], "level {level}");
-        }
-    }
-
     #[test]
     fn output_does_not_depend_on_the_compressors_history() {
         let text: Vec<u8> = (0..BLOCK)

@@ -11,7 +11,10 @@ use std::path::PathBuf;
 use crate::util;
 
 fn saved(target: &str) -> Vec<PathBuf> {
-    let dir = util::root().join("fuzz/regressions").join(target);
+    let root = util::root().join("fuzz/regressions");
+    // A moved folder must fail here, not replay nothing (a target without findings has no folder of its own).
+    assert!(root.is_dir(), "{} is missing", root.display());
+    let dir = root.join(target);
     let mut v: Vec<PathBuf> = std::fs::read_dir(&dir)
         .map(|d| d.map(|e| e.unwrap().path()).collect())
         .unwrap_or_default();

@@ -130,28 +130,30 @@ pub fn container(data: &[u8]) {
     );
 }
 
-/// The first `roles.xml` and `course/roles.xml` of the base backup, for the rules.
-fn base_docs() -> &'static (Vec<u8>, Vec<u8>, Vec<u8>) {
-    static DOCS: std::sync::OnceLock<(Vec<u8>, Vec<u8>, Vec<u8>)> = std::sync::OnceLock::new();
-    DOCS.get_or_init(|| {
-        let mut roles = Vec::new();
-        let mut course_roles = Vec::new();
-        let mut groups = Vec::new();
-        let gz = flate2::read::GzDecoder::new(BASE);
-        let mut ar = tar::Archive::new(gz);
+/// The base backup's members (name, is a folder, data), read once.
+fn base_members() -> &'static [(String, bool, Vec<u8>)] {
+    static MEMBERS: std::sync::OnceLock<Vec<(String, bool, Vec<u8>)>> = std::sync::OnceLock::new();
+    MEMBERS.get_or_init(|| {
+        let mut ar = tar::Archive::new(flate2::read::GzDecoder::new(BASE));
+        let mut out = Vec::new();
         for e in ar.entries().expect("base entries") {
             let mut e = e.expect("base entry");
             let name = e.path().expect("name").to_string_lossy().into_owned();
-            let slot = match name.as_str() {
-                "roles.xml" => &mut roles,
-                "course/roles.xml" => &mut course_roles,
-                "groups.xml" => &mut groups,
-                _ => continue,
-            };
-            std::io::Read::read_to_end(&mut e, slot).expect("base member");
+            let dir = e.header().entry_type().is_dir();
+            let mut data = Vec::new();
+            std::io::Read::read_to_end(&mut e, &mut data).expect("base member");
+            out.push((name, dir, data));
         }
-        (roles, course_roles, groups)
+        out
     })
+}
+
+/// A member of the base backup (empty when absent).
+fn base(name: &str) -> &'static [u8] {
+    base_members()
+        .iter()
+        .find(|m| m.0 == name)
+        .map_or(&[][..], |m| m.2.as_slice())
 }
 
 /// Arbitrary bytes as enrolments.xml and as a span-edit script.
@@ -159,7 +161,11 @@ pub fn xml(data: &[u8]) {
     // The scanner alone.
     let _ = xml::walk(data, |_| Ok(()));
     // The rules: a rewritten document converts to itself.
-    let (roles, course_roles, groups) = base_docs();
+    let (roles, course_roles, groups) = (
+        base("roles.xml"),
+        base("course/roles.xml"),
+        base("groups.xml"),
+    );
     let docs = Docs {
         enrolments: Some(data),
         course_roles: Some(course_roles),
@@ -172,8 +178,8 @@ pub fn xml(data: &[u8]) {
         let course_roles = first
             .course_roles
             .clone()
-            .unwrap_or_else(|| course_roles.clone());
-        let groups = first.groups.clone().unwrap_or_else(|| groups.clone());
+            .unwrap_or_else(|| course_roles.to_vec());
+        let groups = first.groups.clone().unwrap_or_else(|| groups.to_vec());
         let again = Docs {
             enrolments: Some(&enrolments),
             course_roles: Some(&course_roles),
@@ -266,23 +272,19 @@ fn ustar(out: &mut Vec<u8>, name: &str, data: &[u8], dir: bool) {
 fn backup_with(docs: &[&[u8]]) -> Vec<u8> {
     let replaced = ["course/enrolments.xml", "course/roles.xml", "groups.xml"];
     let mut out = Vec::new();
-    let gz = flate2::read::GzDecoder::new(BASE);
-    let mut ar = tar::Archive::new(gz);
-    for e in ar.entries().expect("base entries") {
-        let mut e = e.expect("base entry");
-        let name = e.path().expect("name").to_string_lossy().into_owned();
+    for (name, dir, data) in base_members() {
         if name == ".ARCHIVE_INDEX" {
             continue;
         }
-        let dir = e.header().entry_type().is_dir();
-        let mut data = Vec::new();
-        std::io::Read::read_to_end(&mut e, &mut data).expect("base member");
-        if let Some(i) = replaced.iter().position(|r| *r == name)
-            && let Some(doc) = docs.get(i)
+        let data = match replaced
+            .iter()
+            .position(|r| r == name)
+            .and_then(|i| docs.get(i))
         {
-            data = doc.to_vec();
-        }
-        ustar(&mut out, &name, &data, dir);
+            Some(doc) => doc,
+            None => data.as_slice(),
+        };
+        ustar(&mut out, name, data, *dir);
     }
     out.extend_from_slice(&[0u8; 1024]);
     gzip(&out)

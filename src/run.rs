@@ -178,34 +178,35 @@ pub fn convert_file_with(
     if let Some(out) = output {
         archive::output::check(input, out)?;
     }
-    let loaded = archive::load_limited(input, WANTED, &write.limits)?;
-    let info = info(input, &loaded)?;
-    let course = Course::new(&info, &loaded);
-    let opts = options(&course)?;
-    let mut conversion = convert::convert(&docs(&loaded), &opts).map_err(enrol_err(input))?;
-    // The originals are no longer needed while the archive is written: free them (memory stays flat).
-    let mut loaded = loaded;
-    loaded.docs.clear();
-    let mut replacements = BTreeMap::new();
-    for (member, new) in [
-        (ENROLMENTS, conversion.enrolments.take()),
-        (COURSE_ROLES, conversion.course_roles.take()),
-        (GROUPS, conversion.groups.take()),
-    ] {
-        if let Some(bytes) = new {
-            replacements.insert(member.to_owned(), bytes);
+    // For a zip, the members the conversion cannot change are copied while it runs.
+    archive::produce_and_write(input, output, write, || {
+        let loaded = archive::load_limited(input, WANTED, &write.limits)?;
+        let info = info(input, &loaded)?;
+        let course = Course::new(&info, &loaded);
+        let opts = options(&course)?;
+        let mut conversion = convert::convert(&docs(&loaded), &opts).map_err(enrol_err(input))?;
+        // The originals are no longer needed while the archive is written: free them (memory stays flat).
+        let mut loaded = loaded;
+        loaded.docs.clear();
+        let mut replacements = BTreeMap::new();
+        for (member, new) in [
+            (ENROLMENTS, conversion.enrolments.take()),
+            (COURSE_ROLES, conversion.course_roles.take()),
+            (GROUPS, conversion.groups.take()),
+        ] {
+            if let Some(bytes) = new {
+                replacements.insert(member.to_owned(), bytes);
+            }
         }
-    }
-    if let Some(out) = output {
-        archive::write_with(input, &loaded, &replacements, out, write)?;
-    }
-    Ok(ConvertOutcome {
-        archive: input.display().to_string(),
-        output: output.map(|p| p.display().to_string()),
-        container: loaded.container,
-        course,
-        rewritten: replacements.keys().cloned().collect(),
-        report: conversion.report,
+        let outcome = ConvertOutcome {
+            archive: input.display().to_string(),
+            output: output.map(|p| p.display().to_string()),
+            container: loaded.container,
+            course,
+            rewritten: replacements.keys().cloned().collect(),
+            report: conversion.report,
+        };
+        Ok((loaded, replacements, outcome))
     })
 }
 
@@ -313,30 +314,30 @@ pub fn renew_file_with(
     if let Some(out) = output {
         archive::output::check(input, out)?;
     }
-    let loaded = archive::load_limited(input, WANTED_WITH_USERS, &write.limits)?;
-    let info = info(input, &loaded)?;
-    let users: BTreeMap<i64, String> = loaded
-        .users
-        .iter()
-        .flatten()
-        .map(|(id, u)| (*id, u.username.clone()))
-        .collect();
-    let renewal =
-        crate::enrol::renew::renew(&docs(&loaded), &users, opts).map_err(enrol_err(input))?;
-    let mut replacements = BTreeMap::new();
-    if let Some(bytes) = renewal.enrolments {
-        replacements.insert(ENROLMENTS.to_owned(), bytes);
-    }
-    if let Some(out) = output {
-        archive::write_with(input, &loaded, &replacements, out, write)?;
-    }
-    Ok(RenewOutcome {
-        archive: input.display().to_string(),
-        output: output.map(|p| p.display().to_string()),
-        container: loaded.container,
-        course: Course::new(&info, &loaded),
-        rewritten: replacements.keys().cloned().collect(),
-        report: renewal.report,
+    archive::produce_and_write(input, output, write, || {
+        let loaded = archive::load_limited(input, WANTED_WITH_USERS, &write.limits)?;
+        let info = info(input, &loaded)?;
+        let users: BTreeMap<i64, String> = loaded
+            .users
+            .iter()
+            .flatten()
+            .map(|(id, u)| (*id, u.username.clone()))
+            .collect();
+        let renewal =
+            crate::enrol::renew::renew(&docs(&loaded), &users, opts).map_err(enrol_err(input))?;
+        let mut replacements = BTreeMap::new();
+        if let Some(bytes) = renewal.enrolments {
+            replacements.insert(ENROLMENTS.to_owned(), bytes);
+        }
+        let outcome = RenewOutcome {
+            archive: input.display().to_string(),
+            output: output.map(|p| p.display().to_string()),
+            container: loaded.container,
+            course: Course::new(&info, &loaded),
+            rewritten: replacements.keys().cloned().collect(),
+            report: renewal.report,
+        };
+        Ok((loaded, replacements, outcome))
     })
 }
 

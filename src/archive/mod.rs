@@ -437,10 +437,44 @@ pub fn write_with(
     let mut atomic = output::Atomic::new(output)?;
     match loaded.container {
         Container::TarGz => tgz::write(input, loaded, replacements, &mut atomic, opts)?,
-        Container::Zip => zipped::write(input, replacements, &mut atomic, opts)?,
+        Container::Zip => zipped::write(input, replacements, REWRITTEN_LAST, &mut atomic, opts)?,
     }
     opts.cancel.check()?;
     atomic.commit()
+}
+
+/// The members the commands rewrite. In a zip output their records come after all the others (the central
+/// directory keeps the input's order, and readers such as Moodle's find records through it), so that the others
+/// can be copied while these are computed.
+pub const REWRITTEN_LAST: &[&str] = &["course/enrolments.xml", "course/roles.xml", "groups.xml"];
+
+/// Runs `produce`, which reads `input` and returns it loaded, the rewritten members and a value, then writes
+/// `output` (when given) as [`write_with`] does, with the same bytes. For a zip, every record but those of
+/// [`REWRITTEN_LAST`] is copied on another core while `produce` runs.
+///
+/// # Errors
+/// What `produce` returns, else as [`write_with`]; nothing is left at `output` on failure.
+pub fn produce_and_write<T>(
+    input: &Path,
+    output: Option<&Path>,
+    opts: &WriteOptions,
+    produce: impl FnOnce() -> Result<(Loaded, BTreeMap<String, Vec<u8>>, T)>,
+) -> Result<T> {
+    let Some(out) = output else {
+        return produce().map(|(_, _, value)| value);
+    };
+    output::check(input, out)?;
+    if opts.threads > 1
+        && detect(input).ok() == Some(Container::Zip)
+        && let Some(prepared) = zipped::prepare(input, out)
+    {
+        return zipped::write_overlapped(input, prepared, REWRITTEN_LAST, opts, || {
+            produce().map(|(_, replacements, value)| (replacements, value))
+        });
+    }
+    let (loaded, replacements, value) = produce()?;
+    write_with(input, &loaded, &replacements, out, opts)?;
+    Ok(value)
 }
 
 fn check_duplicate(seen: &mut HashSet<String>, path: &Path, member: &str) -> Result<()> {
@@ -504,5 +538,86 @@ mod tests {
                 "{name}"
             );
         }
+    }
+
+    /// A zip output: the rewritten members' records come last (the central directory keeps the input's order),
+    /// and the write that copies while the conversion runs gives the bytes of the sequential one. A failing
+    /// producer leaves nothing, and its error is the one returned.
+    #[test]
+    fn zip_overlapped_and_sequential_writes_agree() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["coh_basic.zip.mbz", "db_sync.zip.mbz"] {
+            let input = root.join("fixtures").join(name);
+            let produce = || {
+                let loaded = load(&input, &["course/enrolments.xml"])?;
+                let x = &loaded.docs["course/enrolments.xml"];
+                let mut replacements = BTreeMap::new();
+                replacements.insert(
+                    "course/enrolments.xml".to_owned(),
+                    [x.as_slice(), b"\n"].concat(),
+                );
+                Ok((loaded, replacements, 7))
+            };
+            let mut outputs = Vec::new();
+            for threads in [1, 2] {
+                let out = dir.path().join(format!("{threads}.mbz"));
+                let opts = WriteOptions {
+                    threads,
+                    ..WriteOptions::default()
+                };
+                assert_eq!(
+                    produce_and_write(&input, Some(&out), &opts, produce).unwrap(),
+                    7
+                );
+                outputs.push(std::fs::read(&out).unwrap());
+            }
+            assert!(outputs[0] == outputs[1], "{name}: same bytes");
+            let (before, after) = (
+                records(&std::fs::read(&input).unwrap()),
+                records(&outputs[1]),
+            );
+            let names = |r: &[(String, u64)]| r.iter().map(|e| e.0.clone()).collect::<Vec<_>>();
+            assert_eq!(
+                names(&before),
+                names(&after),
+                "{name}: directory order kept"
+            );
+            let mut physical = after.clone();
+            physical.sort_by_key(|e| e.1);
+            let last: Vec<String> = names(&before)
+                .into_iter()
+                .filter(|n| REWRITTEN_LAST.contains(&n.as_str()))
+                .collect();
+            assert!(!last.is_empty());
+            assert_eq!(
+                names(&physical[physical.len() - last.len()..]),
+                last,
+                "{name}"
+            );
+
+            let out = dir.path().join("failed.mbz");
+            let failing =
+                || -> Result<(Loaded, BTreeMap<String, Vec<u8>>, ())> { Err(Error::Cancelled) };
+            let err = produce_and_write(&input, Some(&out), &WriteOptions::default(), failing);
+            assert!(matches!(err, Err(Error::Cancelled)));
+            let left: Vec<_> = std::fs::read_dir(dir.path())
+                .unwrap()
+                .map(|e| e.unwrap().file_name())
+                .filter(|n| n != "1.mbz" && n != "2.mbz")
+                .collect();
+            assert!(left.is_empty(), "{left:?}");
+        }
+    }
+
+    /// Names and local header offsets, in central directory order.
+    fn records(zip: &[u8]) -> Vec<(String, u64)> {
+        let mut z = zip::ZipArchive::new(std::io::Cursor::new(zip)).unwrap();
+        (0..z.len())
+            .map(|i| {
+                let f = z.by_index_raw(i).unwrap();
+                (f.name().unwrap().into_owned(), f.header_start())
+            })
+            .collect()
     }
 }

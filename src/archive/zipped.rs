@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use zip::result::ZipError;
 use zip::write::SimpleFileOptions;
@@ -43,7 +44,7 @@ fn name_of(archive: &ZipArchive<BufReader<File>>, path: &Path, i: usize) -> Resu
 pub(super) fn load(path: &Path, wanted: &[&str], limits: &super::Limits) -> Result<Loaded> {
     let mut archive = open(path)?;
     // Duplicate and NUL names, which the zip reader hides, are refused here.
-    raw_plan(&archive, path)?;
+    let plan = raw_plan(&archive, path)?;
     let mut infos = Vec::new();
     let mut docs = BTreeMap::new();
     let mut seen = HashSet::new();
@@ -54,6 +55,24 @@ pub(super) fn load(path: &Path, wanted: &[&str], limits: &super::Limits) -> Resu
         check_duplicate(&mut seen, path, &name)?;
         // Metadata only (no decompressor) unless the member is one the rules read.
         let wanted_here = wanted.contains(&name.as_str());
+        // A plain member the rules do not read: its central record says all that is needed, without a seek
+        // and a read of its local header per member (thousands in a course with files).
+        if let Some(size) = plan
+            .as_ref()
+            .filter(|_| !wanted_here)
+            .and_then(|p| p.entries.get(i).filter(|e| e.name == name))
+            .and_then(|e| plain_size(&e.central))
+        {
+            total = total.saturating_add(size);
+            limits.check_total(path, &name, total)?;
+            let is_dir = matches!(name.as_bytes().last(), Some(b'/' | b'\\'));
+            infos.push(MemberInfo {
+                path: name,
+                kind: if is_dir { 'd' } else { 'f' },
+                size,
+            });
+            continue;
+        }
         let mut f = if wanted_here {
             archive.by_index(i)
         } else {
@@ -128,20 +147,6 @@ pub(super) fn load(path: &Path, wanted: &[&str], limits: &super::Limits) -> Resu
     })
 }
 
-pub(super) fn write(
-    input: &Path,
-    replacements: &BTreeMap<String, Vec<u8>>,
-    atomic: &mut Atomic,
-    opts: &super::WriteOptions,
-) -> Result<()> {
-    let archive = open(input)?;
-    match raw_plan(&archive, input)? {
-        Some(plan) => write_raw(input, &plan, replacements, atomic, opts),
-        // ZIP64 or other layouts the byte copier does not handle: the zip crate's writer.
-        None => write_with_crate(input, archive, replacements, atomic, opts),
-    }
-}
-
 /// One entry, located in the input file.
 struct RawEntry {
     name: String,
@@ -165,6 +170,17 @@ fn u16_at(b: &[u8], at: usize) -> Option<u16> {
 
 fn u32_at(b: &[u8], at: usize) -> Option<u32> {
     Some(u32::from_le_bytes(b.get(at..at + 4)?.try_into().ok()?))
+}
+
+/// The uncompressed size in a central directory record, when the member is one the raw copier passes through
+/// without a look at its local header: not encrypted (flag bit 0), stored, deflated or bzip2 (what Moodle's
+/// libzip reads), and no ZIP64 size. `None` sends the member through the zip reader's checks.
+fn plain_size(central: &[u8]) -> Option<u64> {
+    let flags = u16_at(central, 8)?;
+    let method = u16_at(central, 10)?;
+    let size = u32_at(central, 24)?;
+    let plain = flags & 1 == 0 && matches!(method, 0 | 8 | 12) && size != u32::MAX;
+    plain.then_some(u64::from(size))
 }
 
 /// The names in a zip's central directory as stored (duplicates included, which the zip reader hides), or
@@ -287,35 +303,129 @@ fn raw_plan(archive: &ZipArchive<BufReader<File>>, path: &Path) -> Result<Option
     }))
 }
 
-/// Copies every untouched entry's local record byte for byte (header, data, descriptor), writes rewritten entries
-/// deflated, and a central directory of the original records with their offsets updated.
-fn write_raw(
+/// Writes `input` with `replacements` to `atomic`. The records of the `last` members (and of any replaced one)
+/// go after all the others, in central directory order, so that every other record can be copied before the
+/// replacements are known (see [`write_overlapped`]); the central directory keeps the input's order.
+pub(super) fn write(
     input: &Path,
-    plan: &RawPlan,
     replacements: &BTreeMap<String, Vec<u8>>,
+    last: &[&str],
     atomic: &mut Atomic,
     opts: &super::WriteOptions,
 ) -> Result<()> {
-    // Rewritten members are deflated on other cores while the untouched records are copied.
-    std::thread::scope(|scope| {
-        let mut pending: BTreeMap<&str, Deflated<'_>> = replacements
-            .iter()
-            .filter(|(name, _)| plan.entries.iter().any(|e| e.name == **name))
-            .map(|(name, new)| {
-                let level = opts.level;
-                // No thread (one core asked for, or the system refuses one): deflated when reached.
-                let job = if opts.threads > 1 {
-                    std::thread::Builder::new()
-                        .spawn_scoped(scope, move || deflate(new, level))
-                        .map_or(Deflated::Later(new, level), Deflated::Running)
-                } else {
-                    Deflated::Later(new, level)
-                };
-                (name.as_str(), job)
+    let archive = open(input)?;
+    match raw_plan(&archive, input)? {
+        Some(plan) => {
+            let never = AtomicBool::new(false);
+            let (head, tail) =
+                plan.split(|name| last.contains(&name) || replacements.contains_key(name));
+            // The replacements deflate on other cores while the records are copied.
+            std::thread::scope(|scope| {
+                let pending = deflate_all(replacements, &plan, opts, Some(scope));
+                let mut raw = Raw::new(input, &plan, atomic)?;
+                raw.copy(&head, &opts.cancel, &never)?;
+                raw.finish(&tail, replacements, pending, opts)
             })
-            .collect();
-        write_records(input, plan, replacements, &mut pending, atomic, opts)
-    })
+        }
+        // ZIP64 or other layouts the byte copier does not handle: the zip crate's writer.
+        None => write_with_crate(input, archive, replacements, atomic, opts),
+    }
+}
+
+/// The input's plan and a temp output, when a zip can be written by [`write_overlapped`].
+pub(super) struct Prepared {
+    plan: RawPlan,
+    atomic: Atomic,
+}
+
+/// Reads the central directory of `input` and creates the temp output, or `None` when the archive is not a zip
+/// the byte copier handles (the caller then reads it first, which reports what is wrong with it).
+pub(super) fn prepare(input: &Path, output: &Path) -> Option<Prepared> {
+    let archive = open(input).ok()?;
+    let plan = raw_plan(&archive, input).ok()??;
+    let atomic = Atomic::new(output).ok()?;
+    Some(Prepared { plan, atomic })
+}
+
+/// [`write`] with the records of all but the `last` members copied on another thread while `produce` reads the
+/// archive and computes the replacements (which must be among `last`). The output's bytes are those of
+/// [`write`]. Whatever `produce` returns first wins: its error, or the copy's, or the write's.
+pub(super) fn write_overlapped<T>(
+    input: &Path,
+    prepared: Prepared,
+    last: &[&str],
+    opts: &super::WriteOptions,
+    produce: impl FnOnce() -> Result<(BTreeMap<String, Vec<u8>>, T)>,
+) -> Result<T> {
+    let Prepared { plan, atomic } = prepared;
+    let (head, tail) = plan.split(|name| last.contains(&name));
+    let stop = AtomicBool::new(false);
+    let produced = std::thread::scope(|scope| {
+        let copier = std::thread::Builder::new()
+            .spawn_scoped(scope, || -> Result<Raw<'_>> {
+                let mut raw = Raw::new(input, &plan, &atomic)?;
+                raw.copy(&head, &opts.cancel, &stop)?;
+                Ok(raw)
+            })
+            .ok();
+        let produced = produce();
+        if produced.is_err() {
+            stop.store(true, Ordering::Relaxed);
+        }
+        let (replacements, value) = produced?;
+        if let Some(outside) = replacements.keys().find(|k| !last.contains(&k.as_str())) {
+            stop.store(true, Ordering::Relaxed);
+            return Err(Error::Member {
+                path: input.to_path_buf(),
+                member: outside.clone(),
+                reason: "rewritten but not among the members written last (a bug)".into(),
+            });
+        }
+        std::thread::scope(|inner| {
+            let pending = deflate_all(&replacements, &plan, opts, Some(inner));
+            let raw = match copier {
+                Some(h) => h.join().unwrap_or_else(|_| {
+                    Err(atomic.write_error(io::Error::other("copy thread failed")))
+                })?,
+                // No thread (the system refuses one): the copy runs now.
+                None => {
+                    let mut raw = Raw::new(input, &plan, &atomic)?;
+                    raw.copy(&head, &opts.cancel, &stop)?;
+                    raw
+                }
+            };
+            raw.finish(&tail, &replacements, pending, opts)
+        })?;
+        Ok(value)
+    })?;
+    opts.cancel.check()?;
+    atomic.commit()?;
+    Ok(produced)
+}
+
+/// Starts deflating each replacement on its own thread when `scope` allows it, else leaves it for when its
+/// record is written.
+fn deflate_all<'s, 'e>(
+    replacements: &'s BTreeMap<String, Vec<u8>>,
+    plan: &RawPlan,
+    opts: &super::WriteOptions,
+    scope: Option<&'s std::thread::Scope<'s, 'e>>,
+) -> BTreeMap<&'s str, Deflated<'s>> {
+    let level = opts.level;
+    replacements
+        .iter()
+        .filter(|(name, _)| plan.entries.iter().any(|e| e.name == **name))
+        .map(|(name, new)| {
+            let job = match scope.filter(|_| opts.threads > 1) {
+                // No thread (one core asked for, or the system refuses one): deflated when reached.
+                Some(scope) => std::thread::Builder::new()
+                    .spawn_scoped(scope, move || deflate(new, level))
+                    .map_or(Deflated::Later(new, level), Deflated::Running),
+                None => Deflated::Later(new, level),
+            };
+            (name.as_str(), job)
+        })
+        .collect()
 }
 
 /// A rewritten member's deflated bytes and CRC, being computed or to compute.
@@ -347,85 +457,143 @@ fn deflate(new: &[u8], level: u32) -> io::Result<(Vec<u8>, u32)> {
     Ok((data, c.sum()))
 }
 
-fn write_records(
-    input: &Path,
-    plan: &RawPlan,
-    replacements: &BTreeMap<String, Vec<u8>>,
-    pending: &mut BTreeMap<&str, Deflated<'_>>,
-    atomic: &mut Atomic,
-    opts: &super::WriteOptions,
-) -> Result<()> {
-    let read_err = |source| Error::Read {
-        path: input.to_path_buf(),
-        source,
-    };
-    // Unbuffered: runs of untouched records go file to file in the kernel (copy_file_range).
-    let mut src = File::open(input).map_err(read_err)?;
-    let file = atomic.handle()?;
-    let mut out = BufWriter::with_capacity(64 << 10, file);
-    let mut pos: u64 = 0;
-    let mut at: u64 = 0;
-    let mut central = Vec::new();
-    let too_big = || Error::Member {
-        path: input.to_path_buf(),
-        member: String::new(),
-        reason: "the output would need ZIP64".into(),
-    };
-    let mut i = 0;
-    while i < plan.entries.len() {
-        opts.cancel.check()?;
-        let e = &plan.entries[i];
-        if e.start != at {
-            src.seek(SeekFrom::Start(e.start)).map_err(read_err)?;
+impl RawPlan {
+    /// The entries' indices split into those `later` rejects and those it takes, each in directory order.
+    fn split(&self, later: impl Fn(&str) -> bool) -> (Vec<usize>, Vec<usize>) {
+        (0..self.entries.len()).partition(|&i| !later(&self.entries[i].name))
+    }
+}
+
+/// Bytes copied per kernel call, between two looks at the cancel and stop flags.
+const COPY_CHUNK: u64 = 16 << 20;
+
+/// The byte copier's output: records written so far and their central records, offsets updated.
+struct Raw<'a> {
+    input: &'a Path,
+    plan: &'a RawPlan,
+    atomic: &'a Atomic,
+    /// Unbuffered: runs of untouched records go file to file in the kernel (copy_file_range).
+    src: File,
+    /// The input's read position.
+    at: u64,
+    out: BufWriter<File>,
+    /// The output's length.
+    pos: u64,
+    central: Vec<Option<Vec<u8>>>,
+}
+
+impl<'a> Raw<'a> {
+    fn new(input: &'a Path, plan: &'a RawPlan, atomic: &'a Atomic) -> Result<Self> {
+        let src = File::open(input).map_err(|source| Error::Read {
+            path: input.to_path_buf(),
+            source,
+        })?;
+        Ok(Raw {
+            input,
+            plan,
+            atomic,
+            src,
+            at: 0,
+            out: BufWriter::with_capacity(64 << 10, atomic.handle()?),
+            pos: 0,
+            central: vec![None; plan.entries.len()],
+        })
+    }
+
+    fn read_err(&self, source: io::Error) -> Error {
+        Error::Read {
+            path: self.input.to_path_buf(),
+            source,
         }
-        if !replacements.contains_key(&e.name) {
-            // The longest run of untouched, contiguous records from here, copied at once.
-            let mut j = i;
-            while j < plan.entries.len()
-                && !replacements.contains_key(&plan.entries[j].name)
-                && (j == i || plan.entries[j].start == plan.entries[j - 1].end)
+    }
+
+    fn too_big(&self) -> Error {
+        Error::Member {
+            path: self.input.to_path_buf(),
+            member: String::new(),
+            reason: "the output would need ZIP64".into(),
+        }
+    }
+
+    fn seek_to(&mut self, start: u64) -> Result<()> {
+        if start != self.at {
+            self.src
+                .seek(SeekFrom::Start(start))
+                .map_err(|e| self.read_err(e))?;
+            self.at = start;
+        }
+        Ok(())
+    }
+
+    /// Copies the records of `entries` byte for byte (header, data, descriptor), runs of records adjacent in
+    /// the input in one kernel copy per chunk.
+    fn copy(&mut self, entries: &[usize], cancel: &super::Cancel, stop: &AtomicBool) -> Result<()> {
+        let plan = self.plan;
+        let mut k = 0;
+        while k < entries.len() {
+            // The longest run of records that follow each other in the input.
+            let first = &plan.entries[entries[k]];
+            let mut run = k + 1;
+            while run < entries.len()
+                && plan.entries[entries[run]].start == plan.entries[entries[run - 1]].end
             {
-                let r = &plan.entries[j];
-                let offset = u32::try_from(pos + (r.start - e.start)).map_err(|_| too_big())?;
+                run += 1;
+            }
+            for &i in &entries[k..run] {
+                let r = &plan.entries[i];
+                let offset = u32::try_from(self.pos + (r.start - first.start))
+                    .map_err(|_| self.too_big())?;
                 let mut record = r.central.clone();
                 record[42..46].copy_from_slice(&offset.to_le_bytes());
-                central.extend_from_slice(&record);
-                j += 1;
+                self.central[i] = Some(record);
             }
-            let end = plan.entries[j - 1].end;
-            let want = end - e.start;
-            let copied = io::copy(&mut (&mut src).take(want), &mut out)
-                .map_err(|err| atomic.write_error(err))?;
-            if copied != want {
-                return Err(Error::Member {
-                    path: input.to_path_buf(),
-                    member: plan.entries[j - 1].name.clone(),
-                    reason: "truncated entry".into(),
-                });
+            let last = &plan.entries[entries[run - 1]];
+            self.seek_to(first.start)?;
+            let mut left = last.end - first.start;
+            while left > 0 {
+                cancel.check()?;
+                if stop.load(Ordering::Relaxed) {
+                    return Err(Error::Cancelled);
+                }
+                let want = left.min(COPY_CHUNK);
+                let copied = io::copy(&mut (&mut self.src).take(want), &mut self.out)
+                    .map_err(|err| self.atomic.write_error(err))?;
+                self.at += copied;
+                self.pos += copied;
+                if copied != want {
+                    return Err(Error::Member {
+                        path: self.input.to_path_buf(),
+                        member: last.name.clone(),
+                        reason: "truncated entry".into(),
+                    });
+                }
+                left -= want;
             }
-            at = end;
-            pos += want;
-            i = j;
-            continue;
+            k = run;
         }
-        let offset = u32::try_from(pos).map_err(|_| too_big())?;
-        let new = &replacements[&e.name];
+        Ok(())
+    }
+
+    /// Writes entry `i` with `new` as its content (deflated to `data` with `crc`): the original local header's
+    /// name, flags and times, sizes in the header, no extra field.
+    fn rewrite(&mut self, i: usize, new: &[u8], (data, crc): (Vec<u8>, u32)) -> Result<()> {
+        let e = &self.plan.entries[i];
+        let offset = u32::try_from(self.pos).map_err(|_| self.too_big())?;
         let mut record = e.central.clone();
-        // The original local header for its name, flags, times.
+        self.seek_to(e.start)?;
         let mut fixed = [0u8; 30];
-        src.read_exact(&mut fixed).map_err(read_err)?;
+        self.src
+            .read_exact(&mut fixed)
+            .map_err(|err| self.read_err(err))?;
         let nl = usize::from(u16_at(&fixed, 26).unwrap_or(0));
         let mut name = vec![0u8; nl];
-        src.read_exact(&mut name).map_err(read_err)?;
-        at = e.start + 30 + nl as u64;
-        let (data, crc) = match pending.remove(e.name.as_str()) {
-            Some(job) => job.get(),
-            None => deflate(new, opts.level),
-        }
-        .map_err(|err| atomic.write_error(err))?;
+        self.src
+            .read_exact(&mut name)
+            .map_err(|err| self.read_err(err))?;
+        self.at = e.start + 30 + nl as u64;
         let (csize, usize_) = (
-            u32::try_from(data.len()).map_err(|_| too_big())?,
-            u32::try_from(new.len()).map_err(|_| too_big())?,
+            u32::try_from(data.len()).map_err(|_| self.too_big())?,
+            u32::try_from(new.len()).map_err(|_| self.too_big())?,
         );
         // Data descriptor flag off: sizes are in the header.
         let flags = u16_at(&fixed, 6).unwrap_or(0) & !0x0008;
@@ -441,11 +609,11 @@ fn write_records(
         header.extend_from_slice(&u16::try_from(nl).unwrap_or(0).to_le_bytes());
         header.extend_from_slice(&0u16.to_le_bytes());
         header.extend_from_slice(&name);
-        out.write_all(&header)
-            .map_err(|err| atomic.write_error(err))?;
-        out.write_all(&data)
-            .map_err(|err| atomic.write_error(err))?;
-        pos += (header.len() + data.len()) as u64;
+        self.out
+            .write_all(&header)
+            .and_then(|()| self.out.write_all(&data))
+            .map_err(|err| self.atomic.write_error(err))?;
+        self.pos += (header.len() + data.len()) as u64;
         // Central record: same, with the new method, sizes, CRC, no extra field.
         let cnl = usize::from(u16_at(&record, 28).unwrap_or(0));
         let cel = usize::from(u16_at(&record, 30).unwrap_or(0));
@@ -459,27 +627,56 @@ fn write_records(
         record[24..28].copy_from_slice(&usize_.to_le_bytes());
         record[30..32].copy_from_slice(&0u16.to_le_bytes());
         record[42..46].copy_from_slice(&offset.to_le_bytes());
-        central.extend_from_slice(&record);
-        i += 1;
+        self.central[i] = Some(record);
+        Ok(())
     }
-    let cd_offset = u32::try_from(pos).map_err(|_| too_big())?;
-    let cd_size = u32::try_from(central.len()).map_err(|_| too_big())?;
-    let count = u16::try_from(plan.entries.len()).map_err(|_| too_big())?;
-    out.write_all(&central)
-        .map_err(|err| atomic.write_error(err))?;
-    let mut eocd = Vec::with_capacity(22 + plan.comment.len());
-    eocd.extend_from_slice(&0x0605_4b50u32.to_le_bytes());
-    eocd.extend_from_slice(&[0, 0, 0, 0]);
-    eocd.extend_from_slice(&count.to_le_bytes());
-    eocd.extend_from_slice(&count.to_le_bytes());
-    eocd.extend_from_slice(&cd_size.to_le_bytes());
-    eocd.extend_from_slice(&cd_offset.to_le_bytes());
-    eocd.extend_from_slice(&u16::try_from(plan.comment.len()).unwrap_or(0).to_le_bytes());
-    eocd.extend_from_slice(&plan.comment);
-    out.write_all(&eocd)
-        .map_err(|err| atomic.write_error(err))?;
-    out.flush().map_err(|err| atomic.write_error(err))?;
-    Ok(())
+
+    /// Writes the `tail` entries (rewritten or copied), then the central directory in the input's order and the
+    /// end record.
+    fn finish(
+        mut self,
+        tail: &[usize],
+        replacements: &BTreeMap<String, Vec<u8>>,
+        mut pending: BTreeMap<&str, Deflated<'_>>,
+        opts: &super::WriteOptions,
+    ) -> Result<()> {
+        let cancel = &opts.cancel;
+        let never = AtomicBool::new(false);
+        let plan = self.plan;
+        for &i in tail {
+            cancel.check()?;
+            let e = &plan.entries[i];
+            match replacements.get(&e.name) {
+                Some(new) => {
+                    let deflated = match pending.remove(e.name.as_str()) {
+                        Some(job) => job.get(),
+                        None => deflate(new, opts.level),
+                    }
+                    .map_err(|err| self.atomic.write_error(err))?;
+                    self.rewrite(i, new, deflated)?;
+                }
+                None => self.copy(&[i], cancel, &never)?,
+            }
+        }
+        let cd_offset = u32::try_from(self.pos).map_err(|_| self.too_big())?;
+        let central: Vec<u8> = self.central.iter().flatten().flatten().copied().collect();
+        let cd_size = u32::try_from(central.len()).map_err(|_| self.too_big())?;
+        let count = u16::try_from(plan.entries.len()).map_err(|_| self.too_big())?;
+        let mut eocd = Vec::with_capacity(22 + plan.comment.len());
+        eocd.extend_from_slice(&0x0605_4b50u32.to_le_bytes());
+        eocd.extend_from_slice(&[0, 0, 0, 0]);
+        eocd.extend_from_slice(&count.to_le_bytes());
+        eocd.extend_from_slice(&count.to_le_bytes());
+        eocd.extend_from_slice(&cd_size.to_le_bytes());
+        eocd.extend_from_slice(&cd_offset.to_le_bytes());
+        eocd.extend_from_slice(&u16::try_from(plan.comment.len()).unwrap_or(0).to_le_bytes());
+        eocd.extend_from_slice(&plan.comment);
+        self.out
+            .write_all(&central)
+            .and_then(|()| self.out.write_all(&eocd))
+            .and_then(|()| self.out.flush())
+            .map_err(|err| self.atomic.write_error(err))
+    }
 }
 
 /// The zip crate's writer: raw copies through `raw_copy_file`, for archives the byte copier leaves alone.

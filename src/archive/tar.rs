@@ -522,12 +522,11 @@ fn parse_header(
     };
 
     let stored = parse_octal(&block[148..156]).ok_or_else(|| TarError::Checksum { at: at() })?;
-    let (mut unsigned, mut signed) = (0u64, 0i64);
-    for (i, &b) in block.iter().enumerate() {
-        let b = if (148..156).contains(&i) { b' ' } else { b };
-        unsigned += u64::from(b);
-        signed += i64::from(b as i8);
-    }
+    // The sum of all bytes with the checksum field counted as eight spaces (both readings of a byte's sign).
+    let sum_unsigned = |s: &[u8]| s.iter().map(|&b| u64::from(b)).sum::<u64>();
+    let sum_signed = |s: &[u8]| s.iter().map(|&b| i64::from(b as i8)).sum::<i64>();
+    let unsigned = sum_unsigned(block) - sum_unsigned(&block[148..156]) + 8 * u64::from(b' ');
+    let signed = sum_signed(block) - sum_signed(&block[148..156]) + 8 * i64::from(b' ');
     if stored != unsigned && i64::try_from(stored) != Ok(signed) {
         return Err(TarError::Checksum { at: at() });
     }
@@ -851,8 +850,25 @@ fn split_path(path: &[u8]) -> Option<(&[u8], &[u8])> {
 
 /// Writes `value` as `digits` zero-padded octal digits and a NUL into `field`. The caller checked that it fits.
 fn put_octal(field: &mut [u8], value: u64, digits: usize) {
-    let text = format!("{value:0digits$o}");
-    field[..digits].copy_from_slice(&text.as_bytes()[..digits]);
+    // `format!("{value:0digits$o}")` cut to `digits`, without the allocation (a header per member).
+    let mut octal = [0u8; 22];
+    let (mut len, mut v) = (0, value);
+    loop {
+        octal[len] = b'0' + (v & 7) as u8;
+        len += 1;
+        v >>= 3;
+        if v == 0 {
+            break;
+        }
+    }
+    let pad = digits.saturating_sub(len);
+    for (i, out) in field[..digits].iter_mut().enumerate() {
+        *out = if i < pad {
+            b'0'
+        } else {
+            octal[len - 1 - (i - pad)]
+        };
+    }
     field[digits] = 0;
 }
 
@@ -1873,5 +1889,22 @@ mod concatenated {
         let first = r.next_member().unwrap().unwrap();
         assert_eq!(first.size, u64::MAX);
         assert!(r.next_member().is_err());
+    }
+
+    #[test]
+    fn octal_fields_are_formatted_like_format() {
+        for digits in [1, 7, 11] {
+            for value in [0u64, 1, 7, 8, 0o644, 0o7777, 4096, 1 << 33, u64::MAX] {
+                let mut field = [0xffu8; 24];
+                put_octal(&mut field, value, digits);
+                let text = format!("{value:0digits$o}");
+                assert_eq!(
+                    &field[..digits],
+                    &text.as_bytes()[..digits],
+                    "{value} {digits}"
+                );
+                assert_eq!(field[digits], 0);
+            }
+        }
     }
 }

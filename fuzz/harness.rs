@@ -156,10 +156,73 @@ fn base(name: &str) -> &'static [u8] {
         .map_or(&[][..], |m| m.2.as_slice())
 }
 
+/// One visit of a walk, or its result.
+#[derive(Debug, PartialEq)]
+enum Seen {
+    /// Name, depth, start, the whole start tag (name and attributes) as the visitor gets it.
+    Open(Vec<u8>, usize, usize, String),
+    /// Name, depth, span, content, leaf, empty tag.
+    Close(
+        Vec<u8>,
+        usize,
+        std::ops::Range<usize>,
+        std::ops::Range<usize>,
+        bool,
+        bool,
+    ),
+    Done(String),
+}
+
+/// What a walk saw (the span scanner, or quick-xml's reader when `reference`): every visit, then its result.
+fn trace(data: &[u8], reference: bool) -> Vec<Seen> {
+    let mut seen = Vec::new();
+    let visit = |v: xml::Visit<'_, '_>| {
+        seen.push(match v {
+            xml::Visit::Open(o) => Seen::Open(
+                o.name.to_vec(),
+                o.depth,
+                o.start,
+                AsRef::<str>::as_ref(o.tag).to_owned(),
+            ),
+            xml::Visit::Close(c) => Seen::Close(
+                c.name.to_vec(),
+                c.depth,
+                c.span,
+                c.content,
+                c.leaf,
+                c.empty_tag,
+            ),
+        });
+        Ok(())
+    };
+    let result = if reference {
+        xml::walk_quick_xml(data, visit)
+    } else {
+        xml::walk(data, visit)
+    };
+    seen.push(Seen::Done(match result {
+        Ok(()) => "ok".into(),
+        Err(xml::XmlError::Syntax { position, source }) => {
+            format!("syntax at {position}: {source:?}")
+        }
+        Err(e) => format!("{e}"),
+    }));
+    seen
+}
+
+/// The span scanner agrees with quick-xml's reader: the same visits, the same result, the same error.
+pub fn scanners_agree(data: &[u8]) {
+    assert_eq!(
+        trace(data, false),
+        trace(data, true),
+        "walk and walk_quick_xml disagree"
+    );
+}
+
 /// Arbitrary bytes as enrolments.xml and as a span-edit script.
 pub fn xml(data: &[u8]) {
-    // The scanner alone.
-    let _ = xml::walk(data, |_| Ok(()));
+    // The scanner alone, against quick-xml's reader.
+    scanners_agree(data);
     // The rules: a rewritten document converts to itself.
     let (roles, course_roles, groups) = (
         base("roles.xml"),

@@ -10,7 +10,7 @@ mod splice;
 
 pub use bounded::{Bounded, TooLong};
 
-pub use scan::{Closed, Open, Visit, XmlError, attr, int, text, unescape, walk};
+pub use scan::{Closed, Open, Visit, XmlError, attr, int, text, unescape, walk, walk_quick_xml};
 pub use splice::{Edit, EditError, line_span, splice};
 
 /// Moodle's literal for SQL NULL inside an element (`backup_xml_transformer::process()`).

@@ -1,4 +1,10 @@
-//! Span scanner over an in-memory XML document (quick-xml slice reader, zero copy).
+//! Span scanner over an in-memory XML document, zero copy.
+//!
+//! [`walk`] is a hand-written scanner for what Moodle writes (elements, attributes, text, references, processing
+//! instructions) with exactly the acceptance rules of quick-xml's reader as configured here: the same documents
+//! are refused, with the same errors, and the same spans are reported. A document holding `<!` (comments, CDATA,
+//! DOCTYPE), a byte order mark or bytes that are not UTF-8 goes through quick-xml's reader itself ([`walk_quick_xml`], also the reference
+//! the tests and the fuzzer compare [`walk`] with).
 
 use std::ops::Range;
 
@@ -77,6 +83,21 @@ struct Frame<'a> {
 /// # Errors
 /// [`XmlError`] for malformed input, or whatever `visit` returns.
 pub fn walk<'a>(
+    xml: &'a [u8],
+    visit: impl FnMut(Visit<'a, '_>) -> Result<(), XmlError>,
+) -> Result<(), XmlError> {
+    if xml.starts_with(b"\xEF\xBB\xBF") || memchr::memmem::find(xml, b"<!").is_some() {
+        return walk_quick_xml(xml, visit);
+    }
+    fast::walk(xml, visit)
+}
+
+/// [`walk`] through quick-xml's reader: comments, CDATA sections, DOCTYPE (refused) and a byte order mark are
+/// handled here; for anything else it is the reference [`walk`] must agree with.
+///
+/// # Errors
+/// As [`walk`].
+pub fn walk_quick_xml<'a>(
     xml: &'a [u8],
     mut visit: impl FnMut(Visit<'a, '_>) -> Result<(), XmlError>,
 ) -> Result<(), XmlError> {
@@ -207,6 +228,19 @@ pub fn text(xml: &[u8], range: Range<usize>) -> String {
 /// The integer at `range` (surrounding whitespace tolerated), or `None`.
 pub fn int(xml: &[u8], range: Range<usize>) -> Option<i64> {
     let raw = xml.get(range)?;
+    // What Moodle writes: ASCII digits, maybe a sign, no room to overflow. Anything else takes the general path.
+    let t = raw.trim_ascii();
+    let (negative, digits) = match t {
+        [b'-', rest @ ..] => (true, rest),
+        [b'+', rest @ ..] => (false, rest),
+        _ => (false, t),
+    };
+    if (1..=18).contains(&digits.len()) && digits.iter().all(u8::is_ascii_digit) {
+        let n = digits
+            .iter()
+            .fold(0i64, |n, &d| n * 10 + i64::from(d - b'0'));
+        return Some(if negative { -n } else { n });
+    }
     let s = std::str::from_utf8(raw).ok()?.trim();
     if s.is_empty() {
         return None;
@@ -219,6 +253,239 @@ pub fn unescape(raw: &str) -> String {
     match quick_xml::escape::unescape(raw) {
         Ok(s) => s.into_owned(),
         Err(_) => raw.to_owned(),
+    }
+}
+
+/// The scanner behind [`walk`] for documents without `<!` or a byte order mark.
+mod fast {
+    use quick_xml::Error as QxError;
+    use quick_xml::errors::{IllFormedError, SyntaxError};
+    use quick_xml::events::BytesStart;
+
+    use super::{Closed, Open, Visit, XmlError};
+
+    /// XML whitespace as quick-xml counts it.
+    fn is_space(b: u8) -> bool {
+        matches!(b, b' ' | b'\r' | b'\n' | b'\t')
+    }
+
+    fn syntax(position: usize, source: QxError) -> XmlError {
+        XmlError::Syntax {
+            position: position as u64,
+            source,
+        }
+    }
+
+    /// The offset of the `>` ending the tag that starts at `from` (a `<`), quotes respected as quick-xml's
+    /// element parser does (a `>` inside '...' or "..." does not end it), or the error at the end of input.
+    fn tag_end(xml: &[u8], from: usize) -> Result<usize, SyntaxError> {
+        #[derive(Clone, Copy)]
+        enum State {
+            Outside,
+            Single,
+            Double,
+        }
+        let mut state = State::Outside;
+        for i in memchr::memchr3_iter(b'>', b'\'', b'"', &xml[from..]) {
+            state = match (state, xml[from + i]) {
+                (State::Outside, b'>') => return Ok(from + i),
+                (State::Outside, b'\'') => State::Single,
+                (State::Outside, b'"') => State::Double,
+                (State::Single, b'\'') | (State::Double, b'"') => State::Outside,
+                (s, _) => s,
+            };
+        }
+        Err(match state {
+            State::Outside => SyntaxError::UnclosedTag,
+            State::Single => SyntaxError::UnclosedSingleQuotedAttributeValue,
+            State::Double => SyntaxError::UnclosedDoubleQuotedAttributeValue,
+        })
+    }
+
+    /// Length of the name at the start of a tag's content: up to the first whitespace.
+    fn name_len(content: &[u8]) -> usize {
+        content
+            .iter()
+            .position(|&b| is_space(b))
+            .unwrap_or(content.len())
+    }
+
+    struct Frame {
+        /// The start tag's whole name (prefix included), as an offset range.
+        qname: (usize, usize),
+        /// Its local name.
+        local: (usize, usize),
+        start: usize,
+        content_start: usize,
+        leaf: bool,
+    }
+
+    pub(super) fn walk<'a>(
+        xml: &'a [u8],
+        mut visit: impl FnMut(Visit<'a, '_>) -> Result<(), XmlError>,
+    ) -> Result<(), XmlError> {
+        // quick-xml checks every piece it reads as UTF-8. A document that is not UTF-8 is refused either way; it
+        // goes through quick-xml so that the error is the one quick-xml finds first.
+        let Ok(doc) = std::str::from_utf8(xml) else {
+            return super::walk_quick_xml(xml, visit);
+        };
+        let mut stack: Vec<Frame> = Vec::new();
+        let mut seen_root = false;
+        let mut at = 0usize;
+        while at < xml.len() {
+            // Text up to the next markup or reference.
+            let Some(i) = memchr::memchr2(b'<', b'&', &xml[at..]) else {
+                root_text(doc, at, xml.len(), stack.is_empty())?;
+                break;
+            };
+            let here = at + i;
+            root_text(doc, at, here, stack.is_empty())?;
+            if xml[here] == b'&' {
+                // A reference: `;` must come before another `&`, a `<` or the end.
+                match memchr::memchr3(b';', b'&', b'<', &xml[here + 1..]) {
+                    Some(j) if xml[here + 1 + j] == b';' => at = here + 2 + j,
+                    _ => {
+                        return Err(syntax(
+                            here,
+                            QxError::IllFormed(IllFormedError::UnclosedReference),
+                        ));
+                    }
+                }
+                continue;
+            }
+            let lt = here;
+            match xml.get(lt + 1) {
+                None => return Err(syntax(lt, QxError::Syntax(SyntaxError::UnclosedTag))),
+                Some(b'?') => {
+                    // A processing instruction or the declaration: up to the first `?>`.
+                    let end = (lt + 2..xml.len())
+                        .find(|&k| xml[k] == b'>' && xml[k - 1] == b'?')
+                        .ok_or_else(|| {
+                            let decl = xml[lt..].starts_with(b"<?xml")
+                                && xml.get(lt + 5).is_none_or(|&b| is_space(b) || b == b'?');
+                            syntax(
+                                lt,
+                                QxError::Syntax(if decl {
+                                    SyntaxError::UnclosedXmlDecl
+                                } else {
+                                    SyntaxError::UnclosedPI
+                                }),
+                            )
+                        })?;
+                    if end + 1 - lt <= 3 {
+                        // `<?>`: quick-xml reports it unclosed.
+                        return Err(syntax(lt, QxError::Syntax(SyntaxError::UnclosedPI)));
+                    }
+                    at = end + 1;
+                }
+                Some(b'/') => {
+                    let gt = tag_end(xml, lt).map_err(|e| syntax(lt, QxError::Syntax(e)))?;
+                    let content = &xml[lt + 2..gt];
+                    let name_end = content
+                        .iter()
+                        .rposition(|&b| !is_space(b))
+                        .map_or(content.len(), |p| p + 1);
+                    let name = &content[..name_end];
+                    let Some(frame) = stack.pop() else {
+                        return Err(syntax(
+                            lt,
+                            QxError::IllFormed(IllFormedError::UnmatchedEndTag(
+                                doc[lt + 2..lt + 2 + name_end].to_owned(),
+                            )),
+                        ));
+                    };
+                    if name != &xml[frame.qname.0..frame.qname.1] {
+                        return Err(syntax(
+                            lt,
+                            QxError::IllFormed(IllFormedError::MismatchedEndTag {
+                                expected: doc[frame.qname.0..frame.qname.1].to_owned(),
+                                found: doc[lt + 2..lt + 2 + name_end].to_owned(),
+                            }),
+                        ));
+                    }
+                    visit(Visit::Close(Closed {
+                        name: &xml[frame.local.0..frame.local.1],
+                        depth: stack.len() + 1,
+                        span: frame.start..gt + 1,
+                        content: frame.content_start..lt,
+                        leaf: frame.leaf,
+                        empty_tag: false,
+                    }))?;
+                    at = gt + 1;
+                }
+                Some(_) => {
+                    let gt = tag_end(xml, lt).map_err(|e| syntax(lt, QxError::Syntax(e)))?;
+                    // `<name .../>` is empty; the content is what lies between `<` and `/>` or `>`.
+                    let empty = gt > lt + 1 && xml[gt - 1] == b'/';
+                    let content_end = if empty { gt - 1 } else { gt };
+                    let content = &doc[lt + 1..content_end];
+                    let qlen = name_len(content.as_bytes());
+                    if stack.is_empty() && seen_root {
+                        return Err(XmlError::Structure(format!(
+                            "second root element at byte {lt}"
+                        )));
+                    }
+                    seen_root = true;
+                    if let Some(parent) = stack.last_mut() {
+                        parent.leaf = false;
+                    }
+                    let qname = (lt + 1, lt + 1 + qlen);
+                    let local_start = xml[qname.0..qname.1]
+                        .iter()
+                        .rposition(|&b| b == b':')
+                        .map_or(qname.0, |p| qname.0 + p + 1);
+                    let name = &xml[local_start..qname.1];
+                    let depth = stack.len() + 1;
+                    let tag = BytesStart::from_content(content, qlen);
+                    visit(Visit::Open(Open {
+                        name,
+                        depth,
+                        start: lt,
+                        tag: &tag,
+                    }))?;
+                    if empty {
+                        visit(Visit::Close(Closed {
+                            name,
+                            depth,
+                            span: lt..gt + 1,
+                            content: gt + 1..gt + 1,
+                            leaf: true,
+                            empty_tag: true,
+                        }))?;
+                    } else {
+                        stack.push(Frame {
+                            qname,
+                            local: (local_start, qname.1),
+                            start: lt,
+                            content_start: gt + 1,
+                            leaf: true,
+                        });
+                    }
+                    at = gt + 1;
+                }
+            }
+        }
+        if let Some(open) = stack.last() {
+            return Err(XmlError::Structure(format!(
+                "document ends inside <{}> opened at byte {}",
+                String::from_utf8_lossy(&xml[open.local.0..open.local.1]),
+                open.start
+            )));
+        }
+        if !seen_root {
+            return Err(XmlError::Structure("no root element".into()));
+        }
+        Ok(())
+    }
+
+    /// Text outside the root element must be whitespace (as [`super::walk_quick_xml`] checks its text events).
+    fn root_text(doc: &str, from: usize, to: usize, outside: bool) -> Result<(), XmlError> {
+        if outside && from < to && !doc[from..to].chars().all(char::is_whitespace) {
+            return Err(XmlError::Structure(format!(
+                "text outside the root element at byte {from}"
+            )));
+        }
+        Ok(())
     }
 }
 
@@ -270,6 +537,21 @@ mod tests {
         })
         .unwrap();
         assert_eq!(int(xml, fields[0].clone()), Some(42));
+        for (text, want) in [
+            ("7", Some(7)),
+            (" -12 ", Some(-12)),
+            ("+3", Some(3)),
+            ("-", None),
+            ("", None),
+            ("1 2", None),
+            ("\u{b}5\u{a0}", Some(5)),
+            ("9223372036854775807", Some(i64::MAX)),
+            ("9223372036854775808", None),
+            ("-9223372036854775808", Some(i64::MIN)),
+            ("٣", None),
+        ] {
+            assert_eq!(int(text.as_bytes(), 0..text.len()), want, "{text:?}");
+        }
         assert_eq!(text(xml, fields[1].clone()), "x & y");
         assert_eq!(int(xml, fields[2].clone()), None);
     }

@@ -4,7 +4,7 @@
 //! cannot rot between fuzzing campaigns.
 
 #[path = "../../fuzz/harness.rs"]
-mod harness;
+pub(crate) mod harness;
 
 use std::path::PathBuf;
 
@@ -92,4 +92,34 @@ fn convert_target() {
         harness::convert(&[e, r, g].join(&0xff));
     }
     eprintln!("fuzz replay: {n} saved convert inputs");
+}
+
+/// The span scanner and quick-xml's reader agree on every XML member of every backup at hand: the shipped
+/// fixtures, and the shared Moodle 4.3 and real-world backups (Moodle 2.0 to 4.3, tar.gz and zip).
+#[test]
+fn span_scanner_agrees_with_quick_xml_on_every_backup() {
+    // The shipped fixtures, not the hostile corpus under fixtures/bad.
+    let mut archives: Vec<PathBuf> = util::mbz_files(&util::root().join("fixtures"))
+        .into_iter()
+        .filter(|p| !p.components().any(|c| c.as_os_str() == "bad"))
+        .collect();
+    for sub in ["moodle43", "real"] {
+        if let Some(dir) = util::shared(sub) {
+            archives.extend(util::mbz_files(&dir));
+        }
+    }
+    let mut documents = 0;
+    for archive in &archives {
+        for entry in util::entries(archive) {
+            if entry.path.ends_with(".xml") {
+                harness::scanners_agree(&entry.data);
+                documents += 1;
+            }
+        }
+    }
+    assert!(documents > 1000, "only {documents} documents");
+    eprintln!(
+        "span scanner: {documents} documents in {} archives",
+        archives.len()
+    );
 }

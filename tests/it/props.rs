@@ -175,6 +175,69 @@ proptest! {
     }
 }
 
+// ---------------------------------------------------------------------------------------------------------
+// Span scanner against quick-xml's reader.
+// ---------------------------------------------------------------------------------------------------------
+
+/// Pieces of markup, text and near-misses (unclosed tags and quotes, stray `&`, `<`, `>`, `/`, prefixes,
+/// whitespace in end tags, declarations, non-breaking spaces, bytes that are not UTF-8) that, put together,
+/// make documents both good and bad.
+const XML_PIECES: &[&[u8]] = &[
+    b"<a>",
+    b"</a>",
+    b"<b id=\"1\">",
+    b"</b>",
+    b"<a/>",
+    b"<b />",
+    b"<x:a>",
+    b"</x:a>",
+    b"</a >",
+    b"</ a>",
+    b"<a / >",
+    b"<c x='>'>",
+    b"</c>",
+    b"<c x=\"'\">",
+    b"text",
+    b" ",
+    b"\n",
+    b"\t",
+    b"&amp;",
+    b"&#10;",
+    b"&",
+    b";",
+    b"<",
+    b">",
+    b"'",
+    b"\"",
+    b"/",
+    b"=",
+    b"?",
+    b"<>",
+    b"</>",
+    b"<?xml version=\"1.0\"?>",
+    b"<?pi x?>",
+    b"<?>",
+    b"<??>",
+    b"<?xml",
+    b"\xc2\xa0",
+    b"\xc3\xa9",
+    b"\xff",
+    b"<enrol id=\"5\">",
+    b"</enrol>",
+    b"<!-- c -->",
+];
+
+proptest! {
+    #![proptest_config(config(4096))]
+
+    /// `walk` (the span scanner) and `walk_quick_xml` (quick-xml's reader) see the same elements at the same
+    /// offsets and refuse the same documents with the same error.
+    #[test]
+    fn span_scanner_agrees_with_quick_xml(pieces in vec(select(XML_PIECES), 0..24)) {
+        crate::fuzz_replay::harness::scanners_agree(&pieces.concat());
+    }
+}
+
 proptest! {
     // About a quarter of the valid sets have no replaced byte and are rejected.
     #![proptest_config(ProptestConfig { max_global_rejects: 100_000, ..config(512) })]

@@ -156,6 +156,15 @@ impl<W: Write> ParGz<W> {
         Ok(())
     }
 
+    /// Makes room for the first `bytes` of data (at most a block) at once, when the caller knows the size: the
+    /// block buffer then does not grow (and copy itself) step by step.
+    pub fn size_hint(&mut self, bytes: u64) {
+        if self.current.is_empty() {
+            self.current
+                .reserve(usize::try_from(bytes).unwrap_or(BLOCK).min(BLOCK));
+        }
+    }
+
     /// Hands the current block to the workers, or compresses it here when it is the only one.
     fn submit(&mut self, last: bool) -> io::Result<()> {
         self.write_header()?;
@@ -270,9 +279,20 @@ fn incompressible(block: &[u8]) -> bool {
     if block.len() < 4096 {
         return false;
     }
+    // Four tables: runs of one byte (spaces, zeros) would otherwise wait on the same counter for each increment.
+    let mut tables = [[0u32; 256]; 4];
+    let mut quads = block.chunks_exact(4);
+    for q in &mut quads {
+        for (table, &b) in tables.iter_mut().zip(q) {
+            table[usize::from(b)] += 1;
+        }
+    }
+    for &b in quads.remainder() {
+        tables[0][usize::from(b)] += 1;
+    }
     let mut counts = [0u32; 256];
-    for &b in block {
-        counts[usize::from(b)] += 1;
+    for (i, c) in counts.iter_mut().enumerate() {
+        *c = tables.iter().map(|t| t[i]).sum();
     }
     let n = block.len() as f64;
     let entropy: f64 = counts

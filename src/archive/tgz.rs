@@ -195,11 +195,15 @@ pub(super) fn write(
 ) -> Result<()> {
     let cancel = &opts.cancel;
     let file = atomic.handle()?;
-    let gz = ParGz::new(
+    let mut gz = ParGz::new(
         BufWriter::with_capacity(BUF, file),
         opts.level,
         opts.threads,
     );
+    if let Some(tar) = &loaded.tar {
+        // The output is about the input's size (the index and the rewritten members change it a little).
+        gz.size_hint(tar.len() as u64 + 4096);
+    }
     let mut writer = tar::Writer::new(gz);
     let out_err = |e: TarError| match e {
         TarError::Io(source) => atomic.write_error(source),

@@ -15,6 +15,7 @@
 # Usage: scripts/bench.sh [WORKDIR]   (default: a temp dir on /dev/shm when there is room, else /tmp)
 # Each timing is the best of 5 runs. Outputs go to WORKDIR, so the disk is not what is measured.
 set -euo pipefail
+export LC_ALL=C
 cd "$(dirname "$0")/.."
 work=${1:-$(mktemp -d -p "$( [ -d /dev/shm ] && echo /dev/shm || echo /tmp )" mbzbench.XXXXXX)}
 mkdir -p "$work"
@@ -25,13 +26,18 @@ bin=target/release/mbz-enrol
 gen=target/release/examples/genmbz
 
 # best_of CMD...: prints "seconds peak_kb" of the fastest of 5 runs (the minimum is the estimate least moved
-# by a shared VM's noise; baselines get the same treatment); a failing run stops the script.
+# by a shared VM's noise; baselines get the same treatment); a failing run stops the script. Wall time comes
+# from bash's microsecond clock around the run (/usr/bin/time's %e has 10 ms steps, too coarse for the small
+# B4 archive), peak RSS from /usr/bin/time.
 best_of() {
   local best="" rss=0
   for _ in 1 2 3 4 5; do
+    local start=$EPOCHREALTIME
     /usr/bin/time -f '%e %M %x' -o "$work/.time" "$@" >/dev/null 2>"$work/.err" || true
+    local end=$EPOCHREALTIME
     local t m x
     read -r t m x < <(tail -1 "$work/.time")
+    t=$(awk "BEGIN{printf \"%.3f\", $end - $start}")
     if [ "$x" != 0 ]; then
       echo "bench: failed (exit $x): $*" >&2
       cat "$work/.err" >&2

@@ -45,6 +45,11 @@ pub(super) fn load(path: &Path, wanted: &[&str], limits: &super::Limits) -> Resu
     let mut archive = open(path)?;
     // Duplicate and NUL names, which the zip reader hides, are refused here.
     let plan = raw_plan(&archive, path)?;
+    // Each local header's signature is still checked (as the zip reader does), one 4-byte read per member.
+    let file = File::open(path).map_err(|source| Error::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
     let mut infos = Vec::new();
     let mut docs = BTreeMap::new();
     let mut seen = HashSet::new();
@@ -55,14 +60,23 @@ pub(super) fn load(path: &Path, wanted: &[&str], limits: &super::Limits) -> Resu
         check_duplicate(&mut seen, path, &name)?;
         // Metadata only (no decompressor) unless the member is one the rules read.
         let wanted_here = wanted.contains(&name.as_str());
-        // A plain member the rules do not read: its central record says all that is needed, without a seek
-        // and a read of its local header per member (thousands in a course with files).
-        if let Some(size) = plan
+        // A plain member the rules do not read: its central record says all that is needed but the local
+        // header's signature, read alone (not a seek and a buffer refill per member, thousands in a course with
+        // files).
+        if let Some((e, size)) = plan
             .as_ref()
             .filter(|_| !wanted_here)
             .and_then(|p| p.entries.get(i).filter(|e| e.name == name))
-            .and_then(|e| plain_size(&e.central))
+            .and_then(|e| Some((e, plain_size(&e.central)?)))
         {
+            let mut signature = [0u8; 4];
+            if read_at(&file, e.start, &mut signature).is_err()
+                || signature != 0x0403_4b50u32.to_le_bytes()
+            {
+                return Err(zip_err(path, Some(&name))(ZipError::InvalidArchive(
+                    "Invalid local file header".into(),
+                )));
+            }
             total = total.saturating_add(size);
             limits.check_total(path, &name, total)?;
             let is_dir = matches!(name.as_bytes().last(), Some(b'/' | b'\\'));
@@ -170,6 +184,18 @@ fn u16_at(b: &[u8], at: usize) -> Option<u16> {
 
 fn u32_at(b: &[u8], at: usize) -> Option<u32> {
     Some(u32::from_le_bytes(b.get(at..at + 4)?.try_into().ok()?))
+}
+
+/// Reads `buf.len()` bytes at `offset` without moving a shared position.
+#[cfg(unix)]
+fn read_at(file: &File, offset: u64, buf: &mut [u8]) -> io::Result<()> {
+    std::os::unix::fs::FileExt::read_exact_at(file, buf, offset)
+}
+
+#[cfg(not(unix))]
+fn read_at(mut file: &File, offset: u64, buf: &mut [u8]) -> io::Result<()> {
+    file.seek(SeekFrom::Start(offset))?;
+    file.read_exact(buf)
 }
 
 /// The uncompressed size in a central directory record, when the member is one the raw copier passes through
@@ -368,11 +394,10 @@ pub(super) fn write_overlapped<T>(
                 Ok(raw)
             })
             .ok();
-        let produced = produce();
-        if produced.is_err() {
-            stop.store(true, Ordering::Relaxed);
-        }
-        let (replacements, value) = produced?;
+        // The copy stops early when `produce` fails or panics (the guard is dropped), not only on success.
+        let guard = StopOnDrop(&stop);
+        let (replacements, value) = produce()?;
+        std::mem::forget(guard);
         if let Some(outside) = replacements.keys().find(|k| !last.contains(&k.as_str())) {
             stop.store(true, Ordering::Relaxed);
             return Err(Error::Member {
@@ -401,6 +426,15 @@ pub(super) fn write_overlapped<T>(
     opts.cancel.check()?;
     atomic.commit()?;
     Ok(produced)
+}
+
+/// Sets its flag when dropped.
+struct StopOnDrop<'a>(&'a AtomicBool);
+
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
 }
 
 /// Starts deflating each replacement on its own thread when `scope` allows it, else leaves it for when its

@@ -868,6 +868,19 @@ fn zip_encrypted_copied_member() {
     c.verify_fails(&["zip-directory"]);
 }
 
+/// `outcomes.xml` (copied untouched) whose local header lost its signature: the central directory points at
+/// garbage, which Moodle's reader refuses, so it is refused here too rather than copied.
+#[test]
+fn zip_damaged_local_header_copied_member() {
+    let b = zip_patched("outcomes.xml", |b, _, l| {
+        b[l..l + 2].copy_from_slice(b"XX");
+    });
+    let c = Case::new("zip_bad_local_header.mbz", &b);
+    c.convert_fails(&["outcomes.xml"]);
+    c.inspect_fails(&["outcomes.xml"]);
+    c.verify_fails(&["zip-directory"]);
+}
+
 /// `course/enrolments.xml` with compression method 99 (AES), unsupported.
 #[test]
 fn zip_unsupported_method_read_member() {

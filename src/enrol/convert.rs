@@ -670,12 +670,14 @@ pub fn convert(docs: &Docs<'_>, opts: &Options) -> Result<Conversion, EnrolError
         edits.push(append_enrolments(ex, holder, appended, line_mode));
     }
 
+    // The model is not needed for the splice: freed first, so it and the rewritten document are never held at
+    // once (peak memory).
+    drop(sources);
+    drop(instances);
     let enrolments = xml::splice(ex, edits).map_err(|source| EnrolError::Edit {
         member: ENROLMENTS,
         source,
     })?;
-    drop(sources);
-    drop(instances);
 
     // Role assignments and group members of converted plugins become plain manual ones.
     let course_roles = match docs.course_roles {

@@ -118,12 +118,7 @@ pub fn walk_quick_xml<'a>(
         let after = position(&reader);
         match event {
             Event::Start(ref tag) | Event::Empty(ref tag) => {
-                if stack.is_empty() && seen_root {
-                    return Err(XmlError::Structure(format!(
-                        "second root element at byte {before}"
-                    )));
-                }
-                seen_root = true;
+                start_tag(stack.is_empty(), &mut seen_root, before)?;
                 if let Some(parent) = stack.last_mut() {
                     parent.leaf = false;
                 }
@@ -183,11 +178,26 @@ pub fn walk_quick_xml<'a>(
             _ => {}
         }
     }
-    if let Some(open) = stack.last() {
+    end_of_document(stack.last().map(|f| (f.name, f.start)), seen_root)
+}
+
+/// Both scanners' rule for a start tag at `at`: one root element only.
+fn start_tag(outside: bool, seen_root: &mut bool, at: usize) -> Result<(), XmlError> {
+    if outside && *seen_root {
         return Err(XmlError::Structure(format!(
-            "document ends inside <{}> opened at byte {}",
-            String::from_utf8_lossy(open.name),
-            open.start
+            "second root element at byte {at}"
+        )));
+    }
+    *seen_root = true;
+    Ok(())
+}
+
+/// Both scanners' rule at the end of the document: every element closed, a root element seen.
+fn end_of_document(open: Option<(&[u8], usize)>, seen_root: bool) -> Result<(), XmlError> {
+    if let Some((name, start)) = open {
+        return Err(XmlError::Structure(format!(
+            "document ends inside <{}> opened at byte {start}",
+            String::from_utf8_lossy(name),
         )));
     }
     if !seen_root {
@@ -420,12 +430,7 @@ mod fast {
                     let content_end = if empty { gt - 1 } else { gt };
                     let content = &doc[lt + 1..content_end];
                     let qlen = name_len(content.as_bytes());
-                    if stack.is_empty() && seen_root {
-                        return Err(XmlError::Structure(format!(
-                            "second root element at byte {lt}"
-                        )));
-                    }
-                    seen_root = true;
+                    super::start_tag(stack.is_empty(), &mut seen_root, lt)?;
                     if let Some(parent) = stack.last_mut() {
                         parent.leaf = false;
                     }
@@ -465,17 +470,10 @@ mod fast {
                 }
             }
         }
-        if let Some(open) = stack.last() {
-            return Err(XmlError::Structure(format!(
-                "document ends inside <{}> opened at byte {}",
-                String::from_utf8_lossy(&xml[open.local.0..open.local.1]),
-                open.start
-            )));
-        }
-        if !seen_root {
-            return Err(XmlError::Structure("no root element".into()));
-        }
-        Ok(())
+        super::end_of_document(
+            stack.last().map(|f| (&xml[f.local.0..f.local.1], f.start)),
+            seen_root,
+        )
     }
 
     /// Text outside the root element must be whitespace (as [`super::walk_quick_xml`] checks its text events).

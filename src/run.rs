@@ -175,10 +175,8 @@ pub fn convert_file_with(
     write: &archive::WriteOptions,
     options: impl FnOnce(&Course) -> Result<convert::Options>,
 ) -> Result<ConvertOutcome> {
-    if let Some(out) = output {
-        archive::output::check(input, out)?;
-    }
-    // For a zip, the members the conversion cannot change are copied while it runs.
+    // The output is checked before anything is read; for a zip, the members the conversion cannot change are
+    // copied while it runs.
     archive::produce_and_write(input, output, write, || {
         let loaded = archive::load_limited(input, WANTED, &write.limits)?;
         let info = info(input, &loaded)?;
@@ -311,9 +309,6 @@ pub fn renew_file_with(
     opts: &crate::enrol::renew::Options,
     write: &archive::WriteOptions,
 ) -> Result<RenewOutcome> {
-    if let Some(out) = output {
-        archive::output::check(input, out)?;
-    }
     archive::produce_and_write(input, output, write, || {
         let loaded = archive::load_limited(input, WANTED_WITH_USERS, &write.limits)?;
         let info = info(input, &loaded)?;

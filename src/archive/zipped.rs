@@ -348,9 +348,12 @@ pub(super) fn write(
             // The replacements deflate on other cores while the records are copied.
             std::thread::scope(|scope| {
                 let pending = deflate_all(replacements, &plan, opts, Some(scope));
-                let mut raw = Raw::new(input, &plan, atomic)?;
-                raw.copy(&head, &opts.cancel, &never)?;
-                raw.finish(&tail, replacements, pending, opts)
+                Raw::copying(input, &plan, atomic, &head, &opts.cancel, &never)?.finish(
+                    &tail,
+                    replacements,
+                    pending,
+                    opts,
+                )
             })
         }
         // ZIP64 or other layouts the byte copier does not handle: the zip crate's writer.
@@ -386,13 +389,10 @@ pub(super) fn write_overlapped<T>(
     let Prepared { plan, atomic } = prepared;
     let (head, tail) = plan.split(|name| last.contains(&name));
     let stop = AtomicBool::new(false);
+    let copy_head = || Raw::copying(input, &plan, &atomic, &head, &opts.cancel, &stop);
     let produced = std::thread::scope(|scope| {
         let copier = std::thread::Builder::new()
-            .spawn_scoped(scope, || -> Result<Raw<'_>> {
-                let mut raw = Raw::new(input, &plan, &atomic)?;
-                raw.copy(&head, &opts.cancel, &stop)?;
-                Ok(raw)
-            })
+            .spawn_scoped(scope, copy_head)
             .ok();
         // The copy stops early when `produce` fails or panics (the guard is dropped), not only on success.
         let guard = StopOnDrop(&stop);
@@ -413,11 +413,7 @@ pub(super) fn write_overlapped<T>(
                     Err(atomic.write_error(io::Error::other("copy thread failed")))
                 })?,
                 // No thread (the system refuses one): the copy runs now.
-                None => {
-                    let mut raw = Raw::new(input, &plan, &atomic)?;
-                    raw.copy(&head, &opts.cancel, &stop)?;
-                    raw
-                }
+                None => copy_head()?,
             };
             raw.finish(&tail, &replacements, pending, opts)
         })?;
@@ -532,6 +528,20 @@ impl<'a> Raw<'a> {
             pos: 0,
             central: vec![None; plan.entries.len()],
         })
+    }
+
+    /// A new output with the records of `entries` copied.
+    fn copying(
+        input: &'a Path,
+        plan: &'a RawPlan,
+        atomic: &'a Atomic,
+        entries: &[usize],
+        cancel: &super::Cancel,
+        stop: &AtomicBool,
+    ) -> Result<Self> {
+        let mut raw = Raw::new(input, plan, atomic)?;
+        raw.copy(entries, cancel, stop)?;
+        Ok(raw)
     }
 
     fn read_err(&self, source: io::Error) -> Error {

@@ -3,8 +3,8 @@
 //! [`walk`] is a hand-written scanner for what Moodle writes (elements, attributes, text, references, processing
 //! instructions) with exactly the acceptance rules of quick-xml's reader as configured here: the same documents
 //! are refused, with the same errors, and the same spans are reported. A document holding `<!` (comments, CDATA,
-//! DOCTYPE), a byte order mark or bytes that are not UTF-8 goes through quick-xml's reader itself ([`walk_quick_xml`], also the reference
-//! the tests and the fuzzer compare [`walk`] with).
+//! DOCTYPE), a byte order mark or bytes that are not UTF-8 goes through quick-xml's reader itself
+//! ([`walk_quick_xml`], also the reference the tests and the fuzzer compare [`walk`] with).
 
 use std::ops::Range;
 
@@ -163,11 +163,7 @@ pub fn walk_quick_xml<'a>(
                     empty_tag: false,
                 }))?;
             }
-            Event::Text(t) if stack.is_empty() && !t.chars().all(char::is_whitespace) => {
-                return Err(XmlError::Structure(format!(
-                    "text outside the root element at byte {before}"
-                )));
-            }
+            Event::Text(t) if stack.is_empty() => outside_text(&t, before)?,
             Event::DocType(_) => {
                 // Moodle never writes one; entity declarations could expand without bound.
                 return Err(XmlError::Structure(format!(
@@ -189,6 +185,16 @@ fn start_tag(outside: bool, seen_root: &mut bool, at: usize) -> Result<(), XmlEr
         )));
     }
     *seen_root = true;
+    Ok(())
+}
+
+/// Both scanners' rule for text at `at` outside the root element: whitespace only.
+fn outside_text(text: &str, at: usize) -> Result<(), XmlError> {
+    if !text.chars().all(char::is_whitespace) {
+        return Err(XmlError::Structure(format!(
+            "text outside the root element at byte {at}"
+        )));
+    }
     Ok(())
 }
 
@@ -476,12 +482,11 @@ mod fast {
         )
     }
 
-    /// Text outside the root element must be whitespace (as [`super::walk_quick_xml`] checks its text events).
+    /// Text outside the root element must be whitespace (the rule [`super::walk_quick_xml`] applies to its text
+    /// events).
     fn root_text(doc: &str, from: usize, to: usize, outside: bool) -> Result<(), XmlError> {
-        if outside && from < to && !doc[from..to].chars().all(char::is_whitespace) {
-            return Err(XmlError::Structure(format!(
-                "text outside the root element at byte {from}"
-            )));
+        if outside && from < to {
+            super::outside_text(&doc[from..to], from)?;
         }
         Ok(())
     }

@@ -1,4 +1,5 @@
-//! Unit tests of convert: idempotence over a busy backup, --stamp-roles, malformed input, a converted instance before the manual one.
+//! Unit tests of convert: idempotence over a busy backup, --stamp-roles, malformed input, a converted instance
+//! before the manual one.
 use super::*;
 
 // ---------------------------------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-//! Unit tests of convert: holders (existing manual, first converted instance), merging sources, existing manual enrolments, a disabled manual holder.
+//! Unit tests of convert: holders (existing manual, first converted instance), merging sources, existing manual
+//! enrolments, a disabled manual holder.
 use super::*;
 
 // ---------------------------------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-//! Unit tests of convert: clearing retyped instances, holder container forms, course/roles.xml and groups.xml, nothing to convert.
+//! Unit tests of convert: clearing retyped instances, holder container forms, course/roles.xml and groups.xml,
+//! nothing to convert.
 use super::*;
 
 // ---------------------------------------------------------------------------------------------------------

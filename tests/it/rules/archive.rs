@@ -1,4 +1,5 @@
-//! Reading archives with our own readers (`tar` crate + `MultiGzDecoder`, `zip` crate), the tar index check, and the container checks of an output against its input.
+//! Reading archives with our own readers (`tar` crate + `MultiGzDecoder`, `zip` crate), the tar index check, and
+//! the container checks of an output against its input.
 
 use std::io::Read;
 use std::path::Path;

@@ -1,4 +1,5 @@
-//! Tests over every fixture: the checker itself, exit codes and summaries, per-user enrolments, role assignments and group members, containers, determinism and idempotence, nothing to convert.
+//! Tests over every fixture: the checker itself, exit codes and summaries, per-user enrolments, role assignments
+//! and group members, containers, determinism and idempotence, nothing to convert.
 
 use serde_json::Value;
 

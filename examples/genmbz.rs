@@ -13,6 +13,7 @@ use std::path::PathBuf;
 
 use mbz_enrol::archive::pgzip::ParGz;
 use mbz_enrol::archive::tar::{self, Member};
+use mbz_enrol::testkit::{self, Inst, Ue};
 
 /// What to generate (`pub` for the benches, which include this file as a module).
 pub struct Args {
@@ -33,6 +34,9 @@ pub struct Args {
     /// Where to write.
     pub output: PathBuf,
 }
+
+const USAGE: &str = "usage: genmbz [--users N] [--instances N] [--files N] [--file-size BYTES] \
+                     [--random | --compressible] [--container tgz|zip] [--seed N] [-o FILE]";
 
 fn parse() -> Args {
     let mut a = Args {
@@ -58,6 +62,10 @@ fn parse() -> Args {
             "--container" => a.zip = value() == "zip",
             "--seed" => a.seed = value().parse().unwrap_or(1),
             "-o" | "--output" => a.output = PathBuf::from(value()),
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                std::process::exit(0);
+            }
             other => {
                 eprintln!("genmbz: unknown option {other}");
                 std::process::exit(2);
@@ -150,99 +158,56 @@ fn moodle_backup(a: &Args) -> String {
     )
 }
 
-fn enrol_header(id: usize, plugin: &str, extra: &str) -> String {
-    let mut s = format!(
-        "    <enrol id=\"{id}\">\n      <enrol>{plugin}</enrol>\n      <status>0</status>\n"
-    );
-    for (name, value) in [
-        ("name", "$@NULL@$"),
-        ("enrolperiod", "0"),
-        ("enrolstartdate", "0"),
-        ("enrolenddate", "0"),
-        ("expirynotify", "0"),
-        ("expirythreshold", "86400"),
-        ("notifyall", "0"),
-        ("password", "$@NULL@$"),
-        ("cost", "$@NULL@$"),
-        ("currency", "$@NULL@$"),
-        ("roleid", "5"),
-    ] {
-        s.push_str(&format!("      <{name}>{value}</{name}>\n"));
-    }
-    s.push_str(extra);
-    for i in 1..=8 {
-        if !extra.contains(&format!("<customint{i}>")) {
-            s.push_str(&format!("      <customint{i}>$@NULL@$</customint{i}>\n"));
-        }
-    }
-    for name in [
-        "customchar1",
-        "customchar2",
-        "customchar3",
-        "customdec1",
-        "customdec2",
-        "customtext1",
-        "customtext2",
-        "customtext3",
-        "customtext4",
-    ] {
-        s.push_str(&format!("      <{name}>$@NULL@$</{name}>\n"));
-    }
-    s.push_str(&format!(
-        "      <timecreated>{T}</timecreated>\n      <timemodified>{T}</timemodified>\n"
-    ));
-    s
+/// A user enrolment modified at the generator's time.
+fn enrolment(id: usize, user: usize, start: u64) -> Ue {
+    testkit::ue(id as u64, user as i64, 0, start as i64, 0).modified(T as i64)
 }
 
-fn enrolment(id: usize, user: usize, start: u64) -> String {
-    format!(
-        "        <enrolment id=\"{id}\">\n          <status>0</status>\n          <userid>{user}</userid>\n          \
-         <timestart>{start}</timestart>\n          <timeend>0</timeend>\n          <modifierid>2</modifierid>\n          \
-         <timemodified>{T}</timemodified>\n        </enrolment>\n"
-    )
+/// An instance with Moodle's default settings, created and modified at the generator's time.
+fn instance(id: usize, plugin: &str, ues: &[Ue]) -> Inst {
+    let t = T.to_string();
+    testkit::inst(id, plugin, 0, ues)
+        .set("timecreated", &t)
+        .set("timemodified", &t)
 }
 
 /// The XML members, by path.
 pub fn documents(a: &Args) -> Vec<(String, Vec<u8>)> {
     let teacher = 100_000_000;
     // course/enrolments.xml: a manual instance with one teacher, then the cohort instances sharing the users.
-    let mut e =
-        String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<enrolments>\n  <enrols>\n");
-    e.push_str(&enrol_header(1, "manual", ""));
-    e.push_str("      <user_enrolments>\n");
-    e.push_str(&enrolment(1, teacher, 1_725_148_800));
-    e.push_str("      </user_enrolments>\n    </enrol>\n");
+    let mut insts = vec![instance(
+        1,
+        "manual",
+        &[enrolment(1, teacher, 1_725_148_800)],
+    )];
     let mut ue = 10;
     for k in 0..a.instances {
-        let id = 10 + k;
-        e.push_str(&enrol_header(
-            id,
-            "cohort",
-            &format!(
-                "      <customint1>{}</customint1>\n      <customint2>0</customint2>\n",
-                50 + k
-            ),
-        ));
-        e.push_str("      <user_enrolments>\n");
-        for u in (0..a.users).filter(|u| u % a.instances == k) {
-            e.push_str(&enrolment(ue, 1000 + u, 0));
-            ue += 1;
-        }
-        e.push_str("      </user_enrolments>\n    </enrol>\n");
+        let ues: Vec<Ue> = (0..a.users)
+            .filter(|u| u % a.instances == k)
+            .map(|u| {
+                ue += 1;
+                enrolment(ue - 1, 1000 + u, 0)
+            })
+            .collect();
+        insts.push(
+            instance(10 + k, "cohort", &ues)
+                .set("customint1", &(50 + k).to_string())
+                .set("customint2", "0"),
+        );
     }
-    e.push_str("  </enrols>\n</enrolments>");
+    let e = testkit::enrolments(&insts);
     // course/roles.xml
-    let mut r = String::from(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<roles>\n  <role_overrides>\n  </role_overrides>\n  <role_assignments>\n",
-    );
-    let assignment = |id: usize, role: usize, user: usize, component: &str, item: usize| {
-        format!(
-            "    <assignment id=\"{id}\">\n      <roleid>{role}</roleid>\n      <userid>{user}</userid>\n      \
-             <timemodified>{T}</timemodified>\n      <modifierid>2</modifierid>\n      <component>{component}</component>\n      \
-             <itemid>{item}</itemid>\n      <sortorder>0</sortorder>\n    </assignment>\n"
+    let assignment = |id: usize, role: i64, user: usize, component: &str, item: usize| {
+        testkit::assignment(
+            id as u64,
+            role,
+            user as i64,
+            component,
+            item as i64,
+            T as i64,
         )
     };
-    r.push_str(&assignment(1, 3, teacher, "", 0));
+    let mut r = assignment(1, 3, teacher, "", 0);
     for u in 0..a.users {
         r.push_str(&assignment(
             10 + u,
@@ -252,7 +217,7 @@ pub fn documents(a: &Args) -> Vec<(String, Vec<u8>)> {
             10 + u % a.instances,
         ));
     }
-    r.push_str("  </role_assignments>\n</roles>");
+    let r = testkit::course_roles(&r);
     // users.xml
     let mut users = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<users>\n");
     let user = |id: usize, name: &str| {
@@ -269,11 +234,7 @@ pub fn documents(a: &Args) -> Vec<(String, Vec<u8>)> {
         users.push_str(&user(1000 + u, &format!("gen{u:06}")));
     }
     users.push_str("</users>");
-    let roles = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<roles_definition>\n  <role id=\"3\">\n    <name></name>\n    \
-                 <shortname>editingteacher</shortname>\n    <nameincourse>$@NULL@$</nameincourse>\n    <description></description>\n    \
-                 <sortorder>3</sortorder>\n    <archetype>editingteacher</archetype>\n  </role>\n  <role id=\"5\">\n    <name></name>\n    \
-                 <shortname>student</shortname>\n    <nameincourse>$@NULL@$</nameincourse>\n    <description></description>\n    \
-                 <sortorder>5</sortorder>\n    <archetype>student</archetype>\n  </role>\n</roles_definition>";
+    let roles = testkit::roles_def(&[(3, "editingteacher"), (5, "student")]);
     let simple =
         |root: &str| format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<{root}>\n</{root}>");
     vec![
@@ -285,7 +246,7 @@ pub fn documents(a: &Args) -> Vec<(String, Vec<u8>)> {
         ("moodle_backup.xml".into(), moodle_backup(a).into_bytes()),
         ("outcomes.xml".into(), simple("outcomes_definition").into_bytes()),
         ("questions.xml".into(), simple("question_categories").into_bytes()),
-        ("roles.xml".into(), roles.as_bytes().to_vec()),
+        ("roles.xml".into(), roles.into_bytes()),
         ("scales.xml".into(), simple("scales_definition").into_bytes()),
         ("users.xml".into(), users.into_bytes()),
     ]

@@ -26,6 +26,9 @@ pub mod error;
 pub mod plan;
 pub mod report;
 pub mod run;
+#[cfg(any(test, feature = "testkit"))]
+#[doc(hidden)]
+pub mod testkit;
 pub mod time;
 pub mod verify;
 pub mod xml;

@@ -1,0 +1,263 @@
+//! Unit tests of convert: idempotence over a busy backup, --stamp-roles, malformed input, a converted instance
+//! before the manual one.
+use super::*;
+
+// ---------------------------------------------------------------------------------------------------------
+// 12. Idempotence over a busy backup.
+// ---------------------------------------------------------------------------------------------------------
+
+#[test]
+fn converting_the_output_again_changes_nothing() {
+    let fx = Fx::new(doc(&[
+        cohort("1", 1, &[ue(1, 10, 0, 1, 2), ue(2, 11, 1, 1, 2)]).extra(TOOL),
+        inst("2", "manual", 1, &[ue(3, 10, 0, 5, 6), ue(4, 12, 0, 5, 6)]).form(Form::Lines),
+        guest("3"),
+        database("4", 0, &[ue(5, 11, 0, 3, 0), ue(6, 13, 0, 3, 0)]),
+        inst("5", "meta", 0, &[ue(7, 14, 0, 0, 0)]).set("customint1", "42"),
+    ]))
+    .roles(
+        course_roles(&[
+            ra(1, 5, 10, "enrol_cohort", 1),
+            ra(2, 5, 10, "", 0),
+            ra(3, 4, 11, "enrol_database", 4),
+            ra(4, 5, 14, "enrol_meta", 5),
+        ]),
+        std_roles(),
+    )
+    .groups(groups(&[(
+        1,
+        &[
+            member(1, 10, "enrol_cohort", 1),
+            member(2, 14, "enrol_meta", 5),
+        ],
+    )]));
+    let o = opts(&["cohort", "database", "meta"], &["student", "teacher"]);
+    let c = fx.run(&o);
+    assert!(!c.is_noop());
+    assert!(c.course_roles.is_some() && c.groups.is_some());
+    fx.assert_idempotent(&o, &c);
+    // And a third time from the second output, for good measure, with a different until.
+    let mut o2 = o.clone();
+    o2.until = 1;
+    assert!(fx.after(&c).run(&o2).is_noop());
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// 13. --stamp-roles.
+// ---------------------------------------------------------------------------------------------------------
+
+#[test]
+fn stamp_roles_unknown_role_warns_and_several_roles_stamp() {
+    let coh = cohort(
+        "2",
+        0,
+        &[
+            ue(1, 80, 0, 10, 20), // student
+            ue(2, 81, 0, 10, 20), // teacher
+            ue(3, 82, 0, 10, 0),  // editingteacher
+            ue(4, 83, 0, 10, 0),  // no role
+            ue(5, 84, 0, 10, 0),  // teacher through a manual role only
+        ],
+    );
+    let fx = Fx::new(doc(&[inst("1", "manual", 0, &[]), coh])).roles(
+        course_roles(&[
+            ra(1, 5, 80, "enrol_cohort", 2),
+            ra(2, 4, 81, "enrol_cohort", 2),
+            ra(3, 3, 82, "enrol_cohort", 2),
+            ra(4, 4, 84, "", 0),
+        ]),
+        std_roles(),
+    );
+    let c = fx.run(&opts(&["cohort"], &["student", "teacher", "ghost"]));
+    let x = out(&c);
+    assert_eq!(user(x, 80), vec![row("1", 0, 10, UNTIL)]);
+    assert_eq!(user(x, 81), vec![row("1", 0, 10, UNTIL)]);
+    assert_eq!(user(x, 82), vec![row("1", 0, 10, 0)]);
+    assert_eq!(user(x, 83), vec![row("1", 0, 10, 0)]);
+    assert_eq!(user(x, 84), vec![row("1", 0, 10, UNTIL)]);
+    assert_eq!(c.report.totals.stamped, 3);
+    assert_eq!(c.report.warnings.len(), 1, "{:?}", c.report.warnings);
+    assert!(c.report.warnings[0].contains("ghost"));
+    assert_eq!(c.report.stamp_roles, ["student", "teacher", "ghost"]);
+}
+
+#[test]
+fn stamp_roles_without_roles_xml_warns_for_each_and_stamps_nobody() {
+    let fx = Fx::new(doc(&[
+        inst("1", "manual", 0, &[]),
+        cohort("2", 0, &[ue(1, 80, 0, 10, 20)]),
+    ]));
+    let c = fx.run(&opts(&["cohort"], &["student", "teacher"]));
+    assert_eq!(user(out(&c), 80), vec![row("1", 0, 10, 20)]);
+    assert_eq!(c.report.warnings.len(), 2, "{:?}", c.report.warnings);
+}
+
+#[test]
+fn stamp_before_start_warns() {
+    let fx = Fx::new(doc(&[
+        inst("1", "manual", 0, &[]),
+        cohort("2", 0, &[ue(1, 80, 0, UNTIL + 5, 0)]),
+    ]))
+    .roles(
+        course_roles(&[ra(1, 5, 80, "enrol_cohort", 2)]),
+        std_roles(),
+    );
+    let c = fx.run(&opts(&["cohort"], &["student"]));
+    assert_eq!(user(out(&c), 80), vec![row("1", 0, UNTIL + 5, UNTIL)]);
+    assert_eq!(c.report.warnings.len(), 1, "{:?}", c.report.warnings);
+    assert!(c.report.warnings[0].contains("80"));
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// 14. Malformed input.
+// ---------------------------------------------------------------------------------------------------------
+
+/// The error and all its sources, joined.
+fn chain(e: &EnrolError) -> String {
+    let mut s = e.to_string();
+    let mut src = std::error::Error::source(e);
+    while let Some(inner) = src {
+        s.push_str(": ");
+        s.push_str(&inner.to_string());
+        src = inner.source();
+    }
+    s
+}
+
+fn good() -> String {
+    doc(&[
+        inst("1", "manual", 0, &[ue(1, 5, 0, 0, 0)]),
+        cohort("2", 0, &[ue(20, 6, 0, 0, 0)]),
+    ])
+}
+
+#[test]
+fn truncated_enrolments_xml_is_an_error_naming_the_member() {
+    let full = good();
+    let cut = full.find("<timestart>").unwrap() + "<timestart>".len() + 1;
+    let fx = Fx::new(full[..cut].to_owned());
+    let e = fx.try_run(&opts(&["cohort"], &[])).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            EnrolError::Xml {
+                member: ENROLMENTS,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    let msg = chain(&e);
+    assert!(msg.contains("course/enrolments.xml"), "{msg}");
+    assert!(msg.contains("timestart"), "{msg}");
+}
+
+#[test]
+fn truncated_inside_a_tag_is_an_error() {
+    let full = good();
+    let cut = full.find("<userid>").unwrap() + 4;
+    let e = Fx::new(full[..cut].to_owned())
+        .try_run(&opts(&["cohort"], &[]))
+        .unwrap_err();
+    assert!(chain(&e).contains("course/enrolments.xml"), "{}", chain(&e));
+}
+
+#[test]
+fn converted_enrolment_without_timestart_is_an_error_naming_it() {
+    let bad = good().replacen("<timestart>0</timestart>\n", "", 2);
+    // The first occurrence is in the manual instance, the second in the cohort one.
+    let e = Fx::new(bad).try_run(&opts(&["cohort"], &[])).unwrap_err();
+    let msg = chain(&e);
+    assert!(
+        matches!(
+            e,
+            EnrolError::Invalid {
+                member: ENROLMENTS,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    assert!(msg.contains("course/enrolments.xml"), "{msg}");
+    assert!(msg.contains("<timestart>"), "{msg}");
+    assert!(msg.contains("<enrolment id=\"20\">"), "{msg}");
+    assert!(msg.contains("<enrol id=\"2\">"), "{msg}");
+}
+
+#[test]
+fn non_integer_userid_is_an_error_naming_it() {
+    for bad_value in ["abc", "", "$@NULL@$", "1.5"] {
+        let bad = good().replace(
+            "<userid>6</userid>",
+            &format!("<userid>{bad_value}</userid>"),
+        );
+        let e = Fx::new(bad).try_run(&opts(&["cohort"], &[])).unwrap_err();
+        let msg = chain(&e);
+        assert!(msg.contains("course/enrolments.xml"), "{msg}");
+        assert!(msg.contains("<userid>"), "{msg}");
+        assert!(msg.contains("<enrolment id=\"20\">"), "{msg}");
+    }
+}
+
+#[test]
+fn non_integer_values_in_an_existing_manual_enrolment_to_combine_are_an_error() {
+    let bad = good()
+        .replace("<userid>6</userid>", "<userid>5</userid>")
+        .replacen("<timeend>0</timeend>", "<timeend>never</timeend>", 1);
+    let e = Fx::new(bad).try_run(&opts(&["cohort"], &[])).unwrap_err();
+    let msg = chain(&e);
+    assert!(msg.contains("<timeend>"), "{msg}");
+    assert!(msg.contains("<enrol id=\"1\">"), "{msg}");
+}
+
+#[test]
+fn malformed_roles_and_groups_are_errors_naming_the_member() {
+    let fx = Fx::new(good()).roles("<roles><role_assignments>".into(), std_roles());
+    let e = fx.try_run(&opts(&["cohort"], &[])).unwrap_err();
+    assert!(chain(&e).contains(COURSE_ROLES), "{}", chain(&e));
+
+    let fx = Fx::new(good()).roles(
+        course_roles(&[]),
+        "<roles_definition><role id=\"1\">".into(),
+    );
+    let e = fx.try_run(&opts(&["cohort"], &[])).unwrap_err();
+    assert!(chain(&e).starts_with("member `roles.xml`"), "{}", chain(&e));
+
+    let fx = Fx::new(good()).groups("<groups><group id=\"1\"></groups>".into());
+    let e = fx.try_run(&opts(&["cohort"], &[])).unwrap_err();
+    assert!(chain(&e).contains(GROUPS), "{}", chain(&e));
+}
+
+#[test]
+fn enrol_without_id_is_an_error() {
+    let bad = good().replace("<enrol id=\"2\">", "<enrol>");
+    let e = Fx::new(bad).try_run(&opts(&["cohort"], &[])).unwrap_err();
+    assert!(chain(&e).contains("id"), "{}", chain(&e));
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// 15. Converted instance before the manual one.
+// ---------------------------------------------------------------------------------------------------------
+
+#[test]
+fn converted_instance_before_the_manual_one_still_merges_into_the_manual_one() {
+    let coh = cohort("1", 0, &[ue(10, 80, 0, 5, 6), ue(11, 81, 0, 1, 0)]).extra(TOOL);
+    let manual = inst("2", "manual", 0, &[ue(20, 81, 0, 3, 9)]);
+    let second_manual = inst("3", "manual", 0, &[ue(30, 80, 0, 0, 0)]);
+    let fx = Fx::new(doc(&[coh.clone(), manual.clone(), second_manual.clone()]));
+    let o = opts(&["cohort"], &[]);
+    let c = fx.run(&o);
+    let x = out(&c);
+    assert_eq!(
+        text(x),
+        doc(&[
+            coh.retyped(),
+            manual.ues(&[ue(20, 81, 0, 1, 0), ue(10, 80, 0, 5, 6)]),
+            second_manual,
+        ])
+    );
+    // Only the first manual instance is the holder; the second one is never touched.
+    assert_eq!(user(x, 80), vec![row("2", 0, 5, 6), row("3", 0, 0, 0)]);
+    assert_eq!(c.report.target.as_ref().unwrap().instance_id, "2");
+    fx.assert_idempotent(&o, &c);
+}

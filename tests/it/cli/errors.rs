@@ -1,0 +1,187 @@
+//! Errors: exit 2, the archive named, nothing left; links and devices as outputs; a past `--until`.
+
+use super::*;
+
+/// Every error: exit 2, a message naming the file, and nothing left in the output folder.
+fn assert_fails(args: &[&str], dir: &Path, needle: &str) {
+    let o = run(args);
+    assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains(needle),
+        "{args:?}: expected `{needle}` in: {err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+    let left: Vec<String> = listing(dir)
+        .into_iter()
+        .filter(|n| n != "input.mbz" && n != "in.txt")
+        .collect();
+    assert!(left.is_empty(), "{args:?} left {left:?}");
+}
+
+#[test]
+fn errors_exit_2_name_the_archive_and_leave_nothing() {
+    let dir = tempdir();
+    let d = dir.path();
+    let out = d.join("out.mbz");
+    let out_s = out.to_str().unwrap();
+    let text = d.join("in.txt");
+    std::fs::write(&text, "hello").unwrap();
+    assert_fails(
+        &[
+            "convert",
+            text.to_str().unwrap(),
+            "-o",
+            out_s,
+            "--until",
+            UNTIL,
+        ],
+        d,
+        "in.txt` is not a Moodle backup",
+    );
+    // A truncated gzip stream.
+    let input = d.join("input.mbz");
+    let bytes = std::fs::read(fixture("coh_basic.mbz")).unwrap();
+    std::fs::write(&input, &bytes[..bytes.len() / 2]).unwrap();
+    let in_s = input.to_str().unwrap();
+    assert_fails(
+        &["convert", in_s, "-o", out_s, "--until", UNTIL],
+        d,
+        "input.mbz",
+    );
+    // A corrupt deflate stream after a valid start.
+    let mut bad = bytes.clone();
+    let n = bad.len();
+    for b in &mut bad[n / 3..n / 3 + 64] {
+        *b ^= 0x5a;
+    }
+    std::fs::write(&input, &bad).unwrap();
+    assert_fails(
+        &["convert", in_s, "-o", out_s, "--until", UNTIL],
+        d,
+        "input.mbz",
+    );
+    // Output equal to input: refused, input untouched.
+    std::fs::write(&input, &bytes).unwrap();
+    assert_fails(
+        &["convert", in_s, "-o", in_s, "--until", UNTIL],
+        d,
+        "is the input",
+    );
+    assert_eq!(std::fs::read(&input).unwrap(), bytes);
+    let dotted = format!("{}/./input.mbz", d.display());
+    assert_fails(
+        &["convert", in_s, "-o", &dotted, "--until", UNTIL],
+        d,
+        "is the input",
+    );
+    // Usage errors.
+    assert_fails(&["convert", in_s, "--until", UNTIL], d, "-o OUT");
+    assert_fails(
+        &["convert", in_s, "-o", out_s, "--until", "31/08/2027"],
+        d,
+        "31/08/2027",
+    );
+    assert_fails(
+        &[
+            "convert",
+            in_s,
+            "-o",
+            out_s,
+            "--until",
+            "2027-03-28T02:30",
+            "--timezone",
+            "Europe/Paris",
+        ],
+        d,
+        "does not exist",
+    );
+    assert_fails(
+        &[
+            "convert",
+            in_s,
+            "-o",
+            out_s,
+            "--until",
+            UNTIL,
+            "--timezone",
+            "Mars/Olympus",
+        ],
+        d,
+        "Mars/Olympus",
+    );
+    assert_fails(
+        &[
+            "convert", in_s, "-o", out_s, "--until", UNTIL, "--from", "manual",
+        ],
+        d,
+        "manual",
+    );
+    let missing = d.join("nope").join("out.mbz");
+    assert_fails(
+        &[
+            "convert",
+            in_s,
+            "-o",
+            missing.to_str().unwrap(),
+            "--until",
+            UNTIL,
+        ],
+        d,
+        "nope",
+    );
+    assert_fails(
+        &["inspect", d.join("absent.mbz").to_str().unwrap()],
+        d,
+        "absent.mbz",
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn output_links_and_devices_are_refused() {
+    let dir = tempdir();
+    let d = dir.path();
+    let input = d.join("input.mbz");
+    std::fs::copy(fixture("coh_basic.mbz"), &input).unwrap();
+    let link = d.join("link.mbz");
+    std::os::unix::fs::symlink(&input, &link).unwrap();
+    let o = run(&[
+        "convert",
+        input.to_str().unwrap(),
+        "-o",
+        link.to_str().unwrap(),
+        "--until",
+        UNTIL,
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert_eq!(
+        std::fs::read(&input).unwrap(),
+        std::fs::read(fixture("coh_basic.mbz")).unwrap()
+    );
+    let o = run(&[
+        "convert",
+        input.to_str().unwrap(),
+        "-o",
+        "/dev/null",
+        "--until",
+        UNTIL,
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+}
+
+#[test]
+fn past_until_warns() {
+    let dir = tempdir();
+    let out = dir.path().join("out.mbz");
+    let o = run(&[
+        "convert",
+        fixture("coh_basic.mbz").to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--until",
+        "2020-01-01",
+    ]);
+    assert!(o.status.success());
+    assert!(stderr(&o).contains("in the past"), "{}", stderr(&o));
+}

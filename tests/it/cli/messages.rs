@@ -1,0 +1,284 @@
+//! README quick start, help, what-to-do-next messages, quiet and verbose, help and error snapshots.
+
+use super::*;
+
+#[test]
+fn readme_quick_start_has_two_commands_on_a_shipped_fixture() {
+    let readme = std::fs::read_to_string(util::root().join("README.md")).unwrap();
+    let start = readme.find("## Quick start").expect("Quick start section");
+    let block = &readme[start..];
+    let open = block.find("```sh\n").unwrap() + 6;
+    let close = block[open..].find("```").unwrap();
+    let cmds: Vec<&str> = block[open..open + close]
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .collect();
+    assert_eq!(cmds.len(), 2, "{cmds:?}");
+    assert!(cmds[0].contains(" convert fixtures/"), "{}", cmds[0]);
+    let file = cmds[0]
+        .split_whitespace()
+        .find(|w| w.starts_with("fixtures/"))
+        .unwrap();
+    assert!(util::root().join(file).is_file(), "{file}");
+    let ci = std::fs::read_to_string(util::root().join(".ci/run")).unwrap();
+    assert!(
+        ci.lines().any(|l| l.trim() == cmds[1]),
+        "CI must run `{}`",
+        cmds[1]
+    );
+}
+
+#[test]
+fn help_lists_examples_and_exit_codes_for_every_subcommand() {
+    let top = String::from_utf8(run(&["--help"]).stdout).unwrap();
+    assert!(top.contains("Exit codes:") && top.contains("130"), "{top}");
+    for sub in ["convert", "batch", "plan", "renew", "verify", "inspect"] {
+        let o = run(&[sub, "--help"]);
+        assert!(o.status.success(), "{sub}");
+        let text = String::from_utf8(o.stdout).unwrap();
+        assert!(
+            text.contains("Examples:"),
+            "{sub} --help has no examples:\n{text}"
+        );
+        assert!(text.contains(&format!("mbz-enrol {sub} ")), "{sub}: {text}");
+    }
+    for shell in ["bash", "zsh", "fish"] {
+        let o = run(&["completions", shell]);
+        assert!(o.status.success() && o.stdout.len() > 500, "{shell}");
+    }
+    let man = String::from_utf8(run(&["manpage"]).stdout).unwrap();
+    assert!(man.contains(".TH mbz-enrol 1"), "{man}");
+}
+
+#[test]
+fn errors_say_what_to_do_next() {
+    let dir = tempdir();
+    let out = dir.path().join("out.mbz");
+    let o_str = out.to_str().unwrap();
+    // A folder given to convert: suggest batch.
+    let o = run(&[
+        "convert",
+        util::root().join("fixtures").to_str().unwrap(),
+        "-o",
+        o_str,
+        "--until",
+        UNTIL,
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("mbz-enrol batch"), "{}", stderr(&o));
+    // Missing --until: clap names it.
+    let o = run(&[
+        "convert",
+        fixture("coh_basic.mbz").to_str().unwrap(),
+        "-o",
+        o_str,
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--until"), "{}", stderr(&o));
+    // A misspelt zone: the closest IANA name.
+    let o = run(&[
+        "convert",
+        fixture("coh_basic.mbz").to_str().unwrap(),
+        "-o",
+        o_str,
+        "--until",
+        UNTIL,
+        "--timezone",
+        "Europe/Pariss",
+    ]);
+    assert!(
+        stderr(&o).contains("did you mean Europe/Paris"),
+        "{}",
+        stderr(&o)
+    );
+    // An unknown --from plugin: the ones the archive has.
+    let o = run(&[
+        "convert",
+        fixture("noconvert.mbz").to_str().unwrap(),
+        "--dry-run",
+        "--until",
+        UNTIL,
+        "--from",
+        "ldap",
+    ]);
+    assert!(
+        stderr(&o).contains("it has: guest, manual, self"),
+        "{}",
+        stderr(&o)
+    );
+    // An existing output: --force.
+    std::fs::write(&out, "old").unwrap();
+    let o = run(&[
+        "convert",
+        fixture("coh_basic.mbz").to_str().unwrap(),
+        "-o",
+        o_str,
+        "--until",
+        UNTIL,
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--force"), "{}", stderr(&o));
+    assert_eq!(std::fs::read(&out).unwrap(), b"old");
+    let o = run(&[
+        "convert",
+        fixture("coh_basic.mbz").to_str().unwrap(),
+        "-o",
+        o_str,
+        "--until",
+        UNTIL,
+        "--force",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // A zip that is not a Moodle backup: say what it holds.
+    let zip = dir.path().join("photos.mbz");
+    {
+        let mut z = zip::ZipWriter::new(std::fs::File::create(&zip).unwrap());
+        z.start_file("holiday.jpg", zip::write::SimpleFileOptions::default())
+            .unwrap();
+        std::io::Write::write_all(&mut z, b"jpeg").unwrap();
+        z.finish().unwrap();
+    }
+    let o = run(&["inspect", zip.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("holiday.jpg"), "{}", stderr(&o));
+}
+
+#[test]
+fn quiet_prints_nothing_and_verbose_lists_users() {
+    let dir = tempdir();
+    let out = dir.path().join("out.mbz");
+    let o = run(&[
+        "convert",
+        fixture("coh_basic.mbz").to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--until",
+        UNTIL,
+        "--quiet",
+    ]);
+    assert!(o.status.success());
+    assert!(o.stderr.is_empty(), "{}", stderr(&o));
+    let o = run(&[
+        "convert",
+        fixture("db_sync.mbz").to_str().unwrap(),
+        "--dry-run",
+        "--until",
+        UNTIL,
+        "--verbose",
+    ]);
+    assert!(o.status.success());
+    let err = stderr(&o);
+    assert!(
+        err.contains("users:") && err.contains("editingteacher") && err.contains("(stamped)"),
+        "{err}"
+    );
+    // Errors still show with --quiet.
+    let fresh = dir.path().join("fresh.mbz");
+    let o = run(&[
+        "convert",
+        "/nonexistent.mbz",
+        "-o",
+        fresh.to_str().unwrap(),
+        "--until",
+        UNTIL,
+        "-q",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("nonexistent.mbz"));
+}
+
+#[test]
+fn help_and_error_snapshots() {
+    let help = |args: &[&str]| String::from_utf8(run(args).stdout).unwrap();
+    util::golden("help.txt", &help(&["--help"]));
+    for sub in ["convert", "batch", "plan", "renew", "verify", "inspect"] {
+        util::golden(&format!("help-{sub}.txt"), &help(&[sub, "--help"]));
+    }
+    // The error messages with hints, with temp paths replaced.
+    let dir = tempdir();
+    let d = dir.path().display().to_string();
+    let out = dir.path().join("out.mbz");
+    std::fs::write(&out, "old").unwrap();
+    let o_str = out.to_str().unwrap();
+    let cb = fixture("coh_basic.mbz");
+    let text = dir.path().join("notes.mbz");
+    std::fs::write(&text, "hello").unwrap();
+    let mut all = String::new();
+    for args in [
+        vec![
+            "convert",
+            "$ROOT/fixtures",
+            "-o",
+            "$D/new.mbz",
+            "--until",
+            UNTIL,
+        ],
+        vec!["convert", cb.to_str().unwrap(), "-o", "$D/new.mbz"],
+        vec![
+            "convert",
+            cb.to_str().unwrap(),
+            "-o",
+            "$D/new.mbz",
+            "--until",
+            UNTIL,
+            "--timezone",
+            "Europe/Pariss",
+        ],
+        vec![
+            "convert",
+            cb.to_str().unwrap(),
+            "-o",
+            o_str,
+            "--until",
+            UNTIL,
+        ],
+        vec![
+            "convert",
+            cb.to_str().unwrap(),
+            "-o",
+            cb.to_str().unwrap(),
+            "--until",
+            UNTIL,
+        ],
+        vec![
+            "convert",
+            text.to_str().unwrap(),
+            "-o",
+            "$D/new.mbz",
+            "--until",
+            UNTIL,
+        ],
+        vec![
+            "convert",
+            cb.to_str().unwrap(),
+            "-o",
+            "$D/new.mbz",
+            "--until",
+            "31/08/2027",
+        ],
+    ] {
+        let args: Vec<String> = args
+            .iter()
+            .map(|a| {
+                a.replace("$ROOT", &util::root().display().to_string())
+                    .replace("$D", &d)
+            })
+            .collect();
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        let o = run(&refs);
+        let err = stderr(&o)
+            .lines()
+            .filter(|l| {
+                l.starts_with("mbz-enrol: error") || l.starts_with("error:") || l.starts_with("  ")
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        all.push_str(&format!(
+            "$ {}\n{}\nexit {:?}\n\n",
+            refs[1..].join(" "),
+            err,
+            o.status.code()
+        ));
+    }
+    util::golden("errors.txt", &all.replace(&d, "$TMP"));
+}

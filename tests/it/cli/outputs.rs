@@ -1,0 +1,182 @@
+//! convert and inspect outputs: summaries, untouched members, determinism, zip raw copy, dry run, JSON keys.
+
+use super::*;
+
+#[test]
+fn convert_prints_the_resolved_instant_and_summary() {
+    let dir = tempdir();
+    let out = dir.path().join("out.mbz");
+    let o = convert(&fixture("coh_basic.mbz"), &out, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains(&UNTIL_EPOCH.to_string()), "{err}");
+    assert!(err.contains("2027-09-01T00:00:00+02:00"), "{err}");
+    assert!(err.contains("30 users converted"), "{err}");
+    assert!(out.is_file());
+}
+
+#[test]
+fn untouched_members_are_identical_and_index_is_fresh() {
+    for name in ["coh_basic.mbz", "coh_group.mbz", "db_sync.mbz"] {
+        let dir = tempdir();
+        let out = dir.path().join("out.mbz");
+        let o = convert(&fixture(name), &out, &[]);
+        assert!(o.status.success(), "{name}: {}", stderr(&o));
+        let before = entries(&fixture(name));
+        let after = entries(&out);
+        let names = |l: &[Entry]| l.iter().map(|e| e.path.clone()).collect::<Vec<_>>();
+        assert_eq!(
+            names(&before),
+            names(&after),
+            "{name}: member list and order"
+        );
+        for (b, a) in before.iter().zip(&after) {
+            assert_eq!(
+                (b.kind, b.mode, b.mtime),
+                (a.kind, a.mode, a.mtime),
+                "{name}: {}",
+                b.path
+            );
+            if !REWRITABLE.contains(&b.path.as_str()) {
+                assert!(b.data == a.data, "{name}: {} changed", b.path);
+            }
+        }
+        // The index: first member, one line per other member, matching types, sizes and mtimes.
+        assert_eq!(after[0].path, ".ARCHIVE_INDEX");
+        let index = String::from_utf8(after[0].data.clone()).unwrap();
+        let mut lines = index.lines();
+        assert_eq!(
+            lines.next().unwrap(),
+            format!("Moodle archive file index. Count: {}", after.len() - 1)
+        );
+        for (line, e) in lines.zip(&after[1..]) {
+            let expect = if e.kind == b'5' {
+                format!("{}\td\t0\t?", e.path)
+            } else {
+                format!("{}\tf\t{}\t{}", e.path, e.data.len(), e.mtime)
+            };
+            assert_eq!(line, expect, "{name}");
+        }
+        assert!(index.ends_with('\n'));
+        // Headers: POSIX ustar only.
+        for h in tar_headers(&out) {
+            assert_eq!(&h[257..265], b"ustar\x0000", "{name}: magic");
+            assert!(
+                !matches!(h[156], b'x' | b'g' | b'L' | b'K'),
+                "{name}: extension record"
+            );
+        }
+    }
+}
+
+#[test]
+fn noop_round_trip_keeps_every_member() {
+    let dir = tempdir();
+    let out = dir.path().join("out.mbz");
+    let o = convert(&fixture("noconvert.mbz"), &out, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("nothing to convert"), "{}", stderr(&o));
+    assert_eq!(entries(&fixture("noconvert.mbz")), entries(&out));
+    assert_eq!(tar_headers(&fixture("noconvert.mbz")), tar_headers(&out));
+}
+
+#[test]
+fn deterministic_and_idempotent() {
+    for name in [
+        "coh_basic.mbz",
+        "coh_basic.zip.mbz",
+        "db_sync.zip.mbz",
+        "noconvert.mbz",
+    ] {
+        let dir = tempdir();
+        let (a, b, c) = (
+            dir.path().join("a.mbz"),
+            dir.path().join("b.mbz"),
+            dir.path().join("c.mbz"),
+        );
+        assert!(convert(&fixture(name), &a, &[]).status.success());
+        assert!(convert(&fixture(name), &b, &[]).status.success());
+        assert!(convert(&a, &c, &[]).status.success());
+        let (a, b, c) = (
+            std::fs::read(a).unwrap(),
+            std::fs::read(b).unwrap(),
+            std::fs::read(c).unwrap(),
+        );
+        assert!(a == b, "{name}: two runs differ");
+        assert!(a == c, "{name}: converting the output again changed it");
+    }
+}
+
+#[test]
+fn zip_output_raw_copies_untouched_members() {
+    let dir = tempdir();
+    let out = dir.path().join("out.mbz");
+    let o = convert(&fixture("db_sync.zip.mbz"), &out, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(std::fs::read(&out).unwrap().starts_with(b"PK\x03\x04"));
+    let before = zip_raw(&fixture("db_sync.zip.mbz"));
+    let after = zip_raw(&out);
+    assert_eq!(before.len(), after.len());
+    let mut rewritten = Vec::new();
+    for (b, a) in before.iter().zip(&after) {
+        assert_eq!(b.0, a.0, "member order");
+        if b != a {
+            rewritten.push(b.0.clone());
+        }
+    }
+    assert_eq!(rewritten, ["course/roles.xml", "course/enrolments.xml"]);
+    let (tb, ta) = (entries(&fixture("db_sync.zip.mbz")), entries(&out));
+    let ta = by_path(&ta);
+    for e in &tb {
+        if !REWRITABLE.contains(&e.path.as_str()) {
+            assert_eq!(e.data, ta[e.path.as_str()].data);
+        }
+    }
+}
+
+#[test]
+fn dry_run_writes_nothing_and_json_is_valid() {
+    let dir = tempdir();
+    let out = dir.path().join("out.mbz");
+    let o = convert(&fixture("db_sync.mbz"), &out, &["--dry-run", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(listing(dir.path()).is_empty(), "{:?}", listing(dir.path()));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["until"], UNTIL_EPOCH);
+    assert_eq!(v["container"], "tgz");
+    assert_eq!(v["totals"]["users_converted"], 40);
+    assert_eq!(v["totals"]["suspended"], 5);
+    assert_eq!(v["totals"]["stamped"], 38);
+    assert_eq!(v["methods"][0]["plugin"], "database");
+    assert_eq!(v["users"].as_array().unwrap().len(), 40);
+}
+
+#[test]
+fn inspect_json_has_the_documented_keys() {
+    let o = run(&[
+        "inspect",
+        fixture("coh_basic.zip.mbz").to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["container"], "zip");
+    assert_eq!(v["moodle_release"], "4.3 (Build: 20231009)");
+    assert_eq!(v["course"]["shortname"], "COH_BASIC");
+    let cohort = v["enrol_instances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["plugin"] == "cohort")
+        .unwrap();
+    assert_eq!(cohort["users"], 30);
+    assert_eq!(v["role_assignments_by_component"]["enrol_cohort"], 30);
+    assert_eq!(v["role_assignments_by_component"][""], 3);
+    assert!(
+        v["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w.as_str().unwrap().contains("cohort"))
+    );
+}

@@ -23,15 +23,15 @@ pub mod backup;
 pub mod batch;
 pub mod enrol;
 pub mod error;
+pub mod job;
 pub mod plan;
 pub mod report;
-pub mod run;
 pub mod time;
 pub mod verify;
 pub mod xml;
 
 pub use enrol::convert::Options as ConvertOptions;
 pub use error::{Error, Result};
-pub use run::{
+pub use job::{
     ConvertOutcome, Course, Inspection, RenewOutcome, convert_file, inspect_file, renew_file,
 };

@@ -1,6 +1,7 @@
 //! Human renderings of the library's results.
 
 use std::io::{self, Write};
+use std::process::ExitCode;
 
 use chrono_tz::Tz;
 use mbz_enrol::time;
@@ -366,4 +367,34 @@ pub fn convert_users(w: &mut impl Write, o: &ConvertOutcome, tz: Tz) -> io::Resu
         )?;
     }
     Ok(())
+}
+
+/// The outcome as pretty JSON on stdout.
+pub fn json(value: &impl serde::Serialize) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, value)?;
+    writeln!(out)?;
+    Ok(())
+}
+
+/// `--verify` after a write: the summary on stderr, exit 1 when a check failed (the output is kept).
+pub fn verify_result(
+    err: &mut impl Write,
+    v: Option<&Verification>,
+    output: Option<&std::path::Path>,
+    tz: Tz,
+) -> io::Result<ExitCode> {
+    let (Some(v), Some(out)) = (v, output) else {
+        return Ok(ExitCode::SUCCESS);
+    };
+    verification(err, v, tz, false)?;
+    if v.passed {
+        return Ok(ExitCode::SUCCESS);
+    }
+    writeln!(
+        err,
+        "verify: the output FAILED verification (kept at {})",
+        out.display()
+    )?;
+    Ok(ExitCode::from(1))
 }

@@ -1,0 +1,88 @@
+//! `convert`: one archive, options resolved once, the job run, the summary rendered.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use anyhow::{Result, bail};
+use mbz_enrol::ConvertOptions;
+use mbz_enrol::job::{self, Context, Settings, Verify};
+use mbz_enrol::time::{self, Precision};
+
+use super::args::ConvertArgs;
+use super::resolve::{self, clean_list};
+use super::{Globals, render};
+
+/// Runs `convert`.
+pub fn run(a: ConvertArgs, globals: Globals) -> Result<ExitCode> {
+    if a.input.is_dir() {
+        bail!(
+            "{} is a folder: convert takes one backup; for a whole folder use\n  mbz-enrol batch {} -o OUTDIR --until DATE",
+            a.input.display(),
+            a.input.display()
+        );
+    }
+    if a.output.is_none() && !a.dry_run {
+        bail!("convert needs -o OUT (or --dry-run to write nothing)");
+    }
+    if let Some(out) = &a.output
+        && !a.dry_run
+    {
+        // The input itself is the more useful thing to say.
+        mbz_enrol::archive::output::check(&a.input, out)?;
+        super::refuse_existing(out, a.force)?;
+    }
+    let from = resolve::sources(a.from, true)?;
+    let stamp_roles = clean_list(a.stamp_roles);
+    let (tz, source) = resolve::zone(a.timezone.as_deref())?;
+    let until = resolve::date("--until", &a.until, tz, true)?;
+    let now = time::now_epoch();
+    let mut err = globals.err();
+    let what = match until.precision {
+        Precision::Day => format!("access through {} ", a.until),
+        Precision::Instant => String::new(),
+    };
+    writeln!(
+        err,
+        "until: {}{} = {} ({tz}, zone from {source})",
+        what,
+        until.epoch,
+        time::format_iso(until.epoch, tz)
+    )?;
+    for w in &until.warnings {
+        writeln!(err, "warning: {w}")?;
+    }
+    if until.epoch <= now {
+        writeln!(
+            err,
+            "warning: --until {} is in the past: stamped users will have no access after restore",
+            a.until
+        )?;
+    }
+    let opts = ConvertOptions {
+        from,
+        stamp_roles,
+        until: until.epoch,
+    };
+    let output = if a.dry_run { None } else { a.output.as_deref() };
+    let settings = Settings {
+        write: super::write_options(a.level, super::interruptible(), globals),
+        require_change: false,
+        verify: if a.verify { Verify::Report } else { Verify::No },
+        context: Some(Context {
+            timezone: tz.name().into(),
+            dry_run: a.dry_run,
+            until_iso: Some(time::format_iso(until.epoch, tz)),
+            now: None,
+        }),
+    };
+    let outcome = job::convert(&a.input, output, &settings, |_| Ok(opts))?;
+    render::convert_summary(&mut err, &outcome, tz, a.dry_run)?;
+    if globals.verbose {
+        render::convert_users(&mut err, &outcome, tz)?;
+    }
+    let code = render::verify_result(&mut err, outcome.verification.as_ref(), output, tz)?;
+    if a.json {
+        render::json(&outcome)?;
+    }
+    Ok(code)
+}

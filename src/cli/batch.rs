@@ -20,12 +20,12 @@ use super::{chain, skip_reason};
 
 /// Runs a batch.
 pub fn run(a: BatchArgs, globals: super::Globals) -> Result<ExitCode> {
-    let (tz, source) = resolve::zone(a.timezone.as_deref())?;
+    let (tz, source) = resolve::zone(a.conversion.zone.timezone.as_deref())?;
     let mut err = globals.err();
     writeln!(err, "time zone: {tz} (from {source})")?;
-    let from = resolve::sources(a.from, false)?;
-    let stamp_roles = clean_list(a.stamp_roles);
-    let default_until = match &a.until {
+    let from = resolve::sources(a.conversion.from, false)?;
+    let stamp_roles = clean_list(a.conversion.stamp_roles);
+    let default_until = match &a.conversion.until {
         Some(s) => {
             let r = resolve::date("--until", s, tz, true)?;
             writeln!(
@@ -98,7 +98,7 @@ pub fn run(a: BatchArgs, globals: super::Globals) -> Result<ExitCode> {
         discovery.unreadable.len()
     )?;
 
-    let mut write = super::write_options(a.level, super::interruptible(), globals);
+    let mut write = super::write_options(a.level.level, super::interruptible(), globals);
     // Archives already run in parallel: share the cores between them rather than oversubscribe.
     write.threads = (write.threads / jobs).max(1);
     let cancel = write.cancel.clone();

@@ -21,24 +21,26 @@ pub fn run(a: ConvertArgs, globals: Globals) -> Result<ExitCode> {
             a.input.display()
         );
     }
-    if a.output.is_none() && !a.dry_run {
+    if a.output.output.is_none() && !a.output.dry_run {
         bail!("convert needs -o OUT (or --dry-run to write nothing)");
     }
-    if let Some(out) = &a.output
-        && !a.dry_run
+    if let Some(out) = &a.output.output
+        && !a.output.dry_run
     {
         // The input itself is the more useful thing to say.
         mbz_enrol::archive::output::check(&a.input, out)?;
-        super::refuse_existing(out, a.force)?;
+        super::refuse_existing(out, a.output.force)?;
     }
-    let from = resolve::sources(a.from, true)?;
-    let stamp_roles = clean_list(a.stamp_roles);
-    let (tz, source) = resolve::zone(a.timezone.as_deref())?;
-    let until = resolve::date("--until", &a.until, tz, true)?;
+    let from = resolve::sources(a.conversion.from, true)?;
+    let stamp_roles = clean_list(a.conversion.stamp_roles);
+    let (tz, source) = resolve::zone(a.conversion.zone.timezone.as_deref())?;
+    // Required by clap.
+    let until_text = a.conversion.until.as_deref().unwrap_or_default();
+    let until = resolve::date("--until", until_text, tz, true)?;
     let now = time::now_epoch();
     let mut err = globals.err();
     let what = match until.precision {
-        Precision::Day => format!("access through {} ", a.until),
+        Precision::Day => format!("access through {} ", until_text),
         Precision::Instant => String::new(),
     };
     writeln!(
@@ -55,7 +57,7 @@ pub fn run(a: ConvertArgs, globals: Globals) -> Result<ExitCode> {
         writeln!(
             err,
             "warning: --until {} is in the past: stamped users will have no access after restore",
-            a.until
+            until_text
         )?;
     }
     let opts = ConvertOptions {
@@ -63,25 +65,33 @@ pub fn run(a: ConvertArgs, globals: Globals) -> Result<ExitCode> {
         stamp_roles,
         until: until.epoch,
     };
-    let output = if a.dry_run { None } else { a.output.as_deref() };
+    let output = if a.output.dry_run {
+        None
+    } else {
+        a.output.output.as_deref()
+    };
     let settings = Settings {
-        write: super::write_options(a.level, super::interruptible(), globals),
+        write: super::write_options(a.output.level.level, super::interruptible(), globals),
         require_change: false,
-        verify: if a.verify { Verify::Report } else { Verify::No },
+        verify: if a.output.verify {
+            Verify::Report
+        } else {
+            Verify::No
+        },
         context: Some(Context {
             timezone: tz.name().into(),
-            dry_run: a.dry_run,
+            dry_run: a.output.dry_run,
             until_iso: Some(time::format_iso(until.epoch, tz)),
             now: None,
         }),
     };
     let outcome = job::convert(&a.input, output, &settings, |_| Ok(opts))?;
-    render::convert_summary(&mut err, &outcome, tz, a.dry_run)?;
+    render::convert_summary(&mut err, &outcome, tz, a.output.dry_run)?;
     if globals.verbose {
         render::convert_users(&mut err, &outcome, tz)?;
     }
     let code = render::verify_result(&mut err, outcome.verification.as_ref(), output, tz)?;
-    if a.json {
+    if a.output.json {
         render::json(&outcome)?;
     }
     Ok(code)

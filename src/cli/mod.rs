@@ -47,8 +47,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         quiet: cli.quiet,
         verbose: cli.verbose,
         limits: mbz_enrol::archive::Limits {
-            max_xml: cli.max_xml_mib.saturating_mul(1 << 20),
-            max_total: cli.max_total_gib.saturating_mul(1 << 30),
+            max_xml: cli.limits.max_xml_mib.saturating_mul(1 << 20),
+            max_total: cli.limits.max_total_gib.saturating_mul(1 << 30),
         },
     };
     match cli.command {

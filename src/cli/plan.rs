@@ -14,18 +14,20 @@ use super::resolve::{self, clean_list};
 
 /// Runs `plan`.
 pub fn run(a: PlanArgs, globals: super::Globals) -> Result<ExitCode> {
-    let (tz, source) = resolve::zone(a.timezone.as_deref())?;
+    let (tz, source) = resolve::zone(a.conversion.zone.timezone.as_deref())?;
+    // Required by clap.
+    let until_text = a.conversion.until.as_deref().unwrap_or_default();
     let mut err = globals.err();
     writeln!(
         err,
         "time zone: {tz} (from {source}); plan times are written in it"
     )?;
-    let from = resolve::sources(a.from, false)?;
-    let until = resolve::date("--until", &a.until, tz, true)?;
+    let from = resolve::sources(a.conversion.from, false)?;
+    let until = resolve::date("--until", until_text, tz, true)?;
     writeln!(
         err,
         "until: {} = {} ({})",
-        a.until,
+        until_text,
         until.epoch,
         time::format_iso(until.epoch, tz)
     )?;
@@ -63,7 +65,7 @@ pub fn run(a: PlanArgs, globals: super::Globals) -> Result<ExitCode> {
     }
     let opts = ConvertOptions {
         from,
-        stamp_roles: clean_list(a.stamp_roles),
+        stamp_roles: clean_list(a.conversion.stamp_roles),
         until: until.epoch,
     };
     let found = mbz_enrol::batch::find(&a.inputs)?;

@@ -13,13 +13,13 @@ use super::{Globals, render, resolve};
 
 /// Runs `renew`.
 pub fn run(a: RenewArgs, globals: Globals) -> Result<ExitCode> {
-    if a.output.is_none() && !a.dry_run {
+    if a.output.output.is_none() && !a.output.dry_run {
         bail!("renew needs -o OUT (or --dry-run to write nothing)");
     }
     if a.set_status.is_none() && a.start.is_none() && a.until.is_none() {
         bail!("renew needs at least one action: --set-status, --start or --until");
     }
-    let (tz, source) = resolve::zone(a.timezone.as_deref())?;
+    let (tz, source) = resolve::zone(a.zone.timezone.as_deref())?;
     let mut err = globals.err();
     writeln!(err, "time zone: {tz} (from {source})")?;
     let now = match &a.now {
@@ -92,7 +92,7 @@ pub fn run(a: RenewArgs, globals: Globals) -> Result<ExitCode> {
         start,
         until,
     };
-    let write = super::write_options(a.level, super::interruptible(), globals);
+    let write = super::write_options(a.output.level.level, super::interruptible(), globals);
     let single = a.inputs.len() == 1 && a.inputs[0].is_file();
     if !single {
         // Workers print to stderr: release this thread's lock on it first.
@@ -100,18 +100,26 @@ pub fn run(a: RenewArgs, globals: Globals) -> Result<ExitCode> {
         return many(&a, &opts, write, tz, now, globals);
     }
     let input = a.inputs[0].clone();
-    let output = if a.dry_run { None } else { a.output.as_deref() };
+    let output = if a.output.dry_run {
+        None
+    } else {
+        a.output.output.as_deref()
+    };
     if let Some(out) = output {
         mbz_enrol::archive::output::check(&input, out)?;
-        super::refuse_existing(out, a.force)?;
+        super::refuse_existing(out, a.output.force)?;
     }
     let settings = Settings {
         write,
         require_change: false,
-        verify: if a.verify { Verify::Report } else { Verify::No },
+        verify: if a.output.verify {
+            Verify::Report
+        } else {
+            Verify::No
+        },
         context: Some(Context {
             timezone: tz.name().into(),
-            dry_run: a.dry_run,
+            dry_run: a.output.dry_run,
             until_iso: None,
             now: Some(now),
         }),
@@ -119,7 +127,7 @@ pub fn run(a: RenewArgs, globals: Globals) -> Result<ExitCode> {
     let outcome = job::renew(&input, output, &settings, &opts)?;
     render::renew_summary(&mut err, &outcome, tz)?;
     let code = render::verify_result(&mut err, outcome.verification.as_ref(), output, tz)?;
-    if a.json {
+    if a.output.json {
         render::json(&outcome)?;
     }
     Ok(code)
@@ -134,7 +142,7 @@ fn many(
     now: i64,
     globals: Globals,
 ) -> Result<ExitCode> {
-    let outdir = match (&a.output, a.dry_run) {
+    let outdir = match (&a.output.output, a.output.dry_run) {
         (Some(o), _) => o.clone(),
         (None, true) => std::path::PathBuf::from(".mbz-enrol-dry-run"),
         (None, false) => bail!("renew with several inputs needs -o OUTDIR (or --dry-run)"),
@@ -158,7 +166,7 @@ fn many(
     let settings = Settings {
         write,
         require_change: false,
-        verify: if a.verify {
+        verify: if a.output.verify {
             Verify::RemoveFailed
         } else {
             Verify::No
@@ -170,10 +178,10 @@ fn many(
     let results = mbz_enrol::batch::run(
         &discovery.jobs,
         jobs,
-        !a.dry_run,
+        !a.output.dry_run,
         &settings.write.cancel,
         |job| {
-            let out = (!a.dry_run).then_some(job.output.as_path());
+            let out = (!a.output.dry_run).then_some(job.output.as_path());
             job::renew(&job.input, out, &settings, opts)
         },
         |job, result, _| {
@@ -207,7 +215,7 @@ fn many(
         results.len() - results.iter().filter(|(r, _)| r.is_err()).count(),
         discovery.skipped.len()
     )?;
-    if a.json {
+    if a.output.json {
         let outcomes: Vec<serde_json::Value> = discovery
             .jobs
             .iter()
@@ -220,7 +228,7 @@ fn many(
         let mut out = std::io::stdout().lock();
         serde_json::to_writer_pretty(
             &mut out,
-            &serde_json::json!({"timezone": tz.name(), "now": now, "dry_run": a.dry_run, "archives": outcomes}),
+            &serde_json::json!({"timezone": tz.name(), "now": now, "dry_run": a.output.dry_run, "archives": outcomes}),
         )?;
         writeln!(out)?;
     }

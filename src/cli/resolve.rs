@@ -153,3 +153,14 @@ pub(crate) fn announce(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zone_source_names() {
+        assert_eq!(zone_source(ZoneSource::Flag), "--timezone");
+        assert_eq!(zone_source(ZoneSource::DefaultUtc), "default (UTC)");
+    }
+}

@@ -12,9 +12,9 @@ use super::{Globals, render, resolve};
 /// Runs `verify`.
 pub fn run(a: VerifyArgs, globals: Globals) -> Result<ExitCode> {
     // Dates are only displayed here: an unusable $TZ falls back to UTC instead of failing the proof.
-    let tz = match time::resolve_zone(a.timezone.as_deref()) {
+    let tz = match time::resolve_zone(a.zone.timezone.as_deref()) {
         Ok((tz, _)) => tz,
-        Err(e) if a.timezone.is_none() => {
+        Err(e) if a.zone.timezone.is_none() => {
             eprintln!("warning: {}; showing dates in UTC", resolve::zone_error(e));
             chrono_tz::UTC
         }

@@ -42,7 +42,8 @@ pub struct ZoneArg {
     pub timezone: Option<String>,
 }
 
-/// The conversion options of convert, batch and plan (convert's wording; batch and plan refer to it).
+/// The conversion options of convert, batch and plan (convert's wording for the date; batch and plan refer to
+/// convert for the lists, which convert words in full).
 #[derive(Debug, clap::Args)]
 pub struct ConversionArgs {
     /// End of access: YYYY-MM-DD (through that whole day), YYYY-MM-DDTHH:MM[:SS][±HH:MM|Z], or @EPOCH.
@@ -51,21 +52,13 @@ pub struct ConversionArgs {
     /// The zone of the dates.
     #[command(flatten)]
     pub zone: ZoneArg,
-    /// Enrolment methods to convert (enrol plugin names, comma-separated), e.g. database,cohort,meta,ldap.
-    #[arg(
-        long,
-        value_name = "LIST",
-        value_delimiter = ',',
-        default_value = "database,cohort"
-    )]
+    /// Enrolment methods to convert (as in convert).
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    #[arg(default_value = "database,cohort")]
     pub from: Vec<String>,
-    /// Role shortnames whose holders get the --until end date; others keep their computed end.
-    #[arg(
-        long,
-        value_name = "LIST",
-        value_delimiter = ',',
-        default_value = "student"
-    )]
+    /// Role shortnames whose holders get the end date (as in convert).
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    #[arg(default_value = "student")]
     pub stamp_roles: Vec<String>,
 }
 
@@ -219,6 +212,12 @@ pub enum Command {
     mut_args(tune("until", |a| a.required(true))),
     // -o first, as it always was.
     mut_args(tune("output", |a| a.display_order(0))),
+    mut_args(tune("from", |a| a.help(
+        "Enrolment methods to convert (enrol plugin names, comma-separated), e.g. database,cohort,meta,ldap"
+    ))),
+    mut_args(tune("stamp_roles", |a| a.help(
+        "Role shortnames whose holders get the --until end date; others keep their computed end"
+    ))),
 )]
 pub struct ConvertArgs {
     /// The backup to convert (.mbz, tar.gz or zip: detected from its content).
@@ -243,8 +242,6 @@ fn tune(id: &'static str, f: fn(clap::Arg) -> clap::Arg) -> impl FnMut(clap::Arg
 #[command(
     mut_args(tune("until", |a| a.help("End of access for archives that --until-map does not cover (as in convert)"))),
     mut_args(tune("timezone", |a| a.help("IANA time zone for the dates. Default: $TZ, else the system's zone"))),
-    mut_args(tune("from", |a| a.help("Enrolment methods to convert (as in convert)"))),
-    mut_args(tune("stamp_roles", |a| a.help("Role shortnames whose holders get the end date (as in convert)"))),
 )]
 pub struct BatchArgs {
     /// Backups or folders of backups.
@@ -329,8 +326,6 @@ pub enum CourseKeyArg {
     mut_args(tune("timezone", |a| a.help(
         "IANA time zone: for --until and for the times written in the plan (use the Moodle server's zone)"
     ))),
-    mut_args(tune("from", |a| a.help("Enrolment methods to convert (as in convert)"))),
-    mut_args(tune("stamp_roles", |a| a.help("Role shortnames whose holders get the end date (as in convert)"))),
 )]
 pub struct PlanArgs {
     /// Backups or folders of backups.

@@ -103,14 +103,8 @@ pub fn run(a: BatchArgs, globals: super::Globals) -> Result<ExitCode> {
     write.threads = (write.threads / jobs).max(1);
     let cancel = write.cancel.clone();
     let settings = Settings {
-        write,
         require_change: a.require_change,
-        verify: if a.verify {
-            Verify::RemoveFailed
-        } else {
-            Verify::No
-        },
-        context: None,
+        ..super::job_settings(write, a.verify.then_some(Verify::RemoveFailed), None)
     };
 
     let total = discovery.jobs.len();

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::{Result, bail};
 use mbz_enrol::ConvertOptions;
-use mbz_enrol::job::{self, Context, Settings, Verify};
+use mbz_enrol::job::{self, Context, Verify};
 use mbz_enrol::time::{self, Precision};
 
 use super::args::ConvertArgs;
@@ -70,23 +70,18 @@ pub fn run(a: ConvertArgs, globals: Globals) -> Result<ExitCode> {
     } else {
         a.output.output.as_deref()
     };
-    let settings = Settings {
-        write: super::write_options(a.output.level.level, super::interruptible(), globals),
-        require_change: false,
-        verify: if a.output.verify {
-            Verify::Report
-        } else {
-            Verify::No
-        },
-        context: Some(Context {
+    let settings = super::job_settings(
+        super::write_options(a.output.level.level, super::interruptible(), globals),
+        a.output.verify.then_some(Verify::Report),
+        Some(Context {
             timezone: tz.name().into(),
             dry_run: a.output.dry_run,
             until_iso: Some(time::format_iso(until.epoch, tz)),
             now: None,
         }),
-    };
+    );
     let outcome = job::convert(&a.input, output, &settings, |_| Ok(opts))?;
-    render::convert_summary(&mut err, &outcome, tz, a.output.dry_run)?;
+    render::convert_summary(&mut err, &outcome, tz)?;
     if globals.verbose {
         render::convert_users(&mut err, &outcome, tz)?;
     }

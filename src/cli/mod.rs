@@ -104,6 +104,20 @@ pub(crate) fn write_options(
     }
 }
 
+/// A job's settings: `write`, verified per `verify` when the command was asked to, recorded with `context`.
+pub(crate) fn job_settings(
+    write: mbz_enrol::archive::WriteOptions,
+    verify: Option<mbz_enrol::job::Verify>,
+    context: Option<mbz_enrol::job::Context>,
+) -> mbz_enrol::job::Settings {
+    mbz_enrol::job::Settings {
+        write,
+        require_change: false,
+        verify: verify.unwrap_or_default(),
+        context,
+    }
+}
+
 /// A library error in the command line's words: the message, with the flag that governs it where there is one.
 pub(crate) fn hint(e: &Error) -> String {
     match e {

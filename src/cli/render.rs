@@ -4,6 +4,7 @@ use std::io::{self, Write};
 use std::process::ExitCode;
 
 use chrono_tz::Tz;
+use mbz_enrol::job::Outcome;
 use mbz_enrol::time;
 use mbz_enrol::verify::{UserState, Verification};
 use mbz_enrol::{ConvertOutcome, Inspection, RenewOutcome};
@@ -16,23 +17,17 @@ fn date(epoch: i64, tz: Tz) -> String {
     }
 }
 
-/// The convert summary (stderr).
-pub fn convert_summary(
-    w: &mut impl Write,
-    o: &ConvertOutcome,
-    tz: Tz,
-    dry_run: bool,
-) -> io::Result<()> {
-    let r = &o.report;
-    match (&o.output, dry_run) {
-        (Some(out), _) => writeln!(
+/// The first lines of a summary: what was written where (or nothing, for a dry run), and the course.
+fn head<R>(w: &mut impl Write, done: &str, o: &Outcome<R>) -> io::Result<()> {
+    match &o.output {
+        Some(out) => writeln!(
             w,
-            "converted {} -> {} ({})",
+            "{done} {} -> {} ({})",
             o.archive,
             out,
             o.container.as_str()
         )?,
-        (None, _) => writeln!(
+        None => writeln!(
             w,
             "dry run: {} ({}), nothing written",
             o.archive,
@@ -44,7 +39,13 @@ pub fn convert_summary(
         "course: {} {}",
         o.course.shortname.as_deref().unwrap_or("?"),
         o.course.id.map(|i| format!("(id {i})")).unwrap_or_default()
-    )?;
+    )
+}
+
+/// The convert summary (stderr).
+pub fn convert_summary(w: &mut impl Write, o: &ConvertOutcome, tz: Tz) -> io::Result<()> {
+    let r = &o.report;
+    head(w, "converted", o)?;
     if let Some(t) = &r.target {
         let origin = if t.was == "manual" {
             "existing manual instance".to_owned()
@@ -298,27 +299,7 @@ fn values(v: &mbz_enrol::enrol::renew::Values, tz: Tz) -> String {
 /// The renew summary (stderr).
 pub fn renew_summary(w: &mut impl Write, o: &RenewOutcome, tz: Tz) -> io::Result<()> {
     let r = &o.report;
-    match &o.output {
-        Some(out) => writeln!(
-            w,
-            "renewed {} -> {} ({})",
-            o.archive,
-            out,
-            o.container.as_str()
-        )?,
-        None => writeln!(
-            w,
-            "dry run: {} ({}), nothing written",
-            o.archive,
-            o.container.as_str()
-        )?,
-    }
-    writeln!(
-        w,
-        "course: {} {}",
-        o.course.shortname.as_deref().unwrap_or("?"),
-        o.course.id.map(|i| format!("(id {i})")).unwrap_or_default()
-    )?;
+    head(w, "renewed", o)?;
     writeln!(
         w,
         "matched: {} enrolments, {} changed, {} already as asked",

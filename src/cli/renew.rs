@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::{Result, bail};
 use mbz_enrol::enrol::renew::{Options, Status};
-use mbz_enrol::job::{self, Context, Settings, Verify};
+use mbz_enrol::job::{self, Context, Verify};
 use mbz_enrol::time;
 
 use super::args::{RenewArgs, SetStatusArg, StatusArg};
@@ -109,21 +109,16 @@ pub fn run(a: RenewArgs, globals: Globals) -> Result<ExitCode> {
         mbz_enrol::archive::output::check(&input, out)?;
         super::refuse_existing(out, a.output.force)?;
     }
-    let settings = Settings {
+    let settings = super::job_settings(
         write,
-        require_change: false,
-        verify: if a.output.verify {
-            Verify::Report
-        } else {
-            Verify::No
-        },
-        context: Some(Context {
+        a.output.verify.then_some(Verify::Report),
+        Some(Context {
             timezone: tz.name().into(),
             dry_run: a.output.dry_run,
             until_iso: None,
             now: Some(now),
         }),
-    };
+    );
     let outcome = job::renew(&input, output, &settings, &opts)?;
     render::renew_summary(&mut err, &outcome, tz)?;
     let code = render::verify_result(&mut err, outcome.verification.as_ref(), output, tz)?;
@@ -163,16 +158,8 @@ fn many(
             super::skip_reason(&s.reason)
         )?;
     }
-    let settings = Settings {
-        write,
-        require_change: false,
-        verify: if a.output.verify {
-            Verify::RemoveFailed
-        } else {
-            Verify::No
-        },
-        context: None,
-    };
+    let settings =
+        super::job_settings(write, a.output.verify.then_some(Verify::RemoveFailed), None);
     let jobs = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
     let lines = std::sync::Mutex::new(());
     let results = mbz_enrol::batch::run(

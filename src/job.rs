@@ -1,7 +1,7 @@
 //! One archive through one command: read, apply the rules, write, then the job's policies (a change
 //! required, the output verified and removed when it fails), and one [`Outcome`] that serialises itself.
 //!
-//! [`convert`] and [`renew`] are the jobs every command runs (`convert`, `renew`, `batch`, `renew` over folders);
+//! [`convert()`] and [`renew()`] are the jobs every command runs (`convert`, `renew`, `batch`, `renew` over folders);
 //! [`convert_file`], [`renew_file`] and their `_with` forms are the bare read-rules-write steps, and
 //! [`inspect_file`], [`plan_file`] and [`manual_enrolments`] the read-only ones. The binary parses arguments and
 //! renders what these return.

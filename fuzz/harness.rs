@@ -94,7 +94,7 @@ fn convert_to(input: &Path, output: &Path) -> Option<Vec<u8>> {
         limits: LIMITS,
         ..Default::default()
     };
-    match mbz_enrol::run::convert_file_with(input, Some(output), &write, |_| Ok(options())) {
+    match mbz_enrol::job::convert_file_with(input, Some(output), &write, |_| Ok(options())) {
         Ok(_) => Some(read(output)),
         Err(_) => {
             assert!(!output.exists(), "a failed conversion left {output:?}");
@@ -115,8 +115,8 @@ pub fn container(data: &[u8]) {
     std::fs::write(&input, &bytes).expect("write input");
     let _ = mbz_enrol::archive::detect(&input);
     let _ = mbz_enrol::archive::load_limited(&input, &["course/enrolments.xml"], &LIMITS);
-    let _ = mbz_enrol::run::inspect_file_limited(&input, &LIMITS);
-    let _ = mbz_enrol::run::plan_file_limited(&input, &options(), &LIMITS);
+    let _ = mbz_enrol::job::inspect_file_limited(&input, &LIMITS);
+    let _ = mbz_enrol::job::plan_file_limited(&input, &options(), &LIMITS);
     let _ = mbz_enrol::verify::verify_file_limited(&input, None, &LIMITS);
     if let Some(out) = convert_to(&input, &s.path("out.mbz")) {
         let _ = mbz_enrol::verify::verify_file_limited(&s.path("out.mbz"), Some(&input), &LIMITS);

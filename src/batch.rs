@@ -1,5 +1,5 @@
 //! Batches: walking folders of backups, sharding, resuming, running archives in parallel with per-archive
-//! isolation (one failure never stops the rest), and per-course end dates from an `--until-map`.
+//! isolation (one failure never stops the rest), and per-course end dates from a map of courses to dates.
 //!
 //! The driver knows nothing of rendering: it returns one result per archive and reports each as it finishes
 //! through a callback.
@@ -36,6 +36,59 @@ pub struct Skipped {
     /// Its path relative to the input folder it was found in.
     pub relative: String,
     /// Why.
+    pub reason: Reason,
+}
+
+/// Why a file was not processed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub enum Reason {
+    /// Its name does not end in `.mbz`.
+    NotMbz,
+    /// Neither gzip nor zip.
+    NotBackup,
+    /// It belongs to another shard (`shard` of `of`).
+    OtherShard {
+        /// Its shard, 1-based.
+        shard: u64,
+        /// The number of shards.
+        of: u64,
+    },
+    /// Resuming: its output exists and is newer than it.
+    UpToDate,
+    /// Another input already maps to the same relative path.
+    SameOutput(String),
+    /// It could not be read (the cause, in words).
+    Unreadable(String),
+}
+
+impl std::fmt::Display for Reason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Reason::NotMbz => f.write_str("not named *.mbz"),
+            Reason::NotBackup => f.write_str("not a backup: neither gzip nor zip"),
+            Reason::OtherShard { shard, of } => write!(f, "shard {shard} of {of}"),
+            Reason::UpToDate => f.write_str("output exists and is newer"),
+            Reason::SameOutput(rel) => write!(f, "another input already maps to `{rel}`"),
+            Reason::Unreadable(why) => f.write_str(why),
+        }
+    }
+}
+
+/// A shard that is not `K/N` with 1 <= K <= N (the text as given).
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{0}: expected K/N with 1 <= K <= N, e.g. 1/4")]
+pub struct ShardError(pub String);
+
+/// A map of courses to end dates that cannot be used: the file, the line when known, why.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{}{}: {reason}", path.display(), line.map(|l| format!(" line {l}")).unwrap_or_default())]
+pub struct UntilMapError {
+    /// The CSV file.
+    pub path: PathBuf,
+    /// The line (1-based), when the problem is one row.
+    pub line: Option<usize>,
+    /// Why.
     pub reason: String,
 }
 
@@ -50,7 +103,7 @@ pub struct Discovery {
     pub unreadable: Vec<Skipped>,
 }
 
-/// `--shard K/N`: this machine takes the archives whose relative path hashes to K (1-based) among N.
+/// Shard K of N: this machine takes the archives whose relative path hashes to K (1-based) among N.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Shard {
     /// This shard, 1..=n.
@@ -63,13 +116,9 @@ impl Shard {
     /// Parses `K/N` with 1 ≤ K ≤ N.
     ///
     /// # Errors
-    /// [`Error::Usage`].
-    pub fn parse(s: &str) -> Result<Self> {
-        let bad = || {
-            Error::Usage(format!(
-                "--shard {s}: expected K/N with 1 <= K <= N, e.g. 1/4"
-            ))
-        };
+    /// [`ShardError`].
+    pub fn parse(s: &str) -> Result<Self, ShardError> {
+        let bad = || ShardError(s.to_owned());
         let (k, n) = s.split_once('/').ok_or_else(bad)?;
         let (k, n): (u64, u64) = (
             k.trim().parse().map_err(|_| bad())?,
@@ -135,7 +184,10 @@ pub fn discover(
         {
             d.skipped.push(Skipped {
                 path: job.input,
-                reason: format!("shard {} of {}", Shard::of(&job.relative, s.n), s.n),
+                reason: Reason::OtherShard {
+                    shard: Shard::of(&job.relative, s.n),
+                    of: s.n,
+                },
                 relative: job.relative,
             });
             continue;
@@ -144,7 +196,7 @@ pub fn discover(
         if resume && up_to_date(&job.input, &job.output) {
             d.skipped.push(Skipped {
                 path: job.input,
-                reason: "output exists and is newer (--resume)".into(),
+                reason: Reason::UpToDate,
                 relative: job.relative,
             });
             continue;
@@ -180,7 +232,7 @@ pub fn find(inputs: &[PathBuf]) -> Result<Discovery> {
                         d.unreadable.push(Skipped {
                             relative: path.display().to_string(),
                             path,
-                            reason: format!("cannot read: {e}"),
+                            reason: Reason::Unreadable(format!("cannot read: {e}")),
                         });
                         continue;
                     }
@@ -213,7 +265,7 @@ pub fn find(inputs: &[PathBuf]) -> Result<Discovery> {
             d.skipped.push(Skipped {
                 path,
                 relative: rel,
-                reason: "not named *.mbz".into(),
+                reason: Reason::NotMbz,
             });
             continue;
         }
@@ -223,7 +275,7 @@ pub fn find(inputs: &[PathBuf]) -> Result<Discovery> {
                 d.skipped.push(Skipped {
                     path,
                     relative: rel,
-                    reason: "not a backup: neither gzip nor zip".into(),
+                    reason: Reason::NotBackup,
                 });
                 continue;
             }
@@ -231,10 +283,12 @@ pub fn find(inputs: &[PathBuf]) -> Result<Discovery> {
                 d.unreadable.push(Skipped {
                     path,
                     relative: rel,
-                    reason: e.to_string()
-                        + &std::error::Error::source(&e)
-                            .map(|s| format!(": {s}"))
-                            .unwrap_or_default(),
+                    reason: Reason::Unreadable(
+                        e.to_string()
+                            + &std::error::Error::source(&e)
+                                .map(|s| format!(": {s}"))
+                                .unwrap_or_default(),
+                    ),
                 });
                 continue;
             }
@@ -242,7 +296,7 @@ pub fn find(inputs: &[PathBuf]) -> Result<Discovery> {
         if !seen.insert(rel.clone()) {
             d.skipped.push(Skipped {
                 path,
-                reason: format!("another input already maps to `{rel}`"),
+                reason: Reason::SameOutput(rel.clone()),
                 relative: rel,
             });
             continue;
@@ -332,7 +386,7 @@ pub fn run<T: Send>(
     }
 }
 
-/// One `--until-map` row.
+/// One row of a map of courses to end dates.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MapRow {
     /// Course shortname, idnumber, or a file-name glob (`*`, `?`).
@@ -341,7 +395,7 @@ pub struct MapRow {
     pub until: String,
 }
 
-/// `--until-map FILE.csv`: columns `course` and `until`; the first matching row wins.
+/// A map of courses to end dates (a CSV file): columns `course` and `until`; the first matching row wins.
 #[derive(Debug, Clone, Default)]
 pub struct UntilMap {
     /// Rows in file order.
@@ -352,39 +406,36 @@ impl UntilMap {
     /// Reads the CSV (header `course,until`, any column order, extra columns ignored).
     ///
     /// # Errors
-    /// [`Error::Read`] or [`Error::Usage`] naming the file and line.
-    pub fn read(path: &Path) -> Result<Self> {
+    /// [`UntilMapError`] naming the file and, for a bad row, its line.
+    pub fn read(path: &Path) -> Result<Self, UntilMapError> {
+        let fail = |line: Option<usize>, reason: String| UntilMapError {
+            path: path.to_path_buf(),
+            line,
+            reason,
+        };
         let mut r = csv::ReaderBuilder::new()
             .trim(csv::Trim::All)
             .flexible(true)
             .from_path(path)
-            .map_err(|e| Error::Usage(format!("--until-map {}: {e}", path.display())))?;
-        let headers = r
-            .headers()
-            .map_err(|e| Error::Usage(format!("--until-map {}: {e}", path.display())))?
-            .clone();
+            .map_err(|e| fail(None, e.to_string()))?;
+        let headers = r.headers().map_err(|e| fail(None, e.to_string()))?.clone();
         let col = |name: &str| {
             headers
                 .iter()
                 .position(|h| h.trim_start_matches('\u{feff}').eq_ignore_ascii_case(name))
                 .ok_or_else(|| {
-                    Error::Usage(format!(
-                        "--until-map {}: no `{name}` column (expected a header line `course,until`)",
-                        path.display()
-                    ))
+                    fail(
+                        None,
+                        format!("no `{name}` column (expected a header line `course,until`)"),
+                    )
                 })
         };
         let (c, u) = (col("course")?, col("until")?);
         let mut rows = Vec::new();
         for (i, rec) in r.records().enumerate() {
-            let rec =
-                rec.map_err(|e| Error::Usage(format!("--until-map {}: {e}", path.display())))?;
+            let rec = rec.map_err(|e| fail(None, e.to_string()))?;
             let (Some(course), Some(until)) = (rec.get(c), rec.get(u)) else {
-                return Err(Error::Usage(format!(
-                    "--until-map {} line {}: missing course or until",
-                    path.display(),
-                    i + 2
-                )));
+                return Err(fail(Some(i + 2), "missing course or until".into()));
             };
             if course.is_empty() && until.is_empty() {
                 continue;

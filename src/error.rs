@@ -144,19 +144,23 @@ pub enum Error {
     /// Invalid options.
     #[error("{0}")]
     Usage(String),
-    /// `--require-change` and the archive holds nothing to convert.
-    #[error("archive `{}`: nothing to convert (--require-change)", path.display())]
+    /// A change was required and the archive holds nothing to convert.
+    #[error("archive `{}`: nothing to convert", path.display())]
     NothingToConvert {
         /// The archive.
         path: PathBuf,
     },
     /// The output was written but failed `verify` against its input.
-    #[error("output `{}` failed verification: {checks}", path.display())]
+    #[error(
+        "output `{}` failed verification: {}",
+        path.display(),
+        failed.iter().map(|(name, finding)| format!("{name}: {finding}")).collect::<Vec<_>>().join("; ")
+    )]
     VerifyFailed {
         /// The output.
         path: PathBuf,
-        /// The failed checks and their first findings.
-        checks: String,
+        /// The failed checks (name, first finding).
+        failed: Vec<(&'static str, String)>,
     },
     /// Stopped by the user (Ctrl-C); nothing was left at the output.
     #[error("cancelled")]

@@ -23,9 +23,9 @@ pub mod backup;
 pub mod batch;
 pub mod enrol;
 pub mod error;
+pub mod job;
 pub mod plan;
 pub mod report;
-pub mod run;
 #[cfg(any(test, feature = "testkit"))]
 #[doc(hidden)]
 pub mod testkit;
@@ -35,6 +35,6 @@ pub mod xml;
 
 pub use enrol::convert::Options as ConvertOptions;
 pub use error::{Error, Result};
-pub use run::{
+pub use job::{
     ConvertOutcome, Course, Inspection, RenewOutcome, convert_file, inspect_file, renew_file,
 };

@@ -18,12 +18,80 @@ pub struct Cli {
     /// Print more: every converted user's resulting enrolment in the convert summary.
     #[arg(short, long, global = true, conflicts_with = "quiet")]
     pub verbose: bool,
+    /// Reading limits.
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+/// The reading limits (global).
+#[derive(Debug, clap::Args)]
+pub struct LimitArgs {
     /// Largest XML member read into memory, in MiB (hostile or broken archives are refused beyond it).
     #[arg(long, global = true, value_name = "MIB", default_value_t = 256)]
     pub max_xml_mib: u64,
     /// Largest total size the archive may inflate to, in GiB (a decompression bomb is refused beyond it).
     #[arg(long, global = true, value_name = "GIB", default_value_t = 100)]
     pub max_total_gib: u64,
+}
+
+/// `--timezone` (convert's wording; the other commands say what the zone is for).
+#[derive(Debug, clap::Args)]
+pub struct ZoneArg {
+    /// IANA time zone for --until (e.g. Europe/Paris). Default: $TZ, else the system's zone.
+    #[arg(long, value_name = "TZ")]
+    pub timezone: Option<String>,
+}
+
+/// The conversion options of convert, batch and plan (convert's wording for the date; batch and plan refer to
+/// convert for the lists, which convert words in full).
+#[derive(Debug, clap::Args)]
+pub struct ConversionArgs {
+    /// End of access: YYYY-MM-DD (through that whole day), YYYY-MM-DDTHH:MM[:SS][±HH:MM|Z], or @EPOCH.
+    #[arg(long, value_name = "DATE")]
+    pub until: Option<String>,
+    /// The zone of the dates.
+    #[command(flatten)]
+    pub zone: ZoneArg,
+    /// Enrolment methods to convert (as in convert).
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    #[arg(default_value = "database,cohort")]
+    pub from: Vec<String>,
+    /// Role shortnames whose holders get the end date (as in convert).
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    #[arg(default_value = "student")]
+    pub stamp_roles: Vec<String>,
+}
+
+/// `--level`.
+#[derive(Debug, clap::Args)]
+pub struct LevelArg {
+    /// Deflate level 0-9 for the tar.gz output (and rewritten zip members): 6 is Moodle's own; 1 is faster and
+    /// larger, 9 slower and barely smaller. Compression runs on every core; the bytes never depend on it.
+    #[arg(long, value_name = "0-9", default_value_t = 6, value_parser = clap::value_parser!(u32).range(0..=9))]
+    pub level: u32,
+}
+
+/// The output options of convert and renew (convert's wording; renew says what differs).
+#[derive(Debug, clap::Args)]
+pub struct OutputArgs {
+    /// Where to write the converted backup (same container as the input). Required unless --dry-run.
+    #[arg(short, long, value_name = "OUT")]
+    pub output: Option<PathBuf>,
+    /// Report what would change; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Replace OUT if it already exists.
+    #[arg(long)]
+    pub force: bool,
+    /// Print the report as JSON on stdout (the human summary still goes to stderr).
+    #[arg(long)]
+    pub json: bool,
+    /// Verify the output against the input after writing (as `verify OUT --against IN`); exit 1 if it fails.
+    #[arg(long)]
+    pub verify: bool,
+    /// The deflate level.
+    #[command(flatten)]
+    pub level: LevelArg,
 }
 
 const MAIN_HELP: &str = "\
@@ -140,55 +208,41 @@ pub enum Command {
 
 /// `convert` arguments.
 #[derive(Debug, clap::Args)]
+#[command(
+    mut_args(tune("until", |a| a.required(true))),
+    // -o first, as it always was.
+    mut_args(tune("output", |a| a.display_order(0))),
+    mut_args(tune("from", |a| a.help(
+        "Enrolment methods to convert (enrol plugin names, comma-separated), e.g. database,cohort,meta,ldap"
+    ))),
+    mut_args(tune("stamp_roles", |a| a.help(
+        "Role shortnames whose holders get the --until end date; others keep their computed end"
+    ))),
+)]
 pub struct ConvertArgs {
     /// The backup to convert (.mbz, tar.gz or zip: detected from its content).
     #[arg(value_name = "IN")]
     pub input: PathBuf,
-    /// Where to write the converted backup (same container as the input). Required unless --dry-run.
-    #[arg(short, long, value_name = "OUT")]
-    pub output: Option<PathBuf>,
-    /// End of access: YYYY-MM-DD (through that whole day), YYYY-MM-DDTHH:MM[:SS][±HH:MM|Z], or @EPOCH.
-    #[arg(long, value_name = "DATE")]
-    pub until: String,
-    /// IANA time zone for --until (e.g. Europe/Paris). Default: $TZ, else the system's zone.
-    #[arg(long, value_name = "TZ")]
-    pub timezone: Option<String>,
-    /// Enrolment methods to convert (enrol plugin names, comma-separated), e.g. database,cohort,meta,ldap.
-    #[arg(
-        long,
-        value_name = "LIST",
-        value_delimiter = ',',
-        default_value = "database,cohort"
-    )]
-    pub from: Vec<String>,
-    /// Role shortnames whose holders get the --until end date; others keep their computed end.
-    #[arg(
-        long,
-        value_name = "LIST",
-        value_delimiter = ',',
-        default_value = "student"
-    )]
-    pub stamp_roles: Vec<String>,
-    /// Report what would change; write nothing.
-    #[arg(long)]
-    pub dry_run: bool,
-    /// Replace OUT if it already exists.
-    #[arg(long)]
-    pub force: bool,
-    /// Print the report as JSON on stdout (the human summary still goes to stderr).
-    #[arg(long)]
-    pub json: bool,
-    /// Verify the output against the input after writing (as `verify OUT --against IN`); exit 1 if it fails.
-    #[arg(long)]
-    pub verify: bool,
-    /// Deflate level 0-9 for the tar.gz output (and rewritten zip members): 6 is Moodle's own; 1 is faster and
-    /// larger, 9 slower and barely smaller. Compression runs on every core; the bytes never depend on it.
-    #[arg(long, value_name = "0-9", default_value_t = 6, value_parser = clap::value_parser!(u32).range(0..=9))]
-    pub level: u32,
+    /// What to convert, until when.
+    #[command(flatten)]
+    pub conversion: ConversionArgs,
+    /// Where and how to write.
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// `f` applied to the argument `id` only, in place (a command's own wording or place for a shared option; clap's
+/// `mut_arg` would move the argument to the end of the list, and with it the completions).
+fn tune(id: &'static str, f: fn(clap::Arg) -> clap::Arg) -> impl FnMut(clap::Arg) -> clap::Arg {
+    move |a| if a.get_id() == id { f(a) } else { a }
 }
 
 /// `batch` arguments.
 #[derive(Debug, clap::Args)]
+#[command(
+    mut_args(tune("until", |a| a.help("End of access for archives that --until-map does not cover (as in convert)"))),
+    mut_args(tune("timezone", |a| a.help("IANA time zone for the dates. Default: $TZ, else the system's zone"))),
+)]
 pub struct BatchArgs {
     /// Backups or folders of backups.
     #[arg(value_name = "INPUT", required = true)]
@@ -196,31 +250,12 @@ pub struct BatchArgs {
     /// Output folder (created if needed; must not be inside an input folder).
     #[arg(short, long, value_name = "OUTDIR")]
     pub output: PathBuf,
-    /// End of access for archives that --until-map does not cover (as in convert).
-    #[arg(long, value_name = "DATE")]
-    pub until: Option<String>,
+    /// What to convert, until when (as in convert).
+    #[command(flatten)]
+    pub conversion: ConversionArgs,
     /// CSV with columns `course` (shortname, idnumber or file-name glob) and `until`; the first match wins.
-    #[arg(long, value_name = "FILE.csv")]
+    #[arg(long, value_name = "FILE.csv", display_order = 1)]
     pub until_map: Option<PathBuf>,
-    /// IANA time zone for the dates. Default: $TZ, else the system's zone.
-    #[arg(long, value_name = "TZ")]
-    pub timezone: Option<String>,
-    /// Enrolment methods to convert (as in convert).
-    #[arg(
-        long,
-        value_name = "LIST",
-        value_delimiter = ',',
-        default_value = "database,cohort"
-    )]
-    pub from: Vec<String>,
-    /// Role shortnames whose holders get the end date (as in convert).
-    #[arg(
-        long,
-        value_name = "LIST",
-        value_delimiter = ',',
-        default_value = "student"
-    )]
-    pub stamp_roles: Vec<String>,
     /// Archives converted at once. Default: the number of cores.
     #[arg(long, value_name = "N")]
     pub jobs: Option<usize>,
@@ -242,10 +277,9 @@ pub struct BatchArgs {
     /// Write a report: .csv, .json or .html (by extension).
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
-    /// Deflate level 0-9 for the tar.gz output (and rewritten zip members): 6 is Moodle's own; 1 is faster and
-    /// larger, 9 slower and barely smaller. Compression runs on every core; the bytes never depend on it.
-    #[arg(long, value_name = "0-9", default_value_t = 6, value_parser = clap::value_parser!(u32).range(0..=9))]
-    pub level: u32,
+    /// The deflate level.
+    #[command(flatten)]
+    pub level: LevelArg,
 }
 
 /// `--format` of `plan`.
@@ -287,6 +321,12 @@ pub enum CourseKeyArg {
 
 /// `plan` arguments.
 #[derive(Debug, clap::Args)]
+#[command(
+    mut_args(tune("until", |a| a.required(true).help("End of access for stamped roles (as in convert)"))),
+    mut_args(tune("timezone", |a| a.help(
+        "IANA time zone: for --until and for the times written in the plan (use the Moodle server's zone)"
+    ))),
+)]
 pub struct PlanArgs {
     /// Backups or folders of backups.
     #[arg(value_name = "ARCHIVE", required = true)]
@@ -297,28 +337,9 @@ pub struct PlanArgs {
     /// Where to write the plan.
     #[arg(short, long, value_name = "FILE")]
     pub output: PathBuf,
-    /// End of access for stamped roles (as in convert).
-    #[arg(long, value_name = "DATE")]
-    pub until: String,
-    /// IANA time zone: for --until and for the times written in the plan (use the Moodle server's zone).
-    #[arg(long, value_name = "TZ")]
-    pub timezone: Option<String>,
-    /// Enrolment methods to convert (as in convert).
-    #[arg(
-        long,
-        value_name = "LIST",
-        value_delimiter = ',',
-        default_value = "database,cohort"
-    )]
-    pub from: Vec<String>,
-    /// Role shortnames whose holders get the end date (as in convert).
-    #[arg(
-        long,
-        value_name = "LIST",
-        value_delimiter = ',',
-        default_value = "student"
-    )]
-    pub stamp_roles: Vec<String>,
+    /// What to convert, until when (as in convert).
+    #[command(flatten)]
+    pub conversion: ConversionArgs,
     /// User identifier for tool_sync and JSON (match the site's tool_sync/enrols_useridentifier).
     #[arg(long, value_enum, default_value = "username")]
     pub user_key: UserKeyArg,
@@ -342,6 +363,9 @@ pub struct PlanArgs {
 
 /// `verify` arguments.
 #[derive(Debug, clap::Args)]
+#[command(mut_args(tune("timezone", |a| a.help(
+    "IANA time zone for dates in the report. Default: $TZ, else the system's zone"
+))))]
 pub struct VerifyArgs {
     /// The backup to check.
     #[arg(value_name = "ARCHIVE")]
@@ -349,9 +373,9 @@ pub struct VerifyArgs {
     /// The original it was made from: prove that only enrolment records changed, user by user.
     #[arg(long, value_name = "ORIGINAL")]
     pub against: Option<PathBuf>,
-    /// IANA time zone for dates in the report. Default: $TZ, else the system's zone.
-    #[arg(long, value_name = "TZ")]
-    pub timezone: Option<String>,
+    /// The zone of the dates in the report.
+    #[command(flatten)]
+    pub zone: ZoneArg,
     /// Print the report as JSON on stdout instead.
     #[arg(long)]
     pub json: bool,
@@ -381,68 +405,69 @@ pub enum SetStatusArg {
     Suspended,
 }
 
-/// `renew` arguments.
+/// `renew` arguments. Its own options keep their places in the help (explicit orders); -o comes first.
 #[derive(Debug, clap::Args)]
+#[command(
+    mut_args(tune("output", |a| a.display_order(0).help(
+        "Where to write the result (same container), or the output folder for several inputs. Required unless \
+         --dry-run"
+    ))),
+    mut_args(tune("timezone", |a| a.display_order(10).help(
+        "IANA time zone for dates. Default: $TZ, else the system's zone"
+    ))),
+    mut_args(tune("force", |a| a.help("Replace OUT if it already exists (a single archive)"))),
+    mut_args(tune("verify", |a| a.help("Verify the output against the input after writing; exit 1 if it fails"))),
+)]
 pub struct RenewArgs {
     /// The backup to change (.mbz, tar.gz or zip), or several backups and folders (then OUT is a folder and the
     /// archives are processed as by `batch`: relative paths mirrored, one failure never stopping the rest).
     #[arg(value_name = "IN", required = true)]
     pub inputs: Vec<PathBuf>,
-    /// Where to write the result (same container), or the output folder for several inputs. Required unless
-    /// --dry-run.
-    #[arg(short, long, value_name = "OUT")]
-    pub output: Option<PathBuf>,
     /// Filter: enrolment methods (enrol plugin names).
     #[arg(
         long,
         value_name = "LIST",
         value_delimiter = ',',
-        default_value = "manual,self"
+        default_value = "manual,self",
+        display_order = 1
     )]
     pub method: Vec<String>,
     /// Filter: role shortnames held in the course, e.g. student.
-    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    #[arg(long, value_name = "LIST", value_delimiter = ',', display_order = 2)]
     pub role: Vec<String>,
     /// Filter: enrolment status at --now.
-    #[arg(long, value_name = "LIST", value_delimiter = ',', value_enum)]
+    #[arg(
+        long,
+        value_name = "LIST",
+        value_delimiter = ',',
+        value_enum,
+        display_order = 3
+    )]
     pub status: Vec<StatusArg>,
     /// Filter: group name (repeat for several; names may contain commas).
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", display_order = 4)]
     pub group: Vec<String>,
     /// Filter: usernames.
-    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    #[arg(long, value_name = "LIST", value_delimiter = ',', display_order = 5)]
     pub user: Vec<String>,
     /// "Now" for --status active/expired/inactive and the warnings (a date as for --until). Default: the current time.
-    #[arg(long, value_name = "DATE")]
+    #[arg(long, value_name = "DATE", display_order = 6)]
     pub now: Option<String>,
     /// Action: set the enrolment status.
-    #[arg(long, value_name = "STATUS", value_enum)]
+    #[arg(long, value_name = "STATUS", value_enum, display_order = 7)]
     pub set_status: Option<SetStatusArg>,
     /// Action: set the start (YYYY-MM-DD = that day's first instant, or as --until).
-    #[arg(long, value_name = "DATE")]
+    #[arg(long, value_name = "DATE", display_order = 8)]
     pub start: Option<String>,
     /// Action: set the end: a date as in convert (YYYY-MM-DD = through that whole day), or `none` for unlimited.
-    #[arg(long, value_name = "DATE|none")]
+    #[arg(long, value_name = "DATE|none", display_order = 9)]
     pub until: Option<String>,
-    /// IANA time zone for dates. Default: $TZ, else the system's zone.
-    #[arg(long, value_name = "TZ")]
-    pub timezone: Option<String>,
-    /// Report what would change; write nothing.
-    #[arg(long)]
-    pub dry_run: bool,
-    /// Replace OUT if it already exists (a single archive).
-    #[arg(long)]
-    pub force: bool,
-    /// Print the report as JSON on stdout (the human summary still goes to stderr).
-    #[arg(long)]
-    pub json: bool,
-    /// Verify the output against the input after writing; exit 1 if it fails.
-    #[arg(long)]
-    pub verify: bool,
-    /// Deflate level 0-9 for the tar.gz output (and rewritten zip members): 6 is Moodle's own; 1 is faster and
-    /// larger, 9 slower and barely smaller. Compression runs on every core; the bytes never depend on it.
-    #[arg(long, value_name = "0-9", default_value_t = 6, value_parser = clap::value_parser!(u32).range(0..=9))]
-    pub level: u32,
+    /// The zone of the dates.
+    #[command(flatten)]
+    pub zone: ZoneArg,
+    /// Where and how to write.
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 /// `inspect` arguments.
@@ -483,7 +508,7 @@ mod tests {
         let Command::Convert(c) = cli.command else {
             panic!("not convert")
         };
-        assert_eq!(c.from, ["cohort", "meta"]);
-        assert_eq!(c.stamp_roles, ["student"]);
+        assert_eq!(c.conversion.from, ["cohort", "meta"]);
+        assert_eq!(c.conversion.stamp_roles, ["student"]);
     }
 }

@@ -9,26 +9,25 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use mbz_enrol::batch::{self, Job, Shard, UntilMap};
+use mbz_enrol::job::{Settings, Verify};
 use mbz_enrol::report::{self, Row};
 use mbz_enrol::time;
 use mbz_enrol::{ConvertOptions, Error};
 
 use super::args::BatchArgs;
-use super::clean_list;
+use super::resolve::{self, clean_list};
+use super::{chain, skip_reason};
 
 /// Runs a batch.
 pub fn run(a: BatchArgs, globals: super::Globals) -> Result<ExitCode> {
-    let (tz, source) = super::zone(a.timezone.as_deref())?;
+    let (tz, source) = resolve::zone(a.conversion.zone.timezone.as_deref())?;
     let mut err = globals.err();
     writeln!(err, "time zone: {tz} (from {source})")?;
-    let from = clean_list(a.from);
-    if from.is_empty() || from.iter().any(|m| m == "manual") {
-        bail!("--from needs enrolment methods other than manual, e.g. --from database,cohort");
-    }
-    let stamp_roles = clean_list(a.stamp_roles);
-    let default_until = match &a.until {
+    let from = resolve::sources(a.conversion.from, false)?;
+    let stamp_roles = clean_list(a.conversion.stamp_roles);
+    let default_until = match &a.conversion.until {
         Some(s) => {
-            let r = time::parse_end(s, tz).with_context(|| "--until")?;
+            let r = resolve::date("--until", s, tz, true)?;
             writeln!(
                 err,
                 "until: {s} = {} ({})",
@@ -43,7 +42,7 @@ pub fn run(a: BatchArgs, globals: super::Globals) -> Result<ExitCode> {
         report_kind(path)?;
     }
     let map = match &a.until_map {
-        Some(path) => UntilMap::read(path)?,
+        Some(path) => UntilMap::read(path).map_err(|e| anyhow::anyhow!("--until-map {e}"))?,
         None => UntilMap::default(),
     };
     let mut epochs: Vec<i64> = Vec::new();
@@ -74,7 +73,12 @@ pub fn run(a: BatchArgs, globals: super::Globals) -> Result<ExitCode> {
             )?;
         }
     }
-    let shard = a.shard.as_deref().map(Shard::parse).transpose()?;
+    let shard = a
+        .shard
+        .as_deref()
+        .map(Shard::parse)
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("--shard {e}"))?;
     let discovery = batch::discover(&a.inputs, &a.output, shard, a.resume)?;
     if !a.dry_run {
         std::fs::create_dir_all(&a.output)
@@ -94,10 +98,14 @@ pub fn run(a: BatchArgs, globals: super::Globals) -> Result<ExitCode> {
         discovery.unreadable.len()
     )?;
 
-    let mut write = super::write_options(a.level, super::interruptible(), globals);
+    let mut write = super::write_options(a.level.level, super::interruptible(), globals);
     // Archives already run in parallel: share the cores between them rather than oversubscribe.
     write.threads = (write.threads / jobs).max(1);
     let cancel = write.cancel.clone();
+    let settings = Settings {
+        require_change: a.require_change,
+        ..super::job_settings(write, a.verify.then_some(Verify::RemoveFailed), None)
+    };
 
     let total = discovery.jobs.len();
     let bytes: u64 = discovery.jobs.iter().map(|j| j.bytes).sum();
@@ -116,7 +124,7 @@ pub fn run(a: BatchArgs, globals: super::Globals) -> Result<ExitCode> {
     let failed = AtomicUsize::new(0);
     let lines = Mutex::new(());
 
-    let resolve = |course: &mbz_enrol::run::Course, job: &Job| -> mbz_enrol::Result<i64> {
+    let until_of = |course: &mbz_enrol::job::Course, job: &Job| -> mbz_enrol::Result<i64> {
         if let Some(i) = map.position(
             course.shortname.as_deref(),
             course.idnumber.as_deref(),
@@ -137,53 +145,14 @@ pub fn run(a: BatchArgs, globals: super::Globals) -> Result<ExitCode> {
     // stays bounded by the jobs running, not by the number of archives.
     let work = |job: &Job| -> mbz_enrol::Result<Row> {
         let out = (!a.dry_run).then_some(job.output.as_path());
-        let outcome = mbz_enrol::run::convert_file_with(&job.input, out, &write, |course| {
+        let outcome = mbz_enrol::job::convert(&job.input, out, &settings, |course| {
             Ok(ConvertOptions {
                 from: from.clone(),
                 stamp_roles: stamp_roles.clone(),
-                until: resolve(course, job)?,
+                until: until_of(course, job)?,
             })
         })?;
-        if a.require_change && outcome.rewritten.is_empty() {
-            if let Some(o) = out {
-                let _ = std::fs::remove_file(o);
-            }
-            return Err(Error::NothingToConvert {
-                path: job.input.clone(),
-            });
-        }
-        if a.verify
-            && let Some(o) = out
-        {
-            let v = mbz_enrol::verify::verify_file_limited(o, Some(&job.input), &write.limits)?;
-            if !v.passed {
-                // Never leave a failed output behind: --resume would take it for done work.
-                let _ = std::fs::remove_file(o);
-                return Err(Error::VerifyFailed {
-                    path: o.to_path_buf(),
-                    checks: v
-                        .failed()
-                        .map(|c| format!("{}: {}", c.name, c.finding))
-                        .collect::<Vec<_>>()
-                        .join("; "),
-                });
-            }
-        }
-        Ok(Row {
-            path: job.relative.clone(),
-            course: outcome.course.shortname.clone().unwrap_or_default(),
-            status: if outcome.rewritten.is_empty() {
-                "unchanged".into()
-            } else {
-                "converted".into()
-            },
-            users_converted: outcome.report.totals.users_converted,
-            stamped: outcome.report.totals.stamped,
-            suspended: outcome.report.totals.suspended,
-            until: time::format_iso(outcome.report.until, tz),
-            warnings: outcome.report.warnings.join("; "),
-            ..Row::default()
-        })
+        Ok(Row::converted(&job.relative, &outcome, tz))
     };
     let finished = |job: &Job, result: &mbz_enrol::Result<Row>, took: std::time::Duration| {
         let n = done.fetch_add(1, Ordering::SeqCst) + 1;
@@ -253,16 +222,16 @@ pub fn run(a: BatchArgs, globals: super::Globals) -> Result<ExitCode> {
         rows.push(Row {
             path: s.relative.clone(),
             status: "skipped".into(),
-            error: s.reason.clone(),
+            error: skip_reason(&s.reason),
             ..Row::default()
         });
     }
     for s in &discovery.unreadable {
-        writeln!(err, "FAILED  {}: {}", s.relative, s.reason)?;
+        writeln!(err, "FAILED  {}: {}", s.relative, skip_reason(&s.reason))?;
         rows.push(Row {
             path: s.relative.clone(),
             status: "failed".into(),
-            error: s.reason.clone(),
+            error: skip_reason(&s.reason),
             ..Row::default()
         });
     }
@@ -294,18 +263,6 @@ pub fn run(a: BatchArgs, globals: super::Globals) -> Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
-}
-
-/// An error with its causes, on one line.
-fn chain(e: &Error) -> String {
-    let mut s = e.to_string();
-    let mut cur: Option<&dyn std::error::Error> = std::error::Error::source(e);
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
 }
 
 /// The report format from the file name, checked before any work starts.

@@ -3,32 +3,31 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use mbz_enrol::ConvertOptions;
 use mbz_enrol::archive::output::Atomic;
 use mbz_enrol::plan::{self, CourseKey, CoursePlan, UserKey, into};
 use mbz_enrol::time;
 
 use super::args::{CourseKeyArg, PlanArgs, PlanFormat, UserKeyArg};
-use super::clean_list;
+use super::resolve::{self, clean_list};
 
 /// Runs `plan`.
 pub fn run(a: PlanArgs, globals: super::Globals) -> Result<ExitCode> {
-    let (tz, source) = super::zone(a.timezone.as_deref())?;
+    let (tz, source) = resolve::zone(a.conversion.zone.timezone.as_deref())?;
+    // Required by clap.
+    let until_text = a.conversion.until.as_deref().unwrap_or_default();
     let mut err = globals.err();
     writeln!(
         err,
         "time zone: {tz} (from {source}); plan times are written in it"
     )?;
-    let from = clean_list(a.from);
-    if from.is_empty() || from.iter().any(|m| m == "manual") {
-        bail!("--from needs enrolment methods other than manual, e.g. --from database,cohort");
-    }
-    let until = time::parse_end(&a.until, tz).with_context(|| "--until")?;
+    let from = resolve::sources(a.conversion.from, false)?;
+    let until = resolve::date("--until", until_text, tz, true)?;
     writeln!(
         err,
         "until: {} = {} ({})",
-        a.until,
+        until_text,
         until.epoch,
         time::format_iso(until.epoch, tz)
     )?;
@@ -66,12 +65,17 @@ pub fn run(a: PlanArgs, globals: super::Globals) -> Result<ExitCode> {
     }
     let opts = ConvertOptions {
         from,
-        stamp_roles: clean_list(a.stamp_roles),
+        stamp_roles: clean_list(a.conversion.stamp_roles),
         until: until.epoch,
     };
     let found = mbz_enrol::batch::find(&a.inputs)?;
     for s in &found.skipped {
-        writeln!(err, "skipped {}: {}", s.path.display(), s.reason)?;
+        writeln!(
+            err,
+            "skipped {}: {}",
+            s.path.display(),
+            super::skip_reason(&s.reason)
+        )?;
     }
     if found.jobs.is_empty() {
         bail!("no backup found in the given archives or folders");
@@ -103,7 +107,7 @@ pub fn run(a: PlanArgs, globals: super::Globals) -> Result<ExitCode> {
     let mut plans: Vec<CoursePlan> = Vec::new();
     let mut failed = 0;
     for job in &found.jobs {
-        match mbz_enrol::run::plan_file_limited(&job.input, &opts, &globals.limits) {
+        match mbz_enrol::job::plan_file_limited(&job.input, &opts, &globals.limits) {
             Ok(p) => plans.push(p),
             Err(e) => {
                 failed += 1;
@@ -210,7 +214,7 @@ fn apply_into(
     err: &mut impl Write,
     limits: &mbz_enrol::archive::Limits,
 ) -> Result<()> {
-    let (course, current) = mbz_enrol::run::manual_enrolments(target, limits)?;
+    let (course, current) = mbz_enrol::job::manual_enrolments(target, limits)?;
     let matches = |p: &CoursePlan| {
         (course.id.is_some() && course.id == p.course.id)
             || course.shortname.as_deref() == Some(p.course.shortname.as_str())

@@ -1,8 +1,10 @@
 //! Human renderings of the library's results.
 
 use std::io::{self, Write};
+use std::process::ExitCode;
 
 use chrono_tz::Tz;
+use mbz_enrol::job::Outcome;
 use mbz_enrol::time;
 use mbz_enrol::verify::{UserState, Verification};
 use mbz_enrol::{ConvertOutcome, Inspection, RenewOutcome};
@@ -15,23 +17,17 @@ fn date(epoch: i64, tz: Tz) -> String {
     }
 }
 
-/// The convert summary (stderr).
-pub fn convert_summary(
-    w: &mut impl Write,
-    o: &ConvertOutcome,
-    tz: Tz,
-    dry_run: bool,
-) -> io::Result<()> {
-    let r = &o.report;
-    match (&o.output, dry_run) {
-        (Some(out), _) => writeln!(
+/// The first lines of a summary: what was written where (or nothing, for a dry run), and the course.
+fn head<R>(w: &mut impl Write, done: &str, o: &Outcome<R>) -> io::Result<()> {
+    match &o.output {
+        Some(out) => writeln!(
             w,
-            "converted {} -> {} ({})",
+            "{done} {} -> {} ({})",
             o.archive,
             out,
             o.container.as_str()
         )?,
-        (None, _) => writeln!(
+        None => writeln!(
             w,
             "dry run: {} ({}), nothing written",
             o.archive,
@@ -43,7 +39,13 @@ pub fn convert_summary(
         "course: {} {}",
         o.course.shortname.as_deref().unwrap_or("?"),
         o.course.id.map(|i| format!("(id {i})")).unwrap_or_default()
-    )?;
+    )
+}
+
+/// The convert summary (stderr).
+pub fn convert_summary(w: &mut impl Write, o: &ConvertOutcome, tz: Tz) -> io::Result<()> {
+    let r = &o.report;
+    head(w, "converted", o)?;
     if let Some(t) = &r.target {
         let origin = if t.was == "manual" {
             "existing manual instance".to_owned()
@@ -297,27 +299,7 @@ fn values(v: &mbz_enrol::enrol::renew::Values, tz: Tz) -> String {
 /// The renew summary (stderr).
 pub fn renew_summary(w: &mut impl Write, o: &RenewOutcome, tz: Tz) -> io::Result<()> {
     let r = &o.report;
-    match &o.output {
-        Some(out) => writeln!(
-            w,
-            "renewed {} -> {} ({})",
-            o.archive,
-            out,
-            o.container.as_str()
-        )?,
-        None => writeln!(
-            w,
-            "dry run: {} ({}), nothing written",
-            o.archive,
-            o.container.as_str()
-        )?,
-    }
-    writeln!(
-        w,
-        "course: {} {}",
-        o.course.shortname.as_deref().unwrap_or("?"),
-        o.course.id.map(|i| format!("(id {i})")).unwrap_or_default()
-    )?;
+    head(w, "renewed", o)?;
     writeln!(
         w,
         "matched: {} enrolments, {} changed, {} already as asked",
@@ -366,4 +348,34 @@ pub fn convert_users(w: &mut impl Write, o: &ConvertOutcome, tz: Tz) -> io::Resu
         )?;
     }
     Ok(())
+}
+
+/// The outcome as pretty JSON on stdout.
+pub fn json(value: &impl serde::Serialize) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, value)?;
+    writeln!(out)?;
+    Ok(())
+}
+
+/// `--verify` after a write: the summary on stderr, exit 1 when a check failed (the output is kept).
+pub fn verify_result(
+    err: &mut impl Write,
+    v: Option<&Verification>,
+    output: Option<&std::path::Path>,
+    tz: Tz,
+) -> io::Result<ExitCode> {
+    let (Some(v), Some(out)) = (v, output) else {
+        return Ok(ExitCode::SUCCESS);
+    };
+    verification(err, v, tz, false)?;
+    if v.passed {
+        return Ok(ExitCode::SUCCESS);
+    }
+    writeln!(
+        err,
+        "verify: the output FAILED verification (kept at {})",
+        out.display()
+    )?;
+    Ok(ExitCode::from(1))
 }

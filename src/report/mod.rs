@@ -1,4 +1,4 @@
-//! Renderings of batch results: one row per archive, as CSV, JSON or a self-contained HTML page.
+//! Renderings of job outcomes in a batch: one row per archive, as CSV, JSON or a self-contained HTML page.
 
 use std::io::{self, Write};
 
@@ -27,6 +27,28 @@ pub struct Row {
     pub warnings: String,
     /// Wall time for this archive.
     pub seconds: f64,
+}
+
+impl Row {
+    /// The row of a finished conversion: `converted`, or `unchanged` when it rewrote nothing; the end date in
+    /// `tz`.
+    pub fn converted(path: &str, o: &crate::ConvertOutcome, tz: chrono_tz::Tz) -> Self {
+        Row {
+            path: path.to_owned(),
+            course: o.course.shortname.clone().unwrap_or_default(),
+            status: if o.rewritten.is_empty() {
+                "unchanged".into()
+            } else {
+                "converted".into()
+            },
+            users_converted: o.report.totals.users_converted,
+            stamped: o.report.totals.stamped,
+            suspended: o.report.totals.suspended,
+            until: crate::time::format_iso(o.report.until, tz),
+            warnings: o.report.warnings.join("; "),
+            ..Row::default()
+        }
+    }
 }
 
 /// Totals over rows.

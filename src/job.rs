@@ -1,5 +1,10 @@
-//! The commands as library calls on one archive: [`convert_file`] and [`inspect_file`]. The binary only
-//! parses arguments and renders what these return.
+//! One archive through one command: read, apply the rules, write, then the job's policies (a change
+//! required, the output verified and removed when it fails), and one [`Outcome`] that serialises itself.
+//!
+//! [`convert()`] and [`renew()`] are the jobs every command runs (`convert`, `renew`, `batch`, `renew` over folders);
+//! [`convert_file`], [`renew_file`] and their `_with` forms are the bare read-rules-write steps, and
+//! [`inspect_file`], [`plan_file`] and [`manual_enrolments`] the read-only ones. The binary parses arguments and
+//! renders what these return.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -11,6 +16,7 @@ use crate::backup::{self, MOODLE_BACKUP};
 use crate::enrol::convert::{self, COURSE_ROLES, Docs, ENROLMENTS, EnrolError, GROUPS, ROLES};
 use crate::enrol::summary::{self, Summary};
 use crate::error::{Error, Result};
+use crate::verify::Verification;
 
 /// The course's own settings (idnumber).
 const COURSE_XML: &str = "course/course.xml";
@@ -132,9 +138,11 @@ fn course_idnumber(x: &[u8]) -> Option<String> {
     out.filter(|s| !s.is_empty() && s != crate::xml::NULL)
 }
 
-/// What `convert` did to one archive.
-#[derive(Debug, Clone, Serialize)]
-pub struct ConvertOutcome {
+/// What a job did to one archive: `R` is the rules' report ([`ConvertOutcome`], [`RenewOutcome`]). Its JSON
+/// is the report's fields beside the archive's, plus the run's [`Context`] and the verification when there are
+/// any, every object's keys sorted.
+#[derive(Debug, Clone)]
+pub struct Outcome<R> {
     /// The input.
     pub archive: String,
     /// The output (`None` for a dry run).
@@ -146,8 +154,176 @@ pub struct ConvertOutcome {
     /// Members rewritten (the others are copied unchanged).
     pub rewritten: Vec<String>,
     /// The rules' report.
-    #[serde(flatten)]
-    pub report: convert::Report,
+    pub report: R,
+    /// The check of the output against the input, when the job verified it and kept the result.
+    pub verification: Option<Verification>,
+    /// How the job was run, when the caller records it with the outcome.
+    pub context: Option<Context>,
+}
+
+/// What `convert` did to one archive.
+pub type ConvertOutcome = Outcome<convert::Report>;
+
+/// What `renew` did to one archive.
+pub type RenewOutcome = Outcome<crate::enrol::renew::Report>;
+
+/// How a job was run, recorded in its outcome's JSON.
+#[derive(Debug, Clone, Serialize)]
+pub struct Context {
+    /// The zone dates were read and written in (IANA name).
+    pub timezone: String,
+    /// Nothing was written.
+    pub dry_run: bool,
+    /// The end date asked for, ISO 8601 in `timezone` (convert).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub until_iso: Option<String>,
+    /// "Now" for the status filters (renew).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub now: Option<i64>,
+}
+
+impl<R: Serialize> Serialize for Outcome<R> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Fields<'a, R> {
+            archive: &'a str,
+            output: &'a Option<String>,
+            container: Container,
+            course: &'a Course,
+            rewritten: &'a [String],
+            #[serde(flatten)]
+            report: &'a R,
+            #[serde(flatten)]
+            context: &'a Option<Context>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            verification: &'a Option<Verification>,
+        }
+        // Through serde_json's map so that every object's keys come out sorted, as the reports always had them.
+        serde_json::to_value(Fields {
+            archive: &self.archive,
+            output: &self.output,
+            container: self.container,
+            course: &self.course,
+            rewritten: &self.rewritten,
+            report: &self.report,
+            context: &self.context,
+            verification: &self.verification,
+        })
+        .map_err(serde::ser::Error::custom)?
+        .serialize(s)
+    }
+}
+
+/// What a job does after writing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Verify {
+    /// Nothing.
+    #[default]
+    No,
+    /// Verify the output against the input and keep the result in the outcome (a failed output stays, for
+    /// the caller to report).
+    Report,
+    /// Verify the output; when it fails, remove it and fail the job with [`Error::VerifyFailed`] (a batch never
+    /// leaves a failed output behind: resuming would take it for done work).
+    RemoveFailed,
+}
+
+/// How a job runs.
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    /// Level, threads, cancellation, reading limits.
+    pub write: archive::WriteOptions,
+    /// An archive the rules leave unchanged fails the job with [`Error::NothingToConvert`] and gets no output.
+    pub require_change: bool,
+    /// Whether and how the output is verified.
+    pub verify: Verify,
+    /// Recorded in the outcome (its JSON).
+    pub context: Option<Context>,
+}
+
+/// Converts `input` into `output` (`None`: a dry run) with the options `options` chooses for its course, then
+/// applies `settings`' policies.
+///
+/// # Errors
+/// As [`convert_file_with`]; [`Error::NothingToConvert`] and [`Error::VerifyFailed`] per `settings`.
+pub fn convert(
+    input: &Path,
+    output: Option<&Path>,
+    settings: &Settings,
+    options: impl FnOnce(&Course) -> Result<convert::Options>,
+) -> Result<ConvertOutcome> {
+    let outcome = convert_file_with(input, output, &settings.write, options)?;
+    finish(outcome, input, output, settings)
+}
+
+/// Renews `input` into `output` (`None`: a dry run) per `opts`, then applies `settings`' policies.
+///
+/// # Errors
+/// As [`renew_file_with`]; [`Error::NothingToConvert`] and [`Error::VerifyFailed`] per `settings`.
+pub fn renew(
+    input: &Path,
+    output: Option<&Path>,
+    settings: &Settings,
+    opts: &crate::enrol::renew::Options,
+) -> Result<RenewOutcome> {
+    let outcome = renew_file_with(input, output, opts, &settings.write)?;
+    finish(outcome, input, output, settings)
+}
+
+/// The policies after the write: a change required, the output verified.
+fn finish<R>(
+    mut outcome: Outcome<R>,
+    input: &Path,
+    output: Option<&Path>,
+    settings: &Settings,
+) -> Result<Outcome<R>> {
+    outcome.context.clone_from(&settings.context);
+    if settings.require_change && outcome.rewritten.is_empty() {
+        if let Some(o) = output {
+            let _ = std::fs::remove_file(o);
+        }
+        return Err(Error::NothingToConvert {
+            path: input.to_path_buf(),
+        });
+    }
+    let Some(out) = output.filter(|_| settings.verify != Verify::No) else {
+        return Ok(outcome);
+    };
+    let v = crate::verify::verify_file_limited(out, Some(input), &settings.write.limits)?;
+    if settings.verify == Verify::RemoveFailed {
+        if !v.passed {
+            let _ = std::fs::remove_file(out);
+            return Err(Error::VerifyFailed {
+                path: out.to_path_buf(),
+                failed: v.failed().map(|c| (c.name, c.finding.clone())).collect(),
+            });
+        }
+    } else {
+        outcome.verification = Some(v);
+    }
+    Ok(outcome)
+}
+
+impl<R> Outcome<R> {
+    fn new(
+        input: &Path,
+        output: Option<&Path>,
+        loaded: &Loaded,
+        course: Course,
+        replacements: &BTreeMap<String, Vec<u8>>,
+        report: R,
+    ) -> Self {
+        Outcome {
+            archive: input.display().to_string(),
+            output: output.map(|p| p.display().to_string()),
+            container: loaded.container,
+            course,
+            rewritten: replacements.keys().cloned().collect(),
+            report,
+            verification: None,
+            context: None,
+        }
+    }
 }
 
 /// Converts `input` per `opts` and writes `output` (atomically), or only reports when `output` is `None`.
@@ -196,14 +372,14 @@ pub fn convert_file_with(
                 replacements.insert(member.to_owned(), bytes);
             }
         }
-        let outcome = ConvertOutcome {
-            archive: input.display().to_string(),
-            output: output.map(|p| p.display().to_string()),
-            container: loaded.container,
+        let outcome = Outcome::new(
+            input,
+            output,
+            &loaded,
             course,
-            rewritten: replacements.keys().cloned().collect(),
-            report: conversion.report,
-        };
+            &replacements,
+            conversion.report,
+        );
         Ok((loaded, replacements, outcome))
     })
 }
@@ -269,24 +445,6 @@ pub fn inspect_file_limited(input: &Path, limits: &archive::Limits) -> Result<In
     })
 }
 
-/// What `renew` did to one archive.
-#[derive(Debug, Clone, Serialize)]
-pub struct RenewOutcome {
-    /// The input.
-    pub archive: String,
-    /// The output (`None` for a dry run).
-    pub output: Option<String>,
-    /// The container.
-    pub container: Container,
-    /// The course.
-    pub course: Course,
-    /// Members rewritten.
-    pub rewritten: Vec<String>,
-    /// The rules' report.
-    #[serde(flatten)]
-    pub report: crate::enrol::renew::Report,
-}
-
 /// Renews `input` per `opts` and writes `output` (atomically), or only reports when `output` is `None`.
 ///
 /// # Errors
@@ -324,14 +482,15 @@ pub fn renew_file_with(
         if let Some(bytes) = renewal.enrolments {
             replacements.insert(ENROLMENTS.to_owned(), bytes);
         }
-        let outcome = RenewOutcome {
-            archive: input.display().to_string(),
-            output: output.map(|p| p.display().to_string()),
-            container: loaded.container,
-            course: Course::new(&info, &loaded),
-            rewritten: replacements.keys().cloned().collect(),
-            report: renewal.report,
-        };
+        let course = Course::new(&info, &loaded);
+        let outcome = Outcome::new(
+            input,
+            output,
+            &loaded,
+            course,
+            &replacements,
+            renewal.report,
+        );
         Ok((loaded, replacements, outcome))
     })
 }

@@ -1,0 +1,93 @@
+//! `convert`: one archive, options resolved once, the job run, the summary rendered.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use anyhow::{Result, bail};
+use mbz_enrol::ConvertOptions;
+use mbz_enrol::job::{self, Context, Verify};
+use mbz_enrol::time::{self, Precision};
+
+use super::args::ConvertArgs;
+use super::resolve::{self, clean_list};
+use super::{Globals, render};
+
+/// Runs `convert`.
+pub fn run(a: ConvertArgs, globals: Globals) -> Result<ExitCode> {
+    if a.input.is_dir() {
+        bail!(
+            "{} is a folder: convert takes one backup; for a whole folder use\n  mbz-enrol batch {} -o OUTDIR --until DATE",
+            a.input.display(),
+            a.input.display()
+        );
+    }
+    if a.output.output.is_none() && !a.output.dry_run {
+        bail!("convert needs -o OUT (or --dry-run to write nothing)");
+    }
+    if let Some(out) = &a.output.output
+        && !a.output.dry_run
+    {
+        // The input itself is the more useful thing to say.
+        mbz_enrol::archive::output::check(&a.input, out)?;
+        super::refuse_existing(out, a.output.force)?;
+    }
+    let from = resolve::sources(a.conversion.from, true)?;
+    let stamp_roles = clean_list(a.conversion.stamp_roles);
+    let (tz, source) = resolve::zone(a.conversion.zone.timezone.as_deref())?;
+    // Required by clap.
+    let until_text = a.conversion.until.as_deref().unwrap_or_default();
+    let until = resolve::date("--until", until_text, tz, true)?;
+    let now = time::now_epoch();
+    let mut err = globals.err();
+    let what = match until.precision {
+        Precision::Day => format!("access through {} ", until_text),
+        Precision::Instant => String::new(),
+    };
+    writeln!(
+        err,
+        "until: {}{} = {} ({tz}, zone from {source})",
+        what,
+        until.epoch,
+        time::format_iso(until.epoch, tz)
+    )?;
+    for w in &until.warnings {
+        writeln!(err, "warning: {w}")?;
+    }
+    if until.epoch <= now {
+        writeln!(
+            err,
+            "warning: --until {} is in the past: stamped users will have no access after restore",
+            until_text
+        )?;
+    }
+    let opts = ConvertOptions {
+        from,
+        stamp_roles,
+        until: until.epoch,
+    };
+    let output = if a.output.dry_run {
+        None
+    } else {
+        a.output.output.as_deref()
+    };
+    let settings = super::job_settings(
+        super::write_options(a.output.level.level, super::interruptible(), globals),
+        a.output.verify.then_some(Verify::Report),
+        Some(Context {
+            timezone: tz.name().into(),
+            dry_run: a.output.dry_run,
+            until_iso: Some(time::format_iso(until.epoch, tz)),
+            now: None,
+        }),
+    );
+    let outcome = job::convert(&a.input, output, &settings, |_| Ok(opts))?;
+    render::convert_summary(&mut err, &outcome, tz)?;
+    if globals.verbose {
+        render::convert_users(&mut err, &outcome, tz)?;
+    }
+    let code = render::verify_result(&mut err, outcome.verification.as_ref(), output, tz)?;
+    if a.output.json {
+        render::json(&outcome)?;
+    }
+    Ok(code)
+}

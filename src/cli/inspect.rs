@@ -1,0 +1,23 @@
+//! `inspect`: what a backup holds, as text or JSON.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use mbz_enrol::job::inspect_file_limited;
+
+use super::args::InspectArgs;
+use super::{Globals, render};
+
+/// Runs `inspect`.
+pub fn run(a: InspectArgs, globals: Globals) -> Result<ExitCode> {
+    let inspection = inspect_file_limited(&a.input, &globals.limits)?;
+    let mut out = std::io::stdout().lock();
+    if a.json {
+        serde_json::to_writer_pretty(&mut out, &inspection)?;
+        writeln!(out)?;
+    } else {
+        render::inspection(&mut out, &inspection)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,37 @@
+//! `verify`: restorability and, with `--against`, the change proof.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use mbz_enrol::time;
+
+use super::args::VerifyArgs;
+use super::{Globals, render, resolve};
+
+/// Runs `verify`.
+pub fn run(a: VerifyArgs, globals: Globals) -> Result<ExitCode> {
+    // Dates are only displayed here: an unusable $TZ falls back to UTC instead of failing the proof.
+    let tz = match time::resolve_zone(a.zone.timezone.as_deref()) {
+        Ok((tz, _)) => tz,
+        Err(e) if a.zone.timezone.is_none() => {
+            eprintln!("warning: {}; showing dates in UTC", resolve::zone_error(e));
+            chrono_tz::UTC
+        }
+        Err(e) => return Err(resolve::zone_error(e)),
+    };
+    let v =
+        mbz_enrol::verify::verify_file_limited(&a.archive, a.against.as_deref(), &globals.limits)?;
+    let mut out = std::io::stdout().lock();
+    if a.json {
+        serde_json::to_writer_pretty(&mut out, &v)?;
+        writeln!(out)?;
+    } else {
+        render::verification(&mut out, &v, tz, true)?;
+    }
+    Ok(if v.passed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}

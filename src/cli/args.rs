@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+use super::plan::PlanFormat;
+
 /// Turn database/cohort (and other synced) enrolments into manual ones inside Moodle backups (.mbz),
 /// with end dates, offline.
 #[derive(Debug, Parser)]
@@ -246,19 +248,6 @@ pub struct BatchArgs {
     /// larger, 9 slower and barely smaller. Compression runs on every core; the bytes never depend on it.
     #[arg(long, value_name = "0-9", default_value_t = 6, value_parser = clap::value_parser!(u32).range(0..=9))]
     pub level: u32,
-}
-
-/// `--format` of `plan`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum PlanFormat {
-    /// Moodle's Site administration > Users > Upload users (CSV, comma, UTF-8).
-    Uploaduser,
-    /// The tool_sync plugin's enrolment file (`;`, no quoting).
-    Toolsync,
-    /// A documented JSON plan (docs/plan-json.md).
-    Json,
-    /// Form-encoded bodies for the `enrol_manual_enrol_users` web service (needs --same-site).
-    Ws,
 }
 
 /// `--user-key`.

@@ -3,15 +3,17 @@
 //!
 //! A plan is never a second implementation of the rules: [`build`] takes the report of
 //! [`crate::enrol::convert::convert`] and only adds identifiers (users.xml, roles.xml, groups.xml, course).
+//! Each format is one file in [`format`], behind the [`Format`] interface; [`into`] compares the actions with a
+//! live course's backup.
 
-mod formats;
+pub mod format;
 pub mod into;
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-pub use formats::{FormatError, write_json, write_toolsync, write_uploaduser, write_ws};
+pub use format::{FORMATS, Format, FormatError, Keys, Settings, format};
 
 use crate::backup::User;
 use crate::enrol::convert::{Docs, Report};

@@ -193,16 +193,9 @@ pub fn compare_plans(
     for p in plans.iter_mut().filter(|p| matches(p)) {
         let mut kept = Vec::new();
         for mut action in std::mem::take(&mut p.actions) {
-            let planned = Values {
-                status: action.status,
-                timestart: action.timestart,
-                timeend: action.timeend,
-            };
             let username = action.user.user.username.clone();
-            let (values, outcome) = compare(current.get(&username).copied(), planned);
-            action.status = values.status;
-            action.timestart = values.timestart;
-            action.timeend = values.timeend;
+            let (values, outcome) = compare(current.get(&username).copied(), action.values);
+            action.values = values;
             let send = outcome.kind != "kept";
             comparison.rows.push(Compared {
                 username,
@@ -272,9 +265,7 @@ mod tests {
                 user,
                 roles: Vec::new(),
                 groups: Vec::new(),
-                status: 0,
-                timestart: 0,
-                timeend: 9,
+                values: v(0, 0, 9),
                 stamped: true,
                 sources: Vec::new(),
                 into: None,

@@ -109,12 +109,9 @@ pub struct Action {
     pub roles: Vec<RoleRef>,
     /// Groups the user belongs to in the course.
     pub groups: Vec<String>,
-    /// 0 active, 1 suspended.
-    pub status: i64,
-    /// Start (epoch; 0 = none).
-    pub timestart: i64,
-    /// End (epoch; 0 = unlimited).
-    pub timeend: i64,
+    /// Status, start and end (epochs; 0 = none, unlimited), as the enrolment should be.
+    #[serde(flatten)]
+    pub values: into::Values,
     /// The end was stamped from `--until`.
     pub stamped: bool,
     /// Methods the enrolment came from (`cohort`, `database`, …).
@@ -205,9 +202,11 @@ pub fn build(
                 .get(&u.userid)
                 .map(|g| g.iter().cloned().collect())
                 .unwrap_or_default(),
-            status: u.status,
-            timestart: u.timestart,
-            timeend: u.timeend,
+            values: into::Values {
+                status: u.status,
+                timestart: u.timestart,
+                timeend: u.timeend,
+            },
             stamped: u.stamped,
             sources: u.methods.clone(),
             into: None,

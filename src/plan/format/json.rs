@@ -76,9 +76,9 @@ fn write_json(plans: &[CoursePlan], settings: &Settings, mut out: &mut dyn Write
                             .map(|k| k.1)
                             .unwrap_or_default(),
                         action: a,
-                        status_name: if a.status == 0 { "active" } else { "suspended" },
-                        timestart_iso: time::format_iso(a.timestart, tz),
-                        timeend_iso: (a.timeend != 0).then(|| time::format_iso(a.timeend, tz)),
+                        status_name: if a.values.status == 0 { "active" } else { "suspended" },
+                        timestart_iso: time::format_iso(a.values.timestart, tz),
+                        timeend_iso: (a.values.timeend != 0).then(|| time::format_iso(a.values.timeend, tz)),
                     })
                     .collect(),
             })

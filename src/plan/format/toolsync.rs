@@ -36,7 +36,7 @@ fn write_toolsync(plans: &[CoursePlan], settings: &Settings, out: &mut dyn Write
     let any_groups = plans
         .iter()
         .flat_map(|p| &p.actions)
-        .any(|a| a.status == 0 && !a.groups.is_empty());
+        .any(|a| a.values.status == 0 && !a.groups.is_empty());
     let mut header = "cmd;rolename;uid;cid;enrol;starttime;endtime".to_owned();
     if any_groups {
         header.push_str(";gcmd;g1;g2;g3;g4;g5;g6;g7;g8;g9");
@@ -44,7 +44,7 @@ fn write_toolsync(plans: &[CoursePlan], settings: &Settings, out: &mut dyn Write
     writeln!(out, "{header}")?;
     for a in plans.iter().flat_map(|p| &p.actions) {
         let user = a.user.user.username.clone();
-        if a.status != 0 {
+        if a.values.status != 0 {
             warnings.push(format!(
                 "user {user} in {}: the planned enrolment is suspended, which tool_sync cannot write (add forces \
                  active): left out",
@@ -81,13 +81,13 @@ fn write_toolsync(plans: &[CoursePlan], settings: &Settings, out: &mut dyn Write
                 "user {user}: tool_sync takes 9 groups per line; the others are left out"
             ));
         }
-        let start = local_seconds(a.timestart, tz);
-        let end = if a.timeend == 0 {
+        let start = local_seconds(a.values.timestart, tz);
+        let end = if a.values.timeend == 0 {
             String::new()
         } else {
-            local_seconds(a.timeend, tz)
+            local_seconds(a.values.timeend, tz)
         };
-        for (epoch, text) in [(a.timestart, &start), (a.timeend, &end)] {
+        for (epoch, text) in [(a.values.timestart, &start), (a.values.timeend, &end)] {
             if epoch != 0 && !reads_back(text, epoch, tz) {
                 warnings.push(format!(
                     "user {user}: {text} is ambiguous in {tz} (DST change): tool_sync may read it an hour off"

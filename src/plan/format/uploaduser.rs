@@ -94,7 +94,7 @@ fn write_uploaduser(plans: &[CoursePlan], settings: &Settings, out: &mut dyn Wri
     }
     w.write_record(&header).map_err(csv_err)?;
     for p in plans {
-        if p.manual_enrolperiod > 0 && p.actions.iter().any(|a| a.timeend == 0) {
+        if p.manual_enrolperiod > 0 && p.actions.iter().any(|a| a.values.timeend == 0) {
             warnings.push(format!(
                 "course {}: its manual instance has a default duration of {} days, which Upload users applies to \
                  every row with an empty enrolperiod (unlimited end)",
@@ -103,7 +103,7 @@ fn write_uploaduser(plans: &[CoursePlan], settings: &Settings, out: &mut dyn Wri
             ));
         }
         for a in &p.actions {
-            let (start, days, warn) = upload_dates(a.timestart, a.timeend, tz);
+            let (start, days, warn) = upload_dates(a.values.timestart, a.values.timeend, tz);
             if let Some(warn) = warn {
                 warnings.push(format!("user {}: {warn}", a.user.user.username));
             }
@@ -131,7 +131,7 @@ fn write_uploaduser(plans: &[CoursePlan], settings: &Settings, out: &mut dyn Wri
                         role.unwrap_or_default(),
                         start.clone(),
                         days.map(|d| d.to_string()).unwrap_or_default(),
-                        a.status.to_string(),
+                        a.values.status.to_string(),
                     ]);
                     if any_groups {
                         row.push(a.groups.get(i).cloned().unwrap_or_default());

@@ -44,9 +44,9 @@ fn write_ws(plans: &[CoursePlan], _settings: &Settings, out: &mut dyn Write) -> 
                 role.id,
                 a.user.id,
                 courseid,
-                a.timestart,
-                a.timeend,
-                a.status,
+                a.values.timestart,
+                a.values.timeend,
+                a.values.status,
             ));
         }
     }

@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+use super::plan::PlanFormat;
+
 /// Turn database/cohort (and other synced) enrolments into manual ones inside Moodle backups (.mbz),
 /// with end dates, offline.
 #[derive(Debug, Parser)]
@@ -280,19 +282,6 @@ pub struct BatchArgs {
     /// The deflate level.
     #[command(flatten)]
     pub level: LevelArg,
-}
-
-/// `--format` of `plan`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum PlanFormat {
-    /// Moodle's Site administration > Users > Upload users (CSV, comma, UTF-8).
-    Uploaduser,
-    /// The tool_sync plugin's enrolment file (`;`, no quoting).
-    Toolsync,
-    /// A documented JSON plan (docs/plan-json.md).
-    Json,
-    /// Form-encoded bodies for the `enrol_manual_enrol_users` web service (needs --same-site).
-    Ws,
 }
 
 /// `--user-key`.

@@ -6,11 +6,42 @@ use std::process::ExitCode;
 use anyhow::{Result, bail};
 use mbz_enrol::ConvertOptions;
 use mbz_enrol::archive::output::Atomic;
-use mbz_enrol::plan::{self, CourseKey, CoursePlan, UserKey, into};
+use mbz_enrol::plan::{self, CourseKey, CoursePlan, FormatError, Keys, Settings, UserKey, into};
 use mbz_enrol::time;
 
-use super::args::{CourseKeyArg, PlanArgs, PlanFormat, UserKeyArg};
+use super::args::{CourseKeyArg, PlanArgs, UserKeyArg};
 use super::resolve::{self, clean_list};
+
+/// `--format` of `plan`: one of the library's formats ([`plan::FORMATS`]), offered by its name.
+#[derive(Clone, Copy)]
+pub struct PlanFormat(&'static plan::Format);
+
+impl clap::ValueEnum for PlanFormat {
+    fn value_variants<'a>() -> &'a [Self] {
+        static ALL: std::sync::LazyLock<Vec<PlanFormat>> =
+            std::sync::LazyLock::new(|| plan::FORMATS.iter().copied().map(PlanFormat).collect());
+        &ALL
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        let mut help = self.0.about().to_owned();
+        if self.0.keys() == Keys::SourceIds {
+            help.push_str(" (needs --same-site)");
+        }
+        Some(clap::builder::PossibleValue::new(self.0.name()).help(help))
+    }
+}
+
+/// Prints the name capitalised (`Uploaduser`), as the summary line has always shown it.
+impl std::fmt::Debug for PlanFormat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut name = self.0.name().chars();
+        if let Some(first) = name.next() {
+            write!(f, "{}", first.to_uppercase())?;
+        }
+        f.write_str(name.as_str())
+    }
+}
 
 /// Runs `plan`.
 pub fn run(a: PlanArgs, globals: super::Globals) -> Result<ExitCode> {
@@ -42,10 +73,12 @@ pub fn run(a: PlanArgs, globals: super::Globals) -> Result<ExitCode> {
         CourseKeyArg::Idnumber => CourseKey::Idnumber,
         CourseKeyArg::Id => CourseKey::Id,
     };
-    if a.format == PlanFormat::Ws && !a.same_site {
+    let format = a.format.0;
+    if format.keys() == Keys::SourceIds && !a.same_site {
         bail!(
-            "--format ws sends the backup's numeric user, course and role ids: they are valid only on the site that \
-             made the backup; add --same-site if that is the site the plan is for"
+            "--format {} sends the backup's numeric user, course and role ids: they are valid only on the site that \
+             made the backup; add --same-site if that is the site the plan is for",
+            format.name()
         );
     }
     if !a.same_site && (user_key == UserKey::Id || course_key == CourseKey::Id) {
@@ -54,13 +87,21 @@ pub fn run(a: PlanArgs, globals: super::Globals) -> Result<ExitCode> {
             "warning: id keys are the backup's source-site ids; they are valid only on that site (--same-site)"
         )?;
     }
-    if a.format == PlanFormat::Uploaduser
-        && (user_key != UserKey::Username || course_key != CourseKey::Shortname)
+    if let Keys::Fixed { user, course } = format.keys()
+        && (user_key != user || course_key != course)
     {
+        let chosen: Vec<&str> = plan::FORMATS
+            .iter()
+            .filter(|f| f.keys() == Keys::Chosen)
+            .map(|f| f.name())
+            .collect();
         writeln!(
             err,
-            "note: Upload users matches users by username and courses by shortname; --user-key/--course-key apply to \
-             toolsync and json"
+            "note: {} matches users by {} and courses by {}; --user-key/--course-key apply to {}",
+            format.title(),
+            format!("{user:?}").to_lowercase(),
+            format!("{course:?}").to_lowercase(),
+            chosen.join(" and ")
         )?;
     }
     let opts = ConvertOptions {
@@ -140,16 +181,15 @@ pub fn run(a: PlanArgs, globals: super::Globals) -> Result<ExitCode> {
     if let Some(target) = &a.into {
         apply_into(&mut plans, target, tz, &mut err, &globals.limits)?;
     }
-    let mut buf = Vec::new();
-    let warnings = match a.format {
-        PlanFormat::Uploaduser => plan::write_uploaduser(&plans, tz, &mut buf)?,
-        PlanFormat::Toolsync => plan::write_toolsync(&plans, tz, user_key, course_key, &mut buf)?,
-        PlanFormat::Json => {
-            plan::write_json(&plans, tz, user_key, course_key, &mut buf)?;
-            Vec::new()
-        }
-        PlanFormat::Ws => plan::write_ws(&plans, &mut buf)?,
+    let settings = Settings {
+        tz,
+        user_key,
+        course_key,
     };
+    let mut buf = Vec::new();
+    let warnings = format
+        .write(&plans, &settings, &mut buf)
+        .map_err(format_error)?;
     let input = a
         .inputs
         .first()
@@ -176,29 +216,8 @@ pub fn run(a: PlanArgs, globals: super::Globals) -> Result<ExitCode> {
     for w in &warnings {
         writeln!(err, "warning: {w}")?;
     }
-    let (user_key, course_key) = (
-        format!("{user_key:?}").to_lowercase(),
-        format!("{course_key:?}").to_lowercase(),
-    );
-    match a.format {
-        PlanFormat::Uploaduser => writeln!(
-            err,
-            "Upload users settings: upload type \"Update existing users only\" (or \"Add new and update existing \
-             users\"), CSV delimiter \"comma\", encoding \"UTF-8\"; the site's time zone must be {tz}; the courses need \
-             an enabled manual enrolment method"
-        )?,
-        PlanFormat::Toolsync => writeln!(
-            err,
-            "tool_sync settings: separator \";\", encoding UTF-8, user identifier = {user_key}, course identifier = \
-             {course_key} (tool_sync/enrols_useridentifier and enrols_courseidentifier); server time zone {tz}; try \
-             it first with \"Simulate result without altering data\""
-        )?,
-        PlanFormat::Ws => writeln!(
-            err,
-            "web service: POST each line as the body of enrol_manual_enrol_users (wsfunction=enrol_manual_enrol_users, \
-             Content-Type application/x-www-form-urlencoded); each line is one all-or-nothing transaction"
-        )?,
-        PlanFormat::Json => {}
+    if let Some(note) = format.import_note(&settings) {
+        writeln!(err, "{note}")?;
     }
     Ok(if failed > 0 {
         ExitCode::from(1)
@@ -207,6 +226,18 @@ pub fn run(a: PlanArgs, globals: super::Globals) -> Result<ExitCode> {
     })
 }
 
+/// A format error, with the hint for an empty identifier.
+fn format_error(e: FormatError) -> anyhow::Error {
+    match e {
+        FormatError::MissingKey { .. } => {
+            anyhow::anyhow!("{e}; choose another --user-key/--course-key")
+        }
+        e => e.into(),
+    }
+}
+
+/// `--into`: compares the plans with the target's manual enrolments ([`into::compare_plans`]) and prints the
+/// comparison.
 fn apply_into(
     plans: &mut [CoursePlan],
     target: &std::path::Path,
@@ -215,75 +246,40 @@ fn apply_into(
     limits: &mbz_enrol::archive::Limits,
 ) -> Result<()> {
     let (course, current) = mbz_enrol::job::manual_enrolments(target, limits)?;
-    let matches = |p: &CoursePlan| {
-        (course.id.is_some() && course.id == p.course.id)
-            || course.shortname.as_deref() == Some(p.course.shortname.as_str())
-    };
-    if !plans.iter().any(&matches) {
-        bail!(
+    let comparison = into::compare_plans(plans, course.id, course.shortname.as_deref(), &current)
+        .map_err(|e| {
+        anyhow::anyhow!(
             "--into {}: its course ({}) is none of the planned courses",
             target.display(),
-            course.shortname.as_deref().unwrap_or("?")
-        );
-    }
-    let fmt = |v: &into::Values| {
-        let end = if v.timeend == 0 {
-            "unlimited".to_owned()
-        } else {
-            time::format_iso(v.timeend, tz)
-        };
-        format!(
-            "{} {} .. {end}",
-            if v.status == 0 { "active" } else { "suspended" },
-            if v.timestart == 0 {
-                "-".to_owned()
-            } else {
-                time::format_iso(v.timestart, tz)
-            }
+            e.shortname.as_deref().unwrap_or("?")
         )
-    };
+    })?;
     writeln!(
         err,
         "compared with {} (manual enrolments of the target course):",
         target.display()
     )?;
-    let mut counts: std::collections::BTreeMap<&'static str, usize> = Default::default();
-    for p in plans.iter_mut().filter(|p| matches(p)) {
-        let mut kept = Vec::new();
-        for mut action in std::mem::take(&mut p.actions) {
-            let planned = into::Values {
-                status: action.status,
-                timestart: action.timestart,
-                timeend: action.timeend,
-            };
-            let (values, outcome) =
-                into::compare(current.get(&action.user.user.username).copied(), planned);
-            *counts.entry(outcome.kind).or_default() += 1;
-            writeln!(
-                err,
-                "  {:<12} {:<20} plan {}; target {}; merge restore would give {} ({})",
-                outcome.kind,
-                action.user.user.username,
-                fmt(&values),
-                outcome.target.as_ref().map_or("none".to_owned(), fmt),
-                fmt(&outcome.merge_restore),
-                outcome.why
-            )?;
-            action.status = values.status;
-            action.timestart = values.timestart;
-            action.timeend = values.timeend;
-            let send = outcome.kind != "kept";
-            action.into = Some(outcome);
-            if send {
-                kept.push(action);
-            }
-        }
-        p.actions = kept;
+    for row in &comparison.rows {
+        let outcome = &row.outcome;
+        writeln!(
+            err,
+            "  {:<12} {:<20} plan {}; target {}; merge restore would give {} ({})",
+            outcome.kind,
+            row.username,
+            super::render::values(&row.planned, tz),
+            outcome
+                .target
+                .as_ref()
+                .map_or("none".to_owned(), |v| super::render::values(v, tz)),
+            super::render::values(&outcome.merge_restore, tz),
+            outcome.why
+        )?;
     }
     writeln!(
         err,
         "  totals: {}",
-        counts
+        comparison
+            .totals()
             .iter()
             .map(|(k, n)| format!("{n} {k}"))
             .collect::<Vec<_>>()

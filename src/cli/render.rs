@@ -283,7 +283,8 @@ pub fn verification(w: &mut impl Write, v: &Verification, tz: Tz, details: bool)
     Ok(())
 }
 
-fn values(v: &mbz_enrol::enrol::renew::Values, tz: Tz) -> String {
+/// Status, start and end on one line (`active 2026-09-01T00:00:00+02:00 .. unlimited`).
+pub(super) fn values(v: &mbz_enrol::enrol::renew::Values, tz: Tz) -> String {
     format!(
         "{} {} .. {}",
         if v.status == 0 { "active" } else { "suspended" },

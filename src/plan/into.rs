@@ -3,20 +3,14 @@
 //! and predict what a merge restore of the converted archive would give, with Moodle's own merge rule
 //! (moodle-format.md §3.6).
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 
+use super::CoursePlan;
 use crate::enrol::convert::later_end;
-
-/// A manual enrolment's values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct Values {
-    /// 0 active, 1 suspended.
-    pub status: i64,
-    /// Start.
-    pub timestart: i64,
-    /// End (0 = unlimited).
-    pub timeend: i64,
-}
+/// A manual enrolment's values (status, start, end).
+pub use crate::enrol::renew::Values;
 
 /// How an action compares with the target.
 #[derive(Debug, Clone, Serialize)]
@@ -138,6 +132,86 @@ pub fn compare(e: Option<Values>, b: Values) -> (Values, Outcome) {
     }
 }
 
+/// The target course is none of the planned courses: there is nothing to compare.
+#[derive(Debug, thiserror::Error)]
+#[error("the target course ({}) is none of the planned courses", shortname.as_deref().unwrap_or("?"))]
+pub struct NotPlanned {
+    /// The target course's shortname, if its backup has one.
+    pub shortname: Option<String>,
+}
+
+/// One planned action compared with the target.
+#[derive(Debug, Clone)]
+pub struct Compared {
+    /// The user (username).
+    pub username: String,
+    /// The values now planned (never less access than the target grants).
+    pub planned: Values,
+    /// How they compare (also stored in the action, when it stays in the plan).
+    pub outcome: Outcome,
+}
+
+/// Every action of the target's course compared, in plan order.
+#[derive(Debug, Clone, Default)]
+pub struct Comparison {
+    /// One row per action compared.
+    pub rows: Vec<Compared>,
+}
+
+impl Comparison {
+    /// How many actions of each [`Outcome::kind`].
+    pub fn totals(&self) -> BTreeMap<&'static str, usize> {
+        let mut counts = BTreeMap::new();
+        for r in &self.rows {
+            *counts.entry(r.outcome.kind).or_default() += 1;
+        }
+        counts
+    }
+}
+
+/// Compares the actions of the plans for the target course (matched by `id`, else `shortname`) with its manual
+/// enrolments by username (`current`): each action's values become what [`compare`] plans, its outcome is
+/// recorded, and the actions with nothing to send (`kept`) leave the plan.
+///
+/// # Errors
+/// [`NotPlanned`] when no plan is for the target course.
+pub fn compare_plans(
+    plans: &mut [CoursePlan],
+    id: Option<i64>,
+    shortname: Option<&str>,
+    current: &BTreeMap<String, Values>,
+) -> Result<Comparison, NotPlanned> {
+    let matches = |p: &CoursePlan| {
+        (id.is_some() && id == p.course.id) || shortname == Some(p.course.shortname.as_str())
+    };
+    if !plans.iter().any(matches) {
+        return Err(NotPlanned {
+            shortname: shortname.map(str::to_owned),
+        });
+    }
+    let mut comparison = Comparison::default();
+    for p in plans.iter_mut().filter(|p| matches(p)) {
+        let mut kept = Vec::new();
+        for mut action in std::mem::take(&mut p.actions) {
+            let username = action.user.user.username.clone();
+            let (values, outcome) = compare(current.get(&username).copied(), action.values);
+            action.values = values;
+            let send = outcome.kind != "kept";
+            comparison.rows.push(Compared {
+                username,
+                planned: values,
+                outcome: outcome.clone(),
+            });
+            action.into = Some(outcome);
+            if send {
+                kept.push(action);
+            }
+        }
+        p.actions = kept;
+    }
+    Ok(comparison)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -178,5 +252,44 @@ mod tests {
         assert_eq!((p, o.kind), (v(0, 5, 9), "kept"));
         let (p, o) = compare(Some(v(1, 5, 9)), v(0, 0, 20));
         assert_eq!((p, o.kind), (v(0, 0, 20), "reactivated"));
+    }
+
+    #[test]
+    fn compared_plans_drop_kept_actions_and_refuse_another_course() {
+        use crate::plan::{Action, CourseRef, UserRef};
+        let action = |name: &str| {
+            let mut user = UserRef::default();
+            user.user.username = name.into();
+            Action {
+                course: CourseRef::default(),
+                user,
+                roles: Vec::new(),
+                groups: Vec::new(),
+                values: v(0, 0, 9),
+                stamped: true,
+                sources: Vec::new(),
+                into: None,
+            }
+        };
+        let mut plans = vec![CoursePlan {
+            archive: "a.mbz".into(),
+            course: CourseRef {
+                id: Some(7),
+                shortname: "c".into(),
+                idnumber: String::new(),
+            },
+            manual_enrolperiod: 0,
+            actions: vec![action("kept"), action("new")],
+            warnings: Vec::new(),
+        }];
+        let current = BTreeMap::from([("kept".to_owned(), v(0, 0, 20))]);
+        let e = compare_plans(&mut plans, Some(8), Some("other"), &current).unwrap_err();
+        assert_eq!(e.shortname.as_deref(), Some("other"));
+        let c = compare_plans(&mut plans, Some(7), None, &current).unwrap();
+        assert_eq!(c.rows.len(), 2);
+        assert_eq!(c.totals(), BTreeMap::from([("kept", 1), ("new", 1)]));
+        assert_eq!(plans[0].actions.len(), 1);
+        assert_eq!(plans[0].actions[0].user.user.username, "new");
+        assert!(plans[0].actions[0].into.is_some());
     }
 }

@@ -3,15 +3,17 @@
 //!
 //! A plan is never a second implementation of the rules: [`build`] takes the report of
 //! [`crate::enrol::convert::convert`] and only adds identifiers (users.xml, roles.xml, groups.xml, course).
+//! Each format is one file in [`format`], behind the [`Format`] interface; [`into`] compares the actions with a
+//! live course's backup.
 
-mod formats;
+pub mod format;
 pub mod into;
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-pub use formats::{FormatError, write_json, write_toolsync, write_uploaduser, write_ws};
+pub use format::{FORMATS, Format, FormatError, Keys, Settings, format};
 
 use crate::backup::User;
 use crate::enrol::convert::{Docs, Report};
@@ -107,12 +109,9 @@ pub struct Action {
     pub roles: Vec<RoleRef>,
     /// Groups the user belongs to in the course.
     pub groups: Vec<String>,
-    /// 0 active, 1 suspended.
-    pub status: i64,
-    /// Start (epoch; 0 = none).
-    pub timestart: i64,
-    /// End (epoch; 0 = unlimited).
-    pub timeend: i64,
+    /// Status, start and end (epochs; 0 = none, unlimited), as the enrolment should be.
+    #[serde(flatten)]
+    pub values: into::Values,
     /// The end was stamped from `--until`.
     pub stamped: bool,
     /// Methods the enrolment came from (`cohort`, `database`, …).
@@ -203,9 +202,11 @@ pub fn build(
                 .get(&u.userid)
                 .map(|g| g.iter().cloned().collect())
                 .unwrap_or_default(),
-            status: u.status,
-            timestart: u.timestart,
-            timeend: u.timeend,
+            values: into::Values {
+                status: u.status,
+                timestart: u.timestart,
+                timeend: u.timeend,
+            },
             stamped: u.stamped,
             sources: u.methods.clone(),
             into: None,

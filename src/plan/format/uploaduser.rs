@@ -1,0 +1,202 @@
+//! Moodle's Site administration > Users > Upload users CSV. Upload users matches users by username and courses
+//! by shortname, and computes the end from a start and a number of days: [`upload_dates`] makes that exact.
+
+use std::io::{self, Write};
+
+use chrono_tz::Tz;
+
+use super::{Format, FormatError, Keys, Settings, Written, local_minutes, reads_back};
+use crate::plan::{Action, CourseKey, CoursePlan, UserKey};
+use crate::time;
+
+/// Upload users: matched by username and shortname, whatever keys are chosen.
+pub(super) static FORMAT: Format = Format::new("uploaduser", "Upload users", write_uploaduser)
+    .with_about("Moodle's Site administration > Users > Upload users (CSV, comma, UTF-8)")
+    .with_keys(Keys::Fixed {
+        user: UserKey::Username,
+        course: CourseKey::Shortname,
+    })
+    .with_import_note(import_note);
+
+/// The site settings Upload users needs.
+fn import_note(settings: &Settings) -> String {
+    format!(
+        "Upload users settings: upload type \"Update existing users only\" (or \"Add new and update existing \
+         users\"), CSV delimiter \"comma\", encoding \"UTF-8\"; the site's time zone must be {}; the courses need \
+         an enabled manual enrolment method",
+        settings.tz
+    )
+}
+
+/// Upload users computes `timeend = strtotime(enroltimestart) + enrolperiod × 86400`. Chooses a start, never later
+/// than `start` and written to the minute, and a whole number of days so that the end is exactly `end`,
+/// DST included. Returns (start text, days or `None` for unlimited, a warning when exactness is impossible).
+pub fn upload_dates(start: i64, end: i64, tz: Tz) -> (String, Option<i64>, Option<String>) {
+    if end == 0 {
+        let s = start - start.rem_euclid(60);
+        return (local_minutes(s, tz), None, None);
+    }
+    let mut days = ((end - start) as f64 / 86_400.0).ceil().max(1.0) as i64;
+    for _ in 0..4 {
+        let s = end - days * 86_400;
+        let text = local_minutes(s, tz);
+        if s.rem_euclid(60) == 0 && reads_back(&text, s, tz) {
+            return (text, Some(days), None);
+        }
+        if s.rem_euclid(60) != 0 {
+            break;
+        }
+        days += 1; // the local time was ambiguous: one day earlier is not
+    }
+    let s = end - days * 86_400;
+    let s = s - s.rem_euclid(60);
+    (
+        local_minutes(s, tz),
+        Some(days),
+        Some(format!(
+            "end {} is not a whole minute: Upload users will end at {}",
+            time::format_iso(end, tz),
+            time::format_iso(s + days * 86_400, tz)
+        )),
+    )
+}
+
+/// Slots per row: one per role and per group (Upload users has one role# and one group# per course#).
+fn slots(a: &Action) -> usize {
+    a.roles.len().max(a.groups.len()).max(1)
+}
+
+/// Moodle's "Upload users" CSV: comma-separated UTF-8, quoted where needed, one row per (user, course).
+/// Returns warnings.
+fn write_uploaduser(plans: &[CoursePlan], settings: &Settings, out: &mut dyn Write) -> Written {
+    let tz = settings.tz;
+    let mut warnings = Vec::new();
+    let actions: Vec<&Action> = plans.iter().flat_map(|p| &p.actions).collect();
+    let width = actions.iter().map(|a| slots(a)).max().unwrap_or(1);
+    let any_groups = actions.iter().any(|a| !a.groups.is_empty());
+    let mut w = csv::WriterBuilder::new()
+        .quote_style(csv::QuoteStyle::Necessary)
+        .from_writer(out);
+    let mut header: Vec<String> = ["username", "firstname", "lastname", "email"]
+        .map(String::from)
+        .to_vec();
+    for i in 1..=width {
+        header.extend([
+            format!("course{i}"),
+            format!("role{i}"),
+            format!("enroltimestart{i}"),
+            format!("enrolperiod{i}"),
+            format!("enrolstatus{i}"),
+        ]);
+        if any_groups {
+            header.push(format!("group{i}"));
+        }
+    }
+    w.write_record(&header).map_err(csv_err)?;
+    for p in plans {
+        if p.manual_enrolperiod > 0 && p.actions.iter().any(|a| a.values.timeend == 0) {
+            warnings.push(format!(
+                "course {}: its manual instance has a default duration of {} days, which Upload users applies to \
+                 every row with an empty enrolperiod (unlimited end)",
+                p.course.shortname,
+                p.manual_enrolperiod / 86_400
+            ));
+        }
+        for a in &p.actions {
+            let (start, days, warn) = upload_dates(a.values.timestart, a.values.timeend, tz);
+            if let Some(warn) = warn {
+                warnings.push(format!("user {}: {warn}", a.user.user.username));
+            }
+            if a.roles.is_empty() {
+                warnings.push(format!(
+                    "user {} holds no role in {}: Upload users gives the manual instance's default role",
+                    a.user.user.username, a.course.shortname
+                ));
+            }
+            let mut row = vec![
+                a.user.user.username.clone(),
+                a.user.user.firstname.clone(),
+                a.user.user.lastname.clone(),
+                a.user.user.email.clone(),
+            ];
+            for i in 0..width {
+                if i < slots(a) {
+                    let role = a
+                        .roles
+                        .get(i)
+                        .or(a.roles.first())
+                        .map(|r| r.shortname.clone());
+                    row.extend([
+                        a.course.shortname.clone(),
+                        role.unwrap_or_default(),
+                        start.clone(),
+                        days.map(|d| d.to_string()).unwrap_or_default(),
+                        a.values.status.to_string(),
+                    ]);
+                    if any_groups {
+                        row.push(a.groups.get(i).cloned().unwrap_or_default());
+                    }
+                } else {
+                    row.extend(std::iter::repeat_n(
+                        String::new(),
+                        if any_groups { 6 } else { 5 },
+                    ));
+                }
+            }
+            w.write_record(&row).map_err(csv_err)?;
+        }
+    }
+    w.flush()?;
+    Ok(warnings)
+}
+
+fn csv_err(e: csv::Error) -> FormatError {
+    FormatError::Io(io::Error::other(e))
+}
+
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(start: i64, end: i64, tz: Tz) {
+        let (text, days, warn) = upload_dates(start, end, tz);
+        assert!(warn.is_none(), "{warn:?}");
+        assert!(
+            reads_back(&text, end - days.unwrap() * 86_400, tz),
+            "{text}"
+        );
+        let s = end - days.unwrap() * 86_400;
+        assert!(s <= start, "{text} is later than the planned start");
+        assert_eq!(
+            s + days.unwrap() * 86_400,
+            end,
+            "{text} + {days:?} days in {tz}"
+        );
+    }
+
+    #[test]
+    fn upload_dates_are_exact_across_dst() {
+        let paris = chrono_tz::Europe::Paris;
+        let santiago = chrono_tz::America::Santiago;
+        let until = time::parse_end("2027-08-31", paris).unwrap().epoch;
+        check(0, until, paris);
+        check(1_725_148_800, until, paris); // start in summer, end in summer, winter between
+        let winter_end = time::parse_end("2027-01-15", paris).unwrap().epoch;
+        check(1_725_148_800, winter_end, paris);
+        for (s, e) in [
+            ("2026-03-01", "2026-10-15"),
+            ("2026-08-01", "2027-04-10"),
+            ("2026-04-01", "2026-04-06"),
+        ] {
+            let s = time::parse_start(s, santiago).unwrap().epoch;
+            let e = time::parse_end(e, santiago).unwrap().epoch;
+            check(s, e, santiago);
+        }
+        // End before start: still exact, with the start moved earlier.
+        check(2_000_000_000, 1_900_000_020, paris);
+        // Unlimited end: empty period, start to the minute.
+        let (text, days, _) = upload_dates(1_725_148_800, 0, paris);
+        assert_eq!((text.as_str(), days), ("2024-09-01 02:00", None));
+    }
+}

@@ -7,40 +7,16 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::archive::{self, Container, Loaded};
-use crate::backup::{self, MOODLE_BACKUP};
-use crate::enrol::convert::{self, COURSE_ROLES, Docs, ENROLMENTS, EnrolError, GROUPS, ROLES};
+use crate::backup;
+use crate::enrol::members::{
+    COURSE, COURSE_ROLES, ENROLMENTS, GROUPS, MOODLE_BACKUP, READ, READ_WITH_USERS,
+};
 use crate::enrol::summary::{self, Summary};
+use crate::enrol::{Docs, EnrolError, Values, convert, model};
 use crate::error::{Error, Result};
 
-/// The course's own settings (idnumber).
-const COURSE_XML: &str = "course/course.xml";
-/// The members the rules read.
-const WANTED: &[&str] = &[
-    MOODLE_BACKUP,
-    COURSE_XML,
-    ENROLMENTS,
-    COURSE_ROLES,
-    ROLES,
-    GROUPS,
-];
-/// The same, plus users.xml (streamed into id → username).
-const WANTED_WITH_USERS: &[&str] = &[
-    MOODLE_BACKUP,
-    COURSE_XML,
-    ENROLMENTS,
-    COURSE_ROLES,
-    ROLES,
-    GROUPS,
-    crate::backup::USERS,
-];
-
 fn docs(loaded: &Loaded) -> Docs<'_> {
-    Docs {
-        enrolments: loaded.doc(ENROLMENTS),
-        course_roles: loaded.doc(COURSE_ROLES),
-        roles: loaded.doc(ROLES),
-        groups: loaded.doc(GROUPS),
-    }
+    Docs::from_lookup(|member| loaded.doc(member))
 }
 
 fn enrol_err(path: &Path) -> impl Fn(EnrolError) -> Error + '_ {
@@ -111,7 +87,7 @@ impl Course {
                 .and_then(|s| s.trim().parse().ok()),
             shortname: info.get("original_course_shortname").map(str::to_owned),
             fullname: info.get("original_course_fullname").map(str::to_owned),
-            idnumber: loaded.doc(COURSE_XML).and_then(course_idnumber),
+            idnumber: loaded.doc(COURSE).and_then(course_idnumber),
         }
     }
 }
@@ -178,7 +154,7 @@ pub fn convert_file_with(
     // The output is checked before anything is read; for a zip, the members the conversion cannot change are
     // copied while it runs.
     archive::produce_and_write(input, output, write, || {
-        let loaded = archive::load_limited(input, WANTED, &write.limits)?;
+        let loaded = archive::load_limited(input, READ, &write.limits)?;
         let info = info(input, &loaded)?;
         let course = Course::new(&info, &loaded);
         let opts = options(&course)?;
@@ -247,7 +223,7 @@ pub fn inspect_file(input: &Path) -> Result<Inspection> {
 /// # Errors
 /// As [`inspect_file`], and [`Error::TooLarge`].
 pub fn inspect_file_limited(input: &Path, limits: &archive::Limits) -> Result<Inspection> {
-    let loaded = archive::load_limited(input, WANTED, limits)?;
+    let loaded = archive::load_limited(input, READ, limits)?;
     let info = info(input, &loaded)?;
     let mut summary = summary::summarize(&docs(&loaded)).map_err(enrol_err(input))?;
     if info.root_settings.get("users").map(String::as_str) == Some("0") {
@@ -310,7 +286,7 @@ pub fn renew_file_with(
     write: &archive::WriteOptions,
 ) -> Result<RenewOutcome> {
     archive::produce_and_write(input, output, write, || {
-        let loaded = archive::load_limited(input, WANTED_WITH_USERS, &write.limits)?;
+        let loaded = archive::load_limited(input, READ_WITH_USERS, &write.limits)?;
         let info = info(input, &loaded)?;
         let users: BTreeMap<i64, String> = loaded
             .users
@@ -353,7 +329,7 @@ pub fn plan_file_limited(
     opts: &convert::Options,
     limits: &archive::Limits,
 ) -> Result<crate::plan::CoursePlan> {
-    let loaded = archive::load_limited(input, WANTED_WITH_USERS, limits)?;
+    let loaded = archive::load_limited(input, READ_WITH_USERS, limits)?;
     let info = info(input, &loaded)?;
     let course = Course::new(&info, &loaded);
     let conversion = convert::convert(&docs(&loaded), opts).map_err(enrol_err(input))?;
@@ -379,40 +355,30 @@ pub fn plan_file_limited(
 pub fn manual_enrolments(
     target: &Path,
     limits: &archive::Limits,
-) -> Result<(Course, BTreeMap<String, crate::plan::into::Values>)> {
-    let loaded = archive::load_limited(target, WANTED_WITH_USERS, limits)?;
+) -> Result<(Course, BTreeMap<String, Values>)> {
+    let loaded = archive::load_limited(target, READ_WITH_USERS, limits)?;
     let course = Course::new(&info(target, &loaded)?, &loaded);
     let users = loaded.users.clone().unwrap_or_default();
     let mut out = BTreeMap::new();
     let Some(x) = loaded.doc(ENROLMENTS) else {
         return Ok((course, out));
     };
-    let instances = crate::enrol::model::parse_enrolments(x).map_err(|source| Error::Enrol {
+    let instances = model::parse_enrolments(x).map_err(|source| Error::Enrol {
         path: target.to_path_buf(),
         source: EnrolError::Xml {
             member: ENROLMENTS,
             source,
         },
     })?;
-    let Some(manual) = instances.iter().find(|i| i.plugin(x) == "manual") else {
+    let Some((_, manual)) = model::first_manual(&instances, x) else {
         return Ok((course, out));
     };
     for e in &manual.enrolments {
-        let (Some(u), Some(status), Some(ts), Some(te)) = (
-            e.int(x, "userid"),
-            e.int(x, "status"),
-            e.int(x, "timestart"),
-            e.int(x, "timeend"),
-        ) else {
+        let (Some(u), Some(values)) = (e.int(x, "userid"), e.values_if_present(x)) else {
             continue;
         };
         let Some(user) = users.get(&u) else { continue };
-        out.entry(user.username.clone())
-            .or_insert(crate::plan::into::Values {
-                status,
-                timestart: ts,
-                timeend: te,
-            });
+        out.entry(user.username.clone()).or_insert(values);
     }
     Ok((course, out))
 }

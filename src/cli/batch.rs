@@ -22,7 +22,7 @@ pub fn run(a: BatchArgs, globals: super::Globals) -> Result<ExitCode> {
     let mut err = globals.err();
     writeln!(err, "time zone: {tz} (from {source})")?;
     let from = clean_list(a.from);
-    if from.is_empty() || from.iter().any(|m| m == "manual") {
+    if mbz_enrol::enrol::convert::check_sources(&from).is_err() {
         bail!("--from needs enrolment methods other than manual, e.g. --from database,cohort");
     }
     let stamp_roles = clean_list(a.stamp_roles);
@@ -137,13 +137,14 @@ pub fn run(a: BatchArgs, globals: super::Globals) -> Result<ExitCode> {
     // stays bounded by the jobs running, not by the number of archives.
     let work = |job: &Job| -> mbz_enrol::Result<Row> {
         let out = (!a.dry_run).then_some(job.output.as_path());
-        let outcome = mbz_enrol::run::convert_file_with(&job.input, out, &write, |course| {
+        let mut outcome = mbz_enrol::run::convert_file_with(&job.input, out, &write, |course| {
             Ok(ConvertOptions {
                 from: from.clone(),
                 stamp_roles: stamp_roles.clone(),
                 until: resolve(course, job)?,
             })
         })?;
+        super::render::hint_flags(&mut outcome.report.warnings);
         if a.require_change && outcome.rewritten.is_empty() {
             if let Some(o) = out {
                 let _ = std::fs::remove_file(o);
@@ -181,7 +182,13 @@ pub fn run(a: BatchArgs, globals: super::Globals) -> Result<ExitCode> {
             stamped: outcome.report.totals.stamped,
             suspended: outcome.report.totals.suspended,
             until: time::format_iso(outcome.report.until, tz),
-            warnings: outcome.report.warnings.join("; "),
+            warnings: outcome
+                .report
+                .warnings
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; "),
             ..Row::default()
         })
     };

@@ -10,6 +10,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use mbz_enrol::ConvertOptions;
+use mbz_enrol::enrol::convert::SourceError;
 use mbz_enrol::run::inspect_file_limited;
 use mbz_enrol::time::{self, Precision};
 
@@ -219,13 +220,14 @@ fn convert(a: ConvertArgs, globals: Globals) -> Result<ExitCode> {
         refuse_existing(out, a.force)?;
     }
     let from = clean_list(a.from);
-    if from.is_empty() {
-        bail!("--from needs at least one enrolment method, e.g. --from database,cohort");
-    }
-    if from.iter().any(|m| m == "manual") {
-        bail!(
+    match mbz_enrol::enrol::convert::check_sources(&from) {
+        Ok(()) => {}
+        Err(SourceError::Empty) => {
+            bail!("--from needs at least one enrolment method, e.g. --from database,cohort")
+        }
+        Err(SourceError::Manual) => bail!(
             "--from manual: manual enrolments are the conversion's target, not a source (use `renew` to change them)"
-        );
+        ),
     }
     let stamp_roles = clean_list(a.stamp_roles);
     let (tz, source) = zone(a.timezone.as_deref())?;
@@ -260,7 +262,8 @@ fn convert(a: ConvertArgs, globals: Globals) -> Result<ExitCode> {
     };
     let output = if a.dry_run { None } else { a.output.as_deref() };
     let write = write_options(a.level, interruptible(), globals);
-    let outcome = mbz_enrol::run::convert_file_with(&a.input, output, &write, |_| Ok(opts))?;
+    let mut outcome = mbz_enrol::run::convert_file_with(&a.input, output, &write, |_| Ok(opts))?;
+    render::hint_flags(&mut outcome.report.warnings);
     render::convert_summary(&mut err, &outcome, tz, a.dry_run)?;
     if globals.verbose {
         render::convert_users(&mut err, &outcome, tz)?;
@@ -436,7 +439,8 @@ fn renew(a: RenewArgs, globals: Globals) -> Result<ExitCode> {
         mbz_enrol::archive::output::check(&input, out)?;
         refuse_existing(out, a.force)?;
     }
-    let outcome = mbz_enrol::run::renew_file_with(&input, output, &opts, &write)?;
+    let mut outcome = mbz_enrol::run::renew_file_with(&input, output, &opts, &write)?;
+    render::hint_flags(&mut outcome.report.warnings);
     render::renew_summary(&mut err, &outcome, tz)?;
     let (code, verification) =
         verify_output(&mut err, a.verify, output, &input, tz, &write.limits)?;
@@ -491,7 +495,8 @@ fn renew_many(
         &write.cancel,
         |job| {
             let out = (!a.dry_run).then_some(job.output.as_path());
-            let o = mbz_enrol::run::renew_file_with(&job.input, out, opts, write)?;
+            let mut o = mbz_enrol::run::renew_file_with(&job.input, out, opts, write)?;
+            render::hint_flags(&mut o.report.warnings);
             if a.verify
                 && let Some(out) = out
             {

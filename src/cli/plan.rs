@@ -21,7 +21,7 @@ pub fn run(a: PlanArgs, globals: super::Globals) -> Result<ExitCode> {
         "time zone: {tz} (from {source}); plan times are written in it"
     )?;
     let from = clean_list(a.from);
-    if from.is_empty() || from.iter().any(|m| m == "manual") {
+    if mbz_enrol::enrol::convert::check_sources(&from).is_err() {
         bail!("--from needs enrolment methods other than manual, e.g. --from database,cohort");
     }
     let until = time::parse_end(&a.until, tz).with_context(|| "--until")?;
@@ -104,7 +104,10 @@ pub fn run(a: PlanArgs, globals: super::Globals) -> Result<ExitCode> {
     let mut failed = 0;
     for job in &found.jobs {
         match mbz_enrol::run::plan_file_limited(&job.input, &opts, &globals.limits) {
-            Ok(p) => plans.push(p),
+            Ok(mut p) => {
+                super::render::hint_flags(&mut p.warnings);
+                plans.push(p);
+            }
             Err(e) => {
                 failed += 1;
                 writeln!(err, "FAILED {}: {:#}", job.relative, anyhow::Error::from(e))?;

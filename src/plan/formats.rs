@@ -389,7 +389,7 @@ pub fn write_json(
         archive: &'a str,
         course: &'a super::CourseRef,
         manual_enrolperiod: i64,
-        warnings: &'a [String],
+        warnings: &'a [crate::enrol::Warning],
         actions: Vec<Item<'a>>,
     }
     #[derive(Serialize)]

@@ -14,8 +14,9 @@ use serde::Serialize;
 pub use formats::{FormatError, write_json, write_toolsync, write_uploaduser, write_ws};
 
 use crate::backup::User;
-use crate::enrol::convert::{Docs, Report};
+use crate::enrol::members::USERS;
 use crate::enrol::model;
+use crate::enrol::{Docs, Report, Warning};
 
 /// Which user identifier the plan uses (tool_sync's `uid`, JSON `user.key`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -135,7 +136,7 @@ pub struct CoursePlan {
     /// Actions, one per user.
     pub actions: Vec<Action>,
     /// Things the admin should know.
-    pub warnings: Vec<String>,
+    pub warnings: Vec<Warning>,
 }
 
 /// Builds one course's actions from the conversion `report` of `docs`.
@@ -177,7 +178,7 @@ pub fn build(
         .enrolments
         .and_then(|x| {
             let instances = model::parse_enrolments(x).ok()?;
-            let manual = instances.iter().find(|i| i.plugin(x) == "manual")?;
+            let (_, manual) = model::first_manual(&instances, x)?;
             manual.int(x, "enrolperiod")
         })
         .unwrap_or(0);
@@ -186,10 +187,10 @@ pub fn build(
     for u in &report.users {
         let user = users.get(&u.userid).cloned().unwrap_or_default();
         if user.username.is_empty() {
-            warnings.push(format!(
-                "user {} is not in users.xml: left out of the plan (restore would skip it too)",
+            warnings.push(Warning::Note(format!(
+                "user {} is not in {USERS}: left out of the plan (restore would skip it too)",
                 u.userid
-            ));
+            )));
             continue;
         }
         actions.push(Action {

@@ -1,5 +1,5 @@
-//! The backup's own description, read from `moodle_backup.xml` (release, original course, root settings), and
-//! its users, read from `users.xml`.
+//! The backup's own description, read from `moodle_backup.xml` (release, original course, root settings), the
+//! course's idnumber (`course/course.xml`) and its users (`users.xml`).
 
 use std::collections::BTreeMap;
 use std::io::BufRead;
@@ -70,6 +70,22 @@ pub fn parse(x: &[u8]) -> Result<Info, XmlError> {
         Ok(())
     })?;
     Ok(info)
+}
+
+/// `<course><idnumber>` of `course/course.xml`, when non-empty.
+pub fn course_idnumber(x: &[u8]) -> Option<String> {
+    let mut out = None;
+    let _ = xml::walk(x, |v| {
+        if let Visit::Close(c) = v
+            && c.depth == 2
+            && c.name == b"idnumber"
+            && out.is_none()
+        {
+            out = Some(xml::text(x, c.content));
+        }
+        Ok(())
+    });
+    out.filter(|s| !s.is_empty() && s != xml::NULL)
 }
 
 /// A user as described in `users.xml` (the fields a merge plan needs).

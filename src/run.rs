@@ -12,7 +12,7 @@ use crate::enrol::members::{
     COURSE, COURSE_ROLES, ENROLMENTS, GROUPS, MOODLE_BACKUP, READ, READ_WITH_USERS,
 };
 use crate::enrol::summary::{self, Summary};
-use crate::enrol::{Docs, EnrolError, Values, convert, model};
+use crate::enrol::{Docs, EnrolError, Values, convert, merge};
 use crate::error::{Error, Result};
 
 fn docs(loaded: &Loaded) -> Docs<'_> {
@@ -87,25 +87,9 @@ impl Course {
                 .and_then(|s| s.trim().parse().ok()),
             shortname: info.get("original_course_shortname").map(str::to_owned),
             fullname: info.get("original_course_fullname").map(str::to_owned),
-            idnumber: loaded.doc(COURSE).and_then(course_idnumber),
+            idnumber: loaded.doc(COURSE).and_then(backup::course_idnumber),
         }
     }
-}
-
-/// `<course><idnumber>` of course/course.xml, when non-empty.
-fn course_idnumber(x: &[u8]) -> Option<String> {
-    let mut out = None;
-    let _ = crate::xml::walk(x, |v| {
-        if let crate::xml::Visit::Close(c) = v
-            && c.depth == 2
-            && c.name == b"idnumber"
-            && out.is_none()
-        {
-            out = Some(crate::xml::text(x, c.content));
-        }
-        Ok(())
-    });
-    out.filter(|s| !s.is_empty() && s != crate::xml::NULL)
 }
 
 /// What `convert` did to one archive.
@@ -359,26 +343,9 @@ pub fn manual_enrolments(
     let loaded = archive::load_limited(target, READ_WITH_USERS, limits)?;
     let course = Course::new(&info(target, &loaded)?, &loaded);
     let users = loaded.users.clone().unwrap_or_default();
-    let mut out = BTreeMap::new();
-    let Some(x) = loaded.doc(ENROLMENTS) else {
-        return Ok((course, out));
+    let out = match loaded.doc(ENROLMENTS) {
+        Some(x) => merge::manual_by_username(x, &users).map_err(enrol_err(target))?,
+        None => BTreeMap::new(),
     };
-    let instances = model::parse_enrolments(x).map_err(|source| Error::Enrol {
-        path: target.to_path_buf(),
-        source: EnrolError::Xml {
-            member: ENROLMENTS,
-            source,
-        },
-    })?;
-    let Some((_, manual)) = model::first_manual(&instances, x) else {
-        return Ok((course, out));
-    };
-    for e in &manual.enrolments {
-        let (Some(u), Some(values)) = (e.int(x, "userid"), e.values_if_present(x)) else {
-            continue;
-        };
-        let Some(user) = users.get(&u) else { continue };
-        out.entry(user.username.clone()).or_insert(values);
-    }
     Ok((course, out))
 }

@@ -2,7 +2,12 @@
 //! restore stores when a backup's manual enrolment meets one the target course already has
 //! (moodle-format.md §3.6).
 
-use super::model::Values;
+use std::collections::BTreeMap;
+
+use super::error::EnrolError;
+use super::members::ENROLMENTS;
+use super::model::{self, Values};
+use crate::backup::User;
 
 /// The later of two ends, 0 (unlimited) winning.
 pub fn later_end(a: i64, b: i64) -> i64 {
@@ -77,6 +82,31 @@ pub fn restore_user_enrolment(existing: Option<Values>, backup: Values) -> Value
         }
         _ => backup,
     }
+}
+
+/// What a merge meets: the course's manual enrolments by username (the first manual instance, as restore and
+/// Upload users use; the first enrolment of each user; enrolments lacking a value or of a user missing from
+/// `users` are left out).
+///
+/// # Errors
+/// [`EnrolError::Xml`] when `course/enrolments.xml` (`x`) is malformed.
+pub fn manual_by_username(
+    x: &[u8],
+    users: &BTreeMap<i64, User>,
+) -> Result<BTreeMap<String, Values>, EnrolError> {
+    let instances = model::parse_enrolments(x).map_err(EnrolError::xml(ENROLMENTS))?;
+    let mut out = BTreeMap::new();
+    let Some((_, manual)) = model::first_manual(&instances, x) else {
+        return Ok(out);
+    };
+    for e in &manual.enrolments {
+        let (Some(u), Some(values)) = (e.int(x, "userid"), e.values_if_present(x)) else {
+            continue;
+        };
+        let Some(user) = users.get(&u) else { continue };
+        out.entry(user.username.clone()).or_insert(values);
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

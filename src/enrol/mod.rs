@@ -1,7 +1,7 @@
 //! Moodle's enrolment rules on backup XML: where the members and fields are ([`members`]), the model
-//! ([`model`]), conversion of synced methods into manual enrolments ([`convert`]), renewal of manual ones
-//! ([`renew`]), merging enrolments and Moodle's restore merge rule ([`merge`]) and the summary that `inspect`
-//! shows ([`summary`]).
+//! ([`model`]), conversion of synced methods into manual enrolments ([`convert`](mod@convert)), renewal of
+//! manual ones ([`renew`]), merging enrolments and Moodle's restore merge rule ([`merge`]) and the summary
+//! that `inspect` shows ([`summary`]).
 
 pub mod convert;
 mod error;

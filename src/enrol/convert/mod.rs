@@ -14,9 +14,10 @@
 //! - retyped instances lose every plugin setting (`customint1` would be read as the 4.4+ welcome option);
 //! - `enrol_<plugin>` role assignments and group members become plain manual ones.
 //!
-//! [`convert`] runs these as named steps: [`read`] (parse, stamped roles, which instances convert, each
-//! user's sources), [`holder`] (the manual instance that receives them), [`users`] (the per-user merge and
-//! its edits), [`retype`] (instances made manual) and [`roles`] (role assignments and group members).
+//! [`convert`] runs these as named steps: `read` (parse, stamped roles, which instances convert, each user's
+//! sources), `holder` (the manual instance that receives them), `users` (the per-user merge and its edits),
+//! `retype` (instances made manual), `append` (where new enrolments go) and `roles` (role assignments and
+//! group members).
 
 mod append;
 mod holder;

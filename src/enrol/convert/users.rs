@@ -56,7 +56,7 @@ pub(super) struct Rewrite<'s, 'a> {
     holder: &'s Holder,
     /// Edits in the document.
     pub edits: Vec<Edit>,
-    /// New enrolments for the holder, built in one buffer (see [`Rewrite::line_mode`]).
+    /// New enrolments for the holder, built in one buffer (see `line_mode`).
     pub appended: Vec<u8>,
     /// New enrolments are whole lines (with their indentation), else bare elements.
     pub line_mode: bool,

@@ -1,17 +1,14 @@
-//! The backup's own description, read from `moodle_backup.xml`: release, original course, root settings.
+//! The backup's own description, read from `moodle_backup.xml` (release, original course, root settings), the
+//! course's idnumber (`course/course.xml`) and its users (`users.xml`).
 
 use std::collections::BTreeMap;
-
-use serde::Serialize;
-
 use std::io::BufRead;
 
 use quick_xml::events::Event;
+use serde::Serialize;
 
+pub use crate::enrol::members::{MOODLE_BACKUP, USERS};
 use crate::xml::{self, Visit, XmlError};
-
-/// Member path of the backup description.
-pub const MOODLE_BACKUP: &str = "moodle_backup.xml";
 
 /// Fields of `<information>` and the root-level settings.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -75,8 +72,21 @@ pub fn parse(x: &[u8]) -> Result<Info, XmlError> {
     Ok(info)
 }
 
-/// Member path of the users.
-pub const USERS: &str = "users.xml";
+/// `<course><idnumber>` of `course/course.xml`, when non-empty.
+pub fn course_idnumber(x: &[u8]) -> Option<String> {
+    let mut out = None;
+    let _ = xml::walk(x, |v| {
+        if let Visit::Close(c) = v
+            && c.depth == 2
+            && c.name == b"idnumber"
+            && out.is_none()
+        {
+            out = Some(xml::text(x, c.content));
+        }
+        Ok(())
+    });
+    out.filter(|s| !s.is_empty() && s != xml::NULL)
+}
 
 /// A user as described in `users.xml` (the fields a merge plan needs).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -135,29 +145,13 @@ pub fn users(reader: impl BufRead, max_event: u64) -> Result<BTreeMap<i64, User>
                 field = None;
             }
             Event::Text(t) => {
-                if let (Some((_, user)), Some(name)) = (current.as_mut(), field.as_deref()) {
-                    let slot = match name {
-                        "username" => &mut user.username,
-                        "idnumber" => &mut user.idnumber,
-                        "email" => &mut user.email,
-                        "firstname" => &mut user.firstname,
-                        "lastname" => &mut user.lastname,
-                        _ => continue,
-                    };
+                if let Some(slot) = slot(&mut current, field.as_deref()) {
                     let s: &str = &t;
                     slot.push_str(&xml::unescape(s));
                 }
             }
             Event::GeneralRef(r) => {
-                if let (Some((_, user)), Some(name)) = (current.as_mut(), field.as_deref()) {
-                    let slot = match name {
-                        "username" => &mut user.username,
-                        "idnumber" => &mut user.idnumber,
-                        "email" => &mut user.email,
-                        "firstname" => &mut user.firstname,
-                        "lastname" => &mut user.lastname,
-                        _ => continue,
-                    };
+                if let Some(slot) = slot(&mut current, field.as_deref()) {
                     let s: &str = &r;
                     slot.push_str(&xml::unescape(&format!("&{s};")));
                 }
@@ -167,4 +161,17 @@ pub fn users(reader: impl BufRead, max_event: u64) -> Result<BTreeMap<i64, User>
         }
     }
     Ok(out)
+}
+
+/// The field of the user being read that `field` names, if it is one a plan needs.
+fn slot<'a>(current: &'a mut Option<(i64, User)>, field: Option<&str>) -> Option<&'a mut String> {
+    let (_, user) = current.as_mut()?;
+    Some(match field? {
+        "username" => &mut user.username,
+        "idnumber" => &mut user.idnumber,
+        "email" => &mut user.email,
+        "firstname" => &mut user.firstname,
+        "lastname" => &mut user.lastname,
+        _ => return None,
+    })
 }

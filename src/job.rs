@@ -12,41 +12,18 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::archive::{self, Container, Loaded};
-use crate::backup::{self, MOODLE_BACKUP};
-use crate::enrol::convert::{self, COURSE_ROLES, Docs, ENROLMENTS, EnrolError, GROUPS, ROLES};
+use crate::backup;
+use crate::enrol::convert as rules;
+use crate::enrol::members::{
+    COURSE, COURSE_ROLES, ENROLMENTS, GROUPS, MOODLE_BACKUP, READ, READ_WITH_USERS,
+};
 use crate::enrol::summary::{self, Summary};
+use crate::enrol::{Docs, EnrolError, Values, merge};
 use crate::error::{Error, Result};
 use crate::verify::Verification;
 
-/// The course's own settings (idnumber).
-const COURSE_XML: &str = "course/course.xml";
-/// The members the rules read.
-const WANTED: &[&str] = &[
-    MOODLE_BACKUP,
-    COURSE_XML,
-    ENROLMENTS,
-    COURSE_ROLES,
-    ROLES,
-    GROUPS,
-];
-/// The same, plus users.xml (streamed into id → username).
-const WANTED_WITH_USERS: &[&str] = &[
-    MOODLE_BACKUP,
-    COURSE_XML,
-    ENROLMENTS,
-    COURSE_ROLES,
-    ROLES,
-    GROUPS,
-    crate::backup::USERS,
-];
-
 fn docs(loaded: &Loaded) -> Docs<'_> {
-    Docs {
-        enrolments: loaded.doc(ENROLMENTS),
-        course_roles: loaded.doc(COURSE_ROLES),
-        roles: loaded.doc(ROLES),
-        groups: loaded.doc(GROUPS),
-    }
+    Docs::from_lookup(|member| loaded.doc(member))
 }
 
 fn enrol_err(path: &Path) -> impl Fn(EnrolError) -> Error + '_ {
@@ -117,25 +94,9 @@ impl Course {
                 .and_then(|s| s.trim().parse().ok()),
             shortname: info.get("original_course_shortname").map(str::to_owned),
             fullname: info.get("original_course_fullname").map(str::to_owned),
-            idnumber: loaded.doc(COURSE_XML).and_then(course_idnumber),
+            idnumber: loaded.doc(COURSE).and_then(backup::course_idnumber),
         }
     }
-}
-
-/// `<course><idnumber>` of course/course.xml, when non-empty.
-fn course_idnumber(x: &[u8]) -> Option<String> {
-    let mut out = None;
-    let _ = crate::xml::walk(x, |v| {
-        if let crate::xml::Visit::Close(c) = v
-            && c.depth == 2
-            && c.name == b"idnumber"
-            && out.is_none()
-        {
-            out = Some(crate::xml::text(x, c.content));
-        }
-        Ok(())
-    });
-    out.filter(|s| !s.is_empty() && s != crate::xml::NULL)
 }
 
 /// What a job did to one archive: `R` is the rules' report ([`ConvertOutcome`], [`RenewOutcome`]). Its JSON
@@ -162,7 +123,7 @@ pub struct Outcome<R> {
 }
 
 /// What `convert` did to one archive.
-pub type ConvertOutcome = Outcome<convert::Report>;
+pub type ConvertOutcome = Outcome<rules::Report>;
 
 /// What `renew` did to one archive.
 pub type RenewOutcome = Outcome<crate::enrol::renew::Report>;
@@ -250,7 +211,7 @@ pub fn convert(
     input: &Path,
     output: Option<&Path>,
     settings: &Settings,
-    options: impl FnOnce(&Course) -> Result<convert::Options>,
+    options: impl FnOnce(&Course) -> Result<rules::Options>,
 ) -> Result<ConvertOutcome> {
     let outcome = convert_file_with(input, output, &settings.write, options)?;
     finish(outcome, input, output, settings)
@@ -333,7 +294,7 @@ impl<R> Outcome<R> {
 pub fn convert_file(
     input: &Path,
     output: Option<&Path>,
-    opts: &convert::Options,
+    opts: &rules::Options,
 ) -> Result<ConvertOutcome> {
     convert_file_with(input, output, &archive::WriteOptions::default(), |_| {
         Ok(opts.clone())
@@ -349,16 +310,16 @@ pub fn convert_file_with(
     input: &Path,
     output: Option<&Path>,
     write: &archive::WriteOptions,
-    options: impl FnOnce(&Course) -> Result<convert::Options>,
+    options: impl FnOnce(&Course) -> Result<rules::Options>,
 ) -> Result<ConvertOutcome> {
     // The output is checked before anything is read; for a zip, the members the conversion cannot change are
     // copied while it runs.
     archive::produce_and_write(input, output, write, || {
-        let loaded = archive::load_limited(input, WANTED, &write.limits)?;
+        let loaded = archive::load_limited(input, READ, &write.limits)?;
         let info = info(input, &loaded)?;
         let course = Course::new(&info, &loaded);
         let opts = options(&course)?;
-        let mut conversion = convert::convert(&docs(&loaded), &opts).map_err(enrol_err(input))?;
+        let mut conversion = rules::convert(&docs(&loaded), &opts).map_err(enrol_err(input))?;
         // The originals are no longer needed while the archive is written: free them (memory stays flat).
         let mut loaded = loaded;
         loaded.docs.clear();
@@ -423,7 +384,7 @@ pub fn inspect_file(input: &Path) -> Result<Inspection> {
 /// # Errors
 /// As [`inspect_file`], and [`Error::TooLarge`].
 pub fn inspect_file_limited(input: &Path, limits: &archive::Limits) -> Result<Inspection> {
-    let loaded = archive::load_limited(input, WANTED, limits)?;
+    let loaded = archive::load_limited(input, READ, limits)?;
     let info = info(input, &loaded)?;
     let mut summary = summary::summarize(&docs(&loaded)).map_err(enrol_err(input))?;
     if info.root_settings.get("users").map(String::as_str) == Some("0") {
@@ -468,7 +429,7 @@ pub fn renew_file_with(
     write: &archive::WriteOptions,
 ) -> Result<RenewOutcome> {
     archive::produce_and_write(input, output, write, || {
-        let loaded = archive::load_limited(input, WANTED_WITH_USERS, &write.limits)?;
+        let loaded = archive::load_limited(input, READ_WITH_USERS, &write.limits)?;
         let info = info(input, &loaded)?;
         let users: BTreeMap<i64, String> = loaded
             .users
@@ -499,7 +460,7 @@ pub fn renew_file_with(
 ///
 /// # Errors
 /// [`Error`] naming the archive and member.
-pub fn plan_file(input: &Path, opts: &convert::Options) -> Result<crate::plan::CoursePlan> {
+pub fn plan_file(input: &Path, opts: &rules::Options) -> Result<crate::plan::CoursePlan> {
     plan_file_limited(input, opts, &archive::Limits::default())
 }
 
@@ -509,13 +470,13 @@ pub fn plan_file(input: &Path, opts: &convert::Options) -> Result<crate::plan::C
 /// As [`plan_file`], and [`Error::TooLarge`].
 pub fn plan_file_limited(
     input: &Path,
-    opts: &convert::Options,
+    opts: &rules::Options,
     limits: &archive::Limits,
 ) -> Result<crate::plan::CoursePlan> {
-    let loaded = archive::load_limited(input, WANTED_WITH_USERS, limits)?;
+    let loaded = archive::load_limited(input, READ_WITH_USERS, limits)?;
     let info = info(input, &loaded)?;
     let course = Course::new(&info, &loaded);
-    let conversion = convert::convert(&docs(&loaded), opts).map_err(enrol_err(input))?;
+    let conversion = rules::convert(&docs(&loaded), opts).map_err(enrol_err(input))?;
     let users = loaded.users.clone().unwrap_or_default();
     Ok(crate::plan::build(
         &input.display().to_string(),
@@ -538,40 +499,13 @@ pub fn plan_file_limited(
 pub fn manual_enrolments(
     target: &Path,
     limits: &archive::Limits,
-) -> Result<(Course, BTreeMap<String, crate::plan::into::Values>)> {
-    let loaded = archive::load_limited(target, WANTED_WITH_USERS, limits)?;
+) -> Result<(Course, BTreeMap<String, Values>)> {
+    let loaded = archive::load_limited(target, READ_WITH_USERS, limits)?;
     let course = Course::new(&info(target, &loaded)?, &loaded);
     let users = loaded.users.clone().unwrap_or_default();
-    let mut out = BTreeMap::new();
-    let Some(x) = loaded.doc(ENROLMENTS) else {
-        return Ok((course, out));
+    let out = match loaded.doc(ENROLMENTS) {
+        Some(x) => merge::manual_by_username(x, &users).map_err(enrol_err(target))?,
+        None => BTreeMap::new(),
     };
-    let instances = crate::enrol::model::parse_enrolments(x).map_err(|source| Error::Enrol {
-        path: target.to_path_buf(),
-        source: EnrolError::Xml {
-            member: ENROLMENTS,
-            source,
-        },
-    })?;
-    let Some(manual) = instances.iter().find(|i| i.plugin(x) == "manual") else {
-        return Ok((course, out));
-    };
-    for e in &manual.enrolments {
-        let (Some(u), Some(status), Some(ts), Some(te)) = (
-            e.int(x, "userid"),
-            e.int(x, "status"),
-            e.int(x, "timestart"),
-            e.int(x, "timeend"),
-        ) else {
-            continue;
-        };
-        let Some(user) = users.get(&u) else { continue };
-        out.entry(user.username.clone())
-            .or_insert(crate::plan::into::Values {
-                status,
-                timestart: ts,
-                timeend: te,
-            });
-    }
     Ok((course, out))
 }

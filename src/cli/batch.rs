@@ -145,13 +145,14 @@ pub fn run(a: BatchArgs, globals: super::Globals) -> Result<ExitCode> {
     // stays bounded by the jobs running, not by the number of archives.
     let work = |job: &Job| -> mbz_enrol::Result<Row> {
         let out = (!a.dry_run).then_some(job.output.as_path());
-        let outcome = mbz_enrol::job::convert(&job.input, out, &settings, |course| {
+        let mut outcome = mbz_enrol::job::convert(&job.input, out, &settings, |course| {
             Ok(ConvertOptions {
                 from: from.clone(),
                 stamp_roles: stamp_roles.clone(),
                 until: until_of(course, job)?,
             })
         })?;
+        super::render::hint_flags(&mut outcome.report.warnings);
         Ok(Row::converted(&job.relative, &outcome, tz))
     };
     let finished = |job: &Job, result: &mbz_enrol::Result<Row>, took: std::time::Duration| {

@@ -80,7 +80,8 @@ pub fn run(a: ConvertArgs, globals: Globals) -> Result<ExitCode> {
             now: None,
         }),
     );
-    let outcome = job::convert(&a.input, output, &settings, |_| Ok(opts))?;
+    let mut outcome = job::convert(&a.input, output, &settings, |_| Ok(opts))?;
+    render::hint_flags(&mut outcome.report.warnings);
     render::convert_summary(&mut err, &outcome, tz)?;
     if globals.verbose {
         render::convert_users(&mut err, &outcome, tz)?;

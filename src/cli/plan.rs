@@ -149,7 +149,10 @@ pub fn run(a: PlanArgs, globals: super::Globals) -> Result<ExitCode> {
     let mut failed = 0;
     for job in &found.jobs {
         match mbz_enrol::job::plan_file_limited(&job.input, &opts, &globals.limits) {
-            Ok(p) => plans.push(p),
+            Ok(mut p) => {
+                super::render::hint_flags(&mut p.warnings);
+                plans.push(p);
+            }
             Err(e) => {
                 failed += 1;
                 writeln!(err, "FAILED {}: {:#}", job.relative, anyhow::Error::from(e))?;

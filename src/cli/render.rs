@@ -9,6 +9,29 @@ use mbz_enrol::time;
 use mbz_enrol::verify::{UserState, Verification};
 use mbz_enrol::{ConvertOutcome, Inspection, RenewOutcome};
 
+/// The flag that sets a library setting.
+fn flag(setting: mbz_enrol::enrol::Setting) -> String {
+    use mbz_enrol::enrol::Setting;
+    match setting {
+        Setting::StampRoles => "--stamp-roles",
+        Setting::Roles => "--role",
+        Setting::Groups => "--group",
+        Setting::Users => "--user",
+    }
+    .to_owned()
+}
+
+/// Renders, in place, the warnings that name a setting so they name its flag: every later rendering (stderr,
+/// `--json`, reports) then shows the command line's words.
+pub fn hint_flags(warnings: &mut [mbz_enrol::enrol::Warning]) {
+    use mbz_enrol::enrol::Warning;
+    for w in warnings {
+        if matches!(w, Warning::Missing { .. }) {
+            *w = Warning::Note(w.render(flag));
+        }
+    }
+}
+
 fn date(epoch: i64, tz: Tz) -> String {
     if epoch == 0 {
         "unlimited".into()
@@ -284,7 +307,7 @@ pub fn verification(w: &mut impl Write, v: &Verification, tz: Tz, details: bool)
 }
 
 /// Status, start and end on one line (`active 2026-09-01T00:00:00+02:00 .. unlimited`).
-pub(super) fn values(v: &mbz_enrol::enrol::renew::Values, tz: Tz) -> String {
+pub(super) fn values(v: &mbz_enrol::enrol::Values, tz: Tz) -> String {
     format!(
         "{} {} .. {}",
         if v.status == 0 { "active" } else { "suspended" },

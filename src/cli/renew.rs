@@ -119,7 +119,8 @@ pub fn run(a: RenewArgs, globals: Globals) -> Result<ExitCode> {
             now: Some(now),
         }),
     );
-    let outcome = job::renew(&input, output, &settings, &opts)?;
+    let mut outcome = job::renew(&input, output, &settings, &opts)?;
+    render::hint_flags(&mut outcome.report.warnings);
     render::renew_summary(&mut err, &outcome, tz)?;
     let code = render::verify_result(&mut err, outcome.verification.as_ref(), output, tz)?;
     if a.output.json {
@@ -169,7 +170,10 @@ fn many(
         &settings.write.cancel,
         |job| {
             let out = (!a.output.dry_run).then_some(job.output.as_path());
-            job::renew(&job.input, out, &settings, opts)
+            job::renew(&job.input, out, &settings, opts).map(|mut o| {
+                render::hint_flags(&mut o.report.warnings);
+                o
+            })
         },
         |job, result, _| {
             if globals.quiet {

@@ -108,20 +108,20 @@ pub(crate) fn clean_list(list: Vec<String>) -> Vec<String> {
 /// `--from`: the methods to convert; manual is the target, never a source (`explain`: one message for each
 /// mistake, as `convert` words them).
 pub(crate) fn sources(list: Vec<String>, explain: bool) -> Result<Vec<String>> {
+    use mbz_enrol::enrol::convert::{SourceError, check_sources};
     let from = clean_list(list);
-    let manual = from.iter().any(|m| m == "manual");
-    if explain && from.is_empty() {
-        bail!("--from needs at least one enrolment method, e.g. --from database,cohort");
-    }
-    if explain && manual {
-        bail!(
+    match check_sources(&from) {
+        Ok(()) => Ok(from),
+        Err(SourceError::Empty) if explain => {
+            bail!("--from needs at least one enrolment method, e.g. --from database,cohort")
+        }
+        Err(SourceError::Manual) if explain => bail!(
             "--from manual: manual enrolments are the conversion's target, not a source (use `renew` to change them)"
-        );
+        ),
+        Err(_) => {
+            bail!("--from needs enrolment methods other than manual, e.g. --from database,cohort")
+        }
     }
-    if from.is_empty() || manual {
-        bail!("--from needs enrolment methods other than manual, e.g. --from database,cohort");
-    }
-    Ok(from)
 }
 
 /// A date for `flag` (`--until`, `--start`, `--now`), parsed as an end or a start.

@@ -1,9 +1,19 @@
-//! Moodle's enrolment rules on backup XML: the model ([`model`]), conversion of synced methods into manual
-//! enrolments ([`convert`]) and the summary that `inspect` shows ([`summary`]).
+//! Moodle's enrolment rules on backup XML: where the members and fields are ([`members`]), the model
+//! ([`model`]), conversion of synced methods into manual enrolments ([`convert`](mod@convert)), renewal of
+//! manual ones ([`renew`]), merging enrolments and Moodle's restore merge rule ([`merge`]) and the summary
+//! that `inspect` shows ([`summary`]).
 
 pub mod convert;
+mod error;
+pub mod members;
+pub mod merge;
 pub mod model;
 pub mod renew;
 pub mod summary;
+pub mod warning;
 
 pub use convert::{Conversion, Options, Report, convert};
+pub use error::EnrolError;
+pub use members::Docs;
+pub use model::Values;
+pub use warning::{Setting, Warning};

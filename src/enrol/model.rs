@@ -5,7 +5,36 @@
 use std::collections::BTreeMap;
 use std::ops::Range;
 
+use serde::Serialize;
+
+use super::error::EnrolError;
+use super::members::{ENROLMENT_FIELDS, ENROLMENTS};
 use crate::xml::{self, Visit, XmlError};
+
+/// The plugin name of Moodle's manual enrolments, the holder of every converted enrolment.
+pub const MANUAL: &str = "manual";
+
+/// Status, start and end of one user enrolment: what restore, renew and the merge rule read and write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Values {
+    /// 0 active, 1 suspended.
+    pub status: i64,
+    /// Start (epoch; 0 = none).
+    pub timestart: i64,
+    /// End (epoch; 0 = unlimited).
+    pub timeend: i64,
+}
+
+impl Values {
+    /// The values `status`, `timestart`, `timeend`.
+    pub const fn new(status: i64, timestart: i64, timeend: i64) -> Self {
+        Values {
+            status,
+            timestart,
+            timeend,
+        }
+    }
+}
 
 /// A leaf element's content span and text.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,19 +96,10 @@ struct Slot {
     span: (u32, u32),
 }
 
-const UE_FIELDS: [&str; 6] = [
-    "status",
-    "userid",
-    "timestart",
-    "timeend",
-    "modifierid",
-    "timemodified",
-];
-
 impl UeFields {
     /// The field named `name`, if present.
     pub fn get(&self, name: &str) -> Option<Field> {
-        let i = UE_FIELDS.iter().position(|n| *n == name)?;
+        let i = ENROLMENT_FIELDS.iter().position(|n| *n == name)?;
         self.slots[i].map(|s| Field {
             content: s.content.0 as usize..s.content.1 as usize,
             span: s.span.0 as usize..s.span.1 as usize,
@@ -88,7 +108,7 @@ impl UeFields {
 
     /// Records `field` under `name` unless already set (the first occurrence wins, as in [`Instance`]).
     fn set(&mut self, name: &[u8], field: Field) {
-        let Some(i) = UE_FIELDS.iter().position(|n| n.as_bytes() == name) else {
+        let Some(i) = ENROLMENT_FIELDS.iter().position(|n| n.as_bytes() == name) else {
             return;
         };
         let small =
@@ -137,6 +157,10 @@ impl Instance {
             .map(|f| f.text(xml).trim().to_owned())
             .unwrap_or_default()
     }
+    /// Whether it is a manual instance.
+    pub fn is_manual(&self, xml: &[u8]) -> bool {
+        self.plugin(xml) == MANUAL
+    }
     /// The instance status (0 enabled); a missing or non-numeric status counts as enabled, as restore does.
     pub fn status(&self, xml: &[u8]) -> i64 {
         self.int(xml, "status").unwrap_or(0)
@@ -152,6 +176,39 @@ impl UserEnrolment {
     pub fn int(&self, xml: &[u8], name: &str) -> Option<i64> {
         self.fields.get(name).and_then(|f| f.int(xml))
     }
+    /// An integer field the rules need; `inst` is the instance holding this enrolment (for the message).
+    ///
+    /// # Errors
+    /// [`EnrolError::Invalid`] when the field is missing or not an integer.
+    pub fn required(&self, xml: &[u8], inst: &Instance, name: &str) -> Result<i64, EnrolError> {
+        self.int(xml, name).ok_or_else(|| EnrolError::Invalid {
+            member: ENROLMENTS,
+            what: format!(
+                "{} in <enrol id=\"{}\"> has no integer <{name}>",
+                self.label(),
+                inst.id
+            ),
+        })
+    }
+    /// Its status, start and end, each required (checked in that order).
+    ///
+    /// # Errors
+    /// As [`UserEnrolment::required`].
+    pub fn values(&self, xml: &[u8], inst: &Instance) -> Result<Values, EnrolError> {
+        Ok(Values {
+            status: self.required(xml, inst, "status")?,
+            timestart: self.required(xml, inst, "timestart")?,
+            timeend: self.required(xml, inst, "timeend")?,
+        })
+    }
+    /// Its status, start and end, `None` when one is missing or not an integer.
+    pub fn values_if_present(&self, xml: &[u8]) -> Option<Values> {
+        Some(Values {
+            status: self.int(xml, "status")?,
+            timestart: self.int(xml, "timestart")?,
+            timeend: self.int(xml, "timeend")?,
+        })
+    }
     /// A display name for messages: `enrolment id=N`.
     pub fn label(&self) -> String {
         match &self.id {
@@ -159,6 +216,12 @@ impl UserEnrolment {
             None => format!("<enrolment> at byte {}", self.span.start),
         }
     }
+}
+
+/// The first manual instance and its position: the one restore keeps and Upload users enrols into (Moodle
+/// allows one per course).
+pub fn first_manual<'a>(instances: &'a [Instance], xml: &[u8]) -> Option<(usize, &'a Instance)> {
+    instances.iter().enumerate().find(|(_, i)| i.is_manual(xml))
 }
 
 /// Parses `course/enrolments.xml`: `enrolments/enrols/enrol/user_enrolments/enrolment`.

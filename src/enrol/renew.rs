@@ -6,8 +6,11 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::Serialize;
 
-use super::convert::{COURSE_ROLES, Docs, ENROLMENTS, EnrolError, GROUPS, ROLES};
+use super::error::EnrolError;
+use super::members::{COURSE_ROLES, Docs, ENROLMENTS, GROUPS, ROLES};
 use super::model;
+use super::model::Values;
+use super::warning::{Setting, Warning};
 use crate::xml::{self, Edit};
 
 /// A `--status` value.
@@ -49,17 +52,6 @@ pub struct Options {
     pub until: Option<i64>,
 }
 
-/// Status, start and end of one enrolment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct Values {
-    /// 0 active, 1 suspended.
-    pub status: i64,
-    /// Start (0 = none).
-    pub timestart: i64,
-    /// End (0 = unlimited).
-    pub timeend: i64,
-}
-
 /// One matched enrolment.
 #[derive(Debug, Clone, Serialize)]
 pub struct Row {
@@ -88,7 +80,7 @@ pub struct Report {
     /// Of them, enrolments whose values changed.
     pub changed: usize,
     /// Things the admin should know.
-    pub warnings: Vec<String>,
+    pub warnings: Vec<Warning>,
 }
 
 /// The rewritten `course/enrolments.xml` (`None` = unchanged) and the report.
@@ -98,10 +90,6 @@ pub struct Renewal {
     pub enrolments: Option<Vec<u8>>,
     /// What was done.
     pub report: Report,
-}
-
-fn xml_err(member: &'static str) -> impl Fn(xml::XmlError) -> EnrolError {
-    move |source| EnrolError::Xml { member, source }
 }
 
 /// Applies `opts` to `docs`; `users` maps user ids to usernames (from users.xml).
@@ -115,22 +103,22 @@ pub fn renew(
 ) -> Result<Renewal, EnrolError> {
     let mut report = Report::default();
     let Some(ex) = docs.enrolments else {
-        report
-            .warnings
-            .push(format!("no {ENROLMENTS} in this backup: nothing to renew"));
+        report.warnings.push(Warning::Note(format!(
+            "no {ENROLMENTS} in this backup: nothing to renew"
+        )));
         return Ok(Renewal {
             enrolments: None,
             report,
         });
     };
-    let instances = model::parse_enrolments(ex).map_err(xml_err(ENROLMENTS))?;
+    let instances = model::parse_enrolments(ex).map_err(EnrolError::xml(ENROLMENTS))?;
     let role_names = match docs.roles {
-        Some(x) => model::parse_role_names(x).map_err(xml_err(ROLES))?,
+        Some(x) => model::parse_role_names(x).map_err(EnrolError::xml(ROLES))?,
         None => BTreeMap::new(),
     };
     let mut user_roles: HashMap<i64, BTreeSet<String>> = HashMap::new();
     if let Some(x) = docs.course_roles {
-        for a in model::parse_assignments(x).map_err(xml_err(COURSE_ROLES))? {
+        for a in model::parse_assignments(x).map_err(EnrolError::xml(COURSE_ROLES))? {
             if let (Some(u), Some(r)) = (a.userid, a.roleid) {
                 let name = role_names.get(&r).cloned().unwrap_or_default();
                 user_roles.entry(u).or_default().insert(name);
@@ -140,7 +128,7 @@ pub fn renew(
     let mut user_groups: HashMap<i64, BTreeSet<String>> = HashMap::new();
     let mut group_names: BTreeSet<String> = BTreeSet::new();
     if let Some(x) = docs.groups {
-        for m in model::parse_group_members(x).map_err(xml_err(GROUPS))? {
+        for m in model::parse_group_members(x).map_err(EnrolError::xml(GROUPS))? {
             group_names.insert(m.group.clone());
             if let Some(u) = m.userid {
                 user_groups.entry(u).or_default().insert(m.group);
@@ -149,16 +137,18 @@ pub fn renew(
     }
     for r in &opts.roles {
         if !role_names.values().any(|n| n == r) {
-            report
-                .warnings
-                .push(format!("role `{r}` (--role) is not defined in this backup"));
+            report.warnings.push(Warning::Missing {
+                setting: Setting::Roles,
+                name: r.clone(),
+            });
         }
     }
     for g in &opts.groups {
         if !group_names.contains(g) {
-            report.warnings.push(format!(
-                "group `{g}` (--group) has no members in this backup"
-            ));
+            report.warnings.push(Warning::Missing {
+                setting: Setting::Groups,
+                name: g.clone(),
+            });
         }
     }
     let wanted_ids: BTreeSet<i64> = users
@@ -168,9 +158,10 @@ pub fn renew(
         .collect();
     for u in &opts.users {
         if !users.values().any(|n| n == u) {
-            report.warnings.push(format!(
-                "user `{u}` (--user) is not in this backup's users.xml"
-            ));
+            report.warnings.push(Warning::Missing {
+                setting: Setting::Users,
+                name: u.clone(),
+            });
         }
     }
 
@@ -202,21 +193,7 @@ pub fn renew(
             {
                 continue;
             }
-            let get = |name: &str| {
-                ue.int(ex, name).ok_or_else(|| EnrolError::Invalid {
-                    member: ENROLMENTS,
-                    what: format!(
-                        "{} in <enrol id=\"{}\"> has no integer <{name}>",
-                        ue.label(),
-                        inst.id
-                    ),
-                })
-            };
-            let before = Values {
-                status: get("status")?,
-                timestart: get("timestart")?,
-                timeend: get("timeend")?,
-            };
+            let before = ue.values(ex, inst)?;
             if !opts.statuses.is_empty()
                 && !opts
                     .statuses
@@ -254,24 +231,21 @@ pub fn renew(
         }
     }
     if report.matched.is_empty() {
-        report
-            .warnings
-            .push("no enrolment matches the filters: nothing changed".into());
+        report.warnings.push(Warning::Note(
+            "no enrolment matches the filters: nothing changed".into(),
+        ));
     }
     for row in &report.matched {
         if let Some(why) = &row.no_access {
-            report.warnings.push(format!(
+            report.warnings.push(Warning::Note(format!(
                 "user {} ({} #{}): {why}",
                 row.username.as_deref().unwrap_or(&row.userid.to_string()),
                 row.method,
                 row.instance
-            ));
+            )));
         }
     }
-    let out = xml::splice(ex, edits).map_err(|source| EnrolError::Edit {
-        member: ENROLMENTS,
-        source,
-    })?;
+    let out = xml::splice(ex, edits).map_err(EnrolError::edit(ENROLMENTS))?;
     Ok(Renewal {
         enrolments: (out != ex).then_some(out),
         report,

@@ -5,8 +5,9 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::convert::{COURSE_ROLES, Docs, ENROLMENTS, EnrolError, GROUPS};
-use super::model;
+use super::error::EnrolError;
+use super::members::{COURSE_ROLES, Docs, ENROLMENTS, GROUPS};
+use super::model::{self, MANUAL};
 
 /// One `<enrol>` instance.
 #[derive(Debug, Clone, Serialize)]
@@ -45,11 +46,8 @@ pub struct Summary {
 pub fn summarize(docs: &Docs<'_>) -> Result<Summary, EnrolError> {
     let mut s = Summary::default();
     if let Some(x) = docs.enrolments {
-        let instances = model::parse_enrolments(x).map_err(|source| EnrolError::Xml {
-            member: ENROLMENTS,
-            source,
-        })?;
-        let manual = instances.iter().filter(|i| i.plugin(x) == "manual").count();
+        let instances = model::parse_enrolments(x).map_err(EnrolError::xml(ENROLMENTS))?;
+        let manual = instances.iter().filter(|i| i.is_manual(x)).count();
         if manual > 1 {
             s.warnings.push(format!(
                 "{manual} manual instances: Moodle allows one per course; restore merges them into one and applies \
@@ -64,7 +62,7 @@ pub fn summarize(docs: &Docs<'_>) -> Result<Summary, EnrolError> {
                 .iter()
                 .filter(|e| e.int(x, "status").is_some_and(|v| v != 0))
                 .count();
-            if plugin == "manual" {
+            if plugin == MANUAL {
                 if status != 0 {
                     s.warnings.push(format!(
                         "manual instance {} is disabled: its enrolments give no access (convert enables it and \
@@ -112,20 +110,14 @@ pub fn summarize(docs: &Docs<'_>) -> Result<Summary, EnrolError> {
         ));
     }
     if let Some(x) = docs.course_roles {
-        let assignments = model::parse_assignments(x).map_err(|source| EnrolError::Xml {
-            member: COURSE_ROLES,
-            source,
-        })?;
+        let assignments = model::parse_assignments(x).map_err(EnrolError::xml(COURSE_ROLES))?;
         for a in &assignments {
             let c = a.component.as_ref().map(|c| c.text(x)).unwrap_or_default();
             *s.role_assignments_by_component.entry(c).or_default() += 1;
         }
     }
     if let Some(x) = docs.groups {
-        let members = model::parse_group_members(x).map_err(|source| EnrolError::Xml {
-            member: GROUPS,
-            source,
-        })?;
+        let members = model::parse_group_members(x).map_err(EnrolError::xml(GROUPS))?;
         for m in &members {
             let c = m.component.as_ref().map(|c| c.text(x)).unwrap_or_default();
             *s.group_members_by_component.entry(c).or_default() += 1;

@@ -1,16 +1,16 @@
 //! `--into TARGET.mbz`: compare planned actions with the target course's current manual enrolments, so the
 //! plan only changes what needs changing and never shortens or suspends an access the target already grants;
 //! and predict what a merge restore of the converted archive would give, with Moodle's own merge rule
-//! (moodle-format.md §3.6).
+//! ([`merge::restore_user_enrolment`], moodle-format.md §3.6).
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 
 use super::CoursePlan;
-use crate::enrol::convert::later_end;
 /// A manual enrolment's values (status, start, end).
-pub use crate::enrol::renew::Values;
+pub use crate::enrol::Values;
+use crate::enrol::merge;
 
 /// How an action compares with the target.
 #[derive(Debug, Clone, Serialize)]
@@ -25,40 +25,10 @@ pub struct Outcome {
     pub merge_restore: Values,
 }
 
-/// Moodle's `enrol_manual_plugin::restore_user_enrolment` for existing `e` and backup `b` (the backup's
-/// instance is enabled after conversion).
-pub fn merge_restore(e: Option<Values>, b: Values) -> Values {
-    match e {
-        Some(e) if e.status == 0 => {
-            if b.status != 0 {
-                return e;
-            }
-            let mut r = b;
-            let mut enrol = false;
-            if r.timestart > e.timestart {
-                r.timestart = e.timestart;
-                enrol = true;
-            }
-            if r.timeend == 0 {
-                if e.timeend != 0 {
-                    enrol = true;
-                }
-            } else if e.timeend == 0 {
-                r.timeend = 0;
-            } else if r.timeend < e.timeend {
-                r.timeend = e.timeend;
-                enrol = true;
-            }
-            if enrol { r } else { e }
-        }
-        _ => b,
-    }
-}
-
 /// Compares the planned `b` with the target's manual enrolment `e`. Returns the values to plan (never less
 /// access than `e` grants) and the outcome; `kind == "kept"` means nothing to send.
 pub fn compare(e: Option<Values>, b: Values) -> (Values, Outcome) {
-    let merge = merge_restore(e, b);
+    let merge = merge::restore_user_enrolment(e, b);
     let Some(e) = e else {
         return (
             b,
@@ -104,11 +74,7 @@ pub fn compare(e: Option<Values>, b: Values) -> (Values, Outcome) {
         );
     }
     // Both active: never shorten; extend where the plan is wider.
-    let planned = Values {
-        status: 0,
-        timestart: b.timestart.min(e.timestart),
-        timeend: later_end(b.timeend, e.timeend),
-    };
+    let planned = merge::widen(b, e);
     if planned == e {
         (
             e,
@@ -217,28 +183,7 @@ mod tests {
     use super::*;
 
     fn v(status: i64, timestart: i64, timeend: i64) -> Values {
-        Values {
-            status,
-            timestart,
-            timeend,
-        }
-    }
-
-    #[test]
-    fn merge_rule_matches_moodle() {
-        // None or suspended: the backup overwrites.
-        assert_eq!(merge_restore(None, v(0, 5, 9)), v(0, 5, 9));
-        assert_eq!(merge_restore(Some(v(1, 1, 2)), v(0, 5, 9)), v(0, 5, 9));
-        // Active vs suspended: no change.
-        assert_eq!(merge_restore(Some(v(0, 1, 2)), v(1, 5, 9)), v(0, 1, 2));
-        // B later start: start from E, end max.
-        assert_eq!(merge_restore(Some(v(0, 1, 5)), v(0, 3, 9)), v(0, 1, 9));
-        // B unlimited, E finite.
-        assert_eq!(merge_restore(Some(v(0, 3, 5)), v(0, 1, 0)), v(0, 1, 0));
-        // B wider in both directions but earlier start and later end: no change (Moodle's quirk).
-        assert_eq!(merge_restore(Some(v(0, 3, 5)), v(0, 1, 9)), v(0, 3, 5));
-        // E unlimited.
-        assert_eq!(merge_restore(Some(v(0, 3, 0)), v(0, 5, 9)), v(0, 3, 0));
+        Values::new(status, timestart, timeend)
     }
 
     #[test]

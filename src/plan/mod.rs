@@ -16,8 +16,9 @@ use serde::Serialize;
 pub use format::{FORMATS, Format, FormatError, Keys, Settings, format};
 
 use crate::backup::User;
-use crate::enrol::convert::{Docs, Report};
+use crate::enrol::members::USERS;
 use crate::enrol::model;
+use crate::enrol::{Docs, Report, Warning};
 
 /// Which user identifier the plan uses (tool_sync's `uid`, JSON `user.key`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -134,7 +135,7 @@ pub struct CoursePlan {
     /// Actions, one per user.
     pub actions: Vec<Action>,
     /// Things the admin should know.
-    pub warnings: Vec<String>,
+    pub warnings: Vec<Warning>,
 }
 
 /// Builds one course's actions from the conversion `report` of `docs`.
@@ -176,7 +177,7 @@ pub fn build(
         .enrolments
         .and_then(|x| {
             let instances = model::parse_enrolments(x).ok()?;
-            let manual = instances.iter().find(|i| i.plugin(x) == "manual")?;
+            let (_, manual) = model::first_manual(&instances, x)?;
             manual.int(x, "enrolperiod")
         })
         .unwrap_or(0);
@@ -185,10 +186,10 @@ pub fn build(
     for u in &report.users {
         let user = users.get(&u.userid).cloned().unwrap_or_default();
         if user.username.is_empty() {
-            warnings.push(format!(
-                "user {} is not in users.xml: left out of the plan (restore would skip it too)",
+            warnings.push(Warning::Note(format!(
+                "user {} is not in {USERS}: left out of the plan (restore would skip it too)",
                 u.userid
-            ));
+            )));
             continue;
         }
         actions.push(Action {

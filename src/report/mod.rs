@@ -45,7 +45,13 @@ impl Row {
             stamped: o.report.totals.stamped,
             suspended: o.report.totals.suspended,
             until: crate::time::format_iso(o.report.until, tz),
-            warnings: o.report.warnings.join("; "),
+            warnings: o
+                .report
+                .warnings
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; "),
             ..Row::default()
         }
     }

@@ -7,16 +7,12 @@ use serde::Serialize;
 
 use super::scan::{Found, Scan};
 use super::{Book, checks};
+use crate::enrol::members::{COURSE_ROLES, CUSTOM_FIELDS, ENROLMENTS, GROUPS, ROLES};
 use crate::enrol::model;
 use crate::xml::{self, Edit};
 
 /// Members a conversion may rewrite.
-const REWRITABLE: &[&str] = &[
-    "course/enrolments.xml",
-    "course/roles.xml",
-    "groups.xml",
-    ".ARCHIVE_INDEX",
-];
+const REWRITABLE: &[&str] = &[ENROLMENTS, COURSE_ROLES, GROUPS, ".ARCHIVE_INDEX"];
 
 /// What changed between the original and the archive.
 #[derive(Debug, Clone, Serialize, Default)]
@@ -159,17 +155,17 @@ fn without(x: &[u8], spans: Vec<std::ops::Range<usize>>) -> Vec<u8> {
 fn records_only(before: &Scan, after: &Scan, book: &mut Book) {
     type Spans = fn(&[u8]) -> Option<Vec<std::ops::Range<usize>>>;
     let files: [(&str, Spans); 3] = [
-        ("course/enrolments.xml", |x| {
+        (ENROLMENTS, |x| {
             model::parse_enrolments(x)
                 .ok()
                 .map(|v| v.into_iter().map(|i| i.span).collect())
         }),
-        ("course/roles.xml", |x| {
+        (COURSE_ROLES, |x| {
             model::parse_assignments(x)
                 .ok()
                 .map(|v| v.into_iter().map(|a| a.span).collect())
         }),
-        ("groups.xml", |x| {
+        (GROUPS, |x| {
             model::parse_group_members(x)
                 .ok()
                 .map(|v| v.into_iter().map(|m| m.span).collect())
@@ -193,10 +189,7 @@ fn records_only(before: &Scan, after: &Scan, book: &mut Book) {
             );
         }
     }
-    let (Some(b), Some(a)) = (
-        before.held.get("course/enrolments.xml"),
-        after.held.get("course/enrolments.xml"),
-    ) else {
+    let (Some(b), Some(a)) = (before.held.get(ENROLMENTS), after.held.get(ENROLMENTS)) else {
         return;
     };
     let (Ok(ib), Ok(ia)) = (model::parse_enrolments(b), model::parse_enrolments(a)) else {
@@ -224,10 +217,8 @@ fn records_only(before: &Scan, after: &Scan, book: &mut Book) {
         instance_edits(b, x, a, y, converted.contains(&x.id), book);
     }
     enrolment_moves(b, &ib, a, &ia, &converted, book);
-    if let (Some(rb), Some(ra)) = (
-        before.held.get("course/roles.xml"),
-        after.held.get("course/roles.xml"),
-    ) && rb != ra
+    if let (Some(rb), Some(ra)) = (before.held.get(COURSE_ROLES), after.held.get(COURSE_ROLES))
+        && rb != ra
         && let (Ok(xb), Ok(xa)) = (model::parse_assignments(rb), model::parse_assignments(ra))
     {
         let rec = |x: &[u8], v: &[model::Assignment]| -> Vec<Record> {
@@ -243,7 +234,7 @@ fn records_only(before: &Scan, after: &Scan, book: &mut Book) {
         };
         component_edits("role assignment", &rec(rb, &xb), &rec(ra, &xa), true, book);
     }
-    if let (Some(gb), Some(ga)) = (before.held.get("groups.xml"), after.held.get("groups.xml"))
+    if let (Some(gb), Some(ga)) = (before.held.get(GROUPS), after.held.get(GROUPS))
         && gb != ga
         && let (Ok(mb), Ok(ma)) = (
             model::parse_group_members(gb),
@@ -265,7 +256,8 @@ fn records_only(before: &Scan, after: &Scan, book: &mut Book) {
     }
 }
 
-/// Fields a retyped instance may change (issue 2's retype list).
+/// Fields a retyped instance may change (issue 2's retype list; the field names are the model's, which fields
+/// change is restated here on purpose, so the proof does not share the writer's mistakes).
 const RETYPE_FIELDS: &[&str] = &[
     "enrol",
     "status",
@@ -277,24 +269,12 @@ const RETYPE_FIELDS: &[&str] = &[
     "enrolstartdate",
     "enrolenddate",
     "expirythreshold",
-    "customint1",
-    "customint2",
-    "customint3",
-    "customint4",
-    "customint5",
-    "customint6",
-    "customint7",
-    "customint8",
-    "customchar1",
-    "customchar2",
-    "customchar3",
-    "customdec1",
-    "customdec2",
-    "customtext1",
-    "customtext2",
-    "customtext3",
-    "customtext4",
 ];
+
+/// Whether a retyped instance may change `name`: a [`RETYPE_FIELDS`] one or a plugin setting.
+fn retype_field(name: &str) -> bool {
+    RETYPE_FIELDS.contains(&name) || CUSTOM_FIELDS.contains(&name)
+}
 
 /// The bytes of `span` with the given fields' contents removed (so only their values may differ).
 fn blank<'a>(
@@ -351,7 +331,7 @@ fn instance_edits(
             continue;
         }
         let allowed = if converted {
-            RETYPE_FIELDS.contains(&name.as_str()) && vb.is_some() && va.is_some()
+            retype_field(name) && vb.is_some() && va.is_some()
         } else {
             // A disabled manual instance may be enabled (it holds the merged enrolments).
             plugin == "manual" && name == "status" && va.as_deref() == Some("0")
@@ -617,10 +597,7 @@ fn component_edits(what: &str, before: &[Record], after: &[Record], dedup: bool,
 }
 
 fn instances(before: &Scan, after: &Scan, changes: &mut Changes) {
-    let (Some(b), Some(a)) = (
-        before.held.get("course/enrolments.xml"),
-        after.held.get("course/enrolments.xml"),
-    ) else {
+    let (Some(b), Some(a)) = (before.held.get(ENROLMENTS), after.held.get(ENROLMENTS)) else {
         return;
     };
     let (Ok(ib), Ok(ia)) = (model::parse_enrolments(b), model::parse_enrolments(a)) else {
@@ -666,7 +643,7 @@ fn instances(before: &Scan, after: &Scan, changes: &mut Changes) {
 /// Every user's state in one archive.
 fn states(scan: &Scan) -> BTreeMap<i64, UserState> {
     let mut out: BTreeMap<i64, UserState> = BTreeMap::new();
-    if let Some(x) = scan.held.get("course/enrolments.xml")
+    if let Some(x) = scan.held.get(ENROLMENTS)
         && let Ok(instances) = model::parse_enrolments(x)
     {
         for inst in &instances {
@@ -686,7 +663,7 @@ fn states(scan: &Scan) -> BTreeMap<i64, UserState> {
     }
     let names = scan
         .held
-        .get("roles.xml")
+        .get(ROLES)
         .and_then(|x| model::parse_role_names(x).ok())
         .unwrap_or_default();
     let label = |name: String, component: String| {
@@ -696,7 +673,7 @@ fn states(scan: &Scan) -> BTreeMap<i64, UserState> {
             format!("{name} ({component})")
         }
     };
-    if let Some(x) = scan.held.get("course/roles.xml")
+    if let Some(x) = scan.held.get(COURSE_ROLES)
         && let Ok(assignments) = model::parse_assignments(x)
     {
         for a in &assignments {
@@ -711,7 +688,7 @@ fn states(scan: &Scan) -> BTreeMap<i64, UserState> {
             out.entry(u).or_default().roles.push(label(name, component));
         }
     }
-    if let Some(x) = scan.held.get("groups.xml")
+    if let Some(x) = scan.held.get(GROUPS)
         && let Ok(members) = model::parse_group_members(x)
     {
         for m in &members {

@@ -16,7 +16,10 @@ pub use change::{Changes, InstanceChange, UserChange, UserState};
 use scan::{Scan, names};
 
 use crate::archive::Container;
-use crate::enrol::model;
+use crate::enrol::members::{
+    COURSE, COURSE_ROLES, ENROLMENT_FIELDS, ENROLMENTS, GROUPS, MOODLE_BACKUP, ROLES, USERS,
+};
+use crate::enrol::model::{self, MANUAL};
 use crate::error::{Error, Result};
 use crate::xml;
 
@@ -319,7 +322,7 @@ fn check_moodle_backup(scan: &Scan, book: &mut Book) -> Option<crate::backup::In
         checks::MOODLE_BACKUP,
         "moodle_backup.xml starts with the XML declaration, <moodle_backup> and <information>",
     );
-    let Some(x) = scan.held.get("moodle_backup.xml") else {
+    let Some(x) = scan.held.get(MOODLE_BACKUP) else {
         book.fail(
             checks::MOODLE_BACKUP,
             "moodle_backup.xml is missing at the archive root",
@@ -349,8 +352,8 @@ fn check_moodle_backup(scan: &Scan, book: &mut Book) -> Option<crate::backup::In
 fn check_required(scan: &Scan, info: Option<&crate::backup::Info>, book: &mut Book) {
     let present: BTreeSet<&str> = scan.members.iter().map(|m| m.path.as_str()).collect();
     let mut required = vec![
-        "moodle_backup.xml",
-        "roles.xml",
+        MOODLE_BACKUP,
+        ROLES,
         "questions.xml",
         "files.xml",
         "scales.xml",
@@ -360,13 +363,13 @@ fn check_required(scan: &Scan, info: Option<&crate::backup::Info>, book: &mut Bo
         .and_then(|i| i.root_settings.get("users"))
         .is_some_and(|v| v == "1");
     if users {
-        required.push("users.xml");
+        required.push(USERS);
     }
     let course = info
         .and_then(|i| i.backup_type.as_deref())
         .is_none_or(|t| t == "course");
     if course {
-        required.extend(["course/course.xml", "course/roles.xml", "groups.xml"]);
+        required.extend([COURSE, COURSE_ROLES, GROUPS]);
     }
     book.check(
         checks::REQUIRED,
@@ -412,15 +415,8 @@ const ENROL_INTS: &[(&str, bool)] = &[
     ("timecreated", false),
     ("timemodified", false),
 ];
-/// Integer fields of `<enrolment>` (none nullable; all required).
-const ENROLMENT_INTS: &[&str] = &[
-    "status",
-    "userid",
-    "timestart",
-    "timeend",
-    "modifierid",
-    "timemodified",
-];
+/// Integer fields of `<enrolment>` (none nullable; all required): every field restore reads there.
+const ENROLMENT_INTS: &[&str] = &ENROLMENT_FIELDS;
 
 fn check_enrolments(scan: &Scan, book: &mut Book) {
     book.check(
@@ -442,7 +438,7 @@ fn check_enrolments(scan: &Scan, book: &mut Book) {
     );
     let role_ids: Option<BTreeSet<i64>> = scan
         .held
-        .get("roles.xml")
+        .get(ROLES)
         .and_then(|x| model::parse_role_names(x).ok())
         .map(|m| m.keys().copied().collect());
     let role_used = |book: &mut Book, id: i64, what: String| {
@@ -456,7 +452,7 @@ fn check_enrolments(scan: &Scan, book: &mut Book) {
         }
     };
     let mut instance_ids: BTreeSet<String> = BTreeSet::new();
-    if let Some(x) = scan.held.get("course/enrolments.xml") {
+    if let Some(x) = scan.held.get(ENROLMENTS) {
         let instances = match model::parse_enrolments(x) {
             Ok(i) => i,
             Err(e) => {
@@ -489,8 +485,8 @@ fn check_enrolments(scan: &Scan, book: &mut Book) {
             if let Some(r) = inst.int(x, "roleid") {
                 role_used(book, r, label.clone());
             }
-            let key = if inst.plugin(x) == "manual" {
-                "manual".to_owned()
+            let key = if inst.is_manual(x) {
+                MANUAL.to_owned()
             } else {
                 inst.id.clone()
             };
@@ -513,7 +509,7 @@ fn check_enrolments(scan: &Scan, book: &mut Book) {
                     continue;
                 };
                 if !seen.entry(key.clone()).or_default().insert(user) {
-                    let place = if key == "manual" {
+                    let place = if key == MANUAL {
                         "the manual instance (all manual <enrol>s restore into one)".to_owned()
                     } else {
                         label.clone()
@@ -536,7 +532,7 @@ fn check_enrolments(scan: &Scan, book: &mut Book) {
             }
         }
     }
-    if let Some(x) = scan.held.get("course/roles.xml")
+    if let Some(x) = scan.held.get(COURSE_ROLES)
         && let Ok(assignments) = model::parse_assignments(x)
     {
         for a in &assignments {
@@ -555,7 +551,7 @@ fn check_enrolments(scan: &Scan, book: &mut Book) {
             );
         }
     }
-    if let Some(x) = scan.held.get("groups.xml")
+    if let Some(x) = scan.held.get(GROUPS)
         && let Ok(members) = model::parse_group_members(x)
     {
         for m in &members {

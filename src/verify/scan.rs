@@ -15,15 +15,16 @@ use quick_xml::events::Event;
 use sha2::{Digest, Sha256};
 
 use crate::archive::{Container, Limits};
+use crate::enrol::members::{COURSE_ROLES, ENROLMENTS, GROUPS, MOODLE_BACKUP, ROLES, USERS};
 
 /// Members whose bytes the content checks need.
 pub const HELD: &[&str] = &[
     ".ARCHIVE_INDEX",
-    "moodle_backup.xml",
-    "course/enrolments.xml",
-    "course/roles.xml",
-    "roles.xml",
-    "groups.xml",
+    MOODLE_BACKUP,
+    ENROLMENTS,
+    COURSE_ROLES,
+    ROLES,
+    GROUPS,
 ];
 
 /// One member as found.
@@ -156,7 +157,7 @@ fn read_member(
         held = false;
     }
     let xml = path.ends_with(".xml");
-    let users = path == "users.xml" && scan.users.is_none();
+    let users = path == USERS && scan.users.is_none();
     let mut tee = Tee {
         inner: data,
         hasher: &mut hasher,

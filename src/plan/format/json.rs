@@ -36,7 +36,7 @@ fn write_json(plans: &[CoursePlan], settings: &Settings, mut out: &mut dyn Write
         archive: &'a str,
         course: &'a crate::plan::CourseRef,
         manual_enrolperiod: i64,
-        warnings: &'a [String],
+        warnings: &'a [crate::enrol::Warning],
         actions: Vec<Item<'a>>,
     }
     #[derive(Serialize)]

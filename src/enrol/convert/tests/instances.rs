@@ -322,7 +322,7 @@ fn nothing_to_convert_is_a_noop_with_a_warning() {
     assert!(c.report.target.is_none());
     assert_eq!(c.report.warnings.len(), 1, "{:?}", c.report.warnings);
     assert!(
-        c.report.warnings[0].contains("database"),
+        c.report.warnings[0].to_string().contains("database"),
         "{:?}",
         c.report.warnings
     );
@@ -336,7 +336,7 @@ fn nothing_to_convert_is_a_noop_with_a_warning() {
     let c = Fx::default().run(&opts(&["cohort"], &[]));
     assert!(c.is_noop());
     assert_eq!(c.report.warnings.len(), 1);
-    assert!(c.report.warnings[0].contains(ENROLMENTS));
+    assert!(c.report.warnings[0].to_string().contains(ENROLMENTS));
 }
 
 #[test]

@@ -26,11 +26,11 @@ fn set_handles_both_element_forms() {
     };
     assert_eq!(&x[b.span.clone()], b"<b/>");
     assert_eq!(&x[c.span.clone()], b"<c>1</c>");
-    let e = set(x, &b, "b", "0").unwrap();
+    let e = b.set(x, "b", "0").unwrap();
     assert_eq!((e.range, e.with), (3..7, b"<b>0</b>".to_vec()));
-    assert!(set(x, &c, "c", "1").is_none());
-    let e = set(x, &c, "c", "2").unwrap();
+    assert!(c.set(x, "c", "1").is_none());
+    let e = c.set(x, "c", "2").unwrap();
     assert_eq!((e.range, e.with), (10..11, b"2".to_vec()));
     // Setting an empty-tag element to "" needs no change.
-    assert!(set(x, &b, "b", "").is_none());
+    assert!(b.set(x, "b", "").is_none());
 }

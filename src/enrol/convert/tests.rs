@@ -5,17 +5,16 @@ use super::*;
 
 use std::collections::BTreeMap;
 
+use crate::enrol::members::GROUPS;
+use crate::enrol::merge::later_end;
+use crate::enrol::model::Field;
+
 use crate::testkit::{self, Form, Inst, NUL, Ue, inst, ue};
 
-#[path = "convert_tests/edges.rs"]
 mod edges;
-#[path = "convert_tests/helpers.rs"]
 mod helpers;
-#[path = "convert_tests/holders.rs"]
 mod holders;
-#[path = "convert_tests/instances.rs"]
 mod instances;
-#[path = "convert_tests/reference.rs"]
 mod reference;
 
 /// The `--until` instant used by every test.

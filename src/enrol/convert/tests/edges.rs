@@ -77,7 +77,7 @@ fn stamp_roles_unknown_role_warns_and_several_roles_stamp() {
     assert_eq!(user(x, 84), vec![row("1", 0, 10, UNTIL)]);
     assert_eq!(c.report.totals.stamped, 3);
     assert_eq!(c.report.warnings.len(), 1, "{:?}", c.report.warnings);
-    assert!(c.report.warnings[0].contains("ghost"));
+    assert!(c.report.warnings[0].to_string().contains("ghost"));
     assert_eq!(c.report.stamp_roles, ["student", "teacher", "ghost"]);
 }
 
@@ -105,7 +105,7 @@ fn stamp_before_start_warns() {
     let c = fx.run(&opts(&["cohort"], &["student"]));
     assert_eq!(user(out(&c), 80), vec![row("1", 0, UNTIL + 5, UNTIL)]);
     assert_eq!(c.report.warnings.len(), 1, "{:?}", c.report.warnings);
-    assert!(c.report.warnings[0].contains("80"));
+    assert!(c.report.warnings[0].to_string().contains("80"));
 }
 
 // ---------------------------------------------------------------------------------------------------------

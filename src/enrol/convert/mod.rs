@@ -1,0 +1,378 @@
+//! Conversion of synced enrolment methods (database, cohort, meta, …) into manual enrolments.
+//!
+//! The rules (issue 2, moodle-format.md §3–§4 and §9):
+//! - every user enrolment of a converted instance merges, one `<enrolment>` per user, into one manual
+//!   instance: the backup's first manual `<enrol>`, else the first converted `<enrol>` retyped to manual;
+//!   the other converted `<enrol>`s keep their `id` (role and group `itemid`s still map) but are retyped to
+//!   manual and emptied;
+//! - a user is active if any source is effectively active (its own status 0 and its instance's status 0);
+//!   start and end come from the active sources (0 = unlimited wins), or from all sources when none is;
+//!   users holding a stamped role get `timeend` = the stamped end ([`Options::until`]);
+//! - an existing manual enrolment is left alone when the converted result is suspended, else combined with it
+//!   (its dates count only when it is effectively active itself, so a suspended one widens nothing);
+//! - a disabled holder instance is enabled and its active enrolments suspended, so nobody gains access;
+//! - retyped instances lose every plugin setting (`customint1` would be read as the 4.4+ welcome option);
+//! - `enrol_<plugin>` role assignments and group members become plain manual ones.
+//!
+//! [`convert`] runs these as named steps: `read` (parse, stamped roles, which instances convert, each user's
+//! sources), `holder` (the manual instance that receives them), `users` (the per-user merge and its edits),
+//! `retype` (instances made manual), `append` (where new enrolments go) and `roles` (role assignments and
+//! group members).
+
+mod append;
+mod holder;
+mod read;
+mod retype;
+mod roles;
+mod users;
+
+use serde::Serialize;
+
+pub use super::error::EnrolError;
+pub use super::members::Docs;
+use super::members::{COURSE_ROLES, ENROLMENTS};
+use super::model::{self, MANUAL};
+use super::warning::{Setting, Warning};
+use crate::xml;
+
+/// What to convert and how to stamp.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Enrol plugin names to convert (`database`, `cohort`, …).
+    pub from: Vec<String>,
+    /// Role shortnames whose holders get `timeend` = `until`.
+    pub stamp_roles: Vec<String>,
+    /// The end instant (epoch seconds).
+    pub until: i64,
+}
+
+/// Why a list of methods cannot be converted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SourceError {
+    /// No method given.
+    #[error("no enrolment method to convert")]
+    Empty,
+    /// `manual` given: manual enrolments are where the conversion puts the others.
+    #[error("manual enrolments are the conversion's target, not a source")]
+    Manual,
+}
+
+/// Checks the methods to convert ([`Options::from`]): at least one, and never `manual`.
+///
+/// # Errors
+/// [`SourceError`] saying which.
+pub fn check_sources(from: &[String]) -> Result<(), SourceError> {
+    if from.is_empty() {
+        Err(SourceError::Empty)
+    } else if from.iter().any(|m| m == MANUAL) {
+        Err(SourceError::Manual)
+    } else {
+        Ok(())
+    }
+}
+
+/// The rewritten members (`None` = unchanged) and the report.
+#[derive(Debug, Clone)]
+pub struct Conversion {
+    /// New `course/enrolments.xml`.
+    pub enrolments: Option<Vec<u8>>,
+    /// New `course/roles.xml`.
+    pub course_roles: Option<Vec<u8>>,
+    /// New `groups.xml`.
+    pub groups: Option<Vec<u8>>,
+    /// What was done.
+    pub report: Report,
+}
+
+impl Conversion {
+    /// True when no member changes.
+    pub fn is_noop(&self) -> bool {
+        self.enrolments.is_none() && self.course_roles.is_none() && self.groups.is_none()
+    }
+}
+
+/// What a conversion did, for humans and `--json`.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct Report {
+    /// Methods asked for.
+    pub from: Vec<String>,
+    /// Stamped role shortnames.
+    pub stamp_roles: Vec<String>,
+    /// The stamped end (epoch seconds).
+    pub until: i64,
+    /// The manual instance that holds the merged enrolments.
+    pub target: Option<Target>,
+    /// Per converted method.
+    pub methods: Vec<MethodReport>,
+    /// Totals over users (a user converted from two methods counts once).
+    pub totals: Totals,
+    /// Every converted user's result.
+    pub users: Vec<UserOutcome>,
+    /// `course/roles.xml` assignments turned into manual ones.
+    pub role_assignments_rewritten: usize,
+    /// Assignments removed as exact duplicates of a manual one.
+    pub role_assignments_removed: usize,
+    /// `groups.xml` members turned into manual ones.
+    pub group_members_rewritten: usize,
+    /// Active enrolments of a disabled manual instance suspended when the instance was enabled.
+    pub manual_enrolments_suspended: usize,
+    /// Things the admin should know.
+    pub warnings: Vec<Warning>,
+}
+
+impl Report {
+    /// Counts one converted user and records its outcome.
+    fn tally(
+        &mut self,
+        userid: i64,
+        methods: Vec<String>,
+        merged: &users::Merged,
+        user_roles: &read::UserRoles,
+        stamped: &read::StampedRoles,
+    ) {
+        let suspended = usize::from(merged.values.status != 0);
+        let with_manual = usize::from(merged.manual.merged());
+        for m in &methods {
+            if let Some(mr) = self.methods.iter_mut().find(|r| r.plugin == *m) {
+                mr.users_converted += 1;
+                mr.stamped += usize::from(merged.stamped);
+                mr.suspended += suspended;
+                mr.merged_with_manual += with_manual;
+            }
+        }
+        self.totals.users_converted += 1;
+        self.totals.stamped += usize::from(merged.stamped);
+        self.totals.suspended += suspended;
+        self.totals.merged_with_manual += with_manual;
+        self.users.push(UserOutcome {
+            userid,
+            methods,
+            roles: user_roles.of(userid).map(|id| stamped.name(id)).collect(),
+            status: merged.values.status,
+            timestart: merged.values.timestart,
+            timeend: merged.values.timeend,
+            stamped: merged.stamped,
+            manual: merged.manual.as_str(),
+        });
+    }
+}
+
+/// The instance that holds the merged enrolments.
+#[derive(Debug, Clone, Serialize)]
+pub struct Target {
+    /// Its `<enrol id>`.
+    pub instance_id: String,
+    /// `manual` when it was already manual, else the plugin it was retyped from.
+    pub was: String,
+    /// It was disabled and has been enabled.
+    pub enabled: bool,
+}
+
+/// Counts for one converted method.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct MethodReport {
+    /// Plugin name.
+    pub plugin: String,
+    /// Its `<enrol id>`s.
+    pub instances: Vec<String>,
+    /// Users with an enrolment of this method.
+    pub users_converted: usize,
+    /// Of them, users whose end was stamped.
+    pub stamped: usize,
+    /// Of them, users whose resulting enrolment is suspended.
+    pub suspended: usize,
+    /// Of them, users who already had a manual enrolment (combined or kept).
+    pub merged_with_manual: usize,
+}
+
+/// Totals over distinct users.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct Totals {
+    /// Converted users.
+    pub users_converted: usize,
+    /// Stamped users.
+    pub stamped: usize,
+    /// Users whose resulting enrolment is suspended.
+    pub suspended: usize,
+    /// Users who already had a manual enrolment.
+    pub merged_with_manual: usize,
+}
+
+/// One converted user's resulting manual enrolment.
+#[derive(Debug, Clone, Serialize)]
+pub struct UserOutcome {
+    /// `userid` in the backup.
+    pub userid: i64,
+    /// Methods the user came from.
+    pub methods: Vec<String>,
+    /// Role shortnames the user holds in the course.
+    pub roles: Vec<String>,
+    /// 0 active, 1 suspended.
+    pub status: i64,
+    /// Resulting start (epoch, 0 = none).
+    pub timestart: i64,
+    /// Resulting end (epoch, 0 = unlimited).
+    pub timeend: i64,
+    /// `timeend` was set to `until`.
+    pub stamped: bool,
+    /// `combined` with or `kept` an existing manual enrolment, or `new`.
+    pub manual: &'static str,
+}
+
+impl Conversion {
+    /// No member changes: only the report.
+    fn unchanged(report: Report) -> Self {
+        Conversion {
+            enrolments: None,
+            course_roles: None,
+            groups: None,
+            report,
+        }
+    }
+}
+
+/// Converts per `opts`. Returns the rewritten members and the report; members with no change are `None`.
+///
+/// # Errors
+/// [`EnrolError`] when a member is malformed or a converted enrolment lacks an integer field.
+pub fn convert(docs: &Docs<'_>, opts: &Options) -> Result<Conversion, EnrolError> {
+    let mut report = Report {
+        from: opts.from.clone(),
+        stamp_roles: opts.stamp_roles.clone(),
+        until: opts.until,
+        ..Report::default()
+    };
+    let Some(ex) = docs.enrolments else {
+        report.warnings.push(Warning::Note(format!(
+            "no {ENROLMENTS} in this backup: nothing to convert"
+        )));
+        return Ok(Conversion::unchanged(report));
+    };
+    // enrolments.xml and course/roles.xml are parsed side by side when both are large (a course of tens of
+    // thousands of users); errors are still reported in document order.
+    let (instances, parsed_roles) = read::parse_both(ex, docs.course_roles);
+    let instances = instances.map_err(EnrolError::xml(ENROLMENTS))?;
+    let stamped = read::StampedRoles::read(docs.roles, &opts.stamp_roles)?;
+    for wanted in stamped.undefined(&opts.stamp_roles) {
+        report.warnings.push(Warning::Missing {
+            setting: Setting::StampRoles,
+            name: wanted.clone(),
+        });
+    }
+    let set = read::Instances::new(ex, instances, &opts.from);
+    let components = set.components();
+    // course/roles.xml, parsed once: who holds which role, and the plan of its rewrite, applied at the end.
+    let (user_roles, role_ops) = match docs.course_roles {
+        Some(x) => {
+            let assignments = parsed_roles
+                .unwrap_or_else(|| model::parse_assignments(x))
+                .map_err(EnrolError::xml(COURSE_ROLES))?;
+            let ops = roles::plan_assignments(x, &assignments, &components, &mut report);
+            (read::UserRoles::new(&assignments), ops)
+        }
+        None => (read::UserRoles::default(), Vec::new()),
+    };
+    if set.converted.is_empty() {
+        report
+            .warnings
+            .push(set.nothing_to_convert(&opts.from).into());
+        return Ok(Conversion::unchanged(report));
+    }
+
+    let enrolments = rewrite_enrolments(set, &user_roles, &stamped, opts.until, &mut report)?;
+
+    // Role assignments and group members of converted plugins become plain manual ones.
+    let course_roles = match docs.course_roles {
+        Some(x) => roles::apply_role_ops(x, role_ops)?,
+        None => None,
+    };
+    let groups = match docs.groups {
+        Some(x) => roles::rewrite_members(x, &components, &mut report)?,
+        None => None,
+    };
+
+    Ok(Conversion {
+        enrolments: (enrolments != ex).then_some(enrolments),
+        course_roles,
+        groups,
+        report,
+    })
+}
+
+/// The rewrite of `course/enrolments.xml` once the instances that convert are known: the holder chosen, each
+/// user's sources merged into it, the holder enabled if it was disabled, the converted instances retyped.
+fn rewrite_enrolments(
+    set: read::Instances<'_>,
+    user_roles: &read::UserRoles,
+    stamped: &read::StampedRoles,
+    until: i64,
+    report: &mut Report,
+) -> Result<Vec<u8>, EnrolError> {
+    let ex = set.ex;
+    let holder = holder::Holder::choose(&set, report);
+    let sources = read::Sources::collect(&set)?;
+    // Moodle allows one manual instance per course; a backup with several is unusual: restore maps them all into
+    // one instance and applies their rows in order, which the per-user results below cannot promise.
+    let manual_count = set.plugins.iter().filter(|p| *p == MANUAL).count();
+    if manual_count > 1 {
+        report.warnings.push(Warning::Note(format!(
+            "this backup has {manual_count} manual instances: restore merges them into one and applies their \
+             enrolments one after another, so a user enrolled in a second manual instance may end with other \
+             dates than reported here"
+        )));
+    }
+    let existing = holder.existing(&set);
+
+    let mut rewrite = users::Rewrite::new(&set, &holder);
+    report.users.reserve_exact(sources.users.len());
+    for (userid, range) in &sources.users {
+        let srcs = &sources.list[range.clone()];
+        let stamp = user_roles
+            .of(*userid)
+            .any(|id| stamped.ids.contains(&id))
+            .then_some(until);
+        let merged = rewrite.merge_user(existing.get(userid).copied(), srcs, stamp)?;
+        if merged.stamped && merged.values.timestart > until {
+            report.warnings.push(Warning::Note(format!(
+                "user {userid}: start {} is after the stamped end {until}: the enrolment gives no access",
+                merged.values.timestart
+            )));
+        }
+        report.tally(*userid, set.methods_of(srcs), &merged, user_roles, stamped);
+    }
+    let users::Rewrite {
+        mut edits,
+        appended,
+        combined,
+        line_mode,
+        ..
+    } = rewrite;
+
+    let holder_instance = &set.all[holder.idx];
+    // A disabled manual holder is enabled; its active enrolments are suspended so nobody gains access.
+    if holder.disabled && !holder.retyped {
+        report.manual_enrolments_suspended +=
+            retype::enable_holder(ex, holder_instance, &combined, &mut edits);
+    }
+    for &ii in &set.converted {
+        retype::retype(ex, &set.all[ii], &mut edits);
+    }
+    // New enrolments go at the end of the holder's <user_enrolments>.
+    if !appended.is_empty() {
+        edits.push(append::append_enrolments(
+            ex,
+            holder_instance,
+            appended,
+            line_mode,
+        ));
+    }
+
+    // The model is not needed for the splice: freed first, so it and the rewritten document are never held at
+    // once (peak memory).
+    drop(sources);
+    drop(set);
+    xml::splice(ex, edits).map_err(EnrolError::edit(ENROLMENTS))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,103 @@
+//! Role assignments (`course/roles.xml`) and group members (`groups.xml`) of the converted plugins become
+//! plain manual ones (component '', itemid 0); an assignment that would duplicate a manual one is removed.
+
+use std::collections::{BTreeSet, HashSet};
+
+use super::{EnrolError, Report};
+use crate::enrol::members::{COURSE_ROLES, GROUPS};
+use crate::enrol::model::{self, Field};
+use crate::xml::{self, Edit};
+
+/// One converted role assignment's rewrite: removed (an exact duplicate of a manual one), or made manual.
+pub(super) enum RoleOp {
+    Delete(std::ops::Range<usize>),
+    Manual(Option<Field>, Option<Field>),
+}
+
+/// The rewrite of `course/roles.xml`: assignments of converted plugins become manual (component '', itemid 0),
+/// and one that would duplicate a manual assignment (same role and user) is removed.
+pub(super) fn plan_assignments(
+    x: &[u8],
+    assignments: &[model::Assignment],
+    components: &BTreeSet<String>,
+    report: &mut Report,
+) -> Vec<RoleOp> {
+    let component_of = |a: &model::Assignment| a.component.as_ref().map(|c| c.text(x));
+    let mut manual: HashSet<(i64, i64)> = assignments
+        .iter()
+        .filter(|a| component_of(a).is_none_or(|c| c.is_empty()))
+        .filter_map(|a| Some((a.roleid?, a.userid?)))
+        .collect();
+    let mut ops = Vec::new();
+    for a in assignments {
+        let Some(comp) = component_of(a) else {
+            continue;
+        };
+        if !components.contains(comp.trim()) {
+            continue;
+        }
+        let key = a.roleid.zip(a.userid);
+        if key.is_some_and(|k| manual.contains(&k)) {
+            ops.push(RoleOp::Delete(xml::line_span(x, a.span.clone())));
+            report.role_assignments_removed += 1;
+            continue;
+        }
+        if let Some(k) = key {
+            manual.insert(k);
+        }
+        ops.push(RoleOp::Manual(a.component.clone(), a.itemid.clone()));
+        report.role_assignments_rewritten += 1;
+    }
+    ops.shrink_to_fit();
+    ops
+}
+
+/// Applies the planned rewrite of `course/roles.xml` (`None`: unchanged).
+pub(super) fn apply_role_ops(x: &[u8], ops: Vec<RoleOp>) -> Result<Option<Vec<u8>>, EnrolError> {
+    let mut edits = Vec::with_capacity(ops.len() * 2);
+    for op in ops {
+        match op {
+            RoleOp::Delete(span) => edits.push(Edit::delete(span)),
+            RoleOp::Manual(component, itemid) => {
+                if let Some(c) = &component {
+                    edits.extend(c.set(x, "component", ""));
+                }
+                if let Some(i) = &itemid {
+                    edits.extend(i.set(x, "itemid", "0"));
+                }
+            }
+        }
+    }
+    finish(x, edits, COURSE_ROLES)
+}
+
+/// Makes the converted plugins' group members manual (`None`: `groups.xml` unchanged).
+pub(super) fn rewrite_members(
+    x: &[u8],
+    components: &BTreeSet<String>,
+    report: &mut Report,
+) -> Result<Option<Vec<u8>>, EnrolError> {
+    let members = model::parse_group_members(x).map_err(EnrolError::xml(GROUPS))?;
+    let mut edits = Vec::new();
+    for m in &members {
+        let Some(c) = &m.component else { continue };
+        if !components.contains(c.text(x).trim()) {
+            continue;
+        }
+        edits.extend(c.set(x, "component", ""));
+        if let Some(i) = &m.itemid {
+            edits.extend(i.set(x, "itemid", "0"));
+        }
+        report.group_members_rewritten += 1;
+    }
+    finish(x, edits, GROUPS)
+}
+
+/// The member with `edits` applied, `None` when nothing changes.
+fn finish(x: &[u8], edits: Vec<Edit>, member: &'static str) -> Result<Option<Vec<u8>>, EnrolError> {
+    if edits.is_empty() {
+        return Ok(None);
+    }
+    let out = xml::splice(x, edits).map_err(EnrolError::edit(member))?;
+    Ok((out != x).then_some(out))
+}

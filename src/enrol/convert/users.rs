@@ -1,0 +1,226 @@
+//! The per-user step: a user's sources combined ([`merge::combine`]), then met with the holder's own
+//! enrolment of that user, if any: kept as it is when the result is suspended (restore never suspends an
+//! active manual enrolment either), combined with it otherwise, or written new; then the edits that say so.
+
+use std::collections::HashSet;
+
+use super::EnrolError;
+use super::append::appends_lines;
+use super::holder::Holder;
+use super::read::{Instances, Source};
+use crate::enrol::members::ENROLMENTS;
+use crate::enrol::merge;
+use crate::enrol::model::{Instance, UserEnrolment, Values};
+use crate::xml::{self, Edit};
+
+/// What became of the holder's own enrolment of the user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Manual {
+    /// Kept exactly.
+    Kept,
+    /// Combined with the converted result (the enrolment at this position).
+    Combined(usize),
+    /// None: the result is a new enrolment.
+    New,
+}
+
+impl Manual {
+    /// The report's word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Manual::Kept => "kept",
+            Manual::Combined(_) => "combined",
+            Manual::New => "new",
+        }
+    }
+
+    /// The user already had a manual enrolment.
+    pub fn merged(self) -> bool {
+        self != Manual::New
+    }
+}
+
+/// One user's resulting manual enrolment.
+pub(super) struct Merged {
+    /// Its values.
+    pub values: Values,
+    /// `timeend` was stamped.
+    pub stamped: bool,
+    /// What became of the holder's own enrolment.
+    pub manual: Manual,
+}
+
+/// The edits to `course/enrolments.xml` the per-user step makes.
+pub(super) struct Rewrite<'s, 'a> {
+    set: &'s Instances<'a>,
+    holder: &'s Holder,
+    /// Edits in the document.
+    pub edits: Vec<Edit>,
+    /// New enrolments for the holder, built in one buffer (see `line_mode`).
+    pub appended: Vec<u8>,
+    /// New enrolments are whole lines (with their indentation), else bare elements.
+    pub line_mode: bool,
+    /// Positions of the holder's enrolments combined with a converted result.
+    pub combined: HashSet<usize>,
+}
+
+impl<'s, 'a> Rewrite<'s, 'a> {
+    pub fn new(set: &'s Instances<'a>, holder: &'s Holder) -> Self {
+        Rewrite {
+            set,
+            holder,
+            edits: Vec::new(),
+            appended: Vec::new(),
+            line_mode: appends_lines(set.ex, &set.all[holder.idx]),
+            combined: HashSet::new(),
+        }
+    }
+
+    fn holder_instance(&self) -> &'s Instance {
+        &self.set.all[self.holder.idx]
+    }
+
+    /// Merges one user's `sources` with the holder's own enrolment at `existing`, stamps the end with
+    /// `stamp` unless the holder's enrolment is kept, and writes the result.
+    ///
+    /// # Errors
+    /// [`EnrolError::Invalid`] when the holder's enrolment lacks an integer field; internal splice errors.
+    pub fn merge_user(
+        &mut self,
+        existing: Option<usize>,
+        sources: &[Source],
+        stamp: Option<i64>,
+    ) -> Result<Merged, EnrolError> {
+        let combined = merge::combine(sources.iter().map(|s| (s.values, s.effective)));
+        let merged = match existing {
+            Some(ei) if combined.status != 0 => self.keep(ei)?,
+            Some(ei) => self.combine_with(ei, combined, stamp)?,
+            None => stamped(combined, stamp, Manual::New),
+        };
+        self.write(&merged, sources)?;
+        Ok(merged)
+    }
+
+    /// Restore never suspends an active manual enrolment either: the holder's is kept exactly (suspended
+    /// when the holder was disabled, as every enrolment of a disabled holder is).
+    fn keep(&self, ei: usize) -> Result<Merged, EnrolError> {
+        let holder = self.holder_instance();
+        let mut values = holder.enrolments[ei].values(self.set.ex, holder)?;
+        if self.holder.disabled && values.status == 0 {
+            values.status = 1;
+        }
+        Ok(Merged {
+            values,
+            stamped: false,
+            manual: Manual::Kept,
+        })
+    }
+
+    /// The holder's enrolment is one more source: its dates count only when it is effectively active (a
+    /// suspended one, or one in a disabled instance, gives no access to widen).
+    fn combine_with(
+        &self,
+        ei: usize,
+        result: Values,
+        stamp: Option<i64>,
+    ) -> Result<Merged, EnrolError> {
+        let holder = self.holder_instance();
+        let own = holder.enrolments[ei].values(self.set.ex, holder)?;
+        let result = if own.status == 0 && !self.holder.disabled {
+            merge::widen(result, own)
+        } else {
+            result
+        };
+        Ok(stamped(result, stamp, Manual::Combined(ei)))
+    }
+
+    /// The edits: the holder's enrolment set to the result, or the result added as a new enrolment (the
+    /// first source rewritten in place when it is the holder's, else copied into the holder); the other
+    /// sources removed.
+    fn write(&mut self, merged: &Merged, sources: &[Source]) -> Result<(), EnrolError> {
+        let ue = |s: &Source| &self.set.all[s.inst].enrolments[s.ue];
+        match merged.manual {
+            Manual::Kept => {}
+            Manual::Combined(ei) => {
+                self.combined.insert(ei);
+                let edits = set_values(
+                    self.set.ex,
+                    &self.holder_instance().enrolments[ei],
+                    merged.values,
+                );
+                self.edits.extend(edits);
+            }
+            Manual::New => {
+                let first = sources[0];
+                if first.inst == self.holder.idx {
+                    self.edits
+                        .extend(set_values(self.set.ex, ue(&first), merged.values));
+                    for s in &sources[1..] {
+                        self.remove(ue(s));
+                    }
+                    return Ok(());
+                }
+                self.append_copy(ue(&first), merged.values)?;
+            }
+        }
+        for s in sources {
+            self.remove(ue(s));
+        }
+        Ok(())
+    }
+
+    /// Removes an enrolment with its line.
+    fn remove(&mut self, ue: &UserEnrolment) {
+        self.edits
+            .push(Edit::delete(xml::line_span(self.set.ex, ue.span.clone())));
+    }
+
+    /// Adds a copy of `ue` holding `v` to the new enrolments.
+    fn append_copy(&mut self, ue: &UserEnrolment, v: Values) -> Result<(), EnrolError> {
+        let ex = self.set.ex;
+        let range = if self.line_mode {
+            xml::line_span(ex, ue.span.clone())
+        } else {
+            ue.span.clone()
+        };
+        let inner = set_values(ex, ue, v)
+            .into_iter()
+            .map(|e| {
+                Edit::replace(
+                    e.range.start - range.start..e.range.end - range.start,
+                    e.with,
+                )
+            })
+            .collect();
+        let copy = xml::splice(&ex[range], inner).map_err(EnrolError::edit(ENROLMENTS))?;
+        self.appended.extend_from_slice(&copy);
+        Ok(())
+    }
+}
+
+/// `values` with the end stamped to `stamp`, if given.
+fn stamped(mut values: Values, stamp: Option<i64>, manual: Manual) -> Merged {
+    if let Some(until) = stamp {
+        values.timeend = until;
+    }
+    Merged {
+        values,
+        stamped: stamp.is_some(),
+        manual,
+    }
+}
+
+/// Edits setting `status`, `timestart`, `timeend` of `ue` to `v`.
+fn set_values(xml: &[u8], ue: &UserEnrolment, v: Values) -> Vec<Edit> {
+    let mut out = Vec::new();
+    for (name, value) in [
+        ("status", v.status),
+        ("timestart", v.timestart),
+        ("timeend", v.timeend),
+    ] {
+        if let Some(f) = ue.fields.get(name) {
+            out.extend(f.set(xml, name, &value.to_string()));
+        }
+    }
+    out
+}

@@ -23,16 +23,34 @@ const WANTED: &[&str] = &[
     ROLES,
     GROUPS,
 ];
-/// The same, plus users.xml (streamed into id → username).
-const WANTED_WITH_USERS: &[&str] = &[
-    MOODLE_BACKUP,
-    COURSE_XML,
-    ENROLMENTS,
-    COURSE_ROLES,
-    ROLES,
-    GROUPS,
-    crate::backup::USERS,
-];
+/// The members the commands rewrite: in a zip output their records come last, so that the others are copied
+/// while the rules run.
+const REWRITTEN: &[&str] = &[ENROLMENTS, COURSE_ROLES, GROUPS];
+
+/// Loads the members the rules read, and users.xml streamed into id → user (never held whole).
+fn load_with_users(
+    input: &Path,
+    limits: &archive::Limits,
+) -> Result<(Loaded, BTreeMap<i64, backup::User>)> {
+    let mut users = BTreeMap::new();
+    let loaded = archive::load_streaming::<Error>(
+        input,
+        WANTED,
+        &[backup::USERS],
+        limits,
+        &mut |_, data| {
+            users = backup::users(data, limits.max_xml).map_err(|source| Error::Enrol {
+                path: input.to_path_buf(),
+                source: EnrolError::Xml {
+                    member: backup::USERS,
+                    source,
+                },
+            })?;
+            Ok(())
+        },
+    )?;
+    Ok((loaded, users))
+}
 
 fn docs(loaded: &Loaded) -> Docs<'_> {
     Docs {
@@ -177,7 +195,7 @@ pub fn convert_file_with(
 ) -> Result<ConvertOutcome> {
     // The output is checked before anything is read; for a zip, the members the conversion cannot change are
     // copied while it runs.
-    archive::produce_and_write(input, output, write, || {
+    archive::produce_and_write(input, output, REWRITTEN, write, || {
         let loaded = archive::load_limited(input, WANTED, &write.limits)?;
         let info = info(input, &loaded)?;
         let course = Course::new(&info, &loaded);
@@ -309,15 +327,11 @@ pub fn renew_file_with(
     opts: &crate::enrol::renew::Options,
     write: &archive::WriteOptions,
 ) -> Result<RenewOutcome> {
-    archive::produce_and_write(input, output, write, || {
-        let loaded = archive::load_limited(input, WANTED_WITH_USERS, &write.limits)?;
+    archive::produce_and_write(input, output, REWRITTEN, write, || {
+        let (loaded, users) = load_with_users(input, &write.limits)?;
         let info = info(input, &loaded)?;
-        let users: BTreeMap<i64, String> = loaded
-            .users
-            .iter()
-            .flatten()
-            .map(|(id, u)| (*id, u.username.clone()))
-            .collect();
+        let users: BTreeMap<i64, String> =
+            users.into_iter().map(|(id, u)| (id, u.username)).collect();
         let renewal =
             crate::enrol::renew::renew(&docs(&loaded), &users, opts).map_err(enrol_err(input))?;
         let mut replacements = BTreeMap::new();
@@ -353,11 +367,10 @@ pub fn plan_file_limited(
     opts: &convert::Options,
     limits: &archive::Limits,
 ) -> Result<crate::plan::CoursePlan> {
-    let loaded = archive::load_limited(input, WANTED_WITH_USERS, limits)?;
+    let (loaded, users) = load_with_users(input, limits)?;
     let info = info(input, &loaded)?;
     let course = Course::new(&info, &loaded);
     let conversion = convert::convert(&docs(&loaded), opts).map_err(enrol_err(input))?;
-    let users = loaded.users.clone().unwrap_or_default();
     Ok(crate::plan::build(
         &input.display().to_string(),
         crate::plan::CourseRef {
@@ -380,9 +393,8 @@ pub fn manual_enrolments(
     target: &Path,
     limits: &archive::Limits,
 ) -> Result<(Course, BTreeMap<String, crate::plan::into::Values>)> {
-    let loaded = archive::load_limited(target, WANTED_WITH_USERS, limits)?;
+    let (loaded, users) = load_with_users(target, limits)?;
     let course = Course::new(&info(target, &loaded)?, &loaded);
-    let users = loaded.users.clone().unwrap_or_default();
     let mut out = BTreeMap::new();
     let Some(x) = loaded.doc(ENROLMENTS) else {
         return Ok((course, out));

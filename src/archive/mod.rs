@@ -20,31 +20,12 @@ pub use zipped::central_names as zip_central_names;
 
 use std::collections::{BTreeMap, HashSet};
 use std::fs::File;
-use std::io::Read;
+use std::io::{BufRead, Read};
 use std::path::Path;
 
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-
-/// Reads a wanted `users.xml` as a stream into id → username, never holding it whole.
-fn read_users(
-    path: &Path,
-    data: impl Read,
-    limits: &Limits,
-) -> Result<BTreeMap<i64, crate::backup::User>> {
-    crate::backup::users(
-        std::io::BufReader::with_capacity(64 << 10, data),
-        limits.max_xml,
-    )
-    .map_err(|source| Error::Enrol {
-        path: path.to_path_buf(),
-        source: crate::enrol::convert::EnrolError::Xml {
-            member: crate::backup::USERS,
-            source,
-        },
-    })
-}
 
 /// Default largest XML member the rules will hold in memory.
 pub const MAX_XML_BYTES: u64 = 256 << 20;
@@ -191,8 +172,6 @@ pub struct Loaded {
     pub docs: BTreeMap<String, Vec<u8>>,
     /// The tar input had an `.ARCHIVE_INDEX`.
     pub has_index: bool,
-    /// `users.xml` read as a stream (id to user), when `users.xml` was wanted.
-    pub users: Option<BTreeMap<i64, crate::backup::User>>,
     tar_members: KeptList,
     /// A small tar.gz's inflated tar stream, kept for the second pass.
     tar: Option<Vec<u8>>,
@@ -343,10 +322,59 @@ pub fn load(path: &Path, wanted: &[&str]) -> Result<Loaded> {
 /// # Errors
 /// As [`load`], and [`Error::TooLarge`].
 pub fn load_limited(path: &Path, wanted: &[&str], limits: &Limits) -> Result<Loaded> {
+    load_streaming(path, wanted, &[], limits, &mut |_, _| Ok(()))
+}
+
+/// [`load_limited`], and each member named in `streamed` (exact paths, files only) handed to `each` as a
+/// stream instead of being held: its size is bounded by `limits.max_total` only, so `each` must bound what it
+/// keeps.
+///
+/// # Errors
+/// As [`load_limited`], and whatever `each` returns.
+pub fn load_streaming<E: From<Error>>(
+    path: &Path,
+    wanted: &[&str],
+    streamed: &[&str],
+    limits: &Limits,
+    each: &mut dyn FnMut(&str, &mut dyn BufRead) -> Result<(), E>,
+) -> Result<Loaded, E> {
+    let want = Wanted {
+        held: wanted,
+        streamed,
+    };
     match detect(path)? {
-        Container::TarGz => tgz::load(path, wanted, limits),
-        Container::Zip => zipped::load(path, wanted, limits),
+        Container::TarGz => tgz::load(path, &want, limits, each),
+        Container::Zip => zipped::load(path, &want, limits, each),
     }
+}
+
+/// The members the caller asked for: held in memory, or handed to a callback as a stream.
+struct Wanted<'a> {
+    held: &'a [&'a str],
+    streamed: &'a [&'a str],
+}
+
+impl Wanted<'_> {
+    fn held(&self, name: &str) -> bool {
+        self.held.contains(&name)
+    }
+
+    fn streamed(&self, name: &str) -> bool {
+        self.streamed.contains(&name)
+    }
+
+    fn any(&self, name: &str) -> bool {
+        self.held(name) || self.streamed(name)
+    }
+}
+
+/// Hands a streamed member to `each`, buffered.
+fn stream<E>(
+    name: &str,
+    data: impl Read,
+    each: &mut dyn FnMut(&str, &mut dyn BufRead) -> Result<(), E>,
+) -> Result<(), E> {
+    each(name, &mut std::io::BufReader::with_capacity(64 << 10, data))
 }
 
 /// Second pass: writes `output` from `input`, with `replacements` (member path to new bytes) in place of
@@ -365,6 +393,7 @@ pub fn write(
         loaded,
         replacements,
         output,
+        &[],
         &WriteOptions::default(),
     )
 }
@@ -423,6 +452,9 @@ impl Cancel {
 }
 
 /// [`write`] with a level, threads, and a flag that stops it between members (leaving nothing at `output`).
+/// In a zip output the records of the `last` members (and of every replaced one) come after all the others
+/// (the central directory keeps the input's order, and readers such as Moodle's find records through it), so
+/// that the others can be copied while the replacements are computed (see [`produce_and_write`]).
 ///
 /// # Errors
 /// As [`write`], and [`Error::Cancelled`].
@@ -431,32 +463,29 @@ pub fn write_with(
     loaded: &Loaded,
     replacements: &BTreeMap<String, Vec<u8>>,
     output: &Path,
+    last: &[&str],
     opts: &WriteOptions,
 ) -> Result<()> {
     output::check(input, output)?;
     let mut atomic = output::Atomic::new(output)?;
     match loaded.container {
         Container::TarGz => tgz::write(input, loaded, replacements, &mut atomic, opts)?,
-        Container::Zip => zipped::write(input, replacements, REWRITTEN_LAST, &mut atomic, opts)?,
+        Container::Zip => zipped::write(input, replacements, last, &mut atomic, opts)?,
     }
     opts.cancel.check()?;
     atomic.commit()
 }
 
-/// The members the commands rewrite. In a zip output their records come after all the others (the central
-/// directory keeps the input's order, and readers such as Moodle's find records through it), so that the others
-/// can be copied while these are computed.
-pub const REWRITTEN_LAST: &[&str] = &["course/enrolments.xml", "course/roles.xml", "groups.xml"];
-
-/// Runs `produce`, which reads `input` and returns it loaded, the rewritten members and a value, then writes
-/// `output` (when given) as [`write_with`] does, with the same bytes. For a zip, every record but those of
-/// [`REWRITTEN_LAST`] is copied on another core while `produce` runs.
+/// Runs `produce`, which reads `input` and returns it loaded, the rewritten members (all among `last`) and a
+/// value, then writes `output` (when given) as [`write_with`] does, with the same bytes. For a zip, every
+/// record but those of `last` is copied on another core while `produce` runs.
 ///
 /// # Errors
 /// What `produce` returns, else as [`write_with`]; nothing is left at `output` on failure.
 pub fn produce_and_write<T>(
     input: &Path,
     output: Option<&Path>,
+    last: &[&str],
     opts: &WriteOptions,
     produce: impl FnOnce() -> Result<(Loaded, BTreeMap<String, Vec<u8>>, T)>,
 ) -> Result<T> {
@@ -468,12 +497,12 @@ pub fn produce_and_write<T>(
         && detect(input).ok() == Some(Container::Zip)
         && let Some(prepared) = zipped::prepare(input, out)
     {
-        return zipped::write_overlapped(input, prepared, REWRITTEN_LAST, opts, || {
+        return zipped::write_overlapped(input, prepared, last, opts, || {
             produce().map(|(_, replacements, value)| (replacements, value))
         });
     }
     let (loaded, replacements, value) = produce()?;
-    write_with(input, &loaded, &replacements, out, opts)?;
+    write_with(input, &loaded, &replacements, out, last, opts)?;
     Ok(value)
 }
 
@@ -514,11 +543,16 @@ mod tests {
                 loaded.tar.is_some(),
                 "{name}: small archives stay in memory"
             );
+            let want = Wanted {
+                held: &wanted,
+                streamed: &[],
+            };
             let streamed = tgz::load_from(
                 &input,
                 tgz::open(&input).unwrap(),
-                &wanted,
+                &want,
                 &Limits::default(),
+                &mut |_, _| Ok::<_, Error>(()),
             )
             .unwrap();
             assert_eq!(loaded.tar_members, streamed.tar_members, "{name}");
@@ -539,6 +573,9 @@ mod tests {
             );
         }
     }
+
+    /// The members written last in these tests (those a conversion rewrites).
+    const LAST: &[&str] = &["course/enrolments.xml", "course/roles.xml", "groups.xml"];
 
     /// A zip output: the rewritten members' records come last (the central directory keeps the input's order),
     /// and the write that copies while the conversion runs gives the bytes of the sequential one. A failing
@@ -567,7 +604,7 @@ mod tests {
                     ..WriteOptions::default()
                 };
                 assert_eq!(
-                    produce_and_write(&input, Some(&out), &opts, produce).unwrap(),
+                    produce_and_write(&input, Some(&out), LAST, &opts, produce).unwrap(),
                     7
                 );
                 outputs.push(std::fs::read(&out).unwrap());
@@ -587,7 +624,7 @@ mod tests {
             physical.sort_by_key(|e| e.1);
             let last: Vec<String> = names(&before)
                 .into_iter()
-                .filter(|n| REWRITTEN_LAST.contains(&n.as_str()))
+                .filter(|n| LAST.contains(&n.as_str()))
                 .collect();
             assert!(!last.is_empty());
             assert_eq!(
@@ -599,7 +636,8 @@ mod tests {
             let out = dir.path().join("failed.mbz");
             let failing =
                 || -> Result<(Loaded, BTreeMap<String, Vec<u8>>, ())> { Err(Error::Cancelled) };
-            let err = produce_and_write(&input, Some(&out), &WriteOptions::default(), failing);
+            let err =
+                produce_and_write(&input, Some(&out), LAST, &WriteOptions::default(), failing);
             assert!(matches!(err, Err(Error::Cancelled)));
             let left: Vec<_> = std::fs::read_dir(dir.path())
                 .unwrap()

@@ -10,7 +10,7 @@ use flate2::read::MultiGzDecoder;
 use super::output::Atomic;
 use super::pgzip::ParGz;
 use super::tar::{self, ARCHIVE_INDEX, Kind, TarError};
-use super::{Container, Loaded};
+use super::{Container, Loaded, Wanted};
 use crate::error::{Error, Result};
 
 /// I/O buffer size: under glibc's 128 KiB mmap threshold, so buffers are reused across the archives of a batch.
@@ -96,11 +96,16 @@ fn drain<R: Read>(path: &Path, reader: tar::Reader<R>) -> Result<()> {
     Ok(())
 }
 
-pub(super) fn load(path: &Path, wanted: &[&str], limits: &super::Limits) -> Result<Loaded> {
+pub(super) fn load<E: From<Error>>(
+    path: &Path,
+    wanted: &Wanted,
+    limits: &super::Limits,
+    each: &mut dyn FnMut(&str, &mut dyn io::BufRead) -> Result<(), E>,
+) -> Result<Loaded, E> {
     match inflate_small(path) {
         Some(tar) => {
             let reader = tar::Reader::new(&tar[..]).max_zero_bytes(limits.max_total);
-            let mut loaded = load_from(path, reader, wanted, limits)?;
+            let mut loaded = load_from(path, reader, wanted, limits, each)?;
             loaded.tar = Some(tar);
             Ok(loaded)
         }
@@ -109,20 +114,21 @@ pub(super) fn load(path: &Path, wanted: &[&str], limits: &super::Limits) -> Resu
             open(path)?.max_zero_bytes(limits.max_total),
             wanted,
             limits,
+            each,
         ),
     }
 }
 
-pub(super) fn load_from<R: Read>(
+pub(super) fn load_from<R: Read, E: From<Error>>(
     path: &Path,
     mut reader: tar::Reader<R>,
-    wanted: &[&str],
+    wanted: &Wanted,
     limits: &super::Limits,
-) -> Result<Loaded> {
+    each: &mut dyn FnMut(&str, &mut dyn io::BufRead) -> Result<(), E>,
+) -> Result<Loaded, E> {
     let mut members = super::KeptList::default();
     let mut docs = BTreeMap::new();
     let mut has_index = false;
-    let mut users = None;
     let mut total: u64 = 0;
     let mut last: Option<String> = None;
     loop {
@@ -139,14 +145,15 @@ pub(super) fn load_from<R: Read>(
                 return Err(Error::Duplicate {
                     path: path.to_path_buf(),
                     member: name,
-                });
+                }
+                .into());
             }
             has_index = true;
             continue;
         }
-        if m.kind == Kind::File && name == crate::backup::USERS && wanted.contains(&name.as_str()) {
-            users = Some(super::read_users(path, reader.data(), limits)?);
-        } else if m.kind == Kind::File && wanted.contains(&name.as_str()) {
+        if m.kind == Kind::File && wanted.streamed(&name) {
+            super::stream(&name, reader.data(), each)?;
+        } else if m.kind == Kind::File && wanted.held(&name) {
             limits.check_xml(path, &name, m.size)?;
             let mut buf = Vec::with_capacity(usize::try_from(m.size).unwrap_or(0));
             reader
@@ -160,7 +167,8 @@ pub(super) fn load_from<R: Read>(
                 path: path.to_path_buf(),
                 member: name,
                 reason: "the member paths add up to more than 4 GiB".into(),
-            });
+            }
+            .into());
         }
     }
     drain(path, reader)?;
@@ -172,7 +180,8 @@ pub(super) fn load_from<R: Read>(
         return Err(Error::Duplicate {
             path: path.to_path_buf(),
             member: String::from_utf8_lossy(w[0]).into_owned(),
-        });
+        }
+        .into());
     }
     drop(names);
     Ok(Loaded {
@@ -180,7 +189,6 @@ pub(super) fn load_from<R: Read>(
         members: Vec::new(),
         docs,
         has_index,
-        users,
         tar_members: members,
         tar: None,
     })

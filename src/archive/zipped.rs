@@ -12,7 +12,7 @@ use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, ZipArchive, ZipWriter};
 
 use super::output::Atomic;
-use super::{Container, Loaded, MemberInfo, check_duplicate};
+use super::{Container, Loaded, MemberInfo, Wanted, check_duplicate};
 use crate::error::{Error, Result};
 
 fn open(path: &Path) -> Result<ZipArchive<BufReader<File>>> {
@@ -41,7 +41,12 @@ fn name_of(archive: &ZipArchive<BufReader<File>>, path: &Path, i: usize) -> Resu
     }
 }
 
-pub(super) fn load(path: &Path, wanted: &[&str], limits: &super::Limits) -> Result<Loaded> {
+pub(super) fn load<E: From<Error>>(
+    path: &Path,
+    wanted: &Wanted,
+    limits: &super::Limits,
+    each: &mut dyn FnMut(&str, &mut dyn io::BufRead) -> Result<(), E>,
+) -> Result<Loaded, E> {
     let mut archive = open(path)?;
     // Duplicate and NUL names, which the zip reader hides, are refused here.
     let plan = raw_plan(&archive, path)?;
@@ -53,13 +58,12 @@ pub(super) fn load(path: &Path, wanted: &[&str], limits: &super::Limits) -> Resu
     let mut infos = Vec::new();
     let mut docs = BTreeMap::new();
     let mut seen = HashSet::new();
-    let mut users = None;
     let mut total: u64 = 0;
     for i in 0..archive.len() {
         let name = name_of(&archive, path, i)?;
         check_duplicate(&mut seen, path, &name)?;
         // Metadata only (no decompressor) unless the member is one the rules read.
-        let wanted_here = wanted.contains(&name.as_str());
+        let wanted_here = wanted.any(&name);
         // A plain member the rules do not read: its central record says all that is needed but the local
         // header's signature, read alone (not a seek and a buffer refill per member, thousands in a course with
         // files).
@@ -75,7 +79,8 @@ pub(super) fn load(path: &Path, wanted: &[&str], limits: &super::Limits) -> Resu
             {
                 return Err(zip_err(path, Some(&name))(ZipError::InvalidArchive(
                     "Invalid local file header".into(),
-                )));
+                ))
+                .into());
             }
             total = total.saturating_add(size);
             limits.check_total(path, &name, total)?;
@@ -98,7 +103,8 @@ pub(super) fn load(path: &Path, wanted: &[&str], limits: &super::Limits) -> Resu
                 path: path.to_path_buf(),
                 member: name,
                 reason: "encrypted: Moodle cannot restore an encrypted backup member".into(),
-            });
+            }
+            .into());
         }
         let is_dir = f.is_dir();
         let size = f.size();
@@ -120,11 +126,12 @@ pub(super) fn load(path: &Path, wanted: &[&str], limits: &super::Limits) -> Resu
                     "compression method {:?} that Moodle cannot read",
                     f.compression()
                 ),
-            });
+            }
+            .into());
         }
-        if !is_dir && name == crate::backup::USERS && wanted.contains(&name.as_str()) {
-            users = Some(super::read_users(path, &mut f, limits)?);
-        } else if !is_dir && wanted.contains(&name.as_str()) {
+        if !is_dir && wanted.streamed(&name) {
+            super::stream(&name, &mut f, each)?;
+        } else if !is_dir && wanted.held(&name) {
             limits.check_xml(path, &name, size)?;
             let mut buf = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
             f.read_to_end(&mut buf).map_err(|e| Error::Zip {
@@ -140,7 +147,8 @@ pub(super) fn load(path: &Path, wanted: &[&str], limits: &super::Limits) -> Resu
                         "declares {size} bytes but holds {}: the archive is damaged",
                         buf.len()
                     ),
-                });
+                }
+                .into());
             }
             docs.insert(name.clone(), buf);
         }
@@ -155,7 +163,6 @@ pub(super) fn load(path: &Path, wanted: &[&str], limits: &super::Limits) -> Resu
         members: infos,
         docs,
         has_index: false,
-        users,
         tar_members: super::KeptList::default(),
         tar: None,
     })

@@ -217,7 +217,7 @@ pub fn convert_file_with(
         let outcome = ConvertOutcome {
             archive: input.display().to_string(),
             output: output.map(|p| p.display().to_string()),
-            container: loaded.container,
+            container: loaded.container(),
             course,
             rewritten: replacements.keys().cloned().collect(),
             report: conversion.report,
@@ -275,14 +275,14 @@ pub fn inspect_file_limited(input: &Path, limits: &archive::Limits) -> Result<In
     }
     Ok(Inspection {
         archive: input.display().to_string(),
-        container: loaded.container,
+        container: loaded.container(),
         moodle_release: info.get("moodle_release").map(str::to_owned),
         moodle_version: info.get("moodle_version").map(str::to_owned),
         backup_release: info.get("backup_release").map(str::to_owned),
         course: Course::new(&info, &loaded),
         root_settings: info.root_settings.clone(),
         members: loaded.member_count(),
-        archive_index: loaded.has_index,
+        archive_index: loaded.has_index(),
         summary,
     })
 }
@@ -341,7 +341,7 @@ pub fn renew_file_with(
         let outcome = RenewOutcome {
             archive: input.display().to_string(),
             output: output.map(|p| p.display().to_string()),
-            container: loaded.container,
+            container: loaded.container(),
             course: Course::new(&info, &loaded),
             rewritten: replacements.keys().cloned().collect(),
             report: renewal.report,

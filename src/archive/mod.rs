@@ -10,13 +10,14 @@
 //!   same input gives the same bytes.
 //! - zip: untouched members are raw-copied (no recompression), rewritten ones deflated.
 
+mod kept;
 pub mod output;
 pub mod pgzip;
 pub mod tar;
 mod tgz;
-mod zipped;
+mod zip;
 
-pub use zipped::central_names as zip_central_names;
+pub use zip::central_names as zip_central_names;
 
 use std::collections::{BTreeMap, HashSet};
 use std::fs::File;
@@ -164,130 +165,59 @@ pub struct MemberInfo {
 /// What the first pass learnt.
 #[derive(Debug, Clone)]
 pub struct Loaded {
-    /// The container.
-    pub container: Container,
-    /// Every member in order, for zip (tar.gz members are in `tar_members`).
-    members: Vec<MemberInfo>,
     /// The wanted members' bytes, by path.
     pub docs: BTreeMap<String, Vec<u8>>,
-    /// The tar input had an `.ARCHIVE_INDEX`.
-    pub has_index: bool,
-    tar_members: KeptList,
-    /// A small tar.gz's inflated tar stream, kept for the second pass.
-    tar: Option<Vec<u8>>,
+    /// The member list, per container.
+    list: Listing,
 }
 
-/// The tar members as kept between the passes (tens of thousands in a full backup, so compact): every path in
-/// one buffer, and per member what the index needs plus a fingerprint of the rest of its header, for the second
-/// pass to check that the input did not change.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-struct KeptList {
-    items: Vec<Kept>,
-    paths: Vec<u8>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Kept {
-    size: u64,
-    mtime: u64,
-    /// Where the path is in [`KeptList::paths`] (the list holds at most 4 GiB of paths, see `push`).
-    start: u32,
-    len: u32,
-    rest: u32,
-    kind: tar::Kind,
-}
-
-impl KeptList {
-    /// Adds `m`; `false` when the paths would pass 4 GiB (no real backup comes near: millions of members).
-    fn push(&mut self, m: &tar::Member) -> bool {
-        let (Ok(start), Ok(len)) = (u32::try_from(self.paths.len()), u32::try_from(m.path.len()))
-        else {
-            return false;
-        };
-        if start.checked_add(len).is_none() {
-            return false;
-        }
-        self.items.push(Kept {
-            size: m.size,
-            mtime: m.mtime,
-            start,
-            len,
-            rest: fingerprint(m),
-            kind: m.kind,
-        });
-        self.paths.extend_from_slice(&m.path);
-        true
-    }
-
-    fn path(&self, k: &Kept) -> &[u8] {
-        let start = k.start as usize;
-        &self.paths[start..start + k.len as usize]
-    }
-
-    fn len(&self) -> usize {
-        self.items.len()
-    }
-
-    fn shrink_to_fit(&mut self) {
-        self.items.shrink_to_fit();
-        self.paths.shrink_to_fit();
-    }
-
-    fn iter(&self) -> impl Iterator<Item = (&[u8], &Kept)> {
-        self.items.iter().map(|k| (self.path(k), k))
-    }
-
-    /// Whether member `i` is `m` (path, kind, size, mtime and the rest of its header).
-    fn matches(&self, i: usize, m: &tar::Member) -> bool {
-        self.items.get(i).is_some_and(|k| {
-            self.path(k) == &m.path[..]
-                && k.kind == m.kind
-                && k.size == m.size
-                && k.mtime == m.mtime
-                && k.rest == fingerprint(m)
-        })
-    }
-}
-
-/// FNV-1a over the header fields a [`Kept`] does not hold, each length-prefixed (folded to 32 bits).
-fn fingerprint(m: &tar::Member) -> u32 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut eat = |bytes: &[u8]| {
-        for &b in (bytes.len() as u64).to_le_bytes().iter().chain(bytes) {
-            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-        }
-    };
-    eat(&m.mode.to_le_bytes());
-    eat(&m.uid.to_le_bytes());
-    eat(&m.gid.to_le_bytes());
-    eat(&m.linkname);
-    eat(&m.uname);
-    eat(&m.gname);
-    (h ^ (h >> 32)) as u32
+/// The member list as each container keeps it between the passes.
+#[derive(Debug, Clone)]
+enum Listing {
+    /// tar.gz: the compact list the second pass checks the input against.
+    TarGz(tgz::Listed),
+    /// zip: every member in order.
+    Zip(Vec<MemberInfo>),
 }
 
 impl Loaded {
+    /// The container.
+    pub fn container(&self) -> Container {
+        match self.list {
+            Listing::TarGz(_) => Container::TarGz,
+            Listing::Zip(_) => Container::Zip,
+        }
+    }
+
+    /// Whether the tar input had an `.ARCHIVE_INDEX` (never for a zip).
+    pub fn has_index(&self) -> bool {
+        match &self.list {
+            Listing::TarGz(t) => t.has_index,
+            Listing::Zip(_) => false,
+        }
+    }
+
     /// Number of members (the tar `.ARCHIVE_INDEX` excluded).
     pub fn member_count(&self) -> usize {
-        match self.container {
-            Container::TarGz => self.tar_members.len(),
-            Container::Zip => self.members.len(),
+        match &self.list {
+            Listing::TarGz(t) => t.members.len(),
+            Listing::Zip(m) => m.len(),
         }
     }
 
     /// Whether a member has this exact path.
     pub fn has_member(&self, path: &str) -> bool {
-        match self.container {
-            Container::TarGz => self.tar_members.iter().any(|(p, _)| p == path.as_bytes()),
-            Container::Zip => self.members.iter().any(|m| m.path == path),
+        match &self.list {
+            Listing::TarGz(t) => t.members.iter().any(|(p, _)| p == path.as_bytes()),
+            Listing::Zip(m) => m.iter().any(|m| m.path == path),
         }
     }
 
     /// Every member in order (the tar `.ARCHIVE_INDEX` excluded).
     pub fn members(&self) -> Vec<MemberInfo> {
-        match self.container {
-            Container::TarGz => self
-                .tar_members
+        match &self.list {
+            Listing::TarGz(t) => t
+                .members
                 .iter()
                 .map(|(path, m)| MemberInfo {
                     path: String::from_utf8_lossy(path).into_owned(),
@@ -299,7 +229,7 @@ impl Loaded {
                     size: m.size,
                 })
                 .collect(),
-            Container::Zip => self.members.clone(),
+            Listing::Zip(m) => m.clone(),
         }
     }
 
@@ -344,7 +274,7 @@ pub fn load_streaming<E: From<Error>>(
     };
     match detect(path)? {
         Container::TarGz => tgz::load(path, &want, limits, each),
-        Container::Zip => zipped::load(path, &want, limits, each),
+        Container::Zip => zip::load(path, &want, limits, each),
     }
 }
 
@@ -468,9 +398,9 @@ pub fn write_with(
 ) -> Result<()> {
     output::check(input, output)?;
     let mut atomic = output::Atomic::new(output)?;
-    match loaded.container {
-        Container::TarGz => tgz::write(input, loaded, replacements, &mut atomic, opts)?,
-        Container::Zip => zipped::write(input, replacements, last, &mut atomic, opts)?,
+    match &loaded.list {
+        Listing::TarGz(listed) => tgz::write(input, listed, replacements, &mut atomic, opts)?,
+        Listing::Zip(_) => zip::write(input, replacements, last, &mut atomic, opts)?,
     }
     opts.cancel.check()?;
     atomic.commit()
@@ -495,9 +425,9 @@ pub fn produce_and_write<T>(
     output::check(input, out)?;
     if opts.threads > 1
         && detect(input).ok() == Some(Container::Zip)
-        && let Some(prepared) = zipped::prepare(input, out)
+        && let Some(prepared) = zip::prepare(input, out)
     {
-        return zipped::write_overlapped(input, prepared, last, opts, || {
+        return zip::write_overlapped(input, prepared, last, opts, || {
             produce().map(|(_, replacements, value)| (replacements, value))
         });
     }
@@ -539,8 +469,11 @@ mod tests {
             let input = root.join("fixtures").join(name);
             let wanted = ["course/enrolments.xml", "moodle_backup.xml"];
             let mut loaded = load(&input, &wanted).unwrap();
+            let Listing::TarGz(listed) = &loaded.list else {
+                panic!("{name}: a tar.gz")
+            };
             assert!(
-                loaded.tar.is_some(),
+                listed.tar.is_some(),
                 "{name}: small archives stay in memory"
             );
             let want = Wanted {
@@ -555,7 +488,10 @@ mod tests {
                 &mut |_, _| Ok::<_, Error>(()),
             )
             .unwrap();
-            assert_eq!(loaded.tar_members, streamed.tar_members, "{name}");
+            let Listing::TarGz(from_stream) = &streamed.list else {
+                panic!("{name}: a tar.gz")
+            };
+            assert_eq!(listed.members, from_stream.members, "{name}");
             assert_eq!(loaded.docs, streamed.docs, "{name}");
             let mut replacements = BTreeMap::new();
             let x = loaded.docs["course/enrolments.xml"].clone();
@@ -565,7 +501,9 @@ mod tests {
             );
             let (a, b) = (dir.path().join("a.mbz"), dir.path().join("b.mbz"));
             write(&input, &loaded, &replacements, &a).unwrap();
-            loaded.tar = None;
+            if let Listing::TarGz(listed) = &mut loaded.list {
+                listed.tar = None;
+            }
             write(&input, &loaded, &replacements, &b).unwrap();
             assert!(
                 std::fs::read(&a).unwrap() == std::fs::read(&b).unwrap(),
@@ -650,7 +588,7 @@ mod tests {
 
     /// Names and local header offsets, in central directory order.
     fn records(zip: &[u8]) -> Vec<(String, u64)> {
-        let mut z = zip::ZipArchive::new(std::io::Cursor::new(zip)).unwrap();
+        let mut z = ::zip::ZipArchive::new(std::io::Cursor::new(zip)).unwrap();
         (0..z.len())
             .map(|i| {
                 let f = z.by_index_raw(i).unwrap();

@@ -219,7 +219,7 @@ pub fn find(inputs: &[PathBuf]) -> Result<Discovery> {
         }
         match archive::detect(&path) {
             Ok(_) => {}
-            Err(Error::UnknownContainer { .. }) => {
+            Err(archive::Error::UnknownContainer { .. }) => {
                 d.skipped.push(Skipped {
                     path,
                     relative: rel,

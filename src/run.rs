@@ -79,7 +79,7 @@ fn info(path: &Path, loaded: &Loaded) -> Result<backup::Info> {
         }),
         None => {
             let dotted = loaded.has_member("./moodle_backup.xml");
-            Err(Error::Member {
+            Err(Error::Archive(archive::Error::Member {
                 path: path.to_path_buf(),
                 member: MOODLE_BACKUP.into(),
                 reason: if dotted {
@@ -103,7 +103,7 @@ fn info(path: &Path, loaded: &Loaded) -> Result<backup::Info> {
                         }
                     )
                 },
-            })
+            }))
         }
     }
 }

@@ -1,15 +1,19 @@
 //! Backup containers: detection by magic bytes, streaming reads, and rewriting with every untouched member
 //! copied as it is.
 //!
-//! Reading takes two passes over the input: [`load`] collects the member list and the few XML members the
-//! rules need; [`write`] streams every member to a temp file beside the output, replacing only the rewritten
-//! ones, then renames it. The archive is never held in memory whole.
+//! Reading takes two passes over the input: [`load`] collects the member list and the members the caller
+//! names ([`load_streaming`] hands the large ones to the caller's callback as streams instead of holding
+//! them); [`write`] streams every member to a temp file beside the output, replacing only the rewritten ones,
+//! then renames it. The archive is never held in memory whole. This module knows no Moodle rule: which
+//! members matter, and which are written last, is the caller's to say. Its errors are [`Error`], naming the
+//! archive and member; a limit is carried as a value ([`Limit`]), never as the option that sets it.
 //!
 //! - tar.gz: POSIX ustar headers only, original order, names, modes and mtimes, and a freshly computed
 //!   `.ARCHIVE_INDEX` first when the input had one (moodle-format.md §1.2–§1.3); gzip header mtime 0, so the
 //!   same input gives the same bytes.
 //! - zip: untouched members are raw-copied (no recompression), rewritten ones deflated.
 
+mod error;
 mod kept;
 pub mod output;
 pub mod pgzip;
@@ -17,6 +21,7 @@ pub mod tar;
 mod tgz;
 mod zip;
 
+pub use error::{Error, Limit, Result};
 pub use zip::central_names as zip_central_names;
 
 use std::collections::{BTreeMap, HashSet};
@@ -25,8 +30,6 @@ use std::io::{BufRead, Read};
 use std::path::Path;
 
 use serde::Serialize;
-
-use crate::error::{Error, Result};
 
 /// Default largest XML member the rules will hold in memory.
 pub const MAX_XML_BYTES: u64 = 256 << 20;
@@ -60,7 +63,7 @@ impl Limits {
                 member: member.to_owned(),
                 size,
                 limit: self.max_xml,
-                flag: "--max-xml-mib",
+                which: Limit::Xml,
             });
         }
         Ok(())
@@ -74,7 +77,7 @@ impl Limits {
                 member: format!("{member} (total of the members so far)"),
                 size: total,
                 limit: self.max_total,
-                flag: "--max-total-gib",
+                which: Limit::Total,
             });
         }
         Ok(())
@@ -412,13 +415,13 @@ pub fn write_with(
 ///
 /// # Errors
 /// What `produce` returns, else as [`write_with`]; nothing is left at `output` on failure.
-pub fn produce_and_write<T>(
+pub fn produce_and_write<T, E: From<Error>>(
     input: &Path,
     output: Option<&Path>,
     last: &[&str],
     opts: &WriteOptions,
-    produce: impl FnOnce() -> Result<(Loaded, BTreeMap<String, Vec<u8>>, T)>,
-) -> Result<T> {
+    produce: impl FnOnce() -> Result<(Loaded, BTreeMap<String, Vec<u8>>, T), E>,
+) -> Result<T, E> {
     let Some(out) = output else {
         return produce().map(|(_, _, value)| value);
     };
@@ -524,7 +527,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         for name in ["coh_basic.zip.mbz", "db_sync.zip.mbz"] {
             let input = root.join("fixtures").join(name);
-            let produce = || {
+            let produce = || -> Result<_> {
                 let loaded = load(&input, &["course/enrolments.xml"])?;
                 let x = &loaded.docs["course/enrolments.xml"];
                 let mut replacements = BTreeMap::new();

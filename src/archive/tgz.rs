@@ -12,7 +12,7 @@ use super::output::Atomic;
 use super::pgzip::ParGz;
 use super::tar::{self, ARCHIVE_INDEX, Kind, TarError};
 use super::{Listing, Loaded, Wanted};
-use crate::error::{Error, Result};
+use crate::archive::{Error, Result};
 
 /// What the first pass keeps of a tar.gz for the second.
 #[derive(Debug, Clone)]

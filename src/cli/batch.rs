@@ -298,14 +298,7 @@ pub fn run(a: BatchArgs, globals: super::Globals) -> Result<ExitCode> {
 
 /// An error with its causes, on one line.
 fn chain(e: &Error) -> String {
-    let mut s = e.to_string();
-    let mut cur: Option<&dyn std::error::Error> = std::error::Error::source(e);
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
+    super::hint::chain(e)
 }
 
 /// The report format from the file name, checked before any work starts.

@@ -2,6 +2,7 @@
 
 pub mod args;
 mod batch;
+pub(crate) mod hint;
 mod plan;
 pub mod render;
 
@@ -524,7 +525,7 @@ fn renew_many(
                         format!(" ({} warnings)", o.report.warnings.len())
                     }
                 ),
-                Err(e) => eprintln!("FAILED  {}: {:#}", job.relative, anyhow::anyhow!("{e}")),
+                Err(e) => eprintln!("FAILED  {}: {}", job.relative, hint::link(e)),
             }
         },
     );
@@ -545,7 +546,7 @@ fn renew_many(
             .zip(&results)
             .map(|(job, (r, _))| match r {
                 Ok(o) => serde_json::to_value(o).unwrap_or_default(),
-                Err(e) => serde_json::json!({"archive": job.input.display().to_string(), "error": e.to_string()}),
+                Err(e) => serde_json::json!({"archive": job.input.display().to_string(), "error": hint::link(e)}),
             })
             .collect();
         let mut out = std::io::stdout().lock();

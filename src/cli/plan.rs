@@ -107,7 +107,7 @@ pub fn run(a: PlanArgs, globals: super::Globals) -> Result<ExitCode> {
             Ok(p) => plans.push(p),
             Err(e) => {
                 failed += 1;
-                writeln!(err, "FAILED {}: {:#}", job.relative, anyhow::Error::from(e))?;
+                writeln!(err, "FAILED {}: {}", job.relative, super::hint::chain(&e))?;
             }
         }
     }

@@ -162,14 +162,14 @@ pub fn verify_file_limited(
 ) -> Result<Verification> {
     let scan = read_scan(archive, limits)?;
     if scan.container.is_none() {
-        return Err(Error::UnknownContainer {
+        return Err(Error::Archive(crate::archive::Error::UnknownContainer {
             path: archive.to_path_buf(),
             magic: scan
                 .failures
                 .first()
                 .map(|f| f.1.clone())
                 .unwrap_or_default(),
-        });
+        }));
     }
     let mut book = Book::new();
     restorability(&scan, &mut book);
@@ -177,10 +177,10 @@ pub fn verify_file_limited(
     if let Some(orig) = against {
         let before = read_scan(orig, limits)?;
         if before.container.is_none() {
-            return Err(Error::UnknownContainer {
+            return Err(Error::Archive(crate::archive::Error::UnknownContainer {
                 path: orig.to_path_buf(),
                 magic: String::new(),
-            });
+            }));
         }
         changes = Some(change::prove(&before, &scan, &mut book));
     }

@@ -28,7 +28,7 @@ pub enum TarError {
         at: String,
     },
     /// More zero blocks than the reader was allowed to skip (a bomb of zeros after the end marker).
-    #[error("{at}: more than {limit} bytes of zero blocks (raise it with --max-total-gib)")]
+    #[error("{at}: more than {limit} bytes of zero blocks")]
     TooManyZeroBlocks {
         /// Which member.
         at: String,
@@ -170,4 +170,14 @@ pub enum TarError {
         /// Length of the data.
         got: u64,
     },
+}
+
+impl TarError {
+    /// The limit on the archive's inflated total this error went past, and its value.
+    pub fn total_limit(&self) -> Option<u64> {
+        match self {
+            TarError::TooManyZeroBlocks { limit, .. } => Some(*limit),
+            _ => None,
+        }
+    }
 }

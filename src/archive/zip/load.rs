@@ -11,8 +11,8 @@ use zip::result::ZipError;
 
 use super::plan::{plain_size, raw_plan};
 use super::{name_of, open, read_at, zip_err};
+use crate::archive::Error;
 use crate::archive::{Listing, Loaded, MemberInfo, Wanted, check_duplicate};
-use crate::error::Error;
 
 pub(in crate::archive) fn load<E: From<Error>>(
     path: &Path,

@@ -22,7 +22,7 @@ use std::path::Path;
 use zip::ZipArchive;
 use zip::result::ZipError;
 
-use crate::error::{Error, Result};
+use crate::archive::{Error, Result};
 
 pub(super) use load::load;
 pub use plan::central_names;

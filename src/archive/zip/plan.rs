@@ -7,7 +7,7 @@ use std::path::Path;
 use zip::ZipArchive;
 
 use super::{open, u16_at, u32_at};
-use crate::error::{Error, Result};
+use crate::archive::{Error, Result};
 
 /// One entry, located in the input file.
 pub(super) struct RawEntry {

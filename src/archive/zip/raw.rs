@@ -11,7 +11,7 @@ use super::plan::RawPlan;
 use super::u16_at;
 use super::write::{Deflated, deflate};
 use crate::archive::output::Atomic;
-use crate::error::{Error, Result};
+use crate::archive::{Error, Result};
 
 /// Bytes copied per kernel call, between two looks at the cancel and stop flags.
 pub(super) const COPY_CHUNK: u64 = 16 << 20;

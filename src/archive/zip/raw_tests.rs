@@ -10,9 +10,9 @@ use zip::{CompressionMethod, ZipArchive, ZipWriter};
 
 use super::plan::{RawPlan, raw_plan};
 use super::{open, prepare, write, write_overlapped};
+use crate::archive::Error;
 use crate::archive::WriteOptions;
 use crate::archive::output::Atomic;
-use crate::error::Error;
 
 const REWRITTEN: &str = "course/enrolments.xml";
 
@@ -151,7 +151,7 @@ fn overlapped_write_gives_the_sequential_bytes() {
     };
     let prepared = prepare(&input, &b).expect("a plain zip");
     let value = write_overlapped(&input, prepared, &[REWRITTEN], &opts, || {
-        Ok((replaced(), 3))
+        Ok::<_, Error>((replaced(), 3))
     })
     .unwrap();
     assert_eq!(value, 3);
@@ -175,7 +175,9 @@ fn a_failing_conversion_leaves_nothing() {
     // A replacement outside the members written last is a bug, refused the same way.
     let prepared = prepare(&input, &output).expect("a plain zip");
     let outside = BTreeMap::from([("groups.xml".to_owned(), b"<groups/>".to_vec())]);
-    let failed = write_overlapped(&input, prepared, &[REWRITTEN], &opts, || Ok((outside, ())));
+    let failed = write_overlapped(&input, prepared, &[REWRITTEN], &opts, || {
+        Ok::<_, Error>((outside, ()))
+    });
     assert!(matches!(failed, Err(Error::Member { .. })), "{failed:?}");
     let left: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()

@@ -15,7 +15,7 @@ use super::plan::{RawPlan, raw_plan};
 use super::raw::Raw;
 use super::{name_of, open, zip_err};
 use crate::archive::output::Atomic;
-use crate::error::{Error, Result};
+use crate::archive::{Error, Result};
 
 /// Writes `input` with `replacements` to `atomic`. The records of the `last` members (and of any replaced one)
 /// go after all the others, in central directory order, so that every other record can be copied before the
@@ -67,18 +67,18 @@ pub(in crate::archive) fn prepare(input: &Path, output: &Path) -> Option<Prepare
 /// [`write`] with the records of all but the `last` members copied on another thread while `produce` reads the
 /// archive and computes the replacements (which must be among `last`). The output's bytes are those of
 /// [`write`]. Whatever `produce` returns first wins: its error, or the copy's, or the write's.
-pub(in crate::archive) fn write_overlapped<T>(
+pub(in crate::archive) fn write_overlapped<T, E: From<Error>>(
     input: &Path,
     prepared: Prepared,
     last: &[&str],
     opts: &crate::archive::WriteOptions,
-    produce: impl FnOnce() -> Result<(BTreeMap<String, Vec<u8>>, T)>,
-) -> Result<T> {
+    produce: impl FnOnce() -> Result<(BTreeMap<String, Vec<u8>>, T), E>,
+) -> Result<T, E> {
     let Prepared { plan, atomic } = prepared;
     let (head, tail) = plan.split(|name| last.contains(&name));
     let stop = AtomicBool::new(false);
     let copy_head = || Raw::copying(input, &plan, &atomic, &head, &opts.cancel, &stop);
-    let produced = std::thread::scope(|scope| {
+    let produced = std::thread::scope(|scope| -> Result<T, E> {
         let copier = std::thread::Builder::new()
             .spawn_scoped(scope, copy_head)
             .ok();
@@ -92,7 +92,8 @@ pub(in crate::archive) fn write_overlapped<T>(
                 path: input.to_path_buf(),
                 member: outside.clone(),
                 reason: "rewritten but not among the members written last (a bug)".into(),
-            });
+            }
+            .into());
         }
         std::thread::scope(|inner| {
             let pending = deflate_all(&replacements, &plan, opts, Some(inner));

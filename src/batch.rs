@@ -163,7 +163,7 @@ pub fn find(inputs: &[PathBuf]) -> Result<Discovery> {
     let mut found: Vec<(PathBuf, String)> = Vec::new();
     let mut d = Discovery::default();
     for input in inputs {
-        let meta = fs::metadata(input).map_err(|source| Error::Read {
+        let meta = fs::metadata(input).map_err(|source| archive::Error::Read {
             path: input.clone(),
             source,
         })?;

@@ -1,6 +1,5 @@
 //! The library's error type: every failure names the archive and, where there is one, the member.
 
-use std::io;
 use std::path::PathBuf;
 
 use crate::enrol::convert::EnrolError;
@@ -13,16 +12,8 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// The input cannot be opened or read.
-    #[error("cannot read `{}`", path.display())]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// The cause.
-        #[source]
-        source: io::Error,
-    },
-    /// The container cannot be read or written.
+    /// The input cannot be read (also when it cannot be opened or listed), or the container cannot be read or
+    /// written.
     #[error(transparent)]
     Archive(crate::archive::Error),
     /// A member's content breaks the rules' expectations.

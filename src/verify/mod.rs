@@ -133,10 +133,11 @@ impl Book {
 }
 
 fn read_scan(path: &Path, limits: &crate::archive::Limits) -> Result<Scan> {
-    let mut scan = scan::scan_limited(path, limits).map_err(|source| Error::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let mut scan =
+        scan::scan_limited(path, limits).map_err(|source| crate::archive::Error::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
     match scan.too_large.take() {
         Some(e) => Err(e),
         None => Ok(scan),

@@ -215,7 +215,7 @@ pub fn find(inputs: &[PathBuf]) -> Result<Discovery> {
     let mut found: Vec<(PathBuf, String)> = Vec::new();
     let mut d = Discovery::default();
     for input in inputs {
-        let meta = fs::metadata(input).map_err(|source| Error::Read {
+        let meta = fs::metadata(input).map_err(|source| archive::Error::Read {
             path: input.clone(),
             source,
         })?;
@@ -271,7 +271,7 @@ pub fn find(inputs: &[PathBuf]) -> Result<Discovery> {
         }
         match archive::detect(&path) {
             Ok(_) => {}
-            Err(Error::UnknownContainer { .. }) => {
+            Err(archive::Error::UnknownContainer { .. }) => {
                 d.skipped.push(Skipped {
                     path,
                     relative: rel,

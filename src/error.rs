@@ -1,9 +1,7 @@
 //! The library's error type: every failure names the archive and, where there is one, the member.
 
-use std::io;
 use std::path::PathBuf;
 
-use crate::archive::tar::TarError;
 use crate::enrol::convert::EnrolError;
 use crate::time::TimeError;
 
@@ -14,91 +12,10 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// The input cannot be opened or read.
-    #[error("cannot read `{}`", path.display())]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// The cause.
-        #[source]
-        source: io::Error,
-    },
-    /// The output cannot be written.
-    #[error("cannot write `{}`", path.display())]
-    Write {
-        /// The file.
-        path: PathBuf,
-        /// The cause.
-        #[source]
-        source: io::Error,
-    },
-    /// Neither gzip nor zip magic bytes.
-    #[error(
-        "`{}` is not a Moodle backup: it starts with {magic}, expected gzip (1f 8b) or zip (50 4b 03 04)",
-        path.display()
-    )]
-    UnknownContainer {
-        /// The file.
-        path: PathBuf,
-        /// Its first bytes, in hex.
-        magic: String,
-    },
-    /// The tar.gz container is corrupt or unsupported.
-    #[error("archive `{}`", path.display())]
-    Tar {
-        /// The archive.
-        path: PathBuf,
-        /// The cause, naming the member.
-        #[source]
-        source: TarError,
-    },
-    /// The gzip stream of a tar.gz is corrupt or truncated.
-    #[error("archive `{}`: {at}: corrupt or truncated gzip data", path.display())]
-    Gzip {
-        /// The archive.
-        path: PathBuf,
-        /// Where: `member `x``, `after member `x``, `at the start`, `after the last member`.
-        at: String,
-        /// The decoder's error.
-        #[source]
-        source: io::Error,
-    },
-    /// The zip container is corrupt or unsupported.
-    #[error("archive `{}`{}", path.display(), member.as_ref().map(|m| format!(": member `{m}`")).unwrap_or_default())]
-    Zip {
-        /// The archive.
-        path: PathBuf,
-        /// The member, when known.
-        member: Option<String>,
-        /// The cause.
-        #[source]
-        source: zip::result::ZipError,
-    },
-    /// A member name occurs twice.
-    #[error("archive `{}`: member `{member}` occurs twice", path.display())]
-    Duplicate {
-        /// The archive.
-        path: PathBuf,
-        /// The member.
-        member: String,
-    },
-    /// A member, or the archive's inflated total, is over a limit.
-    #[error(
-        "archive `{}`: member `{member}` is too large ({size} bytes, limit {limit}; raise it with {flag})",
-        path.display()
-    )]
-    TooLarge {
-        /// The archive.
-        path: PathBuf,
-        /// The member.
-        member: String,
-        /// Its size.
-        size: u64,
-        /// The limit.
-        limit: u64,
-        /// The option that raises it.
-        flag: &'static str,
-    },
+    /// The input cannot be read (also when it cannot be opened or listed), or the container cannot be read or
+    /// written.
+    #[error(transparent)]
+    Archive(crate::archive::Error),
     /// A member's content breaks the rules' expectations.
     #[error("archive `{}`", path.display())]
     Enrol {
@@ -107,36 +24,6 @@ pub enum Error {
         /// The cause, naming the member.
         #[source]
         source: EnrolError,
-    },
-    /// A member's name cannot be written (tar) or is otherwise unusable.
-    #[error("archive `{}`: member `{member}`: {reason}", path.display())]
-    Member {
-        /// The archive.
-        path: PathBuf,
-        /// The member.
-        member: String,
-        /// Why.
-        reason: String,
-    },
-    /// The output would overwrite the input.
-    #[error("output `{}` is the input archive: choose another path (the input is never modified)", path.display())]
-    OutputIsInput {
-        /// The output path.
-        path: PathBuf,
-    },
-    /// The output exists and is not a regular file.
-    #[error("output `{}` exists and is not a regular file (link, device or folder): refusing to replace it", path.display())]
-    OutputNotFile {
-        /// The output path.
-        path: PathBuf,
-    },
-    /// The output's folder does not exist (or is not a folder).
-    #[error("cannot write `{}`: its folder `{}` does not exist (create it first)", path.display(), folder.display())]
-    OutputFolderMissing {
-        /// The output path.
-        path: PathBuf,
-        /// Its folder.
-        folder: PathBuf,
     },
     /// A date or zone is invalid.
     #[error(transparent)]
@@ -165,4 +52,14 @@ pub enum Error {
     /// Stopped by the user (Ctrl-C); nothing was left at the output.
     #[error("cancelled")]
     Cancelled,
+}
+
+impl From<crate::archive::Error> for Error {
+    /// A cancelled write is the crate's [`Error::Cancelled`]; every other archive error is wrapped.
+    fn from(e: crate::archive::Error) -> Self {
+        match e {
+            crate::archive::Error::Cancelled => Error::Cancelled,
+            other => Error::Archive(other),
+        }
+    }
 }

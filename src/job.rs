@@ -15,12 +15,32 @@ use crate::archive::{self, Container, Loaded};
 use crate::backup;
 use crate::enrol::convert as rules;
 use crate::enrol::members::{
-    COURSE, COURSE_ROLES, ENROLMENTS, GROUPS, MOODLE_BACKUP, READ, READ_WITH_USERS,
+    COURSE, COURSE_ROLES, ENROLMENTS, GROUPS, MOODLE_BACKUP, READ, REWRITTEN, USERS,
 };
 use crate::enrol::summary::{self, Summary};
 use crate::enrol::{Docs, EnrolError, Values, merge};
 use crate::error::{Error, Result};
 use crate::verify::Verification;
+
+/// Loads the members the rules read, and users.xml streamed into id → user (never held whole).
+fn load_with_users(
+    input: &Path,
+    limits: &archive::Limits,
+) -> Result<(Loaded, BTreeMap<i64, backup::User>)> {
+    let mut users = BTreeMap::new();
+    let loaded =
+        archive::load_streaming::<Error>(input, READ, &[USERS], limits, &mut |_, data| {
+            users = backup::users(data, limits.max_xml).map_err(|source| Error::Enrol {
+                path: input.to_path_buf(),
+                source: EnrolError::Xml {
+                    member: USERS,
+                    source,
+                },
+            })?;
+            Ok(())
+        })?;
+    Ok((loaded, users))
+}
 
 fn docs(loaded: &Loaded) -> Docs<'_> {
     Docs::from_lookup(|member| loaded.doc(member))
@@ -44,7 +64,7 @@ fn info(path: &Path, loaded: &Loaded) -> Result<backup::Info> {
         }),
         None => {
             let dotted = loaded.has_member("./moodle_backup.xml");
-            Err(Error::Member {
+            Err(Error::Archive(archive::Error::Member {
                 path: path.to_path_buf(),
                 member: MOODLE_BACKUP.into(),
                 reason: if dotted {
@@ -68,7 +88,7 @@ fn info(path: &Path, loaded: &Loaded) -> Result<backup::Info> {
                         }
                     )
                 },
-            })
+            }))
         }
     }
 }
@@ -277,7 +297,7 @@ impl<R> Outcome<R> {
         Outcome {
             archive: input.display().to_string(),
             output: output.map(|p| p.display().to_string()),
-            container: loaded.container,
+            container: loaded.container(),
             course,
             rewritten: replacements.keys().cloned().collect(),
             report,
@@ -314,7 +334,7 @@ pub fn convert_file_with(
 ) -> Result<ConvertOutcome> {
     // The output is checked before anything is read; for a zip, the members the conversion cannot change are
     // copied while it runs.
-    archive::produce_and_write(input, output, write, || {
+    archive::produce_and_write(input, output, REWRITTEN, write, || {
         let loaded = archive::load_limited(input, READ, &write.limits)?;
         let info = info(input, &loaded)?;
         let course = Course::new(&info, &loaded);
@@ -394,14 +414,14 @@ pub fn inspect_file_limited(input: &Path, limits: &archive::Limits) -> Result<In
     }
     Ok(Inspection {
         archive: input.display().to_string(),
-        container: loaded.container,
+        container: loaded.container(),
         moodle_release: info.get("moodle_release").map(str::to_owned),
         moodle_version: info.get("moodle_version").map(str::to_owned),
         backup_release: info.get("backup_release").map(str::to_owned),
         course: Course::new(&info, &loaded),
         root_settings: info.root_settings.clone(),
         members: loaded.member_count(),
-        archive_index: loaded.has_index,
+        archive_index: loaded.has_index(),
         summary,
     })
 }
@@ -428,15 +448,11 @@ pub fn renew_file_with(
     opts: &crate::enrol::renew::Options,
     write: &archive::WriteOptions,
 ) -> Result<RenewOutcome> {
-    archive::produce_and_write(input, output, write, || {
-        let loaded = archive::load_limited(input, READ_WITH_USERS, &write.limits)?;
+    archive::produce_and_write(input, output, REWRITTEN, write, || {
+        let (loaded, users) = load_with_users(input, &write.limits)?;
         let info = info(input, &loaded)?;
-        let users: BTreeMap<i64, String> = loaded
-            .users
-            .iter()
-            .flatten()
-            .map(|(id, u)| (*id, u.username.clone()))
-            .collect();
+        let users: BTreeMap<i64, String> =
+            users.into_iter().map(|(id, u)| (id, u.username)).collect();
         let renewal =
             crate::enrol::renew::renew(&docs(&loaded), &users, opts).map_err(enrol_err(input))?;
         let mut replacements = BTreeMap::new();
@@ -473,11 +489,10 @@ pub fn plan_file_limited(
     opts: &rules::Options,
     limits: &archive::Limits,
 ) -> Result<crate::plan::CoursePlan> {
-    let loaded = archive::load_limited(input, READ_WITH_USERS, limits)?;
+    let (loaded, users) = load_with_users(input, limits)?;
     let info = info(input, &loaded)?;
     let course = Course::new(&info, &loaded);
     let conversion = rules::convert(&docs(&loaded), opts).map_err(enrol_err(input))?;
-    let users = loaded.users.clone().unwrap_or_default();
     Ok(crate::plan::build(
         &input.display().to_string(),
         crate::plan::CourseRef {
@@ -500,9 +515,8 @@ pub fn manual_enrolments(
     target: &Path,
     limits: &archive::Limits,
 ) -> Result<(Course, BTreeMap<String, Values>)> {
-    let loaded = archive::load_limited(target, READ_WITH_USERS, limits)?;
+    let (loaded, users) = load_with_users(target, limits)?;
     let course = Course::new(&info(target, &loaded)?, &loaded);
-    let users = loaded.users.clone().unwrap_or_default();
     let out = match loaded.doc(ENROLMENTS) {
         Some(x) => merge::manual_by_username(x, &users).map_err(enrol_err(target))?,
         None => BTreeMap::new(),

@@ -15,7 +15,7 @@ fn main() -> ExitCode {
             ExitCode::from(130)
         }
         Err(e) => {
-            eprintln!("mbz-enrol: error: {e:#}");
+            eprintln!("mbz-enrol: error: {}", cli::hint::chain_any(&e));
             ExitCode::from(2)
         }
     }

@@ -1,50 +1,35 @@
 //! Backup containers: detection by magic bytes, streaming reads, and rewriting with every untouched member
 //! copied as it is.
 //!
-//! Reading takes two passes over the input: [`load`] collects the member list and the few XML members the
-//! rules need; [`write`] streams every member to a temp file beside the output, replacing only the rewritten
-//! ones, then renames it. The archive is never held in memory whole.
+//! Reading takes two passes over the input: [`load`] collects the member list and the members the caller
+//! names ([`load_streaming`] hands the large ones to the caller's callback as streams instead of holding
+//! them); [`write`] streams every member to a temp file beside the output, replacing only the rewritten ones,
+//! then renames it. The archive is never held in memory whole. This module knows no Moodle rule: which
+//! members matter, and which are written last, is the caller's to say. Its errors are [`Error`], naming the
+//! archive and member; a limit is carried as a value ([`Limit`]), never as the option that sets it.
 //!
 //! - tar.gz: POSIX ustar headers only, original order, names, modes and mtimes, and a freshly computed
 //!   `.ARCHIVE_INDEX` first when the input had one (moodle-format.md §1.2–§1.3); gzip header mtime 0, so the
 //!   same input gives the same bytes.
 //! - zip: untouched members are raw-copied (no recompression), rewritten ones deflated.
 
+mod error;
+mod kept;
 pub mod output;
 pub mod pgzip;
 pub mod tar;
 mod tgz;
-mod zipped;
+mod zip;
 
-pub use zipped::central_names as zip_central_names;
+pub use error::{Error, Limit, Result};
+pub use zip::central_names as zip_central_names;
 
 use std::collections::{BTreeMap, HashSet};
 use std::fs::File;
-use std::io::Read;
+use std::io::{BufRead, Read};
 use std::path::Path;
 
 use serde::Serialize;
-
-use crate::error::{Error, Result};
-
-/// Reads a wanted `users.xml` as a stream into id → username, never holding it whole.
-fn read_users(
-    path: &Path,
-    data: impl Read,
-    limits: &Limits,
-) -> Result<BTreeMap<i64, crate::backup::User>> {
-    crate::backup::users(
-        std::io::BufReader::with_capacity(64 << 10, data),
-        limits.max_xml,
-    )
-    .map_err(|source| Error::Enrol {
-        path: path.to_path_buf(),
-        source: crate::enrol::convert::EnrolError::Xml {
-            member: crate::backup::USERS,
-            source,
-        },
-    })
-}
 
 /// Default largest XML member the rules will hold in memory.
 pub const MAX_XML_BYTES: u64 = 256 << 20;
@@ -78,7 +63,7 @@ impl Limits {
                 member: member.to_owned(),
                 size,
                 limit: self.max_xml,
-                flag: "--max-xml-mib",
+                which: Limit::Xml,
             });
         }
         Ok(())
@@ -92,7 +77,7 @@ impl Limits {
                 member: format!("{member} (total of the members so far)"),
                 size: total,
                 limit: self.max_total,
-                flag: "--max-total-gib",
+                which: Limit::Total,
             });
         }
         Ok(())
@@ -183,132 +168,59 @@ pub struct MemberInfo {
 /// What the first pass learnt.
 #[derive(Debug, Clone)]
 pub struct Loaded {
-    /// The container.
-    pub container: Container,
-    /// Every member in order, for zip (tar.gz members are in `tar_members`).
-    members: Vec<MemberInfo>,
     /// The wanted members' bytes, by path.
     pub docs: BTreeMap<String, Vec<u8>>,
-    /// The tar input had an `.ARCHIVE_INDEX`.
-    pub has_index: bool,
-    /// `users.xml` read as a stream (id to user), when `users.xml` was wanted.
-    pub users: Option<BTreeMap<i64, crate::backup::User>>,
-    tar_members: KeptList,
-    /// A small tar.gz's inflated tar stream, kept for the second pass.
-    tar: Option<Vec<u8>>,
+    /// The member list, per container.
+    list: Listing,
 }
 
-/// The tar members as kept between the passes (tens of thousands in a full backup, so compact): every path in
-/// one buffer, and per member what the index needs plus a fingerprint of the rest of its header, for the second
-/// pass to check that the input did not change.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-struct KeptList {
-    items: Vec<Kept>,
-    paths: Vec<u8>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Kept {
-    size: u64,
-    mtime: u64,
-    /// Where the path is in [`KeptList::paths`] (the list holds at most 4 GiB of paths, see `push`).
-    start: u32,
-    len: u32,
-    rest: u32,
-    kind: tar::Kind,
-}
-
-impl KeptList {
-    /// Adds `m`; `false` when the paths would pass 4 GiB (no real backup comes near: millions of members).
-    fn push(&mut self, m: &tar::Member) -> bool {
-        let (Ok(start), Ok(len)) = (u32::try_from(self.paths.len()), u32::try_from(m.path.len()))
-        else {
-            return false;
-        };
-        if start.checked_add(len).is_none() {
-            return false;
-        }
-        self.items.push(Kept {
-            size: m.size,
-            mtime: m.mtime,
-            start,
-            len,
-            rest: fingerprint(m),
-            kind: m.kind,
-        });
-        self.paths.extend_from_slice(&m.path);
-        true
-    }
-
-    fn path(&self, k: &Kept) -> &[u8] {
-        let start = k.start as usize;
-        &self.paths[start..start + k.len as usize]
-    }
-
-    fn len(&self) -> usize {
-        self.items.len()
-    }
-
-    fn shrink_to_fit(&mut self) {
-        self.items.shrink_to_fit();
-        self.paths.shrink_to_fit();
-    }
-
-    fn iter(&self) -> impl Iterator<Item = (&[u8], &Kept)> {
-        self.items.iter().map(|k| (self.path(k), k))
-    }
-
-    /// Whether member `i` is `m` (path, kind, size, mtime and the rest of its header).
-    fn matches(&self, i: usize, m: &tar::Member) -> bool {
-        self.items.get(i).is_some_and(|k| {
-            self.path(k) == &m.path[..]
-                && k.kind == m.kind
-                && k.size == m.size
-                && k.mtime == m.mtime
-                && k.rest == fingerprint(m)
-        })
-    }
-}
-
-/// FNV-1a over the header fields a [`Kept`] does not hold, each length-prefixed (folded to 32 bits).
-fn fingerprint(m: &tar::Member) -> u32 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut eat = |bytes: &[u8]| {
-        for &b in (bytes.len() as u64).to_le_bytes().iter().chain(bytes) {
-            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-        }
-    };
-    eat(&m.mode.to_le_bytes());
-    eat(&m.uid.to_le_bytes());
-    eat(&m.gid.to_le_bytes());
-    eat(&m.linkname);
-    eat(&m.uname);
-    eat(&m.gname);
-    (h ^ (h >> 32)) as u32
+/// The member list as each container keeps it between the passes.
+#[derive(Debug, Clone)]
+enum Listing {
+    /// tar.gz: the compact list the second pass checks the input against.
+    TarGz(tgz::Listed),
+    /// zip: every member in order.
+    Zip(Vec<MemberInfo>),
 }
 
 impl Loaded {
+    /// The container.
+    pub fn container(&self) -> Container {
+        match self.list {
+            Listing::TarGz(_) => Container::TarGz,
+            Listing::Zip(_) => Container::Zip,
+        }
+    }
+
+    /// Whether the tar input had an `.ARCHIVE_INDEX` (never for a zip).
+    pub fn has_index(&self) -> bool {
+        match &self.list {
+            Listing::TarGz(t) => t.has_index,
+            Listing::Zip(_) => false,
+        }
+    }
+
     /// Number of members (the tar `.ARCHIVE_INDEX` excluded).
     pub fn member_count(&self) -> usize {
-        match self.container {
-            Container::TarGz => self.tar_members.len(),
-            Container::Zip => self.members.len(),
+        match &self.list {
+            Listing::TarGz(t) => t.members.len(),
+            Listing::Zip(m) => m.len(),
         }
     }
 
     /// Whether a member has this exact path.
     pub fn has_member(&self, path: &str) -> bool {
-        match self.container {
-            Container::TarGz => self.tar_members.iter().any(|(p, _)| p == path.as_bytes()),
-            Container::Zip => self.members.iter().any(|m| m.path == path),
+        match &self.list {
+            Listing::TarGz(t) => t.members.iter().any(|(p, _)| p == path.as_bytes()),
+            Listing::Zip(m) => m.iter().any(|m| m.path == path),
         }
     }
 
     /// Every member in order (the tar `.ARCHIVE_INDEX` excluded).
     pub fn members(&self) -> Vec<MemberInfo> {
-        match self.container {
-            Container::TarGz => self
-                .tar_members
+        match &self.list {
+            Listing::TarGz(t) => t
+                .members
                 .iter()
                 .map(|(path, m)| MemberInfo {
                     path: String::from_utf8_lossy(path).into_owned(),
@@ -320,7 +232,7 @@ impl Loaded {
                     size: m.size,
                 })
                 .collect(),
-            Container::Zip => self.members.clone(),
+            Listing::Zip(m) => m.clone(),
         }
     }
 
@@ -343,10 +255,59 @@ pub fn load(path: &Path, wanted: &[&str]) -> Result<Loaded> {
 /// # Errors
 /// As [`load`], and [`Error::TooLarge`].
 pub fn load_limited(path: &Path, wanted: &[&str], limits: &Limits) -> Result<Loaded> {
+    load_streaming(path, wanted, &[], limits, &mut |_, _| Ok(()))
+}
+
+/// [`load_limited`], and each member named in `streamed` (exact paths, files only) handed to `each` as a
+/// stream instead of being held: its size is bounded by `limits.max_total` only, so `each` must bound what it
+/// keeps.
+///
+/// # Errors
+/// As [`load_limited`], and whatever `each` returns.
+pub fn load_streaming<E: From<Error>>(
+    path: &Path,
+    wanted: &[&str],
+    streamed: &[&str],
+    limits: &Limits,
+    each: &mut dyn FnMut(&str, &mut dyn BufRead) -> Result<(), E>,
+) -> Result<Loaded, E> {
+    let want = Wanted {
+        held: wanted,
+        streamed,
+    };
     match detect(path)? {
-        Container::TarGz => tgz::load(path, wanted, limits),
-        Container::Zip => zipped::load(path, wanted, limits),
+        Container::TarGz => tgz::load(path, &want, limits, each),
+        Container::Zip => zip::load(path, &want, limits, each),
     }
+}
+
+/// The members the caller asked for: held in memory, or handed to a callback as a stream.
+struct Wanted<'a> {
+    held: &'a [&'a str],
+    streamed: &'a [&'a str],
+}
+
+impl Wanted<'_> {
+    fn held(&self, name: &str) -> bool {
+        self.held.contains(&name)
+    }
+
+    fn streamed(&self, name: &str) -> bool {
+        self.streamed.contains(&name)
+    }
+
+    fn any(&self, name: &str) -> bool {
+        self.held(name) || self.streamed(name)
+    }
+}
+
+/// Hands a streamed member to `each`, buffered.
+fn stream<E>(
+    name: &str,
+    data: impl Read,
+    each: &mut dyn FnMut(&str, &mut dyn BufRead) -> Result<(), E>,
+) -> Result<(), E> {
+    each(name, &mut std::io::BufReader::with_capacity(64 << 10, data))
 }
 
 /// Second pass: writes `output` from `input`, with `replacements` (member path to new bytes) in place of
@@ -365,6 +326,7 @@ pub fn write(
         loaded,
         replacements,
         output,
+        &[],
         &WriteOptions::default(),
     )
 }
@@ -423,6 +385,9 @@ impl Cancel {
 }
 
 /// [`write`] with a level, threads, and a flag that stops it between members (leaving nothing at `output`).
+/// In a zip output the records of the `last` members (and of every replaced one) come after all the others
+/// (the central directory keeps the input's order, and readers such as Moodle's find records through it), so
+/// that the others can be copied while the replacements are computed (see [`produce_and_write`]).
 ///
 /// # Errors
 /// As [`write`], and [`Error::Cancelled`].
@@ -431,49 +396,46 @@ pub fn write_with(
     loaded: &Loaded,
     replacements: &BTreeMap<String, Vec<u8>>,
     output: &Path,
+    last: &[&str],
     opts: &WriteOptions,
 ) -> Result<()> {
     output::check(input, output)?;
     let mut atomic = output::Atomic::new(output)?;
-    match loaded.container {
-        Container::TarGz => tgz::write(input, loaded, replacements, &mut atomic, opts)?,
-        Container::Zip => zipped::write(input, replacements, REWRITTEN_LAST, &mut atomic, opts)?,
+    match &loaded.list {
+        Listing::TarGz(listed) => tgz::write(input, listed, replacements, &mut atomic, opts)?,
+        Listing::Zip(_) => zip::write(input, replacements, last, &mut atomic, opts)?,
     }
     opts.cancel.check()?;
     atomic.commit()
 }
 
-/// The members the commands rewrite. In a zip output their records come after all the others (the central
-/// directory keeps the input's order, and readers such as Moodle's find records through it), so that the others
-/// can be copied while these are computed.
-pub const REWRITTEN_LAST: &[&str] = &["course/enrolments.xml", "course/roles.xml", "groups.xml"];
-
-/// Runs `produce`, which reads `input` and returns it loaded, the rewritten members and a value, then writes
-/// `output` (when given) as [`write_with`] does, with the same bytes. For a zip, every record but those of
-/// [`REWRITTEN_LAST`] is copied on another core while `produce` runs.
+/// Runs `produce`, which reads `input` and returns it loaded, the rewritten members (all among `last`) and a
+/// value, then writes `output` (when given) as [`write_with`] does, with the same bytes. For a zip, every
+/// record but those of `last` is copied on another core while `produce` runs.
 ///
 /// # Errors
 /// What `produce` returns, else as [`write_with`]; nothing is left at `output` on failure.
-pub fn produce_and_write<T>(
+pub fn produce_and_write<T, E: From<Error>>(
     input: &Path,
     output: Option<&Path>,
+    last: &[&str],
     opts: &WriteOptions,
-    produce: impl FnOnce() -> Result<(Loaded, BTreeMap<String, Vec<u8>>, T)>,
-) -> Result<T> {
+    produce: impl FnOnce() -> Result<(Loaded, BTreeMap<String, Vec<u8>>, T), E>,
+) -> Result<T, E> {
     let Some(out) = output else {
         return produce().map(|(_, _, value)| value);
     };
     output::check(input, out)?;
     if opts.threads > 1
         && detect(input).ok() == Some(Container::Zip)
-        && let Some(prepared) = zipped::prepare(input, out)
+        && let Some(prepared) = zip::prepare(input, out)
     {
-        return zipped::write_overlapped(input, prepared, REWRITTEN_LAST, opts, || {
+        return zip::write_overlapped(input, prepared, last, opts, || {
             produce().map(|(_, replacements, value)| (replacements, value))
         });
     }
     let (loaded, replacements, value) = produce()?;
-    write_with(input, &loaded, &replacements, out, opts)?;
+    write_with(input, &loaded, &replacements, out, last, opts)?;
     Ok(value)
 }
 
@@ -510,18 +472,29 @@ mod tests {
             let input = root.join("fixtures").join(name);
             let wanted = ["course/enrolments.xml", "moodle_backup.xml"];
             let mut loaded = load(&input, &wanted).unwrap();
+            let Listing::TarGz(listed) = &loaded.list else {
+                panic!("{name}: a tar.gz")
+            };
             assert!(
-                loaded.tar.is_some(),
+                listed.tar.is_some(),
                 "{name}: small archives stay in memory"
             );
+            let want = Wanted {
+                held: &wanted,
+                streamed: &[],
+            };
             let streamed = tgz::load_from(
                 &input,
                 tgz::open(&input).unwrap(),
-                &wanted,
+                &want,
                 &Limits::default(),
+                &mut |_, _| Ok::<_, Error>(()),
             )
             .unwrap();
-            assert_eq!(loaded.tar_members, streamed.tar_members, "{name}");
+            let Listing::TarGz(from_stream) = &streamed.list else {
+                panic!("{name}: a tar.gz")
+            };
+            assert_eq!(listed.members, from_stream.members, "{name}");
             assert_eq!(loaded.docs, streamed.docs, "{name}");
             let mut replacements = BTreeMap::new();
             let x = loaded.docs["course/enrolments.xml"].clone();
@@ -531,7 +504,9 @@ mod tests {
             );
             let (a, b) = (dir.path().join("a.mbz"), dir.path().join("b.mbz"));
             write(&input, &loaded, &replacements, &a).unwrap();
-            loaded.tar = None;
+            if let Listing::TarGz(listed) = &mut loaded.list {
+                listed.tar = None;
+            }
             write(&input, &loaded, &replacements, &b).unwrap();
             assert!(
                 std::fs::read(&a).unwrap() == std::fs::read(&b).unwrap(),
@@ -539,6 +514,9 @@ mod tests {
             );
         }
     }
+
+    /// The members written last in these tests (those a conversion rewrites).
+    const LAST: &[&str] = &["course/enrolments.xml", "course/roles.xml", "groups.xml"];
 
     /// A zip output: the rewritten members' records come last (the central directory keeps the input's order),
     /// and the write that copies while the conversion runs gives the bytes of the sequential one. A failing
@@ -549,7 +527,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         for name in ["coh_basic.zip.mbz", "db_sync.zip.mbz"] {
             let input = root.join("fixtures").join(name);
-            let produce = || {
+            let produce = || -> Result<_> {
                 let loaded = load(&input, &["course/enrolments.xml"])?;
                 let x = &loaded.docs["course/enrolments.xml"];
                 let mut replacements = BTreeMap::new();
@@ -567,7 +545,7 @@ mod tests {
                     ..WriteOptions::default()
                 };
                 assert_eq!(
-                    produce_and_write(&input, Some(&out), &opts, produce).unwrap(),
+                    produce_and_write(&input, Some(&out), LAST, &opts, produce).unwrap(),
                     7
                 );
                 outputs.push(std::fs::read(&out).unwrap());
@@ -587,7 +565,7 @@ mod tests {
             physical.sort_by_key(|e| e.1);
             let last: Vec<String> = names(&before)
                 .into_iter()
-                .filter(|n| REWRITTEN_LAST.contains(&n.as_str()))
+                .filter(|n| LAST.contains(&n.as_str()))
                 .collect();
             assert!(!last.is_empty());
             assert_eq!(
@@ -599,7 +577,8 @@ mod tests {
             let out = dir.path().join("failed.mbz");
             let failing =
                 || -> Result<(Loaded, BTreeMap<String, Vec<u8>>, ())> { Err(Error::Cancelled) };
-            let err = produce_and_write(&input, Some(&out), &WriteOptions::default(), failing);
+            let err =
+                produce_and_write(&input, Some(&out), LAST, &WriteOptions::default(), failing);
             assert!(matches!(err, Err(Error::Cancelled)));
             let left: Vec<_> = std::fs::read_dir(dir.path())
                 .unwrap()
@@ -612,7 +591,7 @@ mod tests {
 
     /// Names and local header offsets, in central directory order.
     fn records(zip: &[u8]) -> Vec<(String, u64)> {
-        let mut z = zip::ZipArchive::new(std::io::Cursor::new(zip)).unwrap();
+        let mut z = ::zip::ZipArchive::new(std::io::Cursor::new(zip)).unwrap();
         (0..z.len())
             .map(|i| {
                 let f = z.by_index_raw(i).unwrap();

@@ -7,7 +7,7 @@ use std::fs::{self, File};
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::error::{Error, Result};
+use crate::archive::{Error, Result};
 
 /// Refuses an output that is the input (same path or same file) or that exists as a non-regular file.
 ///

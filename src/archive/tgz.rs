@@ -7,11 +7,23 @@ use std::path::Path;
 
 use flate2::read::MultiGzDecoder;
 
+use super::kept::KeptList;
 use super::output::Atomic;
 use super::pgzip::ParGz;
 use super::tar::{self, ARCHIVE_INDEX, Kind, TarError};
-use super::{Container, Loaded};
-use crate::error::{Error, Result};
+use super::{Listing, Loaded, Wanted};
+use crate::archive::{Error, Result};
+
+/// What the first pass keeps of a tar.gz for the second.
+#[derive(Debug, Clone)]
+pub(super) struct Listed {
+    /// Every member but the index, compact.
+    pub(super) members: KeptList,
+    /// The input had an `.ARCHIVE_INDEX`.
+    pub(super) has_index: bool,
+    /// A small tar.gz's inflated tar stream, kept for the second pass.
+    pub(super) tar: Option<Vec<u8>>,
+}
 
 /// I/O buffer size: under glibc's 128 KiB mmap threshold, so buffers are reused across the archives of a batch.
 const BUF: usize = 64 << 10;
@@ -96,12 +108,19 @@ fn drain<R: Read>(path: &Path, reader: tar::Reader<R>) -> Result<()> {
     Ok(())
 }
 
-pub(super) fn load(path: &Path, wanted: &[&str], limits: &super::Limits) -> Result<Loaded> {
+pub(super) fn load<E: From<Error>>(
+    path: &Path,
+    wanted: &Wanted,
+    limits: &super::Limits,
+    each: &mut dyn FnMut(&str, &mut dyn io::BufRead) -> Result<(), E>,
+) -> Result<Loaded, E> {
     match inflate_small(path) {
         Some(tar) => {
             let reader = tar::Reader::new(&tar[..]).max_zero_bytes(limits.max_total);
-            let mut loaded = load_from(path, reader, wanted, limits)?;
-            loaded.tar = Some(tar);
+            let mut loaded = load_from(path, reader, wanted, limits, each)?;
+            if let Listing::TarGz(listed) = &mut loaded.list {
+                listed.tar = Some(tar);
+            }
             Ok(loaded)
         }
         None => load_from(
@@ -109,20 +128,21 @@ pub(super) fn load(path: &Path, wanted: &[&str], limits: &super::Limits) -> Resu
             open(path)?.max_zero_bytes(limits.max_total),
             wanted,
             limits,
+            each,
         ),
     }
 }
 
-pub(super) fn load_from<R: Read>(
+pub(super) fn load_from<R: Read, E: From<Error>>(
     path: &Path,
     mut reader: tar::Reader<R>,
-    wanted: &[&str],
+    wanted: &Wanted,
     limits: &super::Limits,
-) -> Result<Loaded> {
-    let mut members = super::KeptList::default();
+    each: &mut dyn FnMut(&str, &mut dyn io::BufRead) -> Result<(), E>,
+) -> Result<Loaded, E> {
+    let mut members = KeptList::default();
     let mut docs = BTreeMap::new();
     let mut has_index = false;
-    let mut users = None;
     let mut total: u64 = 0;
     let mut last: Option<String> = None;
     loop {
@@ -139,14 +159,15 @@ pub(super) fn load_from<R: Read>(
                 return Err(Error::Duplicate {
                     path: path.to_path_buf(),
                     member: name,
-                });
+                }
+                .into());
             }
             has_index = true;
             continue;
         }
-        if m.kind == Kind::File && name == crate::backup::USERS && wanted.contains(&name.as_str()) {
-            users = Some(super::read_users(path, reader.data(), limits)?);
-        } else if m.kind == Kind::File && wanted.contains(&name.as_str()) {
+        if m.kind == Kind::File && wanted.streamed(&name) {
+            super::stream(&name, reader.data(), each)?;
+        } else if m.kind == Kind::File && wanted.held(&name) {
             limits.check_xml(path, &name, m.size)?;
             let mut buf = Vec::with_capacity(usize::try_from(m.size).unwrap_or(0));
             reader
@@ -160,7 +181,8 @@ pub(super) fn load_from<R: Read>(
                 path: path.to_path_buf(),
                 member: name,
                 reason: "the member paths add up to more than 4 GiB".into(),
-            });
+            }
+            .into());
         }
     }
     drain(path, reader)?;
@@ -172,23 +194,23 @@ pub(super) fn load_from<R: Read>(
         return Err(Error::Duplicate {
             path: path.to_path_buf(),
             member: String::from_utf8_lossy(w[0]).into_owned(),
-        });
+        }
+        .into());
     }
     drop(names);
     Ok(Loaded {
-        container: Container::TarGz,
-        members: Vec::new(),
         docs,
-        has_index,
-        users,
-        tar_members: members,
-        tar: None,
+        list: Listing::TarGz(Listed {
+            members,
+            has_index,
+            tar: None,
+        }),
     })
 }
 
 pub(super) fn write(
     input: &Path,
-    loaded: &Loaded,
+    loaded: &Listed,
     replacements: &BTreeMap<String, Vec<u8>>,
     atomic: &mut Atomic,
     opts: &super::WriteOptions,
@@ -213,7 +235,7 @@ pub(super) fn write(
         },
     };
     if loaded.has_index {
-        let index = tar::index_of(loaded.tar_members.iter().map(|(path, m)| {
+        let index = tar::index_of(loaded.members.iter().map(|(path, m)| {
             let size = replacements
                 .get(&*String::from_utf8_lossy(path))
                 .map_or(m.size, |new| new.len() as u64);
@@ -252,7 +274,7 @@ pub(super) fn write(
 /// The second pass: every member of `reader` to `writer`, `replacements` in place of theirs.
 fn copy_members<R: Read, W: Write>(
     input: &Path,
-    loaded: &Loaded,
+    loaded: &Listed,
     replacements: &BTreeMap<String, Vec<u8>>,
     mut reader: tar::Reader<R>,
     writer: &mut tar::Writer<W>,
@@ -272,7 +294,7 @@ fn copy_members<R: Read, W: Write>(
             continue;
         }
         // The input must not have changed between the passes.
-        let expected = loaded.tar_members.matches(planned, &m);
+        let expected = loaded.members.matches(planned, &m);
         planned += 1;
         if !expected {
             return Err(Error::Member {
@@ -304,7 +326,7 @@ fn copy_members<R: Read, W: Write>(
             }
         }
     }
-    if planned < loaded.tar_members.len() {
+    if planned < loaded.members.len() {
         return Err(Error::Member {
             path: input.to_path_buf(),
             member: last.unwrap_or_default(),

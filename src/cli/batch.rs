@@ -15,8 +15,9 @@ use mbz_enrol::time;
 use mbz_enrol::{ConvertOptions, Error};
 
 use super::args::BatchArgs;
+use super::hint::chain;
 use super::resolve::{self, clean_list};
-use super::{chain, skip_reason};
+use super::skip_reason;
 
 /// Runs a batch.
 pub fn run(a: BatchArgs, globals: super::Globals) -> Result<ExitCode> {

@@ -4,6 +4,7 @@
 pub mod args;
 mod batch;
 mod convert;
+pub(crate) mod hint;
 mod inspect;
 mod plan;
 pub mod render;
@@ -15,7 +16,6 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::{Result, bail};
-use mbz_enrol::Error;
 
 use args::{Cli, Command};
 
@@ -116,26 +116,6 @@ pub(crate) fn job_settings(
         verify: verify.unwrap_or_default(),
         context,
     }
-}
-
-/// A library error in the command line's words: the message, with the flag that governs it where there is one.
-pub(crate) fn hint(e: &Error) -> String {
-    match e {
-        Error::NothingToConvert { .. } => format!("{e} (--require-change)"),
-        _ => e.to_string(),
-    }
-}
-
-/// An error with its causes, on one line, flags named.
-pub(crate) fn chain(e: &Error) -> String {
-    let mut s = hint(e);
-    let mut cur: Option<&dyn std::error::Error> = std::error::Error::source(e);
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
 }
 
 /// Why a file was skipped, flags named.

@@ -155,7 +155,7 @@ pub fn run(a: PlanArgs, globals: super::Globals) -> Result<ExitCode> {
             }
             Err(e) => {
                 failed += 1;
-                writeln!(err, "FAILED {}: {:#}", job.relative, anyhow::Error::from(e))?;
+                writeln!(err, "FAILED {}: {}", job.relative, super::hint::chain(&e))?;
             }
         }
     }

@@ -244,6 +244,6 @@ fn failure(e: &mbz_enrol::Error) -> String {
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
-        e => super::hint(e),
+        e => super::hint::link(e),
     }
 }

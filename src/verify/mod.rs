@@ -136,10 +136,11 @@ impl Book {
 }
 
 fn read_scan(path: &Path, limits: &crate::archive::Limits) -> Result<Scan> {
-    let mut scan = scan::scan_limited(path, limits).map_err(|source| Error::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let mut scan =
+        scan::scan_limited(path, limits).map_err(|source| crate::archive::Error::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
     match scan.too_large.take() {
         Some(e) => Err(e),
         None => Ok(scan),
@@ -165,14 +166,14 @@ pub fn verify_file_limited(
 ) -> Result<Verification> {
     let scan = read_scan(archive, limits)?;
     if scan.container.is_none() {
-        return Err(Error::UnknownContainer {
+        return Err(Error::Archive(crate::archive::Error::UnknownContainer {
             path: archive.to_path_buf(),
             magic: scan
                 .failures
                 .first()
                 .map(|f| f.1.clone())
                 .unwrap_or_default(),
-        });
+        }));
     }
     let mut book = Book::new();
     restorability(&scan, &mut book);
@@ -180,10 +181,10 @@ pub fn verify_file_limited(
     if let Some(orig) = against {
         let before = read_scan(orig, limits)?;
         if before.container.is_none() {
-            return Err(Error::UnknownContainer {
+            return Err(Error::Archive(crate::archive::Error::UnknownContainer {
                 path: orig.to_path_buf(),
                 magic: String::new(),
-            });
+            }));
         }
         changes = Some(change::prove(&before, &scan, &mut book));
     }

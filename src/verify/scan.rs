@@ -84,7 +84,7 @@ impl Scan {
         match admitted {
             Ok(()) => true,
             Err(e) => {
-                self.too_large = Some(e);
+                self.too_large = Some(e.into());
                 self.incomplete = true;
                 false
             }

@@ -1,0 +1,138 @@
+//! The first pass over a zip: the member list, the wanted members held or streamed, and every member Moodle
+//! could not read refused.
+
+use std::collections::{BTreeMap, HashSet};
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::Path;
+
+use zip::CompressionMethod;
+use zip::result::ZipError;
+
+use super::plan::{plain_size, raw_plan};
+use super::{name_of, open, read_at, zip_err};
+use crate::archive::Error;
+use crate::archive::{Listing, Loaded, MemberInfo, Wanted, check_duplicate};
+
+pub(in crate::archive) fn load<E: From<Error>>(
+    path: &Path,
+    wanted: &Wanted,
+    limits: &crate::archive::Limits,
+    each: &mut dyn FnMut(&str, &mut dyn io::BufRead) -> Result<(), E>,
+) -> Result<Loaded, E> {
+    let mut archive = open(path)?;
+    // Duplicate and NUL names, which the zip reader hides, are refused here.
+    let plan = raw_plan(&archive, path)?;
+    // Each local header's signature is still checked (as the zip reader does), one 4-byte read per member.
+    let file = File::open(path).map_err(|source| Error::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let mut infos = Vec::new();
+    let mut docs = BTreeMap::new();
+    let mut seen = HashSet::new();
+    let mut total: u64 = 0;
+    for i in 0..archive.len() {
+        let name = name_of(&archive, path, i)?;
+        check_duplicate(&mut seen, path, &name)?;
+        // Metadata only (no decompressor) unless the member is one the rules read.
+        let wanted_here = wanted.any(&name);
+        // A plain member the rules do not read: its central record says all that is needed but the local
+        // header's signature, read alone (not a seek and a buffer refill per member, thousands in a course with
+        // files).
+        if let Some((e, size)) = plan
+            .as_ref()
+            .filter(|_| !wanted_here)
+            .and_then(|p| p.entries.get(i).filter(|e| e.name == name))
+            .and_then(|e| Some((e, plain_size(&e.central)?)))
+        {
+            let mut signature = [0u8; 4];
+            if read_at(&file, e.start, &mut signature).is_err()
+                || signature != 0x0403_4b50u32.to_le_bytes()
+            {
+                return Err(zip_err(path, Some(&name))(ZipError::InvalidArchive(
+                    "Invalid local file header".into(),
+                ))
+                .into());
+            }
+            total = total.saturating_add(size);
+            limits.check_total(path, &name, total)?;
+            let is_dir = matches!(name.as_bytes().last(), Some(b'/' | b'\\'));
+            infos.push(MemberInfo {
+                path: name,
+                kind: if is_dir { 'd' } else { 'f' },
+                size,
+            });
+            continue;
+        }
+        let mut f = if wanted_here {
+            archive.by_index(i)
+        } else {
+            archive.by_index_raw(i)
+        }
+        .map_err(zip_err(path, Some(&name)))?;
+        if f.encrypted() {
+            return Err(Error::Member {
+                path: path.to_path_buf(),
+                member: name,
+                reason: "encrypted: Moodle cannot restore an encrypted backup member".into(),
+            }
+            .into());
+        }
+        let is_dir = f.is_dir();
+        let size = f.size();
+        total = total.saturating_add(size);
+        limits.check_total(path, &name, total)?;
+        // Moodle (libzip) reads stored and deflated members, and bzip2 where it is built in: anything else
+        // (AES, unknown ids) would fail at restore, so say it now.
+        if !matches!(
+            f.compression(),
+            CompressionMethod::Stored | CompressionMethod::Deflated
+        ) && !matches!(
+            format!("{:?}", f.compression()).as_str(),
+            "Bzip2" | "Unsupported(12)"
+        ) {
+            return Err(Error::Member {
+                path: path.to_path_buf(),
+                member: name,
+                reason: format!(
+                    "compression method {:?} that Moodle cannot read",
+                    f.compression()
+                ),
+            }
+            .into());
+        }
+        if !is_dir && wanted.streamed(&name) {
+            crate::archive::stream(&name, &mut f, each)?;
+        } else if !is_dir && wanted.held(&name) {
+            limits.check_xml(path, &name, size)?;
+            let mut buf = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+            f.read_to_end(&mut buf).map_err(|e| Error::Zip {
+                path: path.to_path_buf(),
+                member: Some(name.clone()),
+                source: ZipError::Io(e),
+            })?;
+            if buf.len() as u64 != size {
+                return Err(Error::Member {
+                    path: path.to_path_buf(),
+                    member: name,
+                    reason: format!(
+                        "declares {size} bytes but holds {}: the archive is damaged",
+                        buf.len()
+                    ),
+                }
+                .into());
+            }
+            docs.insert(name.clone(), buf);
+        }
+        infos.push(MemberInfo {
+            path: name,
+            kind: if is_dir { 'd' } else { 'f' },
+            size,
+        });
+    }
+    Ok(Loaded {
+        docs,
+        list: Listing::Zip(infos),
+    })
+}

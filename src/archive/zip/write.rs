@@ -1,0 +1,243 @@
+//! The zip output: every record copied but the replaced ones, sequentially or while the caller computes the
+//! replacements; the zip crate's writer for the layouts the byte copier leaves alone.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{self, BufReader, BufWriter, Write};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use zip::result::ZipError;
+use zip::write::SimpleFileOptions;
+use zip::{CompressionMethod, ZipArchive, ZipWriter};
+
+use super::plan::{RawPlan, raw_plan};
+use super::raw::Raw;
+use super::{name_of, open, zip_err};
+use crate::archive::output::Atomic;
+use crate::archive::{Error, Result};
+
+/// Writes `input` with `replacements` to `atomic`. The records of the `last` members (and of any replaced one)
+/// go after all the others, in central directory order, so that every other record can be copied before the
+/// replacements are known (see [`write_overlapped`]); the central directory keeps the input's order.
+pub(in crate::archive) fn write(
+    input: &Path,
+    replacements: &BTreeMap<String, Vec<u8>>,
+    last: &[&str],
+    atomic: &mut Atomic,
+    opts: &crate::archive::WriteOptions,
+) -> Result<()> {
+    let archive = open(input)?;
+    match raw_plan(&archive, input)? {
+        Some(plan) => {
+            let never = AtomicBool::new(false);
+            let (head, tail) =
+                plan.split(|name| last.contains(&name) || replacements.contains_key(name));
+            // The replacements deflate on other cores while the records are copied.
+            std::thread::scope(|scope| {
+                let pending = deflate_all(replacements, &plan, opts, Some(scope));
+                Raw::copying(input, &plan, atomic, &head, &opts.cancel, &never)?.finish(
+                    &tail,
+                    replacements,
+                    pending,
+                    opts,
+                )
+            })
+        }
+        // ZIP64 or other layouts the byte copier does not handle: the zip crate's writer.
+        None => write_with_crate(input, archive, replacements, atomic, opts),
+    }
+}
+
+/// The input's plan and a temp output, when a zip can be written by [`write_overlapped`].
+pub(in crate::archive) struct Prepared {
+    plan: RawPlan,
+    atomic: Atomic,
+}
+
+/// Reads the central directory of `input` and creates the temp output, or `None` when the archive is not a zip
+/// the byte copier handles (the caller then reads it first, which reports what is wrong with it).
+pub(in crate::archive) fn prepare(input: &Path, output: &Path) -> Option<Prepared> {
+    let archive = open(input).ok()?;
+    let plan = raw_plan(&archive, input).ok()??;
+    let atomic = Atomic::new(output).ok()?;
+    Some(Prepared { plan, atomic })
+}
+
+/// [`write`] with the records of all but the `last` members copied on another thread while `produce` reads the
+/// archive and computes the replacements (which must be among `last`). The output's bytes are those of
+/// [`write`]. Whatever `produce` returns first wins: its error, or the copy's, or the write's.
+pub(in crate::archive) fn write_overlapped<T, E: From<Error>>(
+    input: &Path,
+    prepared: Prepared,
+    last: &[&str],
+    opts: &crate::archive::WriteOptions,
+    produce: impl FnOnce() -> Result<(BTreeMap<String, Vec<u8>>, T), E>,
+) -> Result<T, E> {
+    let Prepared { plan, atomic } = prepared;
+    let (head, tail) = plan.split(|name| last.contains(&name));
+    let stop = AtomicBool::new(false);
+    let copy_head = || Raw::copying(input, &plan, &atomic, &head, &opts.cancel, &stop);
+    let produced = std::thread::scope(|scope| -> Result<T, E> {
+        let copier = std::thread::Builder::new()
+            .spawn_scoped(scope, copy_head)
+            .ok();
+        // The copy stops early when `produce` fails or panics (the guard is dropped), not only on success.
+        let guard = StopOnDrop(&stop);
+        let (replacements, value) = produce()?;
+        std::mem::forget(guard);
+        if let Some(outside) = replacements.keys().find(|k| !last.contains(&k.as_str())) {
+            stop.store(true, Ordering::Relaxed);
+            return Err(Error::Member {
+                path: input.to_path_buf(),
+                member: outside.clone(),
+                reason: "rewritten but not among the members written last (a bug)".into(),
+            }
+            .into());
+        }
+        std::thread::scope(|inner| {
+            let pending = deflate_all(&replacements, &plan, opts, Some(inner));
+            let raw = match copier {
+                Some(h) => h.join().unwrap_or_else(|_| {
+                    Err(atomic.write_error(io::Error::other("copy thread failed")))
+                })?,
+                // No thread (the system refuses one): the copy runs now.
+                None => copy_head()?,
+            };
+            raw.finish(&tail, &replacements, pending, opts)
+        })?;
+        Ok(value)
+    })?;
+    opts.cancel.check()?;
+    atomic.commit()?;
+    Ok(produced)
+}
+
+/// Sets its flag when dropped.
+pub(super) struct StopOnDrop<'a>(&'a AtomicBool);
+
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Starts deflating each replacement on its own thread when `scope` allows it, else leaves it for when its
+/// record is written.
+pub(super) fn deflate_all<'s, 'e>(
+    replacements: &'s BTreeMap<String, Vec<u8>>,
+    plan: &RawPlan,
+    opts: &crate::archive::WriteOptions,
+    scope: Option<&'s std::thread::Scope<'s, 'e>>,
+) -> BTreeMap<&'s str, Deflated<'s>> {
+    let level = opts.level;
+    replacements
+        .iter()
+        .filter(|(name, _)| plan.entries.iter().any(|e| e.name == **name))
+        .map(|(name, new)| {
+            let job = match scope.filter(|_| opts.threads > 1) {
+                // No thread (one core asked for, or the system refuses one): deflated when reached.
+                Some(scope) => std::thread::Builder::new()
+                    .spawn_scoped(scope, move || deflate(new, level))
+                    .map_or(Deflated::Later(new, level), Deflated::Running),
+                None => Deflated::Later(new, level),
+            };
+            (name.as_str(), job)
+        })
+        .collect()
+}
+
+/// A rewritten member's deflated bytes and CRC, being computed or to compute.
+pub(super) enum Deflated<'a> {
+    Running(std::thread::ScopedJoinHandle<'a, io::Result<(Vec<u8>, u32)>>),
+    Later(&'a [u8], u32),
+}
+
+impl Deflated<'_> {
+    pub(super) fn get(self) -> io::Result<(Vec<u8>, u32)> {
+        match self {
+            Deflated::Running(h) => h
+                .join()
+                .unwrap_or_else(|_| Err(io::Error::other("compression thread failed"))),
+            Deflated::Later(new, level) => deflate(new, level),
+        }
+    }
+}
+
+pub(super) fn deflate(new: &[u8], level: u32) -> io::Result<(Vec<u8>, u32)> {
+    let mut enc = flate2::write::DeflateEncoder::new(
+        Vec::with_capacity(new.len() / 4),
+        flate2::Compression::new(level),
+    );
+    enc.write_all(new)?;
+    let data = enc.finish()?;
+    let mut c = flate2::Crc::new();
+    c.update(new);
+    Ok((data, c.sum()))
+}
+
+/// The zip crate's writer: raw copies through `raw_copy_file`, for archives the byte copier leaves alone.
+pub(super) fn write_with_crate(
+    input: &Path,
+    mut archive: ZipArchive<BufReader<File>>,
+    replacements: &BTreeMap<String, Vec<u8>>,
+    atomic: &mut Atomic,
+    opts: &crate::archive::WriteOptions,
+) -> Result<()> {
+    let cancel = &opts.cancel;
+    let file = atomic.handle()?;
+    let mut out = ZipWriter::new(BufWriter::with_capacity(64 << 10, file));
+    let werr = |e: ZipError| match e {
+        ZipError::Io(source) => atomic.write_error(source),
+        other => Error::Zip {
+            path: input.to_path_buf(),
+            member: None,
+            source: other,
+        },
+    };
+    for i in 0..archive.len() {
+        cancel.check()?;
+        let name = name_of(&archive, input, i)?;
+        match replacements.get(&name) {
+            Some(new) => {
+                let f = archive
+                    .by_index_raw(i)
+                    .map_err(zip_err(input, Some(&name)))?;
+                let mut options = SimpleFileOptions::default()
+                    .compression_method(CompressionMethod::Deflated)
+                    .compression_level(Some(i64::from(opts.level)))
+                    .large_file(new.len() as u64 >= u64::from(u32::MAX));
+                if let Some(t) = f.last_modified() {
+                    options = options.last_modified_time(t);
+                }
+                if let Some(mode) = f.unix_mode() {
+                    options = options.unix_permissions(mode);
+                }
+                drop(f);
+                out.start_file(name.as_str(), options).map_err(werr)?;
+                out.write_all(new).map_err(|e| atomic.write_error(e))?;
+            }
+            None => {
+                let f = archive
+                    .by_index_raw(i)
+                    .map_err(zip_err(input, Some(&name)))?;
+                out.raw_copy_file(f).map_err(|e| match e {
+                    ZipError::Io(source) => atomic.write_error(source),
+                    other => Error::Zip {
+                        path: input.to_path_buf(),
+                        member: Some(name.clone()),
+                        source: other,
+                    },
+                })?;
+            }
+        }
+    }
+    let comment = archive.comment().to_vec();
+    if !comment.is_empty() {
+        out.set_raw_comment(comment.into_boxed_slice())
+            .map_err(werr)?;
+    }
+    let mut buf = out.finish().map_err(werr)?;
+    buf.flush().map_err(|e| atomic.write_error(e))?;
+    Ok(())
+}

@@ -1,0 +1,55 @@
+//! Library errors as the binary prints them: the option that raises a limit is named here, never in the
+//! library (its errors carry the limit and its value).
+
+use std::error::Error as StdError;
+
+use mbz_enrol::archive::{self, Limit, tar::TarError};
+
+/// The option that sets `limit`.
+fn flag(limit: Limit) -> &'static str {
+    match limit {
+        Limit::Xml => "--max-xml-mib",
+        Limit::Total => "--max-total-gib",
+    }
+}
+
+/// One error's message (its causes left out), with the option that raises the limit it went past.
+pub(crate) fn link(e: &(dyn StdError + 'static)) -> String {
+    let text = e.to_string();
+    if let Some(mbz_enrol::Error::NothingToConvert { .. }) = e.downcast_ref::<mbz_enrol::Error>() {
+        return format!("{text} (--require-change)");
+    }
+    let archive = match e.downcast_ref::<mbz_enrol::Error>() {
+        Some(mbz_enrol::Error::Archive(a)) => Some(a),
+        _ => e.downcast_ref::<archive::Error>(),
+    };
+    if let Some((limit, _)) = archive.and_then(archive::Error::limit)
+        && let Some(open) = text.strip_suffix(')')
+    {
+        return format!("{open}; raise it with {})", flag(limit));
+    }
+    if e.downcast_ref::<TarError>()
+        .and_then(TarError::total_limit)
+        .is_some()
+    {
+        return format!("{text} (raise it with {})", flag(Limit::Total));
+    }
+    text
+}
+
+/// An error and its causes on one line, joined by `: ` (as `{:#}` prints an `anyhow::Error`), with hints.
+pub(crate) fn chain(e: &(dyn StdError + 'static)) -> String {
+    let mut s = link(e);
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&link(c));
+        cur = c.source();
+    }
+    s
+}
+
+/// [`chain`] for an `anyhow::Error` (its context messages included).
+pub(crate) fn chain_any(e: &anyhow::Error) -> String {
+    e.chain().map(link).collect::<Vec<_>>().join(": ")
+}

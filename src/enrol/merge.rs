@@ -1,6 +1,5 @@
-//! Merging enrolments: how convert combines a user's sources into one manual enrolment, and what Moodle's
-//! restore stores when a backup's manual enrolment meets one the target course already has
-//! (moodle-format.md §3.6).
+//! Merging enrolments: how convert combines a user's sources into one manual enrolment, and the live course's
+//! manual enrolments that a merge restore meets (Moodle's rule itself is in [`super::restore`]).
 
 use std::collections::BTreeMap;
 
@@ -49,41 +48,6 @@ pub fn widen(a: Values, b: Values) -> Values {
     }
 }
 
-/// What Moodle stores when restore merges the backup's manual enrolment `backup` into a course whose manual
-/// instance already holds `existing` for the same user (the backup's instance is enabled after conversion).
-///
-/// Moodle 4.3 and 5.0, `enrol/manual/lib.php`, `enrol_manual_plugin::restore_user_enrolment()`: an active
-/// existing enrolment only "merges the times": nothing is written unless the backup starts later (the existing
-/// start is kept) or has no end while the existing one has; a suspended backup enrolment changes nothing.
-/// A missing or suspended existing enrolment is (re)written with the backup's values.
-pub fn restore_user_enrolment(existing: Option<Values>, backup: Values) -> Values {
-    match existing {
-        Some(e) if e.status == 0 => {
-            if backup.status != 0 {
-                return e;
-            }
-            let mut r = backup;
-            let mut enrol = false;
-            if r.timestart > e.timestart {
-                r.timestart = e.timestart;
-                enrol = true;
-            }
-            if r.timeend == 0 {
-                if e.timeend != 0 {
-                    enrol = true;
-                }
-            } else if e.timeend == 0 {
-                r.timeend = 0;
-            } else if r.timeend < e.timeend {
-                r.timeend = e.timeend;
-                enrol = true;
-            }
-            if enrol { r } else { e }
-        }
-        _ => backup,
-    }
-}
-
 /// What a merge meets: the course's manual enrolments by username (the first manual instance, as restore and
 /// Upload users use; the first enrolment of each user; enrolments lacking a value or of a user missing from
 /// `users` are left out).
@@ -115,24 +79,6 @@ mod tests {
 
     fn v(status: i64, timestart: i64, timeend: i64) -> Values {
         Values::new(status, timestart, timeend)
-    }
-
-    #[test]
-    fn restore_rule_matches_moodle() {
-        let merge = restore_user_enrolment;
-        // None or suspended: the backup overwrites.
-        assert_eq!(merge(None, v(0, 5, 9)), v(0, 5, 9));
-        assert_eq!(merge(Some(v(1, 1, 2)), v(0, 5, 9)), v(0, 5, 9));
-        // Active vs suspended: no change.
-        assert_eq!(merge(Some(v(0, 1, 2)), v(1, 5, 9)), v(0, 1, 2));
-        // B later start: start from E, end max.
-        assert_eq!(merge(Some(v(0, 1, 5)), v(0, 3, 9)), v(0, 1, 9));
-        // B unlimited, E finite.
-        assert_eq!(merge(Some(v(0, 3, 5)), v(0, 1, 0)), v(0, 1, 0));
-        // B wider in both directions but earlier start and later end: no change (Moodle's quirk).
-        assert_eq!(merge(Some(v(0, 3, 5)), v(0, 1, 9)), v(0, 3, 5));
-        // E unlimited.
-        assert_eq!(merge(Some(v(0, 3, 0)), v(0, 5, 9)), v(0, 3, 0));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Moodle's enrolment rules on backup XML: where the members and fields are ([`members`]), the model
 //! ([`model`]), conversion of synced methods into manual enrolments ([`convert`](mod@convert)), renewal of
-//! manual ones ([`renew`]), merging enrolments and Moodle's restore merge rule ([`merge`]) and the summary
-//! that `inspect` shows ([`summary`]).
+//! manual ones ([`renew`]), merging enrolments ([`merge`]), what Moodle's restore stores in each target course
+//! ([`restore`]) and the summary that `inspect` shows ([`summary`]).
 
 pub mod convert;
 mod error;
@@ -9,6 +9,7 @@ pub mod members;
 pub mod merge;
 pub mod model;
 pub mod renew;
+pub mod restore;
 pub mod summary;
 pub mod warning;
 

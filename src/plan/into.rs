@@ -1,7 +1,7 @@
 //! `--into TARGET.mbz`: compare planned actions with the target course's current manual enrolments, so the
 //! plan only changes what needs changing and never shortens or suspends an access the target already grants;
 //! and predict what a merge restore of the converted archive would give, with Moodle's own merge rule
-//! ([`merge::restore_user_enrolment`], moodle-format.md §3.6).
+//! ([`restore::manual_restore`], moodle-format.md §3.6).
 
 use std::collections::BTreeMap;
 
@@ -10,7 +10,7 @@ use serde::Serialize;
 use super::CoursePlan;
 /// A manual enrolment's values (status, start, end).
 pub use crate::enrol::Values;
-use crate::enrol::merge;
+use crate::enrol::{merge, restore};
 
 /// How an action compares with the target.
 #[derive(Debug, Clone, Serialize)]
@@ -28,7 +28,7 @@ pub struct Outcome {
 /// Compares the planned `b` with the target's manual enrolment `e`. Returns the values to plan (never less
 /// access than `e` grants) and the outcome; `kind == "kept"` means nothing to send.
 pub fn compare(e: Option<Values>, b: Values) -> (Values, Outcome) {
-    let merge = merge::restore_user_enrolment(e, b);
+    let merge = restore::manual_restore(e, b, true, true).values;
     let Some(e) = e else {
         return (
             b,

@@ -78,6 +78,7 @@ fn benches(c: &mut Criterion) {
         from: vec!["cohort".into()],
         stamp_roles: vec!["student".into()],
         until: 1_819_749_600,
+        ..Default::default()
     };
     let all = Docs {
         enrolments: Some(enrolments),

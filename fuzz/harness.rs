@@ -37,6 +37,7 @@ fn options() -> Options {
         from: vec!["cohort".into(), "database".into(), "meta".into()],
         stamp_roles: vec!["student".into()],
         until: UNTIL,
+        ..Default::default()
     }
 }
 

@@ -10,6 +10,7 @@
 //!     from: vec!["database".into(), "cohort".into()],
 //!     stamp_roles: vec!["student".into()],
 //!     until: 1_819_749_600,
+//!     ..Default::default()
 //! };
 //! let outcome = convert_file("in.mbz".as_ref(), Some("out.mbz".as_ref()), &opts)?;
 //! println!("{} users converted", outcome.report.totals.users_converted);

@@ -64,6 +64,39 @@ pub struct ConversionArgs {
     pub stamp_roles: Vec<String>,
 }
 
+/// `--target`: which restore the per-user values promise.
+#[derive(Debug, clap::Args)]
+pub struct TargetArg {
+    /// Which restore the summary, --report and --json's per-user values promise: `live` (merged into the course
+    /// the backup came from: "Restore into this course", merge; the documented route), `new` (restored as a new
+    /// course) or `existing` (into a course that does not enrol these users). --json carries all three.
+    #[arg(long, value_enum, value_name = "WHERE", default_value = "live")]
+    pub target: TargetValue,
+}
+
+/// The values of `--target`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum TargetValue {
+    /// Merged into the live course the backup came from
+    Live,
+    /// Restored as a new course
+    New,
+    /// Restored into an existing course that does not enrol these users
+    Existing,
+}
+
+impl TargetValue {
+    /// The library's target.
+    pub fn resolve(self) -> mbz_enrol::enrol::restore::Target {
+        use mbz_enrol::enrol::restore::Target;
+        match self {
+            TargetValue::Live => Target::Live,
+            TargetValue::New => Target::New,
+            TargetValue::Existing => Target::Existing,
+        }
+    }
+}
+
 /// `--level`.
 #[derive(Debug, clap::Args)]
 pub struct LevelArg {
@@ -228,6 +261,9 @@ pub struct ConvertArgs {
     /// What to convert, until when.
     #[command(flatten)]
     pub conversion: ConversionArgs,
+    /// Which restore the report promises.
+    #[command(flatten)]
+    pub target: TargetArg,
     /// Where and how to write.
     #[command(flatten)]
     pub output: OutputArgs,
@@ -255,6 +291,9 @@ pub struct BatchArgs {
     /// What to convert, until when (as in convert).
     #[command(flatten)]
     pub conversion: ConversionArgs,
+    /// Which restore the report promises.
+    #[command(flatten)]
+    pub target: TargetArg,
     /// CSV with columns `course` (shortname, idnumber or file-name glob) and `until`; the first match wins.
     #[arg(long, value_name = "FILE.csv", display_order = 1)]
     pub until_map: Option<PathBuf>,
@@ -454,6 +493,9 @@ pub struct RenewArgs {
     /// The zone of the dates.
     #[command(flatten)]
     pub zone: ZoneArg,
+    /// Which restore the report promises.
+    #[command(flatten)]
+    pub target: TargetArg,
     /// Where and how to write.
     #[command(flatten)]
     pub output: OutputArgs,

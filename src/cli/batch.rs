@@ -151,6 +151,7 @@ pub fn run(a: BatchArgs, globals: super::Globals) -> Result<ExitCode> {
                 from: from.clone(),
                 stamp_roles: stamp_roles.clone(),
                 until: until_of(course, job)?,
+                target: a.target.target.resolve(),
             })
         })?;
         super::render::hint_flags(&mut outcome.report.warnings);

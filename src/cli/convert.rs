@@ -64,6 +64,7 @@ pub fn run(a: ConvertArgs, globals: Globals) -> Result<ExitCode> {
         from,
         stamp_roles,
         until: until.epoch,
+        target: a.target.target.resolve(),
     };
     let output = if a.output.dry_run {
         None

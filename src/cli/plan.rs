@@ -108,6 +108,7 @@ pub fn run(a: PlanArgs, globals: super::Globals) -> Result<ExitCode> {
         from,
         stamp_roles: clean_list(a.conversion.stamp_roles),
         until: until.epoch,
+        ..Default::default()
     };
     let found = mbz_enrol::batch::find(&a.inputs)?;
     for s in &found.skipped {

@@ -121,6 +121,7 @@ pub fn convert_summary(w: &mut impl Write, o: &ConvertOutcome, tz: Tz) -> io::Re
                 r.manual_enrolments_suspended
             )?;
         }
+        merge_notes(w, r)?;
     }
     if o.rewritten.is_empty() {
         writeln!(w, "rewritten members: none (every member copied unchanged)")?;
@@ -129,6 +130,91 @@ pub fn convert_summary(w: &mut impl Write, o: &ConvertOutcome, tz: Tz) -> io::Re
     }
     for warning in &r.warnings {
         writeln!(w, "warning: {warning}")?;
+    }
+    Ok(())
+}
+
+/// How many users a list shows before "… more".
+const LISTED: usize = 12;
+
+/// What the chosen restore target stores, what the live merge cannot do (per user), and what the restore does
+/// besides (the model is the library's `enrol::restore`).
+fn merge_notes(w: &mut impl Write, r: &mbz_enrol::enrol::Report) -> io::Result<()> {
+    use mbz_enrol::enrol::restore::Target;
+    let target = match r.restore_target {
+        Target::Live => "merged into the live course the backup came from",
+        Target::New => "restored as a new course",
+        Target::Existing => "restored into a course that does not enrol these users",
+    };
+    writeln!(
+        w,
+        "per-user values: as Moodle stores them when this archive is {target} (--target; --json has all three)"
+    )?;
+    if r.shaped > 0 {
+        writeln!(
+            w,
+            "merge: {} user(s) already have an active manual enrolment that ends earlier: their archive start is one \
+             second after the live start, so that Moodle's merge applies the later end (it keeps the live start; a \
+             new course gets that start)",
+            r.shaped
+        )?;
+    }
+    use mbz_enrol::enrol::Limit;
+    let is_group = |c: &&Limit| matches!(c, Limit::GroupOwnedBySync { .. });
+    let cannot: Vec<_> = r
+        .users
+        .iter()
+        .filter(|u| u.cannot.iter().any(|c| !is_group(&c)))
+        .collect();
+    if !cannot.is_empty() {
+        writeln!(
+            w,
+            "what no archive can make a merge into the live course do ({} user(s)):",
+            cannot.len()
+        )?;
+        for u in cannot.iter().take(LISTED) {
+            for c in u.cannot.iter().filter(|c| !is_group(c)) {
+                writeln!(w, "  user {}: {}", u.userid, c.words())?;
+            }
+        }
+        if cannot.len() > LISTED {
+            writeln!(
+                w,
+                "  … {} more (--json lists every user)",
+                cannot.len() - LISTED
+            )?;
+        }
+    }
+    let mut groups: std::collections::BTreeMap<(&str, &str), usize> = Default::default();
+    for c in r.users.iter().flat_map(|u| &u.cannot) {
+        if let Limit::GroupOwnedBySync { group, component } = c {
+            *groups.entry((group, component)).or_default() += 1;
+        }
+    }
+    for ((group, component), n) in groups {
+        writeln!(
+            w,
+            "groups: {n} membership(s) of group `{group}` are owned by {component} in the live course: a merge skips \
+             them and the cutoff sync removes them; merge this archive again after the cutoff sync has run (or use \
+             the ws plan)"
+        )?;
+    }
+    if let Some(option @ 1..=3) = r.manual_welcome {
+        writeln!(
+            w,
+            "warning: the course's manual method sends the course welcome message (setting {option}): Moodle 4.4 and \
+             later mail it on every enrolment a restore writes, so merging this archive mails {} user(s), and a new \
+             course mails everyone restored. Before the merge set Course > Participants > Enrolment methods > Manual \
+             enrolments > Send course welcome message to No, and back afterwards",
+            r.live_enrol_calls
+        )?;
+    }
+    if r.methods.iter().any(|m| m.plugin == "database") {
+        writeln!(
+            w,
+            "note: a restore into an existing course runs the database method's course sync (when enrol_database is \
+             enabled), which may add an empty database instance; the manual enrolments are not affected"
+        )?;
     }
     Ok(())
 }

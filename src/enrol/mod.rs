@@ -17,4 +17,5 @@ pub use convert::{Conversion, Options, Report, convert};
 pub use error::EnrolError;
 pub use members::Docs;
 pub use model::Values;
+pub use restore::Limit;
 pub use warning::{Setting, Warning};

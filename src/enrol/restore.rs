@@ -199,8 +199,7 @@ pub fn manual_outcomes(
 }
 
 /// Something no archive can make Moodle's merge do for one user, or that the merge does besides.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Limit {
     /// The live enrolment has no end: a merge never adds one.
     StaysUnlimited,
@@ -216,29 +215,62 @@ pub enum Limit {
         /// The live start.
         start: i64,
     },
+    /// A group membership the live course already has, owned by a synced method: the merge skips it (Moodle's
+    /// `restore_groups_members_structure_step` adds a member only "if not member already"), and the cutoff
+    /// sync removes it with the synced enrolment.
+    GroupOwnedBySync {
+        /// The group's name.
+        group: String,
+        /// The owning component (`enrol_cohort`, `enrol_meta`, …).
+        component: String,
+    },
 }
 
 impl Limit {
-    /// What happens, in an admin's words, and what to do instead.
-    pub fn words(&self) -> &'static str {
+    /// A short name (`stays_unlimited`, `stays_active`, `keeps_later_end`, `keeps_later_start`,
+    /// `group_after_cutoff`).
+    pub fn kind(&self) -> &'static str {
         match self {
-            Limit::StaysUnlimited => {
-                "stays unlimited in the live course: a merge never adds an end to an active enrolment without \
-                 one (use `plan --into` and Upload users, or set the end on the participants page)"
-            }
-            Limit::StaysActive => {
-                "stays active in the live course: a merge never suspends an active enrolment (use `plan --into`, \
-                 or suspend on the participants page)"
-            }
-            Limit::KeepsLaterEnd { .. } => {
-                "keeps its later end in the live course: a merge never shortens an active enrolment (use `plan \
-                 --into`, or set the end on the participants page)"
-            }
-            Limit::KeepsLaterStart { .. } => {
-                "keeps its later start in the live course: a merge applies an earlier start only with another \
-                 change (use `plan --into`)"
-            }
+            Limit::StaysUnlimited => "stays_unlimited",
+            Limit::StaysActive => "stays_active",
+            Limit::KeepsLaterEnd { .. } => "keeps_later_end",
+            Limit::KeepsLaterStart { .. } => "keeps_later_start",
+            Limit::GroupOwnedBySync { .. } => "group_after_cutoff",
         }
+    }
+
+    /// What happens, in an admin's words, and what to do instead.
+    pub fn words(&self) -> String {
+        match self {
+            Limit::StaysUnlimited => "stays unlimited in the live course: a merge never adds an end to an active \
+                 enrolment that has none (plan --into, then Upload users or the participants page, sets it)"
+                .into(),
+            Limit::StaysActive => "stays active in the live course: a merge never suspends an active enrolment \
+                 (plan --into, then Upload users or the participants page, suspends it)"
+                .into(),
+            Limit::KeepsLaterEnd { .. } => "keeps its later end in the live course: a merge never shortens an \
+                 active enrolment (plan --into, then Upload users or the participants page, sets it)"
+                .into(),
+            Limit::KeepsLaterStart { .. } => "keeps its later start in the live course: a merge applies an \
+                 earlier start only together with another change (plan --into sets it)"
+                .into(),
+            Limit::GroupOwnedBySync { group, component } => format!(
+                "group `{group}`: the live course already has this membership, owned by {component}, so a merge \
+                 skips it, and the cutoff sync removes it with the synced enrolment; merge this archive again \
+                 after the cutoff sync has run (a second merge restores it as a plain membership), or add it \
+                 with the ws or Upload users plan"
+            ),
+        }
+    }
+}
+
+impl Serialize for Limit {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("Limit", 2)?;
+        st.serialize_field("kind", self.kind())?;
+        st.serialize_field("words", &self.words())?;
+        st.end()
     }
 }
 
@@ -262,7 +294,7 @@ pub fn limits(promise: Values, live: Option<Values>, stored: Values) -> Vec<Limi
             end: stored.timeend,
         });
     }
-    if stored.timestart > promise.timestart && stored.timestart == e.timestart {
+    if out.is_empty() && stored.timestart > promise.timestart && stored.timestart == e.timestart {
         out.push(Limit::KeepsLaterStart { start: e.timestart });
     }
     out

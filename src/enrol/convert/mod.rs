@@ -31,12 +31,13 @@ use serde::Serialize;
 pub use super::error::EnrolError;
 pub use super::members::Docs;
 use super::members::{COURSE_ROLES, ENROLMENTS};
-use super::model::{self, MANUAL};
+use super::model::{self, MANUAL, Values};
+pub use super::restore::{Limit, Outcomes, Target as RestoreTarget};
 use super::warning::{Setting, Warning};
 use crate::xml;
 
 /// What to convert and how to stamp.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Options {
     /// Enrol plugin names to convert (`database`, `cohort`, …).
     pub from: Vec<String>,
@@ -44,6 +45,8 @@ pub struct Options {
     pub stamp_roles: Vec<String>,
     /// The end instant (epoch seconds).
     pub until: i64,
+    /// The restore target whose outcome the per-user values promise (all three are reported).
+    pub target: RestoreTarget,
 }
 
 /// Why a list of methods cannot be converted.
@@ -118,9 +121,38 @@ pub struct Report {
     pub manual_enrolments_suspended: usize,
     /// Things the admin should know.
     pub warnings: Vec<Warning>,
+    /// The restore target the per-user values promise.
+    pub restore_target: RestoreTarget,
+    /// Users whose archive start is one second after their live start, so that a merge into the live course
+    /// applies their later end ([`super::restore::shape`]).
+    pub shaped: usize,
+    /// Users the live merge writes (`enrol_user()`): on Moodle 4.4 and later, each gets the course welcome
+    /// message when the live manual method sends one.
+    pub live_enrol_calls: usize,
+    /// The holder's welcome-message setting (`customint1` of the manual instance, Moodle 4.4 and later: 0 off,
+    /// 1-3 on), when the backup has a manual instance.
+    pub manual_welcome: Option<i64>,
 }
 
 impl Report {
+    /// Adds limits to the users they concern (users not converted are left out: nothing is promised to them).
+    fn add_limits(&mut self, limits: Vec<(i64, Limit)>) {
+        if limits.is_empty() {
+            return;
+        }
+        let at: std::collections::HashMap<i64, usize> = self
+            .users
+            .iter()
+            .enumerate()
+            .map(|(i, u)| (u.userid, i))
+            .collect();
+        for (userid, limit) in limits {
+            if let Some(&i) = at.get(&userid) {
+                self.users[i].cannot.push(limit);
+            }
+        }
+    }
+
     /// Counts one converted user and records its outcome.
     fn tally(
         &mut self,
@@ -144,15 +176,22 @@ impl Report {
         self.totals.stamped += usize::from(merged.stamped);
         self.totals.suspended += suspended;
         self.totals.merged_with_manual += with_manual;
+        let promised = merged.outcomes.get(self.restore_target);
+        self.shaped += usize::from(merged.written != merged.values);
+        self.live_enrol_calls += usize::from(merged.outcomes.live_enrols);
         self.users.push(UserOutcome {
             userid,
             methods,
             roles: user_roles.of(userid).map(|id| stamped.name(id)).collect(),
-            status: merged.values.status,
-            timestart: merged.values.timestart,
-            timeend: merged.values.timeend,
+            status: promised.status,
+            timestart: promised.timestart,
+            timeend: promised.timeend,
             stamped: merged.stamped,
             manual: merged.manual.as_str(),
+            archive: merged.written,
+            outcomes: merged.outcomes,
+            live_before: merged.live,
+            cannot: merged.limits.clone(),
         });
     }
 }
@@ -217,6 +256,14 @@ pub struct UserOutcome {
     pub stamped: bool,
     /// `combined` with or `kept` an existing manual enrolment, or `new`.
     pub manual: &'static str,
+    /// What the archive holds for the user (the promise, or its start shaped for the live merge).
+    pub archive: Values,
+    /// What each restore target stores.
+    pub outcomes: Outcomes,
+    /// The live course's manual enrolment that a merge meets (the backup's own), if any.
+    pub live_before: Option<Values>,
+    /// What no archive can make the live merge do for this user, in words.
+    pub cannot: Vec<Limit>,
 }
 
 impl Conversion {
@@ -240,6 +287,7 @@ pub fn convert(docs: &Docs<'_>, opts: &Options) -> Result<Conversion, EnrolError
         from: opts.from.clone(),
         stamp_roles: opts.stamp_roles.clone(),
         until: opts.until,
+        restore_target: opts.target,
         ..Report::default()
     };
     let Some(ex) = docs.enrolments else {
@@ -322,6 +370,9 @@ fn rewrite_enrolments(
         )));
     }
     let existing = holder.existing(&set);
+    if !holder.retyped {
+        report.manual_welcome = set.all[holder.idx].int(ex, "customint1");
+    }
 
     let mut rewrite = users::Rewrite::new(&set, &holder);
     report.users.reserve_exact(sources.users.len());

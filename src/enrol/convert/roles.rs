@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeSet, HashSet};
 
-use super::{EnrolError, Report};
+use super::{EnrolError, Limit, Report};
 use crate::enrol::members::{COURSE_ROLES, GROUPS};
 use crate::enrol::model::{self, Field};
 use crate::xml::{self, Edit};
@@ -79,10 +79,22 @@ pub(super) fn rewrite_members(
 ) -> Result<Option<Vec<u8>>, EnrolError> {
     let members = model::parse_group_members(x).map_err(EnrolError::xml(GROUPS))?;
     let mut edits = Vec::new();
+    let mut owned: Vec<(i64, Limit)> = Vec::new();
     for m in &members {
         let Some(c) = &m.component else { continue };
-        if !components.contains(c.text(x).trim()) {
+        let component = c.text(x);
+        if !components.contains(component.trim()) {
             continue;
+        }
+        // The live course has this membership, owned by the synced method: a merge skips it.
+        if let Some(u) = m.userid {
+            owned.push((
+                u,
+                Limit::GroupOwnedBySync {
+                    group: m.group.clone(),
+                    component: component.trim().to_owned(),
+                },
+            ));
         }
         edits.extend(c.set(x, "component", ""));
         if let Some(i) = &m.itemid {
@@ -90,6 +102,7 @@ pub(super) fn rewrite_members(
         }
         report.group_members_rewritten += 1;
     }
+    report.add_limits(owned);
     finish(x, edits, GROUPS)
 }
 

@@ -132,6 +132,7 @@ fn opts(from: &[&str], stamp: &[&str]) -> Options {
         from: from.iter().map(|s| (*s).to_owned()).collect(),
         stamp_roles: stamp.iter().map(|s| (*s).to_owned()).collect(),
         until: UNTIL,
+        ..Default::default()
     }
 }
 

@@ -9,8 +9,8 @@ use super::append::appends_lines;
 use super::holder::Holder;
 use super::read::{Instances, Source};
 use crate::enrol::members::ENROLMENTS;
-use crate::enrol::merge;
 use crate::enrol::model::{Instance, UserEnrolment, Values};
+use crate::enrol::{merge, restore};
 use crate::xml::{self, Edit};
 
 /// What became of the holder's own enrolment of the user.
@@ -42,8 +42,17 @@ impl Manual {
 
 /// One user's resulting manual enrolment.
 pub(super) struct Merged {
-    /// Its values.
+    /// Its values: the promise, what a new course gets when the start is not shaped.
     pub values: Values,
+    /// What the archive holds: the promise, its start shaped so that a merge into the live course applies a
+    /// later end ([`restore::shape`]).
+    pub written: Values,
+    /// The live course's manual enrolment a merge meets (the backup's own), if any.
+    pub live: Option<Values>,
+    /// What each restore target stores.
+    pub outcomes: restore::Outcomes,
+    /// What the live merge cannot do for this user.
+    pub limits: Vec<restore::Limit>,
     /// `timeend` was stamped.
     pub stamped: bool,
     /// What became of the holder's own enrolment.
@@ -92,11 +101,22 @@ impl<'s, 'a> Rewrite<'s, 'a> {
         stamp: Option<i64>,
     ) -> Result<Merged, EnrolError> {
         let combined = merge::combine(sources.iter().map(|s| (s.values, s.effective)));
-        let merged = match existing {
+        let mut merged = match existing {
             Some(ei) if combined.status != 0 => self.keep(ei)?,
             Some(ei) => self.combine_with(ei, combined, stamp)?,
             None => stamped(combined, stamp, Manual::New),
         };
+        // The live course a merge meets is the one backed up: the holder's own enrolment of the user, in the
+        // holder as it was (a kept enrolment is written as it is).
+        let holder = self.holder_instance();
+        merged.live = existing.and_then(|ei| holder.enrolments[ei].values_if_present(self.set.ex));
+        if merged.manual != Manual::Kept {
+            merged.written = restore::shape(merged.live, merged.values);
+        }
+        // The holder is enabled after conversion; the live course's manual method is as it was backed up.
+        merged.outcomes =
+            restore::manual_outcomes(merged.written, true, merged.live, !self.holder.disabled);
+        merged.limits = restore::limits(merged.values, merged.live, merged.outcomes.live);
         self.write(&merged, sources)?;
         Ok(merged)
     }
@@ -109,11 +129,7 @@ impl<'s, 'a> Rewrite<'s, 'a> {
         if self.holder.disabled && values.status == 0 {
             values.status = 1;
         }
-        Ok(Merged {
-            values,
-            stamped: false,
-            manual: Manual::Kept,
-        })
+        Ok(Merged::new(values, false, Manual::Kept))
     }
 
     /// The holder's enrolment is one more source: its dates count only when it is effectively active (a
@@ -146,7 +162,7 @@ impl<'s, 'a> Rewrite<'s, 'a> {
                 let edits = set_values(
                     self.set.ex,
                     &self.holder_instance().enrolments[ei],
-                    merged.values,
+                    merged.written,
                 );
                 self.edits.extend(edits);
             }
@@ -154,13 +170,13 @@ impl<'s, 'a> Rewrite<'s, 'a> {
                 let first = sources[0];
                 if first.inst == self.holder.idx {
                     self.edits
-                        .extend(set_values(self.set.ex, ue(&first), merged.values));
+                        .extend(set_values(self.set.ex, ue(&first), merged.written));
                     for s in &sources[1..] {
                         self.remove(ue(s));
                     }
                     return Ok(());
                 }
-                self.append_copy(ue(&first), merged.values)?;
+                self.append_copy(ue(&first), merged.written)?;
             }
         }
         for s in sources {
@@ -203,10 +219,21 @@ fn stamped(mut values: Values, stamp: Option<i64>, manual: Manual) -> Merged {
     if let Some(until) = stamp {
         values.timeend = until;
     }
-    Merged {
-        values,
-        stamped: stamp.is_some(),
-        manual,
+    Merged::new(values, stamp.is_some(), manual)
+}
+
+impl Merged {
+    /// A result written as promised, before the live course is looked at.
+    fn new(values: Values, stamped: bool, manual: Manual) -> Self {
+        Merged {
+            values,
+            written: values,
+            live: None,
+            outcomes: restore::manual_outcomes(values, true, None, true),
+            limits: Vec::new(),
+            stamped,
+            manual,
+        }
     }
 }
 

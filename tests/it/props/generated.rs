@@ -186,6 +186,7 @@ impl Case {
             from: self.from.iter().map(|s| (*s).to_owned()).collect(),
             stamp_roles: self.stamp.iter().map(|s| (*s).to_owned()).collect(),
             until: self.until,
+            ..Default::default()
         }
     }
 

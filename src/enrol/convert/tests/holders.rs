@@ -339,8 +339,8 @@ fn existing_manual_enrolment_is_combined_with_an_active_conversion_then_stamped(
     );
     assert_eq!(
         user(x, 55),
-        vec![row("1", 0, 50, 3000)],
-        "teacher not stamped"
+        vec![row("1", 0, 101, 3000)],
+        "teacher not stamped; the start shaped one second after the live start (100) so that a merge applies the later end"
     );
     assert_eq!(
         text(x),
@@ -351,7 +351,7 @@ fn existing_manual_enrolment_is_combined_with_an_active_conversion_then_stamped(
                 m52.with(0, 400, 600),
                 m53.with(0, 50, UNTIL),
                 m54,
-                m55.with(0, 50, 3000),
+                m55.with(0, 101, 3000),
             ]),
             coh.retyped(),
         ])
@@ -397,7 +397,11 @@ fn disabled_manual_holder_is_enabled_and_its_active_untouched_enrolments_suspend
         "had no access: suspended"
     );
     assert_eq!(user(x, 61), vec![row("1", 1, 1, 0)]);
-    assert_eq!(user(x, 62), vec![row("1", 0, 50, 300)], "combined: active");
+    assert_eq!(
+        user(x, 62),
+        vec![row("1", 0, 101, 300)],
+        "combined: active, the start shaped one second after the live start (100) for the merge"
+    );
     assert_eq!(
         user(x, 63),
         vec![row("1", 1, 100, 200)],
@@ -411,7 +415,7 @@ fn disabled_manual_holder_is_enabled_and_its_active_untouched_enrolments_suspend
             manual.set("status", "0").ues(&[
                 m60.with(1, 1, 0),
                 m61,
-                m62.with(0, 50, 300),
+                m62.with(0, 101, 300),
                 m63.with(1, 100, 200),
                 ue(264, 64, 0, 5, 0),
             ]),
@@ -421,7 +425,11 @@ fn disabled_manual_holder_is_enabled_and_its_active_untouched_enrolments_suspend
     let t = c.report.target.as_ref().unwrap();
     assert!(t.enabled);
     assert_eq!(c.report.manual_enrolments_suspended, 2);
-    assert_eq!(outcome(&c, 63).status, 1);
+    assert_eq!(outcome(&c, 63).archive.status, 1);
+    assert_eq!(outcome(&c, 63).outcomes.new.status, 1);
+    // Merged into the live course, where the enrolment is active, nothing suspends it (Moodle's rule).
+    assert_eq!(outcome(&c, 63).status, 0, "the live outcome is promised by default");
+    assert_eq!(outcome(&c, 63).cannot, [crate::enrol::Limit::StaysActive]);
     assert_eq!(outcome(&c, 63).manual, "kept");
     fx.assert_idempotent(&o, &c);
 }

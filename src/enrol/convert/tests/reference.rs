@@ -61,19 +61,37 @@ fn reference(
         let ts = pool.iter().map(|(_, u)| u.start).min().unwrap();
         let te = pool.iter().map(|(_, u)| u.end).reduce(later_end).unwrap();
         let stamp = stamped_users.contains(user);
+        // Shaped for the merge into the live course: Moodle applies a later end to an active live enrolment
+        // with an end only when the archive starts later, so the archive starts one second after it.
+        let shaped = |r: (String, i64, i64, i64), e: &Ue| {
+            if r.1 == 0
+                && e.status == 0
+                && e.end != 0
+                && r.3 > e.end
+                && r.2 <= e.start
+                && e.start + 1 < r.3
+            {
+                (r.0, r.1, e.start + 1, r.3)
+            } else {
+                r
+            }
+        };
         let r = match existing.get(user) {
             Some(e) if !active => {
                 let st = if holder_disabled { 1 } else { e.status };
                 (hid.clone(), st, e.start, e.end)
             }
             // The existing enrolment's dates count only when it is effectively active itself.
-            Some(e) if e.status == 0 && !holder_disabled => (
-                hid.clone(),
-                0,
-                ts.min(e.start),
-                if stamp { UNTIL } else { later_end(te, e.end) },
+            Some(e) if e.status == 0 && !holder_disabled => shaped(
+                (
+                    hid.clone(),
+                    0,
+                    ts.min(e.start),
+                    if stamp { UNTIL } else { later_end(te, e.end) },
+                ),
+                e,
             ),
-            Some(_) => (hid.clone(), 0, ts, if stamp { UNTIL } else { te }),
+            Some(e) => shaped((hid.clone(), 0, ts, if stamp { UNTIL } else { te }), e),
             None => (
                 hid.clone(),
                 i64::from(!active),

@@ -429,6 +429,28 @@ pub fn renew_summary(w: &mut impl Write, o: &RenewOutcome, tz: Tz) -> io::Result
             values(&row.before, tz),
             values(&row.after, tz)
         )?;
+        for c in &row.cannot {
+            writeln!(w, "      {}", c.words())?;
+        }
+    }
+    let target = match r.restore_target {
+        mbz_enrol::enrol::restore::Target::Live => {
+            "merged into the live course the backup came from"
+        }
+        mbz_enrol::enrol::restore::Target::New => "restored as a new course",
+        mbz_enrol::enrol::restore::Target::Existing => "restored into a course without these users",
+    };
+    writeln!(
+        w,
+        "values after `->`: as Moodle stores them when this archive is {target} (--target; --json has all three)"
+    )?;
+    if r.shaped > 0 {
+        writeln!(
+            w,
+            "merge: {} manual enrolment(s) start one second after their live start in the archive, so that Moodle's \
+             merge applies the later end (it keeps the live start)",
+            r.shaped
+        )?;
     }
     for warning in &r.warnings {
         writeln!(w, "warning: {warning}")?;

@@ -91,6 +91,7 @@ pub fn run(a: RenewArgs, globals: Globals) -> Result<ExitCode> {
         }),
         start,
         until,
+        target: a.target.target.resolve(),
     };
     let write = super::write_options(a.output.level.level, super::interruptible(), globals);
     let single = a.inputs.len() == 1 && a.inputs[0].is_file();

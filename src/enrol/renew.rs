@@ -10,6 +10,7 @@ use super::error::EnrolError;
 use super::members::{COURSE_ROLES, Docs, ENROLMENTS, GROUPS, ROLES};
 use super::model;
 use super::model::Values;
+use super::restore;
 use super::warning::{Setting, Warning};
 use crate::xml::{self, Edit};
 
@@ -50,6 +51,8 @@ pub struct Options {
     pub start: Option<i64>,
     /// New end (0 = unlimited).
     pub until: Option<i64>,
+    /// The restore target whose outcome `after` promises (all three are reported).
+    pub target: restore::Target,
 }
 
 /// One matched enrolment.
@@ -65,8 +68,14 @@ pub struct Row {
     pub method: String,
     /// Before.
     pub before: Values,
-    /// After.
+    /// After: what the chosen restore target stores ([`Options::target`]; the live merge by default).
     pub after: Values,
+    /// What the archive holds (the new values, or their start shaped for the live merge).
+    pub archive: Values,
+    /// What each restore target stores.
+    pub outcomes: restore::Outcomes,
+    /// What no archive can make the live merge do, in words.
+    pub cannot: Vec<restore::Limit>,
     /// Why the result gives no access, if it does not.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub no_access: Option<String>,
@@ -81,6 +90,11 @@ pub struct Report {
     pub changed: usize,
     /// Things the admin should know.
     pub warnings: Vec<Warning>,
+    /// The restore target `after` promises.
+    pub restore_target: restore::Target,
+    /// Manual enrolments whose archive start is one second after their live start, so that a merge into the
+    /// live course applies their later end ([`restore::shape`]).
+    pub shaped: usize,
 }
 
 /// The rewritten `course/enrolments.xml` (`None` = unchanged) and the report.
@@ -101,7 +115,10 @@ pub fn renew(
     users: &BTreeMap<i64, String>,
     opts: &Options,
 ) -> Result<Renewal, EnrolError> {
-    let mut report = Report::default();
+    let mut report = Report {
+        restore_target: opts.target,
+        ..Report::default()
+    };
     let Some(ex) = docs.enrolments else {
         report.warnings.push(Warning::Note(format!(
             "no {ENROLMENTS} in this backup: nothing to renew"
@@ -202,15 +219,19 @@ pub fn renew(
             {
                 continue;
             }
-            let after = Values {
+            let wanted = Values {
                 status: opts.set_status.unwrap_or(before.status),
                 timestart: opts.start.unwrap_or(before.timestart),
                 timeend: opts.until.unwrap_or(before.timeend),
             };
+            // The live course holds `before` (the backup is of it): what a merge of the written values stores.
+            let (written, outcomes) = restored(&method, before, wanted, !disabled);
+            let cannot = restore::limits(wanted, Some(before), outcomes.live);
+            report.shaped += usize::from(written != wanted);
             for (name, old, new) in [
-                ("status", before.status, after.status),
-                ("timestart", before.timestart, after.timestart),
-                ("timeend", before.timeend, after.timeend),
+                ("status", before.status, written.status),
+                ("timestart", before.timestart, written.timestart),
+                ("timeend", before.timeend, written.timeend),
             ] {
                 if old != new
                     && let Some(f) = ue.fields.get(name)
@@ -218,15 +239,18 @@ pub fn renew(
                     edits.extend(f.set(ex, name, &new.to_string()));
                 }
             }
-            report.changed += usize::from(before != after);
+            report.changed += usize::from(before != written);
             report.matched.push(Row {
                 userid,
                 username: users.get(&userid).cloned(),
                 instance: inst.id.clone(),
                 method: method.clone(),
                 before,
-                after,
-                no_access: no_access(after, disabled, opts.now),
+                after: outcomes.get(opts.target),
+                archive: written,
+                outcomes,
+                cannot,
+                no_access: no_access(wanted, disabled, opts.now),
             });
         }
     }
@@ -250,6 +274,35 @@ pub fn renew(
         enrolments: (out != ex).then_some(out),
         report,
     })
+}
+
+/// What to write for an enrolment of `method` that holds `before` (in the live course too) and should hold
+/// `wanted`, and what each restore target then stores: manual enrolments follow Moodle's merge rule (the start
+/// shaped so that a later end applies), self enrolments are overwritten; other methods are not modelled (their
+/// sync rewrites them) and are reported as written.
+fn restored(
+    method: &str,
+    before: Values,
+    wanted: Values,
+    enabled: bool,
+) -> (Values, restore::Outcomes) {
+    match method {
+        model::MANUAL => {
+            let written = restore::shape(Some(before), wanted);
+            let outcomes = restore::manual_outcomes(written, enabled, Some(before), enabled);
+            (written, outcomes)
+        }
+        _ => {
+            let stored = restore::self_restore(wanted);
+            let outcomes = restore::Outcomes {
+                new: wanted,
+                existing: wanted,
+                live: stored.values,
+                live_enrols: stored.enrols,
+            };
+            (wanted, outcomes)
+        }
+    }
 }
 
 /// Whether an enrolment with `v` in an instance (`disabled` or not) has status `s` at `now`.

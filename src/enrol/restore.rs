@@ -215,6 +215,11 @@ pub enum Limit {
         /// The live start.
         start: i64,
     },
+    /// The live enrolment starts earlier: a merge never moves a start later.
+    KeepsEarlierStart {
+        /// The live start.
+        start: i64,
+    },
     /// A group membership the live course already has, owned by a synced method: the merge skips it (Moodle's
     /// `restore_groups_members_structure_step` adds a member only "if not member already"), and the cutoff
     /// sync removes it with the synced enrolment.
@@ -228,13 +233,14 @@ pub enum Limit {
 
 impl Limit {
     /// A short name (`stays_unlimited`, `stays_active`, `keeps_later_end`, `keeps_later_start`,
-    /// `group_after_cutoff`).
+    /// `keeps_earlier_start`, `group_after_cutoff`).
     pub fn kind(&self) -> &'static str {
         match self {
             Limit::StaysUnlimited => "stays_unlimited",
             Limit::StaysActive => "stays_active",
             Limit::KeepsLaterEnd { .. } => "keeps_later_end",
             Limit::KeepsLaterStart { .. } => "keeps_later_start",
+            Limit::KeepsEarlierStart { .. } => "keeps_earlier_start",
             Limit::GroupOwnedBySync { .. } => "group_after_cutoff",
         }
     }
@@ -253,6 +259,9 @@ impl Limit {
                 .into(),
             Limit::KeepsLaterStart { .. } => "keeps its later start in the live course: a merge applies an \
                  earlier start only together with another change (plan --into sets it)"
+                .into(),
+            Limit::KeepsEarlierStart { .. } => "keeps its earlier start in the live course: a merge never moves \
+                 a start later (plan --into, then the participants page, sets it)"
                 .into(),
             Limit::GroupOwnedBySync { group, component } => format!(
                 "group `{group}`: the live course already has this membership, owned by {component}, so a merge \
@@ -296,6 +305,11 @@ pub fn limits(promise: Values, live: Option<Values>, stored: Values) -> Vec<Limi
     }
     if out.is_empty() && stored.timestart > promise.timestart && stored.timestart == e.timestart {
         out.push(Limit::KeepsLaterStart { start: e.timestart });
+    }
+    if out.is_empty() && stored.timestart < promise.timestart {
+        out.push(Limit::KeepsEarlierStart {
+            start: stored.timestart,
+        });
     }
     out
 }

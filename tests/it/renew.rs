@@ -38,7 +38,8 @@ impl Renewed {
                     r["username"].as_str().unwrap().to_owned(),
                     r["method"].as_str().unwrap().to_owned(),
                     v(&r["before"]),
-                    v(&r["after"]),
+                    // What the archive holds (`after` is what the chosen restore target stores).
+                    v(&r["archive"]),
                 )
             })
             .collect();
@@ -143,10 +144,16 @@ fn seed_procedure_reactivates_and_extends_inactive_manual_students() {
                 "nc05".into(),
                 "manual".into(),
                 [0, 1725148800, 1751241600],
-                [0, 1725148800, UNTIL]
+                // Active in the live course with an earlier end: the archive starts one second later, so
+                // that Moodle's merge applies the new end (and keeps the live start).
+                [0, 1725148801, UNTIL]
             ),
         ]
     );
+    let nc05 = &r.json["matched"][1];
+    assert_eq!(nc05["after"]["timestart"], 1725148800);
+    assert_eq!(nc05["after"]["timeend"], UNTIL);
+    assert_eq!(r.json["shaped"], 1);
     assert_eq!(r.json["changed"], 2);
 }
 
@@ -227,6 +234,12 @@ fn method_role_user_filters() {
             [1, 1723680000, 0]
         )]
     );
+    // Merged into the live course, where the enrolment is active, it stays active (Moodle's rule), and the
+    // report says so; a new course gets it suspended.
+    let row = &r.json["matched"][0];
+    assert_eq!(row["after"]["status"], 0);
+    assert_eq!(row["outcomes"]["new"]["status"], 1);
+    assert_eq!(row["cannot"][0]["kind"], "stays_active");
     let r = renew(&nc, &["--user", "nc01,nc06", "--start", "2025-01-01"]);
     assert_eq!(r.users(), ["nc01/manual", "nc01/self", "nc06/self"]);
     // 2025-01-01 00:00 in Paris.

@@ -428,7 +428,11 @@ fn disabled_manual_holder_is_enabled_and_its_active_untouched_enrolments_suspend
     assert_eq!(outcome(&c, 63).archive.status, 1);
     assert_eq!(outcome(&c, 63).outcomes.new.status, 1);
     // Merged into the live course, where the enrolment is active, nothing suspends it (Moodle's rule).
-    assert_eq!(outcome(&c, 63).status, 0, "the live outcome is promised by default");
+    assert_eq!(
+        outcome(&c, 63).status,
+        0,
+        "the live outcome is promised by default"
+    );
     assert_eq!(outcome(&c, 63).cannot, [crate::enrol::Limit::StaysActive]);
     assert_eq!(outcome(&c, 63).manual, "kept");
     fx.assert_idempotent(&o, &c);

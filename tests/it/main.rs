@@ -3,6 +3,7 @@ mod batch;
 mod cli;
 mod fuzz_replay;
 mod hostile;
+mod live;
 mod plan;
 mod props;
 mod real;

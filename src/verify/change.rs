@@ -217,6 +217,7 @@ fn records_only(before: &Scan, after: &Scan, book: &mut Book) {
         instance_edits(b, x, a, y, converted.contains(&x.id), book);
     }
     enrolment_moves(b, &ib, a, &ia, &converted, book);
+    converted_starts(b, &ib, a, &ia, &converted, book);
     if let (Some(rb), Some(ra)) = (before.held.get(COURSE_ROLES), after.held.get(COURSE_ROLES))
         && rb != ra
         && let (Ok(xb), Ok(xa)) = (model::parse_assignments(rb), model::parse_assignments(ra))
@@ -529,6 +530,61 @@ fn enrolment_moves(
                     ub.instance
                 ),
             );
+        }
+    }
+}
+
+/// The start of every manual enrolment of a user the conversion merged: the conversion combines starts and
+/// never invents one, so each must be one of the user's starts in the original, or one second after the user's
+/// manual start there (the shaping that makes a merge into the live course apply a later end; restated here on
+/// purpose from `enrol::restore::shape`, so that verify does not share the writer's mistakes). Users the
+/// conversion did not touch are left to the other checks (renew sets starts at will).
+fn converted_starts(
+    b: &[u8],
+    ib: &[model::Instance],
+    a: &[u8],
+    ia: &[model::Instance],
+    converted: &BTreeSet<String>,
+    book: &mut Book,
+) {
+    if converted.is_empty() {
+        return;
+    }
+    // Per user: the starts in the original, and whether the user had an enrolment in a converted instance.
+    let mut starts: BTreeMap<i64, (BTreeSet<i64>, bool)> = BTreeMap::new();
+    for inst in ib {
+        let manual = inst.plugin(b) == "manual";
+        let conv = converted.contains(&inst.id);
+        for e in &inst.enrolments {
+            let (Some(u), Some(t)) = (e.int(b, "userid"), e.int(b, "timestart")) else {
+                continue;
+            };
+            let entry = starts.entry(u).or_default();
+            entry.0.insert(t);
+            if manual {
+                entry.0.insert(t.saturating_add(1));
+            }
+            entry.1 |= conv;
+        }
+    }
+    for inst in ia.iter().filter(|i| i.plugin(a) == "manual") {
+        for e in &inst.enrolments {
+            let (Some(u), Some(t)) = (e.int(a, "userid"), e.int(a, "timestart")) else {
+                continue;
+            };
+            let Some((allowed, true)) = starts.get(&u) else {
+                continue;
+            };
+            if !allowed.contains(&t) {
+                book.fail(
+                    checks::RECORDS_ONLY,
+                    format!(
+                        "<enrolment> of user {u} in <enrol id=\"{}\"> starts at {t}, which is none of the user's \
+                         starts in the original (nor one second after its manual start)",
+                        inst.id
+                    ),
+                );
+            }
         }
     }
 }

@@ -340,3 +340,71 @@ fn the_merge_model_covers_every_branch_of_moodles_rule() {
     );
     assert_eq!(Target::default(), Target::Live);
 }
+
+#[test]
+fn verify_accepts_the_shaped_start_and_nothing_else() {
+    let dir = tempdir();
+    let input = root().join("fixtures/coh_basic.mbz");
+    let out1 = dir.path().join("year1.mbz");
+    let r1 = convert(&input, &out1, UNTIL_1, "live");
+    let mut live = manual_of(&input).0;
+    live.extend(replay(&input, &out1, &r1));
+    let backup2 = dir.path().join("backup2.mbz");
+    merged_course(&input, &live, &backup2);
+    let out2 = dir.path().join("year2.mbz");
+    let r2 = convert(&backup2, &out2, UNTIL_2, "live");
+    assert!(r2["shaped"].as_u64().unwrap() > 0);
+    let verify = |archive: &Path| {
+        run(&[
+            "verify",
+            archive.to_str().unwrap(),
+            "--against",
+            backup2.to_str().unwrap(),
+        ])
+    };
+    let o = verify(&out2);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    // One shaped start moved one more second: not a start the conversion can write.
+    let shaped = r2["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["archive"]["timestart"] != u["live_before"]["timestart"])
+        .unwrap();
+    let (id, start) = (
+        shaped["userid"].as_i64().unwrap(),
+        shaped["archive"]["timestart"].as_i64().unwrap(),
+    );
+    let mut members = raw_members(&out2);
+    let m = members
+        .iter_mut()
+        .find(|m| m.0 == "course/enrolments.xml")
+        .unwrap();
+    let x = String::from_utf8(m.2.clone()).unwrap();
+    let key = format!("<userid>{id}</userid>");
+    let at = x.find(&key).unwrap();
+    let from = at + x[at..].find("<timestart>").unwrap();
+    let old = format!("<timestart>{start}</timestart>");
+    assert!(x[from..].starts_with(&old));
+    let tampered = format!(
+        "{}<timestart>{}</timestart>{}",
+        &x[..from],
+        start + 1,
+        &x[from + old.len()..]
+    );
+    m.2 = tampered.into_bytes();
+    let bad = dir.path().join("bad.mbz");
+    write_tgz(&bad, &members);
+    let o = verify(&bad);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains(&format!("user {id}")) && text.contains("starts at"),
+        "{text}"
+    );
+}

@@ -150,8 +150,16 @@ Examples:
   # See what would change, write nothing:
   mbz-enrol convert course.mbz --dry-run --until 2027-08-31
 
-Then restore out.mbz in Moodle (new course, or \"Merge the backup course into this course\"), keeping
-\"Include enrolment methods\" at \"Yes, but only if users are included\".";
+The route, year after year (the summary's per-user values are what Moodle stores at step 3, --target live):
+  1. Back up the live course with users, role assignments and groups (Course > Backup, or admin/cli/backup.php).
+  2. Convert it (above); read what no archive can do, and the welcome-message warning if any.
+  3. Restore it into that same course: Course > Restore > \"Restore into this course\" > \"Merge the backup
+     course into this course\", \"Include enrolment methods\" = \"Yes, but only if users are included\".
+  4. Check Participants (filter: Manual enrolments). If the summary named groups owned by cohort sync, merge the
+     same archive again once the cutoff sync has run.
+  5. Next year: back up the course again (it holds this year's manual enrolments) and convert with a later
+     --until: the archive starts those users one second after their live start, so the merge applies the new end.
+A new course (--target new) gets the archive's values as written.";
 
 const BATCH_HELP: &str = "\
 Examples:

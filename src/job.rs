@@ -506,6 +506,27 @@ pub fn plan_file_limited(
     ))
 }
 
+/// The live course a merge meets, from a fresh backup of it (same site): its course and its manual enrolments
+/// by user id ([`merge::live_course`]).
+///
+/// # Errors
+/// [`Error`] naming the archive and member.
+pub fn live_course(
+    target: &Path,
+    limits: &archive::Limits,
+) -> Result<(Course, crate::enrol::restore::LiveCourse)> {
+    let loaded = archive::load_limited(target, READ, limits)?;
+    let course = Course::new(&info(target, &loaded)?, &loaded);
+    let live = match loaded.doc(ENROLMENTS) {
+        Some(x) => merge::live_course(x).map_err(enrol_err(target))?,
+        None => crate::enrol::restore::LiveCourse {
+            enabled: true,
+            ..Default::default()
+        },
+    };
+    Ok((course, live))
+}
+
 /// The target course and its manual enrolments by username (first manual instance, as Upload users and restore
 /// use).
 ///

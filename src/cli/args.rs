@@ -272,6 +272,10 @@ pub struct ConvertArgs {
     /// Which restore the report promises.
     #[command(flatten)]
     pub target: TargetArg,
+    /// A fresh backup of the live course the archive will be merged into (same site): the manual enrolments a
+    /// merge meets there. Default: the archive's own (what the course held when it was backed up).
+    #[arg(long, value_name = "LIVE.mbz")]
+    pub into: Option<PathBuf>,
     /// Where and how to write.
     #[command(flatten)]
     pub output: OutputArgs,

@@ -152,6 +152,7 @@ pub fn run(a: BatchArgs, globals: super::Globals) -> Result<ExitCode> {
                 stamp_roles: stamp_roles.clone(),
                 until: until_of(course, job)?,
                 target: a.target.target.resolve(),
+                live: None,
             })
         })?;
         super::render::hint_flags(&mut outcome.report.warnings);

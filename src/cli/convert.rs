@@ -60,11 +60,27 @@ pub fn run(a: ConvertArgs, globals: Globals) -> Result<ExitCode> {
             until_text
         )?;
     }
-    let opts = ConvertOptions {
+    let live = match &a.into {
+        Some(p) => {
+            let (course, live) = job::live_course(p, &globals.limits)?;
+            writeln!(
+                err,
+                "live course: {} (from {}): {} manual enrolments a merge meets",
+                course.shortname.as_deref().unwrap_or("?"),
+                p.display(),
+                live.enrolments.len()
+            )?;
+            Some((course, live))
+        }
+        None => None,
+    };
+    let into = a.into.clone();
+    let mut opts = ConvertOptions {
         from,
         stamp_roles,
         until: until.epoch,
         target: a.target.target.resolve(),
+        live: None,
     };
     let output = if a.output.dry_run {
         None
@@ -81,7 +97,30 @@ pub fn run(a: ConvertArgs, globals: Globals) -> Result<ExitCode> {
             now: None,
         }),
     );
-    let mut outcome = job::convert(&a.input, output, &settings, |_| Ok(opts))?;
+    let mut outcome = job::convert(&a.input, output, &settings, |course| {
+        if let Some((target, live)) = live {
+            // The same course on the same site: the ids match (or, failing ids, the shortnames).
+            let same = match (course.id, target.id) {
+                (Some(x), Some(y)) => x == y,
+                _ => course.shortname == target.shortname,
+            };
+            if !same {
+                return Err(mbz_enrol::Error::Usage(format!(
+                    "--into {}: its course ({} id {}) is not the archive's ({} id {}): a merge meets the live \
+                     course the backup came from",
+                    into.as_deref()
+                        .unwrap_or(std::path::Path::new("?"))
+                        .display(),
+                    target.shortname.as_deref().unwrap_or("?"),
+                    target.id.map_or("?".into(), |i| i.to_string()),
+                    course.shortname.as_deref().unwrap_or("?"),
+                    course.id.map_or("?".into(), |i| i.to_string()),
+                )));
+            }
+            opts.live = Some(live);
+        }
+        Ok(opts)
+    })?;
     render::hint_flags(&mut outcome.report.warnings);
     render::convert_summary(&mut err, &outcome, tz)?;
     if globals.verbose {

@@ -48,6 +48,29 @@ pub fn widen(a: Values, b: Values) -> Values {
     }
 }
 
+/// What a merge meets, by user id: the enrolments of the course's first manual instance (the first of each
+/// user; those lacking a value are left out) and whether that instance is enabled (a course without one gets
+/// the archive's, enabled).
+///
+/// # Errors
+/// [`EnrolError::Xml`] when `course/enrolments.xml` (`x`) is malformed.
+pub fn live_course(x: &[u8]) -> Result<super::restore::LiveCourse, EnrolError> {
+    let instances = model::parse_enrolments(x).map_err(EnrolError::xml(ENROLMENTS))?;
+    let mut live = super::restore::LiveCourse {
+        enabled: true,
+        ..Default::default()
+    };
+    if let Some((_, manual)) = model::first_manual(&instances, x) {
+        live.enabled = manual.status(x) == 0;
+        for e in &manual.enrolments {
+            if let (Some(u), Some(values)) = (e.int(x, "userid"), e.values_if_present(x)) {
+                live.enrolments.entry(u).or_insert(values);
+            }
+        }
+    }
+    Ok(live)
+}
+
 /// What a merge meets: the course's manual enrolments by username (the first manual instance, as restore and
 /// Upload users use; the first enrolment of each user; enrolments lacking a value or of a user missing from
 /// `users` are left out).

@@ -151,6 +151,15 @@ pub fn shape(live: Option<Values>, promise: Values) -> Values {
     }
 }
 
+/// The live course a merge meets, read from a fresh backup of it (same site: user ids are the site's).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LiveCourse {
+    /// The users' enrolments in its first manual instance (the one a merge maps every manual record into).
+    pub enrolments: std::collections::BTreeMap<i64, Values>,
+    /// That instance is enabled (a merge never changes it).
+    pub enabled: bool,
+}
+
 /// One user's enrolment as each target would store it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Outcomes {

@@ -535,10 +535,11 @@ fn enrolment_moves(
 }
 
 /// The start of every manual enrolment of a user the conversion merged: the conversion combines starts and
-/// never invents one, so each must be one of the user's starts in the original, or one second after the user's
-/// manual start there (the shaping that makes a merge into the live course apply a later end; restated here on
-/// purpose from `enrol::restore::shape`, so that verify does not share the writer's mistakes). Users the
-/// conversion did not touch are left to the other checks (renew sets starts at will).
+/// never invents one, so each must be one of the user's starts in the original, or one second after one of them
+/// (the shaping that makes a merge into the live course apply a later end: one second after the live start,
+/// which is the user's manual start, or with `convert --into` the live course's, usually the same sync start;
+/// restated here on purpose from `enrol::restore::shape`, so that verify does not share the writer's mistakes).
+/// Users the conversion did not touch are left to the other checks (renew sets starts at will).
 fn converted_starts(
     b: &[u8],
     ib: &[model::Instance],
@@ -553,7 +554,6 @@ fn converted_starts(
     // Per user: the starts in the original, and whether the user had an enrolment in a converted instance.
     let mut starts: BTreeMap<i64, (BTreeSet<i64>, bool)> = BTreeMap::new();
     for inst in ib {
-        let manual = inst.plugin(b) == "manual";
         let conv = converted.contains(&inst.id);
         for e in &inst.enrolments {
             let (Some(u), Some(t)) = (e.int(b, "userid"), e.int(b, "timestart")) else {
@@ -561,9 +561,7 @@ fn converted_starts(
             };
             let entry = starts.entry(u).or_default();
             entry.0.insert(t);
-            if manual {
-                entry.0.insert(t.saturating_add(1));
-            }
+            entry.0.insert(t.saturating_add(1));
             entry.1 |= conv;
         }
     }
@@ -580,7 +578,7 @@ fn converted_starts(
                     checks::RECORDS_ONLY,
                     format!(
                         "<enrolment> of user {u} in <enrol id=\"{}\"> starts at {t}, which is none of the user's \
-                         starts in the original (nor one second after its manual start)",
+                         starts in the original (nor one second after one of them)",
                         inst.id
                     ),
                 );

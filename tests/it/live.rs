@@ -408,3 +408,64 @@ fn verify_accepts_the_shaped_start_and_nothing_else() {
         "{text}"
     );
 }
+
+#[test]
+fn into_a_fresh_backup_of_the_live_course() {
+    // Year 1 merged; the archive converted for year 2 is the OLD backup (taken before that merge), and --into
+    // gives the live course as it is now: the merge meets the year-1 enrolments all the same.
+    let dir = tempdir();
+    let input = root().join("fixtures/coh_basic.mbz");
+    let out1 = dir.path().join("year1.mbz");
+    let r1 = convert(&input, &out1, UNTIL_1, "live");
+    let mut live = manual_of(&input).0;
+    live.extend(replay(&input, &out1, &r1));
+    let fresh = dir.path().join("fresh.mbz");
+    merged_course(&input, &live, &fresh);
+    let out2 = dir.path().join("year2.mbz");
+    let o = run(&[
+        "convert",
+        input.to_str().unwrap(),
+        "-o",
+        out2.to_str().unwrap(),
+        "--until",
+        UNTIL_2,
+        "--timezone",
+        "Europe/Paris",
+        "--into",
+        fresh.to_str().unwrap(),
+        "--json",
+        "--verify",
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let r2: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let until2 = r2["until"].as_i64().unwrap();
+    let (written, _) = manual_of(&out2);
+    for u in r2["users"].as_array().unwrap() {
+        let id = u["userid"].as_i64().unwrap();
+        let Some(&e) = live.get(&id) else { continue };
+        let stored = restore::manual_restore(Some(e), written[&id], true, true).values;
+        assert_eq!(values(u), stored, "user {id}");
+        if u["stamped"].as_bool().unwrap() && e.status == 0 && e.timeend != 0 && e.timeend < until2
+        {
+            assert_eq!(stored.timeend, until2, "user {id}");
+        }
+    }
+    // Another course is refused.
+    let o = run(&[
+        "convert",
+        input.to_str().unwrap(),
+        "-o",
+        dir.path().join("x.mbz").to_str().unwrap(),
+        "--until",
+        UNTIL_2,
+        "--into",
+        root().join("fixtures/db_sync.mbz").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("is not the archive's"));
+}

@@ -32,7 +32,7 @@ pub use super::error::EnrolError;
 pub use super::members::Docs;
 use super::members::{COURSE_ROLES, ENROLMENTS};
 use super::model::{self, MANUAL, Values};
-pub use super::restore::{Limit, Outcomes, Target as RestoreTarget};
+pub use super::restore::{Limit, LiveCourse, Outcomes, Target as RestoreTarget};
 use super::warning::{Setting, Warning};
 use crate::xml;
 
@@ -47,6 +47,9 @@ pub struct Options {
     pub until: i64,
     /// The restore target whose outcome the per-user values promise (all three are reported).
     pub target: RestoreTarget,
+    /// The live course a merge meets, from a fresh backup of it; `None`: the archive's own manual enrolments
+    /// (what the live course held when it was backed up).
+    pub live: Option<LiveCourse>,
 }
 
 /// Why a list of methods cannot be converted.
@@ -327,7 +330,7 @@ pub fn convert(docs: &Docs<'_>, opts: &Options) -> Result<Conversion, EnrolError
         return Ok(Conversion::unchanged(report));
     }
 
-    let enrolments = rewrite_enrolments(set, &user_roles, &stamped, opts.until, &mut report)?;
+    let enrolments = rewrite_enrolments(set, &user_roles, &stamped, opts, &mut report)?;
 
     // Role assignments and group members of converted plugins become plain manual ones.
     let course_roles = match docs.course_roles {
@@ -353,9 +356,10 @@ fn rewrite_enrolments(
     set: read::Instances<'_>,
     user_roles: &read::UserRoles,
     stamped: &read::StampedRoles,
-    until: i64,
+    opts: &Options,
     report: &mut Report,
 ) -> Result<Vec<u8>, EnrolError> {
+    let until = opts.until;
     let ex = set.ex;
     let holder = holder::Holder::choose(&set, report);
     let sources = read::Sources::collect(&set)?;
@@ -374,7 +378,7 @@ fn rewrite_enrolments(
         report.manual_welcome = set.all[holder.idx].int(ex, "customint1");
     }
 
-    let mut rewrite = users::Rewrite::new(&set, &holder);
+    let mut rewrite = users::Rewrite::new(&set, &holder, opts.live.as_ref());
     report.users.reserve_exact(sources.users.len());
     for (userid, range) in &sources.users {
         let srcs = &sources.list[range.clone()];
@@ -382,7 +386,7 @@ fn rewrite_enrolments(
             .of(*userid)
             .any(|id| stamped.ids.contains(&id))
             .then_some(until);
-        let merged = rewrite.merge_user(existing.get(userid).copied(), srcs, stamp)?;
+        let merged = rewrite.merge_user(*userid, existing.get(userid).copied(), srcs, stamp)?;
         if merged.stamped && merged.values.timestart > until {
             report.warnings.push(Warning::Note(format!(
                 "user {userid}: start {} is after the stamped end {until}: the enrolment gives no access",

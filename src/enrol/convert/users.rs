@@ -71,10 +71,16 @@ pub(super) struct Rewrite<'s, 'a> {
     pub line_mode: bool,
     /// Positions of the holder's enrolments combined with a converted result.
     pub combined: HashSet<usize>,
+    /// The live course a merge meets when it is not the backed-up one ([`restore::LiveCourse`]).
+    live: Option<&'s restore::LiveCourse>,
 }
 
 impl<'s, 'a> Rewrite<'s, 'a> {
-    pub fn new(set: &'s Instances<'a>, holder: &'s Holder) -> Self {
+    pub fn new(
+        set: &'s Instances<'a>,
+        holder: &'s Holder,
+        live: Option<&'s restore::LiveCourse>,
+    ) -> Self {
         Rewrite {
             set,
             holder,
@@ -82,6 +88,7 @@ impl<'s, 'a> Rewrite<'s, 'a> {
             appended: Vec::new(),
             line_mode: appends_lines(set.ex, &set.all[holder.idx]),
             combined: HashSet::new(),
+            live,
         }
     }
 
@@ -96,6 +103,7 @@ impl<'s, 'a> Rewrite<'s, 'a> {
     /// [`EnrolError::Invalid`] when the holder's enrolment lacks an integer field; internal splice errors.
     pub fn merge_user(
         &mut self,
+        userid: i64,
         existing: Option<usize>,
         sources: &[Source],
         stamp: Option<i64>,
@@ -106,16 +114,25 @@ impl<'s, 'a> Rewrite<'s, 'a> {
             Some(ei) => self.combine_with(ei, combined, stamp)?,
             None => stamped(combined, stamp, Manual::New),
         };
-        // The live course a merge meets is the one backed up: the holder's own enrolment of the user, in the
-        // holder as it was (a kept enrolment is written as it is).
+        // The live course a merge meets: a fresh backup of it when given, else the one backed up (the holder's
+        // own enrolment of the user, in the holder as it was). A kept enrolment is written as it is.
         let holder = self.holder_instance();
-        merged.live = existing.and_then(|ei| holder.enrolments[ei].values_if_present(self.set.ex));
+        let live_enabled = match self.live {
+            Some(l) => {
+                merged.live = l.enrolments.get(&userid).copied();
+                l.enabled
+            }
+            None => {
+                merged.live =
+                    existing.and_then(|ei| holder.enrolments[ei].values_if_present(self.set.ex));
+                !self.holder.disabled
+            }
+        };
         if merged.manual != Manual::Kept {
             merged.written = restore::shape(merged.live, merged.values);
         }
-        // The holder is enabled after conversion; the live course's manual method is as it was backed up.
-        merged.outcomes =
-            restore::manual_outcomes(merged.written, true, merged.live, !self.holder.disabled);
+        // The holder is enabled after conversion.
+        merged.outcomes = restore::manual_outcomes(merged.written, true, merged.live, live_enabled);
         merged.limits = restore::limits(merged.values, merged.live, merged.outcomes.live);
         self.write(&merged, sources)?;
         Ok(merged)

@@ -14,6 +14,8 @@ use flate2::read::MultiGzDecoder;
 use quick_xml::events::Event;
 use sha2::{Digest, Sha256};
 
+// Plain io plumbing shared with the archive reader; the tar parsing here stays verify's own.
+use crate::archive::tar::read_full;
 use crate::archive::{Container, Limits};
 use crate::enrol::members::{COURSE_ROLES, ENROLMENTS, GROUPS, MOODLE_BACKUP, ROLES, USERS};
 
@@ -383,19 +385,6 @@ fn hex(b: &[u8]) -> String {
         .map(|x| format!("{x:02x}"))
         .collect::<Vec<_>>()
         .join(" ")
-}
-
-fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match r.read(&mut buf[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(n)
 }
 
 fn octal(field: &[u8]) -> Option<u64> {

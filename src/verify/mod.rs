@@ -19,7 +19,7 @@ use crate::archive::Container;
 use crate::enrol::members::{
     COURSE, COURSE_ROLES, ENROLMENT_FIELDS, ENROLMENTS, GROUPS, MOODLE_BACKUP, ROLES, USERS,
 };
-use crate::enrol::model::{self, MANUAL};
+use crate::enrol::model::{self, MANUAL, Owned};
 use crate::error::{Error, Result};
 use crate::xml;
 
@@ -542,14 +542,7 @@ fn check_enrolments(scan: &Scan, book: &mut Book) {
                 Some(r) => role_used(book, r, what.clone()),
                 None => book.fail(checks::INTEGERS, format!("{what} has no integer <roleid>")),
             }
-            check_component(
-                x,
-                a.component.as_ref(),
-                a.itemid.as_ref(),
-                &instance_ids,
-                &what,
-                book,
-            );
+            check_component(x, a.owner(), &instance_ids, &what, book);
         }
     }
     if let Some(x) = scan.held.get(GROUPS)
@@ -563,22 +556,14 @@ fn check_enrolments(scan: &Scan, book: &mut Book) {
                     .map(|u| u.to_string())
                     .unwrap_or_else(|| "?".into())
             );
-            check_component(
-                x,
-                m.component.as_ref(),
-                m.itemid.as_ref(),
-                &instance_ids,
-                &what,
-                book,
-            );
+            check_component(x, m.owner(), &instance_ids, &what, book);
         }
     }
 }
 
 fn check_component(
     x: &[u8],
-    component: Option<&model::Field>,
-    itemid: Option<&model::Field>,
+    [component, itemid]: [Option<&model::Field>; 2],
     instances: &BTreeSet<String>,
     what: &str,
     book: &mut Book,

@@ -399,7 +399,7 @@ pub fn inspect_file(input: &Path) -> Result<Inspection> {
 /// [`inspect_file`] within `limits`.
 ///
 /// # Errors
-/// As [`inspect_file`], and [`Error::TooLarge`].
+/// As [`inspect_file`], and [`archive::Error::TooLarge`] (as [`Error::Archive`]).
 pub fn inspect_file_limited(input: &Path, limits: &archive::Limits) -> Result<Inspection> {
     let loaded = archive::load_limited(input, READ, limits)?;
     let info = info(input, &loaded)?;
@@ -472,7 +472,7 @@ pub fn plan_file(input: &Path, opts: &rules::Options) -> Result<crate::plan::Cou
 /// [`plan_file`] within `limits`.
 ///
 /// # Errors
-/// As [`plan_file`], and [`Error::TooLarge`].
+/// As [`plan_file`], and [`archive::Error::TooLarge`] (as [`Error::Archive`]).
 pub fn plan_file_limited(
     input: &Path,
     opts: &rules::Options,

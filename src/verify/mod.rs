@@ -150,7 +150,8 @@ fn read_scan(path: &Path, limits: &crate::archive::Limits) -> Result<Scan> {
 /// Verifies `archive`, and with `against` proves what changed relative to it.
 ///
 /// # Errors
-/// [`Error::Read`] when a file cannot be opened or read at all; every other problem is a failed check.
+/// [`crate::archive::Error::Read`] (as [`Error::Archive`]) when a file cannot be opened or read at all;
+/// every other problem is a failed check.
 pub fn verify_file(archive: &Path, against: Option<&Path>) -> Result<Verification> {
     verify_file_limited(archive, against, &crate::archive::Limits::default())
 }
@@ -158,7 +159,8 @@ pub fn verify_file(archive: &Path, against: Option<&Path>) -> Result<Verificatio
 /// [`verify_file`] within `limits` (XML members held, total inflated size).
 ///
 /// # Errors
-/// As [`verify_file`], and [`Error::TooLarge`] when either archive goes past `limits`.
+/// As [`verify_file`], and [`crate::archive::Error::TooLarge`] (as [`Error::Archive`]) when either archive goes
+/// past `limits`.
 pub fn verify_file_limited(
     archive: &Path,
     against: Option<&Path>,

@@ -30,6 +30,7 @@ const UNTIL: i64 = 1_819_749_600;
 const LIMITS: Limits = Limits {
     max_xml: 4 << 20,
     max_total: 64 << 20,
+    raise: None,
 };
 
 fn options() -> Options {

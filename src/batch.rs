@@ -152,7 +152,8 @@ impl Shard {
 /// `resume`, archives whose output exists and is newer than the input.
 ///
 /// # Errors
-/// [`Error::Usage`] when `outdir` is inside an input folder; [`Error::Read`] when an input cannot be listed.
+/// [`Error::Usage`] when `outdir` is inside an input folder; [`archive::Error::Read`] (as [`Error::Archive`])
+/// when an input cannot be listed.
 pub fn discover(
     inputs: &[PathBuf],
     outdir: &Path,
@@ -210,7 +211,7 @@ pub fn discover(
 /// whose first bytes are gzip or zip; other files are skipped with the reason.
 ///
 /// # Errors
-/// [`Error::Read`] when an input cannot be listed.
+/// [`archive::Error::Read`] (as [`Error::Archive`]) when an input cannot be listed.
 pub fn find(inputs: &[PathBuf]) -> Result<Discovery> {
     let mut found: Vec<(PathBuf, String)> = Vec::new();
     let mut d = Discovery::default();

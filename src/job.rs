@@ -286,15 +286,21 @@ fn finish<R>(
 }
 
 impl<R> Outcome<R> {
-    fn new(
+    /// The outcome of the rules run on `loaded` (`rewritten`: each member they may rewrite, with its new bytes
+    /// if they did), returned with what the write step takes: the archive and the members to replace.
+    fn of<'a>(
         input: &Path,
         output: Option<&Path>,
-        loaded: &Loaded,
+        loaded: Loaded,
         course: Course,
-        replacements: &BTreeMap<String, Vec<u8>>,
+        rewritten: impl IntoIterator<Item = (&'a str, Option<Vec<u8>>)>,
         report: R,
-    ) -> Self {
-        Outcome {
+    ) -> (Loaded, BTreeMap<String, Vec<u8>>, Self) {
+        let replacements: BTreeMap<String, Vec<u8>> = rewritten
+            .into_iter()
+            .filter_map(|(member, new)| Some((member.to_owned(), new?)))
+            .collect();
+        let outcome = Outcome {
             archive: input.display().to_string(),
             output: output.map(|p| p.display().to_string()),
             container: loaded.container(),
@@ -303,7 +309,8 @@ impl<R> Outcome<R> {
             report,
             verification: None,
             context: None,
-        }
+        };
+        (loaded, replacements, outcome)
     }
 }
 
@@ -339,29 +346,19 @@ pub fn convert_file_with(
         let info = info(input, &loaded)?;
         let course = Course::new(&info, &loaded);
         let opts = options(&course)?;
-        let mut conversion = rules::convert(&docs(&loaded), &opts).map_err(enrol_err(input))?;
+        let conversion = rules::convert(&docs(&loaded), &opts).map_err(enrol_err(input))?;
         // The originals are no longer needed while the archive is written: free them (memory stays flat).
         let mut loaded = loaded;
         loaded.docs.clear();
-        let mut replacements = BTreeMap::new();
-        for (member, new) in [
-            (ENROLMENTS, conversion.enrolments.take()),
-            (COURSE_ROLES, conversion.course_roles.take()),
-            (GROUPS, conversion.groups.take()),
-        ] {
-            if let Some(bytes) = new {
-                replacements.insert(member.to_owned(), bytes);
-            }
-        }
-        let outcome = Outcome::new(
-            input,
-            output,
-            &loaded,
-            course,
-            &replacements,
-            conversion.report,
-        );
-        Ok((loaded, replacements, outcome))
+        let rewritten = [
+            (ENROLMENTS, conversion.enrolments),
+            (COURSE_ROLES, conversion.course_roles),
+            (GROUPS, conversion.groups),
+        ];
+        let report = conversion.report;
+        Ok(Outcome::of(
+            input, output, loaded, course, rewritten, report,
+        ))
     })
 }
 
@@ -402,7 +399,7 @@ pub fn inspect_file(input: &Path) -> Result<Inspection> {
 /// [`inspect_file`] within `limits`.
 ///
 /// # Errors
-/// As [`inspect_file`], and [`Error::TooLarge`].
+/// As [`inspect_file`], and [`archive::Error::TooLarge`] (as [`Error::Archive`]).
 pub fn inspect_file_limited(input: &Path, limits: &archive::Limits) -> Result<Inspection> {
     let loaded = archive::load_limited(input, READ, limits)?;
     let info = info(input, &loaded)?;
@@ -455,20 +452,12 @@ pub fn renew_file_with(
             users.into_iter().map(|(id, u)| (id, u.username)).collect();
         let renewal =
             crate::enrol::renew::renew(&docs(&loaded), &users, opts).map_err(enrol_err(input))?;
-        let mut replacements = BTreeMap::new();
-        if let Some(bytes) = renewal.enrolments {
-            replacements.insert(ENROLMENTS.to_owned(), bytes);
-        }
         let course = Course::new(&info, &loaded);
-        let outcome = Outcome::new(
-            input,
-            output,
-            &loaded,
-            course,
-            &replacements,
-            renewal.report,
-        );
-        Ok((loaded, replacements, outcome))
+        let rewritten = [(ENROLMENTS, renewal.enrolments)];
+        let report = renewal.report;
+        Ok(Outcome::of(
+            input, output, loaded, course, rewritten, report,
+        ))
     })
 }
 
@@ -483,7 +472,7 @@ pub fn plan_file(input: &Path, opts: &rules::Options) -> Result<crate::plan::Cou
 /// [`plan_file`] within `limits`.
 ///
 /// # Errors
-/// As [`plan_file`], and [`Error::TooLarge`].
+/// As [`plan_file`], and [`archive::Error::TooLarge`] (as [`Error::Archive`]).
 pub fn plan_file_limited(
     input: &Path,
     opts: &rules::Options,

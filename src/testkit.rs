@@ -67,6 +67,11 @@ pub struct Ue {
 }
 
 /// A user enrolment modified at [`TIME`].
+/// A user enrolment's status, start and end.
+pub fn v(status: i64, timestart: i64, timeend: i64) -> crate::enrol::Values {
+    crate::enrol::Values::new(status, timestart, timeend)
+}
+
 pub fn ue(id: u64, user: i64, status: i64, start: i64, end: i64) -> Ue {
     Ue {
         id,

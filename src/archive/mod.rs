@@ -3,7 +3,7 @@
 //!
 //! Reading takes two passes over the input: [`load`] collects the member list and the members the caller
 //! names ([`load_streaming`] hands the large ones to the caller's callback as streams instead of holding
-//! them); [`write`] streams every member to a temp file beside the output, replacing only the rewritten ones,
+//! them); [`write()`] streams every member to a temp file beside the output, replacing only the rewritten ones,
 //! then renames it. The archive is never held in memory whole. This module knows no Moodle rule: which
 //! members matter, and which are written last, is the caller's to say. Its errors are [`Error`], naming the
 //! archive and member; a limit is carried as a value ([`Limit`]), never as the option that sets it.
@@ -37,12 +37,15 @@ pub const MAX_XML_BYTES: u64 = 256 << 20;
 pub const MAX_TOTAL_BYTES: u64 = 100 << 30;
 
 /// Bounds on what reading an archive may cost: memory (XML members held) and time/disk (total inflated size).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy)]
 pub struct Limits {
     /// Largest XML member read into memory.
     pub max_xml: u64,
     /// Largest sum of member sizes.
     pub max_total: u64,
+    /// How a report that went past a limit says how to raise it, appended to its text (the caller names its
+    /// own setting; the library names none). `None`: nothing is appended.
+    pub raise: Option<fn(Limit) -> String>,
 }
 
 impl Default for Limits {
@@ -50,11 +53,17 @@ impl Default for Limits {
         Limits {
             max_xml: MAX_XML_BYTES,
             max_total: MAX_TOTAL_BYTES,
+            raise: None,
         }
     }
 }
 
 impl Limits {
+    /// What [`Limits::raise`] appends for `limit` (empty without it).
+    pub fn raise_hint(&self, limit: Limit) -> String {
+        self.raise.map(|r| r(limit)).unwrap_or_default()
+    }
+
     /// `Err(TooLarge)` when a wanted XML member is over the limit.
     pub(crate) fn check_xml(&self, path: &Path, member: &str, size: u64) -> Result<()> {
         if size > self.max_xml {
@@ -384,13 +393,13 @@ impl Cancel {
     }
 }
 
-/// [`write`] with a level, threads, and a flag that stops it between members (leaving nothing at `output`).
+/// [`write()`] with a level, threads, and a flag that stops it between members (leaving nothing at `output`).
 /// In a zip output the records of the `last` members (and of every replaced one) come after all the others
 /// (the central directory keeps the input's order, and readers such as Moodle's find records through it), so
 /// that the others can be copied while the replacements are computed (see [`produce_and_write`]).
 ///
 /// # Errors
-/// As [`write`], and [`Error::Cancelled`].
+/// As [`write()`], and [`Error::Cancelled`].
 pub fn write_with(
     input: &Path,
     loaded: &Loaded,

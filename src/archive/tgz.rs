@@ -90,6 +90,17 @@ fn unwrap_tar(e: io::Error) -> TarError {
     }
 }
 
+/// The member after `last` in the archive at `path`, read errors saying where they happened.
+fn next<R: Read>(
+    reader: &mut tar::Reader<R>,
+    path: &Path,
+    last: Option<&str>,
+) -> Result<Option<tar::Member>> {
+    reader
+        .next_member()
+        .map_err(|e| read_err(path, after(last), e))
+}
+
 fn after(last: Option<&str>) -> String {
     match last {
         Some(m) => format!("after member `{m}`"),
@@ -145,11 +156,7 @@ pub(super) fn load_from<R: Read, E: From<Error>>(
     let mut has_index = false;
     let mut total: u64 = 0;
     let mut last: Option<String> = None;
-    loop {
-        let next = reader
-            .next_member()
-            .map_err(|e| read_err(path, after(last.as_deref()), e))?;
-        let Some(m) = next else { break };
+    while let Some(m) = next(&mut reader, path, last.as_deref())? {
         let name = m.path_lossy();
         total = total.saturating_add(m.size);
         limits.check_total(path, &name, total)?;
@@ -283,11 +290,7 @@ fn copy_members<R: Read, W: Write>(
 ) -> Result<()> {
     let mut planned = 0usize;
     let mut last: Option<String> = None;
-    loop {
-        let next = reader
-            .next_member()
-            .map_err(|e| read_err(input, after(last.as_deref()), e))?;
-        let Some(m) = next else { break };
+    while let Some(m) = next(&mut reader, input, last.as_deref())? {
         cancel.check()?;
         last = Some(m.path_lossy());
         if m.path == ARCHIVE_INDEX {

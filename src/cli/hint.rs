@@ -4,6 +4,7 @@
 use std::error::Error as StdError;
 
 use mbz_enrol::archive::{self, Limit, tar::TarError};
+use mbz_enrol::xml::TooLong;
 
 /// The option that sets `limit`.
 fn flag(limit: Limit) -> &'static str {
@@ -11,6 +12,11 @@ fn flag(limit: Limit) -> &'static str {
         Limit::Xml => "--max-xml-mib",
         Limit::Total => "--max-total-gib",
     }
+}
+
+/// What a report that went past `limit` appends: the option that raises it ([`mbz_enrol::archive::Limits::raise`]).
+pub(crate) fn raise(limit: Limit) -> String {
+    format!(" (raise it with {})", flag(limit))
 }
 
 /// One error's message (its causes left out), with the option that raises the limit it went past.
@@ -27,6 +33,9 @@ pub(crate) fn link(e: &(dyn StdError + 'static)) -> String {
         && let Some(open) = text.strip_suffix(')')
     {
         return format!("{open}; raise it with {})", flag(limit));
+    }
+    if TooLong::within(e).is_some() {
+        return format!("{text}{}", raise(Limit::Xml));
     }
     if e.downcast_ref::<TarError>()
         .and_then(TarError::total_limit)

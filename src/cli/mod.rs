@@ -49,6 +49,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         limits: mbz_enrol::archive::Limits {
             max_xml: cli.limits.max_xml_mib.saturating_mul(1 << 20),
             max_total: cli.limits.max_total_gib.saturating_mul(1 << 30),
+            raise: Some(hint::raise),
         },
     };
     match cli.command {

@@ -99,10 +99,7 @@ pub fn manual_by_username(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn v(status: i64, timestart: i64, timeend: i64) -> Values {
-        Values::new(status, timestart, timeend)
-    }
+    use crate::testkit::v;
 
     #[test]
     fn combine_prefers_sources_with_access() {

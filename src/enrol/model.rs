@@ -46,6 +46,13 @@ pub struct Field {
 }
 
 impl Field {
+    /// The field of a closed element.
+    fn of(c: &xml::Closed<'_>) -> Field {
+        Field {
+            content: c.content.clone(),
+            span: c.span.clone(),
+        }
+    }
     /// The decoded text.
     pub fn text(&self, xml: &[u8]) -> String {
         xml::text(xml, self.content.clone())
@@ -343,8 +350,30 @@ pub fn parse_enrolments(xml: &[u8]) -> Result<Vec<Instance>, XmlError> {
     Ok(out)
 }
 
+/// Reads a field that role assignments and group members share: `userid`, `component` and `itemid` (the first
+/// of each counts); any other name is left alone.
+fn owner_field(
+    name: &[u8],
+    f: Field,
+    xml: &[u8],
+    userid: &mut Option<i64>,
+    component: &mut Option<Field>,
+    itemid: &mut Option<Field>,
+) {
+    match name {
+        b"userid" => *userid = userid.or(f.int(xml)),
+        b"component" => {
+            component.get_or_insert(f);
+        }
+        b"itemid" => {
+            itemid.get_or_insert(f);
+        }
+        _ => {}
+    }
+}
+
 /// One `<assignment>` of `course/roles.xml`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Assignment {
     /// The `id` attribute.
     pub id: Option<String>,
@@ -376,10 +405,7 @@ pub fn parse_assignments(xml: &[u8]) -> Result<Vec<Assignment>, XmlError> {
                     cur = Some(Assignment {
                         id: xml::attr(o.tag, b"id"),
                         span: o.start..o.start,
-                        roleid: None,
-                        userid: None,
-                        component: None,
-                        itemid: None,
+                        ..Assignment::default()
                     });
                 }
                 _ => {}
@@ -387,28 +413,17 @@ pub fn parse_assignments(xml: &[u8]) -> Result<Vec<Assignment>, XmlError> {
             Visit::Close(c) => match (c.depth, c.name) {
                 (2, b"role_assignments") => in_ras = false,
                 (3, b"assignment") => {
-                    if let Some(mut a) = cur.take() {
-                        a.span = c.span;
-                        out.push(a);
+                    out.extend(cur.take().map(|a| Assignment { span: c.span, ..a }))
+                }
+                (4, b"roleid") => {
+                    if let Some(a) = cur.as_mut() {
+                        a.roleid = a.roleid.or(Field::of(&c).int(xml));
                     }
                 }
                 (4, name) => {
                     if let Some(a) = cur.as_mut() {
-                        let f = Field {
-                            content: c.content.clone(),
-                            span: c.span.clone(),
-                        };
-                        match name {
-                            b"roleid" => a.roleid = a.roleid.or(f.int(xml)),
-                            b"userid" => a.userid = a.userid.or(f.int(xml)),
-                            b"component" => {
-                                a.component.get_or_insert(f);
-                            }
-                            b"itemid" => {
-                                a.itemid.get_or_insert(f);
-                            }
-                            _ => {}
-                        }
+                        let f = Field::of(&c);
+                        owner_field(name, f, xml, &mut a.userid, &mut a.component, &mut a.itemid);
                     }
                 }
                 _ => {}
@@ -446,7 +461,7 @@ pub fn parse_role_names(xml: &[u8]) -> Result<BTreeMap<i64, String>, XmlError> {
 }
 
 /// One `<group_member>` of `groups.xml`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct GroupMember {
     /// The `id` attribute.
     pub id: Option<String>,
@@ -486,9 +501,7 @@ pub fn parse_group_members(xml: &[u8]) -> Result<Vec<GroupMember>, XmlError> {
                             span: o.start..o.start,
                             groupid: *gid,
                             group: name.clone(),
-                            userid: None,
-                            component: None,
-                            itemid: None,
+                            ..GroupMember::default()
                         });
                     }
                 }
@@ -502,27 +515,12 @@ pub fn parse_group_members(xml: &[u8]) -> Result<Vec<GroupMember>, XmlError> {
                     }
                 }
                 (4, b"group_member") => {
-                    if let Some(mut m) = cur.take() {
-                        m.span = c.span;
-                        out.push(m);
-                    }
+                    out.extend(cur.take().map(|m| GroupMember { span: c.span, ..m }))
                 }
                 (5, name) => {
                     if let Some(m) = cur.as_mut() {
-                        let f = Field {
-                            content: c.content.clone(),
-                            span: c.span.clone(),
-                        };
-                        match name {
-                            b"userid" => m.userid = m.userid.or(f.int(xml)),
-                            b"component" => {
-                                m.component.get_or_insert(f);
-                            }
-                            b"itemid" => {
-                                m.itemid.get_or_insert(f);
-                            }
-                            _ => {}
-                        }
+                        let f = Field::of(&c);
+                        owner_field(name, f, xml, &mut m.userid, &mut m.component, &mut m.itemid);
                     }
                 }
                 _ => {}
@@ -531,6 +529,24 @@ pub fn parse_group_members(xml: &[u8]) -> Result<Vec<GroupMember>, XmlError> {
         Ok(())
     })?;
     Ok(out)
+}
+
+/// A role assignment or group member: owned by an enrolment method (`component`, `itemid`) or by nobody.
+pub trait Owned {
+    /// `component` and `itemid`, if present.
+    fn owner(&self) -> [Option<&Field>; 2];
+}
+
+impl Owned for Assignment {
+    fn owner(&self) -> [Option<&Field>; 2] {
+        [self.component.as_ref(), self.itemid.as_ref()]
+    }
+}
+
+impl Owned for GroupMember {
+    fn owner(&self) -> [Option<&Field>; 2] {
+        [self.component.as_ref(), self.itemid.as_ref()]
+    }
 }
 
 #[cfg(test)]

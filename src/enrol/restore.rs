@@ -326,77 +326,41 @@ pub fn limits(promise: Values, live: Option<Values>, stored: Values) -> Vec<Limi
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn v(status: i64, timestart: i64, timeend: i64) -> Values {
-        Values::new(status, timestart, timeend)
-    }
+    use crate::testkit::v;
 
     #[test]
     fn every_branch_of_moodles_rule() {
-        let r = |e, b| manual_restore(e, b, true, true);
-        // No live enrolment, or a suspended one: the archive overwrites.
-        assert_eq!(
-            r(None, v(0, 5, 9)),
-            Stored {
-                values: v(0, 5, 9),
-                enrols: true
-            }
-        );
-        assert_eq!(r(Some(v(1, 1, 2)), v(0, 5, 9)).values, v(0, 5, 9));
-        // Archive instance disabled, target enabled: forced suspended.
-        assert_eq!(
-            manual_restore(None, v(0, 5, 9), false, true).values,
-            v(1, 5, 9)
-        );
-        assert_eq!(
-            manual_restore(None, v(0, 5, 9), false, false).values,
-            v(0, 5, 9)
-        );
-        // Live active, archive suspended: nothing.
-        assert_eq!(
-            r(Some(v(0, 1, 2)), v(1, 5, 9)),
-            Stored {
-                values: v(0, 1, 2),
-                enrols: false
-            }
-        );
-        // Later archive start: live start, later end.
-        assert_eq!(
-            r(Some(v(0, 1, 5)), v(0, 3, 9)),
-            Stored {
-                values: v(0, 1, 9),
-                enrols: true
-            }
-        );
-        // Equal start, later end: nothing (year two without shaping).
-        assert_eq!(
-            r(Some(v(0, 3, 5)), v(0, 3, 9)),
-            Stored {
-                values: v(0, 3, 5),
-                enrols: false
-            }
-        );
-        // Earlier start, later end: nothing.
-        assert_eq!(r(Some(v(0, 3, 5)), v(0, 1, 9)).values, v(0, 3, 5));
-        // Archive unlimited, live finite: unlimited, earlier start kept.
-        assert_eq!(r(Some(v(0, 3, 5)), v(0, 1, 0)).values, v(0, 1, 0));
-        // Live unlimited: stays.
-        assert_eq!(r(Some(v(0, 3, 0)), v(0, 5, 9)).values, v(0, 3, 0));
-        assert_eq!(
-            r(Some(v(0, 3, 0)), v(0, 1, 9)),
-            Stored {
-                values: v(0, 3, 0),
-                enrols: false
-            }
-        );
-        // Earlier archive end: live end kept, the write happens.
-        assert_eq!(
-            r(Some(v(0, 3, 9)), v(0, 5, 5)),
-            Stored {
-                values: v(0, 3, 9),
-                enrols: true
-            }
-        );
+        // (live, archive, archive instance enabled, live instance enabled) -> (stored, enrol_user() called).
+        let cases = [
+            // No live enrolment, or a suspended one: the archive overwrites.
+            (None, v(0, 5, 9), true, true, v(0, 5, 9), true),
+            (Some(v(1, 1, 2)), v(0, 5, 9), true, true, v(0, 5, 9), true),
+            // Archive instance disabled, target enabled: forced suspended.
+            (None, v(0, 5, 9), false, true, v(1, 5, 9), true),
+            (None, v(0, 5, 9), false, false, v(0, 5, 9), true),
+            // Live active, archive suspended: nothing.
+            (Some(v(0, 1, 2)), v(1, 5, 9), true, true, v(0, 1, 2), false),
+            // Later archive start: live start, later end.
+            (Some(v(0, 1, 5)), v(0, 3, 9), true, true, v(0, 1, 9), true),
+            // Equal start, later end: nothing (year two without shaping).
+            (Some(v(0, 3, 5)), v(0, 3, 9), true, true, v(0, 3, 5), false),
+            // Earlier start, later end: nothing.
+            (Some(v(0, 3, 5)), v(0, 1, 9), true, true, v(0, 3, 5), false),
+            // Archive unlimited, live finite: unlimited, earlier start kept.
+            (Some(v(0, 3, 5)), v(0, 1, 0), true, true, v(0, 1, 0), true),
+            // Live unlimited: stays.
+            (Some(v(0, 3, 0)), v(0, 5, 9), true, true, v(0, 3, 0), true),
+            (Some(v(0, 3, 0)), v(0, 1, 9), true, true, v(0, 3, 0), false),
+            // Earlier archive end: live end kept, the write happens.
+            (Some(v(0, 3, 9)), v(0, 5, 5), true, true, v(0, 3, 9), true),
+        ];
+        for (live, archive, a_on, l_on, values, enrols) in cases {
+            assert_eq!(
+                manual_restore(live, archive, a_on, l_on),
+                Stored { values, enrols },
+                "{live:?} {archive:?} {a_on} {l_on}"
+            );
+        }
     }
 
     #[test]

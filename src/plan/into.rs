@@ -181,10 +181,7 @@ pub fn compare_plans(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn v(status: i64, timestart: i64, timeend: i64) -> Values {
-        Values::new(status, timestart, timeend)
-    }
+    use crate::testkit::v;
 
     #[test]
     fn plans_never_shorten_or_suspend() {

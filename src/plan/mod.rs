@@ -3,7 +3,7 @@
 //!
 //! A plan is never a second implementation of the rules: [`build`] takes the report of
 //! [`crate::enrol::convert::convert`] and only adds identifiers (users.xml, roles.xml, groups.xml, course).
-//! Each format is one file in [`format`], behind the [`Format`] interface; [`into`] compares the actions with a
+//! Each format is one file in [`mod@format`], behind the [`Format`] interface; [`into`] compares the actions with a
 //! live course's backup.
 
 pub mod format;

@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::scan::{Found, Scan};
 use super::{Book, checks};
 use crate::enrol::members::{COURSE_ROLES, CUSTOM_FIELDS, ENROLMENTS, GROUPS, ROLES};
-use crate::enrol::model;
+use crate::enrol::model::{self, Owned};
 use crate::xml::{self, Edit};
 
 /// Members a conversion may rewrite.
@@ -217,43 +217,18 @@ fn records_only(before: &Scan, after: &Scan, book: &mut Book) {
         instance_edits(b, x, a, y, converted.contains(&x.id), book);
     }
     enrolment_moves(b, &ib, a, &ia, &converted, book);
-    converted_starts(b, &ib, a, &ia, &converted, book);
-    if let (Some(rb), Some(ra)) = (before.held.get(COURSE_ROLES), after.held.get(COURSE_ROLES))
-        && rb != ra
-        && let (Ok(xb), Ok(xa)) = (model::parse_assignments(rb), model::parse_assignments(ra))
-    {
-        let rec = |x: &[u8], v: &[model::Assignment]| -> Vec<Record> {
-            v.iter()
-                .map(|r| Record {
-                    id: r.id.clone(),
-                    key: (r.roleid, r.userid),
-                    component: r.component.as_ref().map(|c| c.text(x)).unwrap_or_default(),
-                    itemid: r.itemid.as_ref().and_then(|i| i.int(x)),
-                    body: blank(x, r.span.clone(), [r.component.as_ref(), r.itemid.as_ref()]),
-                })
-                .collect()
-        };
-        component_edits("role assignment", &rec(rb, &xb), &rec(ra, &xa), true, book);
-    }
-    if let (Some(gb), Some(ga)) = (before.held.get(GROUPS), after.held.get(GROUPS))
-        && gb != ga
-        && let (Ok(mb), Ok(ma)) = (
-            model::parse_group_members(gb),
-            model::parse_group_members(ga),
-        )
-    {
-        let rec = |x: &[u8], v: &[model::GroupMember]| -> Vec<Record> {
-            v.iter()
-                .map(|r| Record {
-                    id: r.id.clone(),
-                    key: (r.groupid, r.userid),
-                    component: r.component.as_ref().map(|c| c.text(x)).unwrap_or_default(),
-                    itemid: r.itemid.as_ref().and_then(|i| i.int(x)),
-                    body: blank(x, r.span.clone(), [r.component.as_ref(), r.itemid.as_ref()]),
-                })
-                .collect()
-        };
-        component_edits("group member", &rec(gb, &mb), &rec(ga, &ma), false, book);
+    converted_starts((b, &ib), (a, &ia), &converted, book);
+    let owners: [(&str, &str, Records, bool); 2] = [
+        ("role assignment", COURSE_ROLES, assignments, true),
+        ("group member", GROUPS, group_members, false),
+    ];
+    for (what, member, records, dedup) in owners {
+        if let (Some(xb), Some(xa)) = (before.held.get(member), after.held.get(member))
+            && xb != xa
+            && let (Some(rb), Some(ra)) = (records(xb), records(xa))
+        {
+            component_edits(what, &rb, &ra, dedup, book);
+        }
     }
 }
 
@@ -541,10 +516,8 @@ fn enrolment_moves(
 /// restated here on purpose from `enrol::restore::shape`, so that verify does not share the writer's mistakes).
 /// Users the conversion did not touch are left to the other checks (renew sets starts at will).
 fn converted_starts(
-    b: &[u8],
-    ib: &[model::Instance],
-    a: &[u8],
-    ia: &[model::Instance],
+    (b, ib): (&[u8], &[model::Instance]),
+    (a, ia): (&[u8], &[model::Instance]),
     converted: &BTreeSet<String>,
     book: &mut Book,
 ) {
@@ -590,10 +563,57 @@ fn converted_starts(
 /// A role assignment or group member for comparison.
 struct Record {
     id: Option<String>,
-    key: (Option<i64>, Option<i64>),
+    key: Key,
     component: String,
     itemid: Option<i64>,
     body: Vec<u8>,
+}
+
+/// The records of a document, `None` when it does not parse.
+type Records = fn(&[u8]) -> Option<Vec<Record>>;
+
+/// A record's key: (role or group, user).
+type Key = (Option<i64>, Option<i64>);
+
+/// What a record is made of: the element's `id` and span, its key, its owner (`component`, `itemid`).
+type Parts<'a> = (
+    &'a Option<String>,
+    &'a std::ops::Range<usize>,
+    Key,
+    [Option<&'a model::Field>; 2],
+);
+
+/// The records of the parsed elements of `x`.
+fn records<T>(
+    x: &[u8],
+    parsed: Result<Vec<T>, xml::XmlError>,
+    parts: for<'a> fn(&'a T) -> Parts<'a>,
+) -> Option<Vec<Record>> {
+    let record = |r: &T| {
+        let (id, span, key, [component, itemid]) = parts(r);
+        Record {
+            id: id.clone(),
+            key,
+            component: component.map(|c| c.text(x)).unwrap_or_default(),
+            itemid: itemid.and_then(|i| i.int(x)),
+            body: blank(x, span.clone(), [component, itemid]),
+        }
+    };
+    Some(parsed.ok()?.iter().map(record).collect())
+}
+
+/// `course/roles.xml`'s role assignments, keyed by role and user.
+fn assignments(x: &[u8]) -> Option<Vec<Record>> {
+    records(x, model::parse_assignments(x), |r| {
+        (&r.id, &r.span, (r.roleid, r.userid), r.owner())
+    })
+}
+
+/// `groups.xml`'s group members, keyed by group and user.
+fn group_members(x: &[u8]) -> Option<Vec<Record>> {
+    records(x, model::parse_group_members(x), |r| {
+        (&r.id, &r.span, (r.groupid, r.userid), r.owner())
+    })
 }
 
 /// Only `enrol_*` → manual (empty component, itemid 0) is promised; assignments may also disappear as exact

@@ -19,7 +19,7 @@ use crate::archive::Container;
 use crate::enrol::members::{
     COURSE, COURSE_ROLES, ENROLMENT_FIELDS, ENROLMENTS, GROUPS, MOODLE_BACKUP, ROLES, USERS,
 };
-use crate::enrol::model::{self, MANUAL};
+use crate::enrol::model::{self, MANUAL, Owned};
 use crate::error::{Error, Result};
 use crate::xml;
 
@@ -150,7 +150,8 @@ fn read_scan(path: &Path, limits: &crate::archive::Limits) -> Result<Scan> {
 /// Verifies `archive`, and with `against` proves what changed relative to it.
 ///
 /// # Errors
-/// [`Error::Read`] when a file cannot be opened or read at all; every other problem is a failed check.
+/// [`crate::archive::Error::Read`] (as [`Error::Archive`]) when a file cannot be opened or read at all;
+/// every other problem is a failed check.
 pub fn verify_file(archive: &Path, against: Option<&Path>) -> Result<Verification> {
     verify_file_limited(archive, against, &crate::archive::Limits::default())
 }
@@ -158,7 +159,8 @@ pub fn verify_file(archive: &Path, against: Option<&Path>) -> Result<Verificatio
 /// [`verify_file`] within `limits` (XML members held, total inflated size).
 ///
 /// # Errors
-/// As [`verify_file`], and [`Error::TooLarge`] when either archive goes past `limits`.
+/// As [`verify_file`], and [`crate::archive::Error::TooLarge`] (as [`Error::Archive`]) when either archive goes
+/// past `limits`.
 pub fn verify_file_limited(
     archive: &Path,
     against: Option<&Path>,
@@ -542,14 +544,7 @@ fn check_enrolments(scan: &Scan, book: &mut Book) {
                 Some(r) => role_used(book, r, what.clone()),
                 None => book.fail(checks::INTEGERS, format!("{what} has no integer <roleid>")),
             }
-            check_component(
-                x,
-                a.component.as_ref(),
-                a.itemid.as_ref(),
-                &instance_ids,
-                &what,
-                book,
-            );
+            check_component(x, a.owner(), &instance_ids, &what, book);
         }
     }
     if let Some(x) = scan.held.get(GROUPS)
@@ -563,22 +558,14 @@ fn check_enrolments(scan: &Scan, book: &mut Book) {
                     .map(|u| u.to_string())
                     .unwrap_or_else(|| "?".into())
             );
-            check_component(
-                x,
-                m.component.as_ref(),
-                m.itemid.as_ref(),
-                &instance_ids,
-                &what,
-                book,
-            );
+            check_component(x, m.owner(), &instance_ids, &what, book);
         }
     }
 }
 
 fn check_component(
     x: &[u8],
-    component: Option<&model::Field>,
-    itemid: Option<&model::Field>,
+    [component, itemid]: [Option<&model::Field>; 2],
     instances: &BTreeSet<String>,
     what: &str,
     book: &mut Book,

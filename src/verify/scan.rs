@@ -14,7 +14,9 @@ use flate2::read::MultiGzDecoder;
 use quick_xml::events::Event;
 use sha2::{Digest, Sha256};
 
-use crate::archive::{Container, Limits};
+// Plain io plumbing shared with the archive reader; the tar parsing here stays verify's own.
+use crate::archive::tar::read_full;
+use crate::archive::{Container, Limit, Limits};
 use crate::enrol::members::{COURSE_ROLES, ENROLMENTS, GROUPS, MOODLE_BACKUP, ROLES, USERS};
 
 /// Members whose bytes the content checks need.
@@ -146,7 +148,8 @@ fn read_member(
 ) -> io::Result<[u8; 32]> {
     let mut hasher = Sha256::new();
     let mut held = HELD.contains(&path) && !scan.held.contains_key(path);
-    // The other held members were checked against `--max-xml-mib` by `Scan::count` before being read.
+    // The other held members were checked against the XML limit (`Limits::max_xml`) by `Scan::count` before
+    // being read.
     if held && path == ".ARCHIVE_INDEX" && size > MAX_INDEX {
         scan.fail(
             names::SIZES,
@@ -165,7 +168,7 @@ fn read_member(
     };
     if xml {
         let mut reader = BufReader::with_capacity(64 << 10, &mut tee);
-        let outcome = check_xml(&mut reader, users, scan.limits.max_xml);
+        let outcome = check_xml(&mut reader, users, &scan.limits);
         io::copy(&mut reader, &mut io::sink())?;
         match outcome {
             Ok(ids) => {
@@ -216,10 +219,10 @@ enum XmlProblem {
 fn check_xml(
     reader: &mut impl BufRead,
     users: bool,
-    max_event: u64,
+    limits: &Limits,
 ) -> Result<BTreeMap<i64, String>, XmlProblem> {
-    let mut xr =
-        quick_xml::reader::Reader::from_reader(crate::xml::Bounded::new(reader, max_event));
+    let bounded = crate::xml::Bounded::new(reader, limits.max_xml);
+    let mut xr = quick_xml::reader::Reader::from_reader(bounded);
     xr.config_mut().check_end_names = true;
     xr.config_mut().check_comments = true;
     let mut buf = Vec::new();
@@ -237,7 +240,8 @@ fn check_xml(
             }
             // The per-event bound: a finding about the member, not a broken stream.
             Err(quick_xml::Error::Io(e)) if crate::xml::TooLong::is(&e) => {
-                return Err(XmlProblem::Bad(e.to_string()));
+                let raise = limits.raise_hint(Limit::Xml);
+                return Err(XmlProblem::Bad(format!("{e}{raise}")));
             }
             Err(quick_xml::Error::Io(e)) => {
                 return Err(XmlProblem::Io(io::Error::new(e.kind(), e.to_string())));
@@ -383,19 +387,6 @@ fn hex(b: &[u8]) -> String {
         .map(|x| format!("{x:02x}"))
         .collect::<Vec<_>>()
         .join(" ")
-}
-
-fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match r.read(&mut buf[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(n)
 }
 
 fn octal(field: &[u8]) -> Option<u64> {

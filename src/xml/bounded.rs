@@ -36,7 +36,8 @@ impl<R: BufRead> Bounded<R> {
     }
 }
 
-/// The error [`Bounded`] returns (inside an [`io::Error`]; [`TooLong::is`] tells it from a read error).
+/// The error [`Bounded`] returns (inside an [`io::Error`]; [`TooLong::is`] tells it from a read error): one
+/// event went past the limit, in bytes. The option that raises it is the caller's to name.
 #[derive(Debug)]
 pub struct TooLong(u64);
 
@@ -45,15 +46,29 @@ impl TooLong {
     pub fn is(e: &io::Error) -> bool {
         e.get_ref().is_some_and(|r| r.is::<TooLong>())
     }
+
+    /// The limit that was exceeded, in bytes.
+    pub fn limit(&self) -> u64 {
+        self.0
+    }
+
+    /// This error as `e` carries it: an [`io::Error`] from [`Bounded`] (as quick-xml shares it, or not), or
+    /// quick-xml's I/O error around one.
+    pub fn within<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a TooLong> {
+        let io = match e.downcast_ref::<quick_xml::Error>() {
+            Some(quick_xml::Error::Io(io)) => &**io,
+            _ => match e.downcast_ref::<std::sync::Arc<io::Error>>() {
+                Some(io) => &**io,
+                None => e.downcast_ref::<io::Error>()?,
+            },
+        };
+        io.get_ref()?.downcast_ref::<TooLong>()
+    }
 }
 
 impl std::fmt::Display for TooLong {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "one XML element or text run is over {} bytes (raise it with --max-xml-mib)",
-            self.0
-        )
+        write!(f, "one XML element or text run is over {} bytes", self.0)
     }
 }
 

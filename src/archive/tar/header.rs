@@ -110,32 +110,23 @@ pub(super) struct Overrides {
     pub(super) gname: Option<Vec<u8>>,
 }
 
+/// Replaces `slot` with `value`, if there is one.
+fn set<T>(slot: &mut T, value: Option<T>) {
+    if let Some(value) = value {
+        *slot = value;
+    }
+}
+
 impl Overrides {
     pub(super) fn apply(self, member: &mut Member) {
-        if let Some(path) = self.path {
-            member.path = path;
-        }
-        if let Some(linkname) = self.linkname {
-            member.linkname = linkname;
-        }
-        if let Some(size) = self.size {
-            member.size = size;
-        }
-        if let Some(mtime) = self.mtime {
-            member.mtime = mtime;
-        }
-        if let Some(uid) = self.uid {
-            member.uid = uid;
-        }
-        if let Some(gid) = self.gid {
-            member.gid = gid;
-        }
-        if let Some(uname) = self.uname {
-            member.uname = uname;
-        }
-        if let Some(gname) = self.gname {
-            member.gname = gname;
-        }
+        set(&mut member.path, self.path);
+        set(&mut member.linkname, self.linkname);
+        set(&mut member.size, self.size);
+        set(&mut member.mtime, self.mtime);
+        set(&mut member.uid, self.uid);
+        set(&mut member.gid, self.gid);
+        set(&mut member.uname, self.uname);
+        set(&mut member.gname, self.gname);
     }
 
     /// Applies pax records `"%d %s=%s\n"`. An empty value removes an earlier override (POSIX pax semantics).

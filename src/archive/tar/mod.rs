@@ -140,8 +140,11 @@ pub(super) fn padding(size: u64) -> u64 {
     (BLOCK as u64 - size % BLOCK as u64) % BLOCK as u64
 }
 
-/// Reads until `buf` is full or the stream ends; returns the number of bytes read.
-pub(super) fn read_full<R: Read + ?Sized>(inner: &mut R, buf: &mut [u8]) -> io::Result<usize> {
+/// Reads until `buf` is full or the stream ends (retrying interrupted reads); returns the number of bytes read.
+///
+/// # Errors
+/// The stream's own read errors.
+pub fn read_full<R: Read + ?Sized>(inner: &mut R, buf: &mut [u8]) -> io::Result<usize> {
     let mut got = 0;
     while got < buf.len() {
         match inner.read(&mut buf[got..]) {

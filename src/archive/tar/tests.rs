@@ -82,6 +82,15 @@ fn padded(data: &[u8]) -> Vec<u8> {
     out
 }
 
+/// A header of `typeflag` sized for `data`, then `data` padded to whole blocks.
+fn record(name: &[u8], typeflag: u8, data: &[u8], gnu: bool) -> Vec<u8> {
+    [
+        &raw_header(name, typeflag, data.len() as u64, gnu)[..],
+        &padded(data),
+    ]
+    .concat()
+}
+
 /// A pax record `"%d key=value\n"` with its self-inclusive length.
 fn pax_record(key: &str, value: &[u8]) -> Vec<u8> {
     let body = [b" ", key.as_bytes(), b"=", value, b"\n"].concat();
@@ -274,20 +283,13 @@ fn pax_input_is_applied() {
     .concat();
     let global = pax_record("comment", b"global, ignored");
     let mut tar = Vec::new();
-    tar.extend_from_slice(&raw_header(
-        b"pax_global_header",
-        b'g',
-        global.len() as u64,
-        false,
-    ));
-    tar.extend(padded(&global));
-    tar.extend_from_slice(&raw_header(
+    tar.extend(record(b"pax_global_header", b'g', &global, false));
+    tar.extend(record(
         b"PaxHeaders.0/enrolments.xml",
         b'x',
-        records.len() as u64,
+        &records,
         false,
     ));
-    tar.extend(padded(&records));
     // Header size 0: the pax size (5) decides how much data follows.
     tar.extend_from_slice(&raw_header(b"enrolments.xml", b'0', 0, false));
     tar.extend(padded(b"hello"));
@@ -339,8 +341,7 @@ fn pax_values() {
     // Malformed pax data in an archive names the member.
     let bad = b"junk";
     let mut tar = Vec::new();
-    tar.extend_from_slice(&raw_header(b"PaxHeaders/x", b'x', bad.len() as u64, false));
-    tar.extend(padded(bad));
+    tar.extend(record(b"PaxHeaders/x", b'x', bad, false));
     let err = read_all(&tar).unwrap_err();
     assert_eq!(
         err.to_string(),
@@ -355,26 +356,14 @@ fn gnu_long_name_input() {
     let name_data = [long.as_bytes(), b"\0"].concat();
     let link_data = [link.as_bytes(), b"\0"].concat();
     let mut tar = Vec::new();
-    tar.extend_from_slice(&raw_header(
-        b"././@LongLink",
-        b'L',
-        name_data.len() as u64,
-        true,
-    ));
-    tar.extend(padded(&name_data));
+    tar.extend(record(b"././@LongLink", b'L', &name_data, true));
     let mut h = raw_header(&long.as_bytes()[..100], b'0', 3, true);
     // GNU keeps atime/ctime where ustar has the prefix: must be ignored.
     h[345..357].copy_from_slice(b"14524143400\0");
     set_checksum(&mut h);
     tar.extend_from_slice(&h);
     tar.extend(padded(b"xyz"));
-    tar.extend_from_slice(&raw_header(
-        b"././@LongLink",
-        b'K',
-        link_data.len() as u64,
-        true,
-    ));
-    tar.extend(padded(&link_data));
+    tar.extend(record(b"././@LongLink", b'K', &link_data, true));
     tar.extend_from_slice(&raw_header(b"a-link", b'2', 0, true));
     tar.extend_from_slice(&[0; 2 * BLOCK]);
 
@@ -475,8 +464,7 @@ fn truncated_input_errors() {
 
     // An extension record with no member after it.
     let name = b"long\0";
-    let mut ext = raw_header(b"././@LongLink", b'L', name.len() as u64, true).to_vec();
-    ext.extend(padded(name));
+    let mut ext = record(b"././@LongLink", b'L', name, true);
     assert!(matches!(
         read_all(&ext).unwrap_err(),
         TarError::Truncated { expected: 512, .. }

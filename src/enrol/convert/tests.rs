@@ -24,28 +24,22 @@ const UNTIL: i64 = 1_900_000_000;
 // Builders: the shared ones in Moodle's exact layout, with what this file's tests expect on top.
 // ---------------------------------------------------------------------------------------------------------
 
-/// Fields a retyped instance must hold as `$@NULL@$` (the issue text, listed independently of convert.rs).
-const SPEC_NULLED: &[&str] = &[
-    "name",
-    "password",
-    "customint1",
-    "customint2",
-    "customint3",
-    "customint4",
-    "customint5",
-    "customint6",
-    "customint7",
-    "customint8",
-    "customchar1",
-    "customchar2",
-    "customchar3",
-    "customdec1",
-    "customdec2",
-    "customtext1",
-    "customtext2",
-    "customtext3",
-    "customtext4",
-];
+/// `prefix` followed by each number of `numbers`: `numbered("customint", 5..=8)` is `customint5` … `customint8`.
+fn numbered(prefix: &str, numbers: std::ops::RangeInclusive<u32>) -> impl Iterator<Item = String> {
+    numbers.map(move |i| format!("{prefix}{i}"))
+}
+
+/// Fields a retyped instance must hold as `$@NULL@$`, in the issue's words ("name, password, customint1-8,
+/// customchar1-3, customdec1-2, customtext1-4"): spelled independently of `enrol::members` on purpose.
+fn spec_nulled() -> Vec<String> {
+    ["name".to_owned(), "password".to_owned()]
+        .into_iter()
+        .chain(numbered("customint", 1..=8))
+        .chain(numbered("customchar", 1..=3))
+        .chain(numbered("customdec", 1..=2))
+        .chain(numbered("customtext", 1..=4))
+        .collect()
+}
 /// Fields a retyped instance must hold as 0.
 const SPEC_ZEROED: &[&str] = &[
     "enrolperiod",
@@ -63,9 +57,9 @@ trait Retyped {
 impl Retyped for Inst {
     fn retyped(&self) -> Inst {
         let mut out = self.clone().set("enrol", "manual").set("status", "0");
-        for &n in SPEC_NULLED {
-            if out.has(n) {
-                out = out.set(n, NUL);
+        for n in spec_nulled() {
+            if out.has(&n) {
+                out = out.set(&n, NUL);
             }
         }
         for &n in SPEC_ZEROED {
@@ -157,6 +151,11 @@ impl Fx {
         self.course_roles = Some(course);
         self.roles = Some(defs);
         self
+    }
+
+    /// `course/roles.xml` with these assignments, beside the standard role definitions.
+    fn assigned(self, assignments: &[String]) -> Fx {
+        self.roles(course_roles(assignments), std_roles())
     }
 
     fn groups(mut self, g: String) -> Fx {

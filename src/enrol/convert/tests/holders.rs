@@ -15,15 +15,12 @@ fn cohort_users_are_appended_to_the_existing_manual_instance_and_students_stampe
     let manual = inst("1", "manual", 0, &[m10]);
     let coh = cohort("4", 0, &[c20, c21, c22]);
     let before = [manual.clone(), guest("2"), selfenrol("3"), coh.clone()];
-    let fx = Fx::new(doc(&before)).roles(
-        course_roles(&[
-            ra(1, 5, 10, "", 0),
-            ra(2, 5, 20, "enrol_cohort", 4),
-            ra(3, 3, 21, "enrol_cohort", 4),
-            ra(4, 5, 22, "enrol_cohort", 4),
-        ]),
-        std_roles(),
-    );
+    let fx = Fx::new(doc(&before)).assigned(&[
+        ra(1, 5, 10, "", 0),
+        ra(2, 5, 20, "enrol_cohort", 4),
+        ra(3, 3, 21, "enrol_cohort", 4),
+        ra(4, 5, 22, "enrol_cohort", 4),
+    ]);
     let o = opts(&["cohort"], &["student"]);
     let c = fx.run(&o);
     let x = out(&c);
@@ -256,10 +253,8 @@ fn existing_manual_enrolment_is_kept_byte_identical_when_the_converted_result_is
     let m41 = ue(141, 41, 1, 100, 200);
     let manual = inst("1", "manual", 0, &[m40, m41]);
     let coh = cohort("2", 0, &[ue(240, 40, 1, 50, 0), ue(241, 41, 1, 10, 0)]);
-    let fx = Fx::new(doc(&[manual.clone(), coh.clone()])).roles(
-        course_roles(&[ra(1, 5, 40, "enrol_cohort", 2), ra(2, 5, 41, "", 0)]),
-        std_roles(),
-    );
+    let fx = Fx::new(doc(&[manual.clone(), coh.clone()]))
+        .assigned(&[ra(1, 5, 40, "enrol_cohort", 2), ra(2, 5, 41, "", 0)]);
     let o = opts(&["cohort"], &["student"]);
     let c = fx.run(&o);
     let x = out(&c);
@@ -308,14 +303,11 @@ fn existing_manual_enrolment_is_combined_with_an_active_conversion_then_stamped(
             ue(255, 55, 0, 50, 3000),
         ],
     );
-    let fx = Fx::new(doc(&[manual.clone(), coh.clone()])).roles(
-        course_roles(&[
-            ra(1, 5, 53, "", 0),
-            ra(2, 5, 54, "", 0),
-            ra(3, 3, 55, "enrol_cohort", 2),
-        ]),
-        std_roles(),
-    );
+    let fx = Fx::new(doc(&[manual.clone(), coh.clone()])).assigned(&[
+        ra(1, 5, 53, "", 0),
+        ra(2, 5, 54, "", 0),
+        ra(3, 3, 55, "enrol_cohort", 2),
+    ]);
     let o = opts(&["cohort"], &["student"]);
     let c = fx.run(&o);
     let x = out(&c);

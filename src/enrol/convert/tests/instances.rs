@@ -28,21 +28,13 @@ fn retyped_instances_lose_every_plugin_setting_and_plugin_children() {
         .set("customtext4", "x")
         .extra(TOOL);
     // An old backup: no customint5..8, customchar*, customdec*, customtext2..4, no enrolstartdate.
-    let old_fields = [
-        "customint5",
-        "customint6",
-        "customint7",
-        "customint8",
-        "customchar1",
-        "customchar2",
-        "customchar3",
-        "customdec1",
-        "customdec2",
-        "customtext2",
-        "customtext3",
-        "customtext4",
-        "enrolstartdate",
-    ];
+    let old_fields: Vec<String> = numbered("customint", 5..=8)
+        .chain(numbered("customchar", 1..=3))
+        .chain(numbered("customdec", 1..=2))
+        .chain(numbered("customtext", 2..=4))
+        .chain(["enrolstartdate".to_owned()])
+        .collect();
+    let old_fields: Vec<&str> = old_fields.iter().map(String::as_str).collect();
     let old = database("4", 0, &[ue(40, 21, 0, 0, 0)])
         .without(&old_fields)
         .set("customint1", "1")
@@ -113,16 +105,23 @@ fn holder_instance_is_cleared_too_when_it_is_retyped() {
 // 8. Holder container forms.
 // ---------------------------------------------------------------------------------------------------------
 
-#[test]
-fn holder_with_empty_tag_user_enrolments_gets_a_container() {
-    let manual = inst("1", "manual", 0, &[]).form(Form::EmptyTag);
+/// Converts a cohort of two users (70 active, 71 suspended) beside a manual instance written in `form` with no
+/// enrolments and a guest instance: both users land in the manual one with their own values.
+fn into_empty_holder(form: Form) -> (Inst, Inst, Fx, Options, Conversion) {
+    let manual = inst("1", "manual", 0, &[]).form(form);
     let coh = cohort("2", 0, &[ue(20, 70, 0, 1, 2), ue(21, 71, 1, 3, 4)]);
     let fx = Fx::new(doc(&[manual.clone(), guest("3"), coh.clone()]));
     let o = opts(&["cohort"], &[]);
     let c = fx.run(&o);
+    assert_eq!(user(out(&c), 70), vec![row("1", 0, 1, 2)]);
+    assert_eq!(user(out(&c), 71), vec![row("1", 1, 3, 4)]);
+    (manual, coh, fx, o, c)
+}
+
+#[test]
+fn holder_with_empty_tag_user_enrolments_gets_a_container() {
+    let (manual, coh, fx, o, c) = into_empty_holder(Form::EmptyTag);
     let x = out(&c);
-    assert_eq!(user(x, 70), vec![row("1", 0, 1, 2)]);
-    assert_eq!(user(x, 71), vec![row("1", 1, 3, 4)]);
     assert_eq!(
         text(x),
         doc(&[
@@ -136,15 +135,9 @@ fn holder_with_empty_tag_user_enrolments_gets_a_container() {
 
 #[test]
 fn holder_without_user_enrolments_gets_a_well_formed_container() {
-    let manual = inst("1", "manual", 0, &[]).form(Form::Missing);
-    let coh = cohort("2", 0, &[ue(20, 70, 0, 1, 2), ue(21, 71, 1, 3, 4)]);
-    let fx = Fx::new(doc(&[manual.clone(), guest("3"), coh.clone()]));
-    let o = opts(&["cohort"], &[]);
-    let c = fx.run(&o);
+    let (_, coh, fx, o, c) = into_empty_holder(Form::Missing);
     let x = out(&c);
     wellformed(x);
-    assert_eq!(user(x, 70), vec![row("1", 0, 1, 2)]);
-    assert_eq!(user(x, 71), vec![row("1", 1, 3, 4)]);
     let m = model::parse_enrolments(x).unwrap();
     assert!(m[0].user_enrolments.is_some());
     // The holder's fields and the other instances are untouched.
@@ -223,7 +216,7 @@ fn role_assignments_of_converted_plugins_become_manual_and_duplicates_go() {
         cohort("4", 0, &[]),
         database("3", 0, &[]),
     ]);
-    let fx = Fx::new(enrol).roles(course_roles(&assignments), std_roles());
+    let fx = Fx::new(enrol).assigned(&assignments);
     let o = opts(&["cohort"], &[]);
     let c = fx.run(&o);
     let got = text(c.course_roles.as_deref().unwrap());
@@ -296,7 +289,7 @@ fn roles_and_groups_without_anything_to_rewrite_stay_unchanged() {
         inst("1", "manual", 0, &[]),
         cohort("2", 0, &[ue(1, 5, 0, 0, 0)]),
     ]))
-    .roles(course_roles(&[ra(1, 5, 5, "", 0)]), std_roles())
+    .assigned(&[ra(1, 5, 5, "", 0)])
     .groups(groups(&[(1, &[member(1, 5, "", 0)])]));
     let c = fx.run(&opts(&["cohort"], &[]));
     assert!(c.enrolments.is_some());
@@ -315,7 +308,7 @@ fn nothing_to_convert_is_a_noop_with_a_warning() {
         guest("2"),
         selfenrol("3"),
     ]))
-    .roles(course_roles(&[ra(1, 5, 5, "enrol_cohort", 9)]), std_roles())
+    .assigned(&[ra(1, 5, 5, "enrol_cohort", 9)])
     .groups(groups(&[(1, &[member(1, 5, "enrol_cohort", 9)])]));
     let c = fx.run(&opts(&["database"], &[]));
     assert!(c.is_noop());

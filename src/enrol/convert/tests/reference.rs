@@ -186,7 +186,7 @@ fn random_backups_match_the_reference_model() {
             .iter()
             .map(|u| ra(u32::try_from(*u).unwrap(), 5, *u, "", 0))
             .collect();
-        let fx = Fx::new(doc(&built)).roles(course_roles(&assignments), std_roles());
+        let fx = Fx::new(doc(&built)).assigned(&assignments);
         let o = opts(&from, &["student"]);
         let any_conv = insts.iter().any(|i| from.contains(&i.1));
         let c = fx.run(&o);

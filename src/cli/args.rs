@@ -276,6 +276,10 @@ pub struct ConvertArgs {
     /// merge meets there. Default: the archive's own (what the course held when it was backed up).
     #[arg(long, value_name = "LIVE.mbz")]
     pub into: Option<PathBuf>,
+    /// Write the archive's manual instance with the course welcome message off, so that a restore as a new
+    /// course on Moodle 4.4 or later mails nobody (a merge keeps the live course's own setting).
+    #[arg(long)]
+    pub welcome_off: bool,
     /// Where and how to write.
     #[command(flatten)]
     pub output: OutputArgs,

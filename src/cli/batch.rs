@@ -153,6 +153,7 @@ pub fn run(a: BatchArgs, globals: super::Globals) -> Result<ExitCode> {
                 until: until_of(course, job)?,
                 target: a.target.target.resolve(),
                 live: None,
+                welcome_off: false,
             })
         })?;
         super::render::hint_flags(&mut outcome.report.warnings);

@@ -81,6 +81,7 @@ pub fn run(a: ConvertArgs, globals: Globals) -> Result<ExitCode> {
         until: until.epoch,
         target: a.target.target.resolve(),
         live: None,
+        welcome_off: a.welcome_off,
     };
     let output = if a.output.dry_run {
         None

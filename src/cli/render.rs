@@ -203,10 +203,15 @@ fn merge_notes(w: &mut impl Write, r: &mbz_enrol::enrol::Report) -> io::Result<(
         writeln!(
             w,
             "warning: the course's manual method sends the course welcome message (setting {option}): Moodle 4.4 and \
-             later mail it on every enrolment a restore writes, so merging this archive mails {} user(s), and a new \
-             course mails everyone restored. Before the merge set Course > Participants > Enrolment methods > Manual \
-             enrolments > Send course welcome message to No, and back afterwards",
-            r.live_enrol_calls
+             later mail it on every enrolment a restore writes, so merging this archive mails {} user(s). Before the \
+             merge set Course > Participants > Enrolment methods > Manual enrolments > Send course welcome message \
+             to No, and back afterwards. {}",
+            r.live_enrol_calls,
+            if r.welcome_switched_off {
+                "The archive's manual instance is written with the message off (--welcome-off): a new course mails nobody"
+            } else {
+                "A new course restored from this archive mails everyone it enrols (--welcome-off writes it off)"
+            }
         )?;
     }
     if r.methods.iter().any(|m| m.plugin == "database") {

@@ -309,8 +309,11 @@ fn instance_edits(
         let allowed = if converted {
             retype_field(name) && vb.is_some() && va.is_some()
         } else {
-            // A disabled manual instance may be enabled (it holds the merged enrolments).
-            plugin == "manual" && name == "status" && va.as_deref() == Some("0")
+            // A disabled manual instance may be enabled (it holds the merged enrolments), and its welcome
+            // message switched off (convert --welcome-off).
+            plugin == "manual"
+                && matches!(name.as_str(), "status" | "customint1")
+                && va.as_deref() == Some("0")
         };
         if !allowed {
             book.fail(

@@ -469,3 +469,55 @@ fn into_a_fresh_backup_of_the_live_course() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("is not the archive's"));
 }
+
+#[test]
+fn welcome_message_warned_and_written_off_on_request() {
+    // coh_basic with its manual instance sending the Moodle 4.4+ course welcome message (customint1 = 1).
+    let dir = tempdir();
+    let mut members = raw_members(&root().join("fixtures/coh_basic.mbz"));
+    let m = members
+        .iter_mut()
+        .find(|m| m.0 == "course/enrolments.xml")
+        .unwrap();
+    let x = String::from_utf8(m.2.clone()).unwrap();
+    let manual = x.find("<enrol>manual</enrol>").unwrap();
+    let at = manual + x[manual..].find("<customint1>").unwrap();
+    let end = at + x[at..].find("</customint1>").unwrap();
+    let x = format!("{}<customint1>1{}", &x[..at], &x[end..]);
+    m.2 = x.into_bytes();
+    let input = dir.path().join("welcome.mbz");
+    write_tgz(&input, &members);
+    let customint1 = |archive: &Path| {
+        let x = util::entries(archive)
+            .into_iter()
+            .find(|m| m.path == "course/enrolments.xml")
+            .unwrap()
+            .data;
+        let x = String::from_utf8(x).unwrap();
+        let manual = x.find("<enrol>manual</enrol>").unwrap();
+        let at = manual + x[manual..].find("<customint1>").unwrap() + "<customint1>".len();
+        x[at..at + x[at..].find('<').unwrap()].to_owned()
+    };
+    for (extra, want) in [(None, "1"), (Some("--welcome-off"), "0")] {
+        let out = dir.path().join("out.mbz");
+        let mut args = vec![
+            "convert",
+            input.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+            "--until",
+            UNTIL_1,
+            "--force",
+            "--verify",
+        ];
+        args.extend(extra);
+        let o = run(&args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(0), "{err}");
+        assert!(
+            err.contains("welcome message") && err.contains("mails 30 user(s)"),
+            "{err}"
+        );
+        assert_eq!(customint1(&out), want);
+    }
+}

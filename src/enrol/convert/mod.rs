@@ -50,6 +50,10 @@ pub struct Options {
     /// The live course a merge meets, from a fresh backup of it; `None`: the archive's own manual enrolments
     /// (what the live course held when it was backed up).
     pub live: Option<LiveCourse>,
+    /// Write the archive's manual instance with the course welcome message off (`customint1` 0): a restore as a
+    /// new course creates the manual instance from it, and Moodle 4.4 and later mail the message on every
+    /// enrolment the restore writes. A merge keeps the live course's own setting.
+    pub welcome_off: bool,
 }
 
 /// Why a list of methods cannot be converted.
@@ -135,6 +139,8 @@ pub struct Report {
     /// The holder's welcome-message setting (`customint1` of the manual instance, Moodle 4.4 and later: 0 off,
     /// 1-3 on), when the backup has a manual instance.
     pub manual_welcome: Option<i64>,
+    /// The archive's manual instance was written with the welcome message off ([`Options::welcome_off`]).
+    pub welcome_switched_off: bool,
 }
 
 impl Report {
@@ -374,8 +380,17 @@ fn rewrite_enrolments(
         )));
     }
     let existing = holder.existing(&set);
+    let mut welcome_edit = None;
     if !holder.retyped {
-        report.manual_welcome = set.all[holder.idx].int(ex, "customint1");
+        let holder_instance = &set.all[holder.idx];
+        report.manual_welcome = holder_instance.int(ex, "customint1");
+        if opts.welcome_off
+            && matches!(report.manual_welcome, Some(1..=3))
+            && let Some(f) = holder_instance.fields.get("customint1")
+        {
+            welcome_edit = f.set(ex, "customint1", "0");
+            report.welcome_switched_off = welcome_edit.is_some();
+        }
     }
 
     let mut rewrite = users::Rewrite::new(&set, &holder, opts.live.as_ref());
@@ -412,6 +427,7 @@ fn rewrite_enrolments(
     for &ii in &set.converted {
         retype::retype(ex, &set.all[ii], &mut edits);
     }
+    edits.extend(welcome_edit);
     // New enrolments go at the end of the holder's <user_enrolments>.
     if !appended.is_empty() {
         edits.push(append::append_enrolments(

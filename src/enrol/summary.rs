@@ -54,6 +54,22 @@ pub fn summarize(docs: &Docs<'_>) -> Result<Summary, EnrolError> {
                  their enrolments one after another"
             ));
         }
+        // What a merge into this course (the live one) will meet: Moodle's restore rule (`super::restore`).
+        if let Some((_, m)) = model::first_manual(&instances, x) {
+            let unlimited = m
+                .enrolments
+                .iter()
+                .filter_map(|e| e.values_if_present(x))
+                .filter(|v| v.status == 0 && v.timeend == 0)
+                .count();
+            if unlimited > 0 {
+                s.warnings.push(format!(
+                    "{unlimited} active manual enrolment(s) without an end: merged back into this course, a converted \
+                     or renewed archive {}",
+                    super::restore::Limit::StaysUnlimited.words().replacen("stays", "leaves them", 1)
+                ));
+            }
+        }
         for inst in &instances {
             let plugin = inst.plugin(x);
             let status = inst.status(x);

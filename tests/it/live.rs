@@ -521,3 +521,17 @@ fn welcome_message_warned_and_written_off_on_request() {
         assert_eq!(customint1(&out), want);
     }
 }
+
+#[test]
+fn inspect_names_what_a_merge_back_cannot_end() {
+    let o = run(&[
+        "inspect",
+        root().join("fixtures/live/live2.mbz").to_str().unwrap(),
+    ]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("2 active manual enrolment(s) without an end")
+            && out.contains("unlimited in the live course"),
+        "{out}"
+    );
+}

@@ -9,30 +9,44 @@ use super::plan::PlanFormat;
 /// Turn database/cohort (and other synced) enrolments into manual ones inside Moodle backups (.mbz),
 /// with end dates, offline.
 #[derive(Debug, Parser)]
-#[command(name = "mbz-enrol", version, about, long_about = None, after_help = MAIN_HELP)]
+#[command(name = "mbz-enrol", version = VERSION, about, long_about = None, after_help = MAIN_HELP)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
     /// Print only errors (no summaries, progress or warnings on stderr; --json output is unchanged).
-    #[arg(short, long, global = true)]
+    #[arg(short, long, global = true, help_heading = GLOBAL)]
     pub quiet: bool,
     /// Print more: every converted user's resulting enrolment in the convert summary.
-    #[arg(short, long, global = true, conflicts_with = "quiet")]
+    #[arg(short, long, global = true, conflicts_with = "quiet", help_heading = GLOBAL)]
     pub verbose: bool,
     /// Reading limits.
     #[command(flatten)]
     pub limits: LimitArgs,
 }
 
+/// The heading of the global options in every command's help (listed once there, apart from the command's own).
+const GLOBAL: &str = "Global options";
+
+/// `--version`: the package version, the commit and its date (from build.rs; "unknown" outside a git checkout).
+/// The commit's date, not the build clock, so that a rebuild of the same commit prints the same text.
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("MBZ_COMMIT"),
+    ", ",
+    env!("MBZ_COMMIT_DATE"),
+    ")"
+);
+
 /// The reading limits (global).
 #[derive(Debug, clap::Args)]
 pub struct LimitArgs {
     /// Largest XML member read into memory, in MiB (hostile or broken archives are refused beyond it).
-    #[arg(long, global = true, value_name = "MIB", default_value_t = 256)]
+    #[arg(long, global = true, value_name = "MIB", default_value_t = 256, help_heading = GLOBAL)]
     pub max_xml_mib: u64,
     /// Largest total size the archive may inflate to, in GiB (a decompression bomb is refused beyond it).
-    #[arg(long, global = true, value_name = "GIB", default_value_t = 100)]
+    #[arg(long, global = true, value_name = "GIB", default_value_t = 100, help_heading = GLOBAL)]
     pub max_total_gib: u64,
 }
 
@@ -245,8 +259,14 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Print the man page (roff) on stdout: mbz-enrol manpage > /usr/local/share/man/man1/mbz-enrol.1
-    Manpage,
+    /// Print the man page (roff) on stdout, or with --dir write one page per command into DIR.
+    ///
+    /// e.g. mbz-enrol manpage --dir /usr/local/share/man/man1 (mbz-enrol.1, mbz-enrol-convert.1, …)
+    Manpage {
+        /// Write every page (mbz-enrol.1 and one mbz-enrol-COMMAND.1 per command) into DIR (created if needed).
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
 }
 
 /// `convert` arguments.
@@ -314,7 +334,7 @@ pub struct BatchArgs {
     #[arg(long, value_name = "FILE.csv", display_order = 1)]
     pub until_map: Option<PathBuf>,
     /// Archives converted at once. Default: the number of cores.
-    #[arg(long, value_name = "N")]
+    #[arg(short, long, value_name = "N")]
     pub jobs: Option<usize>,
     /// Process only shard K of N (by a stable hash of each archive's relative path), e.g. 2/4.
     #[arg(long, value_name = "K/N")]

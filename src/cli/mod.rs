@@ -10,6 +10,7 @@ mod plan;
 pub mod render;
 mod renew;
 mod resolve;
+mod shell;
 mod verify;
 
 use std::io::Write;
@@ -60,13 +61,18 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Inspect(a) => inspect::run(a, v),
         Command::Verify(a) => verify::run(a, v),
         Command::Completions { shell } => {
-            let mut cmd = <Cli as clap::CommandFactory>::command();
-            clap_complete::generate(shell, &mut cmd, "mbz-enrol", &mut std::io::stdout());
+            shell::completions(shell, &mut std::io::stdout().lock())?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Manpage => {
-            let cmd = <Cli as clap::CommandFactory>::command();
-            clap_mangen::Man::new(cmd).render(&mut std::io::stdout())?;
+        Command::Manpage { dir: None } => {
+            shell::manpage(&mut std::io::stdout().lock())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Manpage { dir: Some(dir) } => {
+            let pages = shell::manpages(&dir)?;
+            if !v.quiet {
+                eprintln!("{} man pages written to {}", pages.len(), dir.display());
+            }
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -2,12 +2,13 @@
 //! messages, archive guarantees.
 //!
 //! By topic: outputs of convert and inspect (`outputs`), errors (`errors`), help, messages and snapshots
-//! (`messages`), reading limits and output folders (`limits`).
+//! (`messages`), reading limits and output folders (`limits`), completions, man pages and --version (`shell`).
 
 mod errors;
 mod limits;
 mod messages;
 mod outputs;
+mod shell;
 
 use std::path::{Path, PathBuf};
 

@@ -6,6 +6,7 @@
 
 mod change;
 pub mod scan;
+mod starts;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;

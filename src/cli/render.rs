@@ -184,6 +184,10 @@ fn merge_notes(w: &mut impl Write, r: &mbz_enrol::enrol::Report) -> io::Result<(
                 cannot.len() - LISTED
             )?;
         }
+        writeln!(
+            w,
+            "  (the plan that does it: mbz-enrol plan ARCHIVE --into FRESH-BACKUP.mbz --format uploaduser -o fix.csv)"
+        )?;
     }
     let mut groups: std::collections::BTreeMap<(&str, &str), usize> = Default::default();
     for c in r.users.iter().flat_map(|u| &u.cannot) {

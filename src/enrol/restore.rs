@@ -258,19 +258,23 @@ impl Limit {
     pub fn words(&self) -> String {
         match self {
             Limit::StaysUnlimited => "stays unlimited in the live course: a merge never adds an end to an active \
-                 enrolment that has none (plan --into, then Upload users or the participants page, sets it)"
+                 enrolment that has none (a plan compared with a fresh backup of the course, applied by Upload \
+                 users or on the participants page, sets it)"
                 .into(),
             Limit::StaysActive => "stays active in the live course: a merge never suspends an active enrolment \
-                 (plan --into, then Upload users or the participants page, suspends it)"
+                 (a plan compared with a fresh backup of the course, applied by Upload users or on the participants \
+                 page, suspends it)"
                 .into(),
             Limit::KeepsLaterEnd { .. } => "keeps its later end in the live course: a merge never shortens an \
-                 active enrolment (plan --into, then Upload users or the participants page, sets it)"
+                 active enrolment (a plan compared with a fresh backup of the course, applied by Upload users or on \
+                 the participants page, sets it)"
                 .into(),
             Limit::KeepsLaterStart { .. } => "keeps its later start in the live course: a merge applies an \
-                 earlier start only together with another change (plan --into sets it)"
+                 earlier start only together with another change (a plan compared with a fresh backup of the course \
+                 sets it)"
                 .into(),
             Limit::KeepsEarlierStart { .. } => "keeps its earlier start in the live course: a merge never moves \
-                 a start later (plan --into, then the participants page, sets it)"
+                 a start later (the participants page sets it)"
                 .into(),
             Limit::GroupOwnedBySync { group, component } => format!(
                 "group `{group}`: the live course already has this membership, owned by {component}, so a merge \

@@ -120,22 +120,9 @@ fn comments(member: &str, xml: &str) -> String {
     x.replace(">\n", "><!-- between -->\n")
 }
 
-/// Every attribute of every element quoted with `'` (the declaration keeps its `"`).
+/// Every attribute of every element quoted with `'`.
 fn single_quotes(_: &str, xml: &str) -> String {
-    let mut in_tag = false;
-    let mut prev = ' ';
-    let mut out = String::with_capacity(xml.len());
-    for c in xml.chars() {
-        match c {
-            '<' => in_tag = true,
-            '?' | '!' if prev == '<' => in_tag = false,
-            '>' => in_tag = false,
-            _ => {}
-        }
-        out.push(if in_tag && c == '"' { '\'' } else { c });
-        prev = c;
-    }
-    out
+    crate::props::quote_singly(xml)
 }
 
 fn crlf(_: &str, xml: &str) -> String {

@@ -151,10 +151,27 @@ pub fn users(reader: impl BufRead, max_event: u64) -> Result<BTreeMap<i64, User>
                 }
             }
             Event::GeneralRef(r) => {
+                let s: &str = &r;
+                // As `xml::walk`: only what Moodle's parser reads.
+                let Some(value) = xml::reference(s.as_bytes()) else {
+                    return Err(XmlError::Structure(format!(
+                        "undefined entity or invalid character reference `&{s};` (Moodle's parser refuses it)"
+                    )));
+                };
                 if let Some(slot) = slot(&mut current, field.as_deref()) {
-                    let s: &str = &r;
-                    slot.push_str(&xml::unescape(&format!("&{s};")));
+                    slot.push_str(&value);
                 }
+            }
+            Event::CData(t) => {
+                if let Some(slot) = slot(&mut current, field.as_deref()) {
+                    slot.push_str(AsRef::<str>::as_ref(&t));
+                }
+            }
+            Event::DocType(_) => {
+                // As `xml::walk`: Moodle never writes one, and entity declarations are refused.
+                return Err(XmlError::Structure(
+                    "DOCTYPE declaration (Moodle backups have none; entities are refused)".into(),
+                ));
             }
             Event::Eof => break,
             _ => {}

@@ -62,9 +62,10 @@ impl Field {
         xml::int(xml, self.content.clone())
     }
     /// An edit setting the text to `value` (`tag` rebuilds a `<tag/>` element), or `None` if it already
-    /// holds exactly that.
+    /// reads as exactly that. The whole content is replaced, so a value written as CDATA or a reference is
+    /// replaced whole.
     pub fn set(&self, xml: &[u8], tag: &str, value: &str) -> Option<xml::Edit> {
-        if xml.get(self.content.clone()) == Some(value.as_bytes()) {
+        if xml.get(self.content.clone()) == Some(value.as_bytes()) || self.text(xml) == value {
             return None;
         }
         if self.content.start == self.span.end {
@@ -296,17 +297,7 @@ pub fn parse_enrolments(xml: &[u8]) -> Result<Vec<Instance>, XmlError> {
                                 });
                             }
                         } else if c.leaf {
-                            // Moodle writes plain text: markup inside a field (CDATA, comments) would be read
-                            // differently by restore than by these rules, so it is refused.
-                            if xml
-                                .get(c.content.clone())
-                                .is_some_and(|t| t.contains(&b'<'))
-                            {
-                                return Err(XmlError::Content(format!(
-                                    "<enrol id=\"{}\"> <{name}> holds markup (CDATA or a comment): Moodle never writes that",
-                                    inst.id
-                                )));
-                            }
+                            // CDATA, references and comments in a field are decoded as restore reads them.
                             if name == "status" && xml::int(xml, c.content.clone()).is_none() {
                                 return Err(XmlError::Content(format!(
                                     "<enrol id=\"{}\"> <status> is not an integer: `{}`",

@@ -474,13 +474,11 @@ fn check_enrolments(scan: &Scan, book: &mut Book) {
             let label = format!("<enrol id=\"{}\">", inst.id);
             for (name, nullable) in ENROL_INTS {
                 if let Some(f) = inst.fields.get(*name) {
-                    let raw = &x[f.content.clone()];
-                    let null = raw == xml::NULL.as_bytes();
-                    if !(is_int(raw) || (null && *nullable)) {
-                        book.fail(
-                            checks::INTEGERS,
-                            format!("{label} <{name}> is `{}`", String::from_utf8_lossy(raw)),
-                        );
+                    // Decoded as restore reads it (CDATA, references, comments).
+                    let value = f.text(x);
+                    let null = value == xml::NULL;
+                    if !(is_int(value.as_bytes()) || (null && *nullable)) {
+                        book.fail(checks::INTEGERS, format!("{label} <{name}> is `{value}`"));
                     }
                 } else if !*nullable {
                     book.fail(checks::INTEGERS, format!("{label} has no <{name}>"));
@@ -497,14 +495,13 @@ fn check_enrolments(scan: &Scan, book: &mut Book) {
             for ue in &inst.enrolments {
                 let ul = format!("{} in {label}", ue.label());
                 for name in ENROLMENT_INTS {
+                    // Plain digits as Moodle writes them, else the value decoded as restore reads it.
                     match ue.fields.get(name) {
                         Some(f) if is_int(&x[f.content.clone()]) => {}
+                        Some(f) if is_int(f.text(x).as_bytes()) => {}
                         Some(f) => book.fail(
                             checks::INTEGERS,
-                            format!(
-                                "{ul} <{name}> is `{}`",
-                                String::from_utf8_lossy(&x[f.content.clone()])
-                            ),
+                            format!("{ul} <{name}> is `{}`", f.text(x)),
                         ),
                         None => book.fail(checks::INTEGERS, format!("{ul} has no <{name}>")),
                     }

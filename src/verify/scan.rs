@@ -263,10 +263,10 @@ fn check_xml(
             Event::Text(t) => control_chars(t)?,
             Event::GeneralRef(r) => {
                 let name: &str = r;
-                if !matches!(name, "lt" | "gt" | "amp" | "apos" | "quot") && !name.starts_with('#')
-                {
+                // One of the five predefined entities or a reference to a legal character.
+                if crate::xml::reference(name.as_bytes()).is_none() {
                     return Err(XmlProblem::Bad(format!(
-                        "undefined entity `&{name};` (Moodle's parser refuses it)"
+                        "undefined entity or invalid character reference `&{name};` (Moodle's parser refuses it)"
                     )));
                 }
             }
@@ -300,6 +300,13 @@ fn check_xml(
                     ids.entry(id)
                         .or_insert_with(String::new)
                         .push_str(&crate::xml::unescape(s));
+                }
+            }
+            Event::CData(t) if in_username => {
+                if let Some(id) = current {
+                    ids.entry(id)
+                        .or_insert_with(String::new)
+                        .push_str(AsRef::<str>::as_ref(&t));
                 }
             }
             Event::Text(t) if depth == 0 && !t.chars().all(char::is_whitespace) => {

@@ -1,16 +1,19 @@
 //! Moodle-agnostic XML by byte spans: a scanner that reports where each element starts, ends and holds its
-//! content, and a splicer that applies edits to the original bytes.
+//! content, a decoder that reads that content as Moodle's parser does (CDATA, references, comments, CRLF), and a
+//! splicer that applies edits to the original bytes.
 //!
 //! XML is never re-serialised. Callers find spans with [`walk`], compute [`Edit`]s and [`splice`] them into the
 //! original document, so every byte outside an edit is kept exactly (quoting, indentation, empty-element form).
 
 mod bounded;
+mod decode;
 mod scan;
 mod splice;
 
 pub use bounded::{Bounded, TooLong};
 
-pub use scan::{Closed, Open, Visit, XmlError, attr, int, text, unescape, walk, walk_quick_xml};
+pub use decode::{int, reference, text, unescape};
+pub use scan::{Closed, Open, Visit, XmlError, attr, walk, walk_quick_xml};
 pub use splice::{Edit, EditError, line_span, splice};
 
 /// Moodle's literal for SQL NULL inside an element (`backup_xml_transformer::process()`).

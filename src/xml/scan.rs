@@ -4,7 +4,11 @@
 //! instructions) with exactly the acceptance rules of quick-xml's reader as configured here: the same documents
 //! are refused, with the same errors, and the same spans are reported. A document holding `<!` (comments, CDATA,
 //! DOCTYPE), a byte order mark or bytes that are not UTF-8 goes through quick-xml's reader itself
-//! ([`walk_quick_xml`], also the reference the tests and the fuzzer compare [`walk`] with).
+//! ([`walk_quick_xml`], also the reference the tests and the fuzzer compare [`walk`] with). Both accept what
+//! Moodle's restore parser accepts (either quote style, CRLF, comments and CDATA anywhere) and refuse what it
+//! refuses or would read differently: DOCTYPE (entity declarations), references to undefined entities, bytes
+//! that are not UTF-8 (UTF-16 included). Spans are offsets into the document as given, byte order mark included;
+//! [`crate::xml::text`] decodes a span's content.
 
 use std::ops::Range;
 
@@ -86,7 +90,7 @@ pub fn walk<'a>(
     xml: &'a [u8],
     visit: impl FnMut(Visit<'a, '_>) -> Result<(), XmlError>,
 ) -> Result<(), XmlError> {
-    if xml.starts_with(b"\xEF\xBB\xBF") || memchr::memmem::find(xml, b"<!").is_some() {
+    if xml.starts_with(BOM) || memchr::memmem::find(xml, b"<!").is_some() {
         return walk_quick_xml(xml, visit);
     }
     fast::walk(xml, visit)
@@ -101,7 +105,9 @@ pub fn walk_quick_xml<'a>(
     xml: &'a [u8],
     mut visit: impl FnMut(Visit<'a, '_>) -> Result<(), XmlError>,
 ) -> Result<(), XmlError> {
-    let mut reader = Reader::from_reader(xml);
+    // quick-xml skips a byte order mark and counts its positions from after it: count them in `xml` instead.
+    let bom = if xml.starts_with(BOM) { BOM.len() } else { 0 };
+    let mut reader = Reader::from_reader(&xml[bom..]);
     let config = reader.config_mut();
     config.trim_text(false);
     config.expand_empty_elements = false;
@@ -110,12 +116,12 @@ pub fn walk_quick_xml<'a>(
     let mut stack: Vec<Frame<'a>> = Vec::new();
     let mut seen_root = false;
     loop {
-        let before = position(&reader);
+        let before = bom + position(&reader);
         let event = reader.read_event().map_err(|source| XmlError::Syntax {
-            position: reader.error_position(),
+            position: bom as u64 + reader.error_position(),
             source,
         })?;
-        let after = position(&reader);
+        let after = bom + position(&reader);
         match event {
             Event::Start(ref tag) | Event::Empty(ref tag) => {
                 start_tag(stack.is_empty(), &mut seen_root, before)?;
@@ -164,6 +170,7 @@ pub fn walk_quick_xml<'a>(
                 }))?;
             }
             Event::Text(t) if stack.is_empty() => outside_text(&t, before)?,
+            Event::GeneralRef(r) => reference(AsRef::<str>::as_ref(&r).as_bytes(), before)?,
             Event::DocType(_) => {
                 // Moodle never writes one; entity declarations could expand without bound.
                 return Err(XmlError::Structure(format!(
@@ -175,6 +182,21 @@ pub fn walk_quick_xml<'a>(
         }
     }
     end_of_document(stack.last().map(|f| (f.name, f.start)), seen_root)
+}
+
+/// UTF-8's byte order mark, which Moodle's parser accepts at the start of a document.
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// Both scanners' rule for a reference `&name;` at `at`: a character reference to a legal character or one
+/// of the five predefined entities, as Moodle's parser requires (a document has no others: DOCTYPE is refused).
+fn reference(name: &[u8], at: usize) -> Result<(), XmlError> {
+    match crate::xml::reference(name) {
+        Some(_) => Ok(()),
+        None => Err(XmlError::Structure(format!(
+            "undefined entity or invalid character reference `&{};` at byte {at} (Moodle's parser refuses it)",
+            String::from_utf8_lossy(name)
+        ))),
+    }
 }
 
 /// Both scanners' rule for a start tag at `at`: one root element only.
@@ -232,44 +254,7 @@ pub fn attr(tag: &BytesStart<'_>, name: &[u8]) -> Option<String> {
     tag.attributes()
         .flatten()
         .find(|a| a.key.local_name().as_ref().as_bytes() == name)
-        .map(|a| unescape(&a.value))
-}
-
-/// The text content at `range`, entities decoded.
-pub fn text(xml: &[u8], range: Range<usize>) -> String {
-    let raw = String::from_utf8_lossy(xml.get(range).unwrap_or_default());
-    unescape(&raw)
-}
-
-/// The integer at `range` (surrounding whitespace tolerated), or `None`.
-pub fn int(xml: &[u8], range: Range<usize>) -> Option<i64> {
-    let raw = xml.get(range)?;
-    // What Moodle writes: ASCII digits, maybe a sign, no room to overflow. Anything else takes the general path.
-    let t = raw.trim_ascii();
-    let (negative, digits) = match t {
-        [b'-', rest @ ..] => (true, rest),
-        [b'+', rest @ ..] => (false, rest),
-        _ => (false, t),
-    };
-    if (1..=18).contains(&digits.len()) && digits.iter().all(u8::is_ascii_digit) {
-        let n = digits
-            .iter()
-            .fold(0i64, |n, &d| n * 10 + i64::from(d - b'0'));
-        return Some(if negative { -n } else { n });
-    }
-    let s = std::str::from_utf8(raw).ok()?.trim();
-    if s.is_empty() {
-        return None;
-    }
-    s.parse().ok()
-}
-
-/// `raw` with XML entities decoded (unchanged when it holds an unknown entity).
-pub fn unescape(raw: &str) -> String {
-    match quick_xml::escape::unescape(raw) {
-        Ok(s) => s.into_owned(),
-        Err(_) => raw.to_owned(),
-    }
+        .map(|a| crate::xml::unescape(&a.value))
 }
 
 /// The scanner behind [`walk`] for documents without `<!` or a byte order mark.
@@ -359,7 +344,10 @@ mod fast {
             if xml[here] == b'&' {
                 // A reference: `;` must come before another `&`, a `<` or the end.
                 match memchr::memchr3(b';', b'&', b'<', &xml[here + 1..]) {
-                    Some(j) if xml[here + 1 + j] == b';' => at = here + 2 + j,
+                    Some(j) if xml[here + 1 + j] == b';' => {
+                        super::reference(&xml[here + 1..here + 1 + j], here)?;
+                        at = here + 2 + j;
+                    }
                     _ => {
                         return Err(syntax(
                             here,
@@ -524,39 +512,6 @@ mod tests {
         assert_eq!(got[1], ("c".into(), 2, "<c/>".into(), true));
         assert_eq!(got[2].0, "a");
         assert!(!got[2].3);
-    }
-
-    #[test]
-    fn text_and_int() {
-        let xml = b"<a><b> 42 </b><c>x &amp; y</c><d>$@NULL@$</d></a>";
-        let mut fields = Vec::new();
-        walk(xml, |v| {
-            if let Visit::Close(c) = v
-                && c.depth == 2
-            {
-                fields.push(c.content);
-            }
-            Ok(())
-        })
-        .unwrap();
-        assert_eq!(int(xml, fields[0].clone()), Some(42));
-        for (text, want) in [
-            ("7", Some(7)),
-            (" -12 ", Some(-12)),
-            ("+3", Some(3)),
-            ("-", None),
-            ("", None),
-            ("1 2", None),
-            ("\u{b}5\u{a0}", Some(5)),
-            ("9223372036854775807", Some(i64::MAX)),
-            ("9223372036854775808", None),
-            ("-9223372036854775808", Some(i64::MIN)),
-            ("٣", None),
-        ] {
-            assert_eq!(int(text.as_bytes(), 0..text.len()), want, "{text:?}");
-        }
-        assert_eq!(text(xml, fields[1].clone()), "x & y");
-        assert_eq!(int(xml, fields[2].clone()), None);
     }
 
     #[test]

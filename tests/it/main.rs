@@ -11,3 +11,4 @@ mod renew;
 mod rules;
 mod util;
 mod verify;
+mod xml_shapes;

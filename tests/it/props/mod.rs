@@ -6,18 +6,20 @@
 //! which belongs in a named regression test.
 //!
 //! By topic: the span editor and scanner (`splice`), generated enrolment sets (`generated`, read back with `read`),
-//! access never grows (`access`), generated archives (`archives`).
+//! access never grows (`access`), generated archives (`archives`), every legal XML spelling (`spelling`).
 
 mod access;
 mod archives;
 mod generated;
 mod read;
+mod spelling;
 mod splice;
 
 use access::*;
 use archives::*;
 use generated::*;
 use read::*;
+pub(crate) use spelling::quote_singly;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

@@ -39,7 +39,7 @@ pub struct LimitArgs {
 /// `--timezone` (convert's wording; the other commands say what the zone is for).
 #[derive(Debug, clap::Args)]
 pub struct ZoneArg {
-    /// IANA time zone for --until (e.g. Europe/Paris). Default: $TZ, else the system's zone.
+    /// IANA time zone for --until (e.g. Europe/Paris). Default: $MBZ_TIMEZONE, else $TZ, else the system's zone (with a warning naming it).
     #[arg(long, value_name = "TZ")]
     pub timezone: Option<String>,
 }
@@ -291,7 +291,7 @@ fn tune(id: &'static str, f: fn(clap::Arg) -> clap::Arg) -> impl FnMut(clap::Arg
 #[derive(Debug, clap::Args)]
 #[command(
     mut_args(tune("until", |a| a.help("End of access for archives that --until-map does not cover (as in convert)"))),
-    mut_args(tune("timezone", |a| a.help("IANA time zone for the dates. Default: $TZ, else the system's zone"))),
+    mut_args(tune("timezone", |a| a.help("IANA time zone for the dates. Default: $MBZ_TIMEZONE, else $TZ, else the system's zone (with a warning naming it)"))),
 )]
 pub struct BatchArgs {
     /// Backups or folders of backups.
@@ -309,9 +309,9 @@ pub struct BatchArgs {
     /// CSV with columns `course` (shortname, idnumber or file-name glob) and `until`; the first match wins.
     #[arg(long, value_name = "FILE.csv", display_order = 1)]
     pub until_map: Option<PathBuf>,
-    /// Archives converted at once. Default: the number of cores.
-    #[arg(long, value_name = "N")]
-    pub jobs: Option<usize>,
+    /// Archives converted at once (1 or more). Default: the number of cores.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: Option<u16>,
     /// Process only shard K of N (by a stable hash of each archive's relative path), e.g. 2/4.
     #[arg(long, value_name = "K/N")]
     pub shard: Option<String>,
@@ -364,7 +364,8 @@ pub enum CourseKeyArg {
 #[command(
     mut_args(tune("until", |a| a.required(true).help("End of access for stamped roles (as in convert)"))),
     mut_args(tune("timezone", |a| a.help(
-        "IANA time zone: for --until and for the times written in the plan (use the Moodle server's zone)"
+        "IANA time zone: for --until and for the times written in the plan (use the Moodle server's zone). \
+         Default: $MBZ_TIMEZONE, else $TZ, else the system's zone (with a warning naming it)"
     ))),
 )]
 pub struct PlanArgs {
@@ -404,7 +405,7 @@ pub struct PlanArgs {
 /// `verify` arguments.
 #[derive(Debug, clap::Args)]
 #[command(mut_args(tune("timezone", |a| a.help(
-    "IANA time zone for dates in the report. Default: $TZ, else the system's zone"
+    "IANA time zone for dates in the report. Default: $MBZ_TIMEZONE, else $TZ, else the system's zone (with a warning naming it)"
 ))))]
 pub struct VerifyArgs {
     /// The backup to check.
@@ -453,7 +454,7 @@ pub enum SetStatusArg {
          --dry-run"
     ))),
     mut_args(tune("timezone", |a| a.display_order(10).help(
-        "IANA time zone for dates. Default: $TZ, else the system's zone"
+        "IANA time zone for dates. Default: $MBZ_TIMEZONE, else $TZ, else the system's zone (with a warning naming it)"
     ))),
     mut_args(tune("force", |a| a.help("Replace OUT if it already exists (a single archive)"))),
     mut_args(tune("verify", |a| a.help("Verify the output against the input after writing; exit 1 if it fails"))),

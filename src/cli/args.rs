@@ -210,8 +210,9 @@ pub enum Command {
     Convert(ConvertArgs),
     /// Convert whole folders of backups in parallel, with per-course end dates, progress and a report.
     ///
-    /// Folders are walked recursively; files named *.mbz whose content is gzip or zip are converted into OUTDIR
-    /// under the same relative paths. One failing archive never stops the others. Exit 0 when all succeeded,
+    /// Folders are walked recursively; files named *.mbz are converted into OUTDIR under the same relative paths
+    /// (one that is not an archive fails, listed first in the report). One failing archive never stops the
+    /// others. Exit 0 when all succeeded,
     /// 1 when any failed, 2 on usage errors, 130 when interrupted (finished outputs stay, unfinished ones are
     /// removed).
     #[command(after_help = BATCH_HELP)]
@@ -259,7 +260,8 @@ pub enum Command {
         "Enrolment methods to convert (enrol plugin names, comma-separated), e.g. database,cohort,meta,ldap"
     ))),
     mut_args(tune("stamp_roles", |a| a.help(
-        "Role shortnames whose holders get the --until end date; others keep their computed end"
+        "Role shortnames whose holders get the --until end date; others keep their computed end. A name the \
+         archive's roles.xml does not define is an error (a standard role the course does not use: a warning)"
     ))),
 )]
 pub struct ConvertArgs {
@@ -315,7 +317,8 @@ pub struct BatchArgs {
     /// Process only shard K of N (by a stable hash of each archive's relative path), e.g. 2/4.
     #[arg(long, value_name = "K/N")]
     pub shard: Option<String>,
-    /// Skip archives whose output exists and is newer than the input.
+    /// Skip an archive whose output was made from the same input bytes with the same options by this version
+    /// (recorded in OUTDIR/.mbz-enrol-resume/); convert it again otherwise.
     #[arg(long)]
     pub resume: bool,
     /// An archive with nothing to convert counts as a failure (and gets no output).

@@ -53,6 +53,36 @@ fn batch(args: &[&str], report: &Path) -> (i32, String, BTreeMap<String, serde_j
     (o.status.code().unwrap_or(-1), err, rows)
 }
 
+/// Runs batch on `input` into `out` until `until`, with `extra`; as [`batch`].
+fn batch_into(
+    input: &Path,
+    out: &Path,
+    until: &str,
+    extra: &[&str],
+    report: &Path,
+) -> (i32, String, BTreeMap<String, serde_json::Value>) {
+    let mut args = vec![
+        input.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--until",
+        until,
+    ];
+    args.extend_from_slice(extra);
+    batch(&args, report)
+}
+
+/// A folder `in/` under `root` holding `files` (source, name inside it); returns it.
+fn folder(root: &Path, files: &[(PathBuf, &str)]) -> PathBuf {
+    let input = root.join("in");
+    for (src, name) in files {
+        let dest = input.join(name);
+        std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+        std::fs::copy(src, dest).unwrap();
+    }
+    input
+}
+
 #[test]
 fn a_folder_converts_verified_with_failures_isolated() {
     let Some(shared) = util::shared("moodle43/batch") else {
@@ -309,22 +339,9 @@ fn usage_errors_and_require_change() {
     assert_eq!(o.status.code(), Some(2));
     assert!(!out.exists());
     // --jobs 0 is refused like any bad value (it used to panic).
-    let o = run(&[
-        "batch",
-        input.to_str().unwrap(),
-        "-o",
-        out.to_str().unwrap(),
-        "--until",
-        "2027-08-31",
-        "--jobs",
-        "0",
-    ]);
-    let text = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(2), "{text}");
-    assert!(
-        text.contains("--jobs") && !text.contains("panicked"),
-        "{text}"
-    );
+    let (code, err, _) = batch_into(&input, &out, "2027-08-31", &["--jobs", "0"], &report);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("invalid value '0' for '--jobs <N>'"), "{err}");
     assert!(!out.exists());
     // --require-change: nothing to convert is a failure, with no output.
     let (code, err, rows) = batch(
@@ -400,16 +417,13 @@ fn html_and_csv_reports() {
 #[test]
 fn an_unreadable_mbz_fails_the_batch_and_comes_first_in_reports() {
     let dir = tempdir();
-    let input = dir.path().join("in");
-    std::fs::create_dir_all(&input).unwrap();
-    std::fs::copy(
-        util::root().join("fixtures/coh_basic.mbz"),
-        input.join("a_good.mbz"),
-    )
-    .unwrap();
-    for bad in ["empty.mbz", "not_an_archive.mbz", "truncated_gzip.mbz"] {
-        std::fs::copy(util::root().join("fixtures/bad").join(bad), input.join(bad)).unwrap();
-    }
+    let names = ["empty.mbz", "not_an_archive.mbz", "truncated_gzip.mbz"];
+    let mut files: Vec<(PathBuf, &str)> = names
+        .iter()
+        .map(|n| (util::root().join("fixtures/bad").join(n), *n))
+        .collect();
+    files.push((util::root().join("fixtures/coh_basic.mbz"), "a_good.mbz"));
+    let input = folder(dir.path(), &files);
     // What a failed download leaves under the backup's name.
     std::fs::write(
         input.join("z_error_page.mbz"),
@@ -420,16 +434,7 @@ fn an_unreadable_mbz_fails_the_batch_and_comes_first_in_reports() {
     let out = dir.path().join("out");
     for ext in ["json", "csv", "html"] {
         let report = dir.path().join(format!("r.{ext}"));
-        let (code, err, _) = batch(
-            &[
-                input.to_str().unwrap(),
-                "-o",
-                out.to_str().unwrap(),
-                "--until",
-                "2027-08-31",
-            ],
-            &report,
-        );
+        let (code, err, _) = batch_into(&input, &out, "2027-08-31", &[], &report);
         assert_eq!(code, 1, "{err}");
         for bad in ["empty.mbz", "not_an_archive.mbz", "z_error_page.mbz"] {
             assert!(
@@ -473,31 +478,24 @@ fn a_stamp_role_one_archive_lacks_fails_that_archive_only() {
         return;
     };
     let dir = tempdir();
-    let input = dir.path().join("in");
-    std::fs::create_dir_all(&input).unwrap();
-    std::fs::copy(
-        util::root().join("fixtures/coh_basic.mbz"),
-        input.join("coh_basic.mbz"),
-    )
-    .unwrap();
-    // A real backup whose roles.xml defines a site's own role, `correcteur`.
-    std::fs::copy(
-        real.join("moodle41-tgz-nousers-ldapteluq-custom-enrol.mbz"),
-        input.join("custom.mbz"),
-    )
-    .unwrap();
+    // A real backup whose roles.xml defines a site's own role, `correcteur`, beside one that does not.
+    let input = folder(
+        dir.path(),
+        &[
+            (util::root().join("fixtures/coh_basic.mbz"), "coh_basic.mbz"),
+            (
+                real.join("moodle41-tgz-nousers-ldapteluq-custom-enrol.mbz"),
+                "custom.mbz",
+            ),
+        ],
+    );
     let out = dir.path().join("out");
     let report = dir.path().join("r.json");
-    let (code, err, rows) = batch(
-        &[
-            input.to_str().unwrap(),
-            "-o",
-            out.to_str().unwrap(),
-            "--until",
-            "2027-08-31",
-            "--stamp-roles",
-            "student,correcteur",
-        ],
+    let (code, err, rows) = batch_into(
+        &input,
+        &out,
+        "2027-08-31",
+        &["--stamp-roles", "student,correcteur"],
         &report,
     );
     assert_eq!(code, 1, "{err}");
@@ -529,24 +527,20 @@ fn contents(dir: &Path) -> BTreeMap<String, Vec<u8>> {
 #[test]
 fn resume_trusts_only_outputs_of_the_same_input_and_options() {
     let dir = tempdir();
-    let input = dir.path().join("in");
-    std::fs::create_dir_all(input.join("sub")).unwrap();
     let fx = |name: &str| util::root().join("fixtures").join(name);
-    std::fs::copy(fx("coh_basic.mbz"), input.join("coh_basic.mbz")).unwrap();
-    std::fs::copy(fx("db_sync.zip.mbz"), input.join("sub/db_sync.zip.mbz")).unwrap();
+    let input = folder(
+        dir.path(),
+        &[
+            (fx("coh_basic.mbz"), "coh_basic.mbz"),
+            (fx("db_sync.zip.mbz"), "sub/db_sync.zip.mbz"),
+        ],
+    );
     let out = dir.path().join("out");
     let report = dir.path().join("r.json");
     let go = |until: &str, extra: &[&str]| {
-        let mut args = vec![
-            input.to_str().unwrap(),
-            "-o",
-            out.to_str().unwrap(),
-            "--until",
-            until,
-            "--resume",
-        ];
+        let mut args = vec!["--resume"];
         args.extend_from_slice(extra);
-        let (code, err, rows) = batch(&args, &report);
+        let (code, err, rows) = batch_into(&input, &out, until, &args, &report);
         assert_eq!(code, 0, "{err}");
         let status = |p: &str| rows[p]["status"].as_str().unwrap().to_owned();
         (status("coh_basic.mbz"), status("sub/db_sync.zip.mbz"))

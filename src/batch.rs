@@ -14,6 +14,10 @@ use serde::Serialize;
 use crate::archive::{self, Cancel};
 use crate::error::{Error, Result};
 
+pub mod resume;
+
+pub use resume::Record;
+
 /// One archive to process.
 #[derive(Debug, Clone, Serialize)]
 pub struct Job {
@@ -45,8 +49,6 @@ pub struct Skipped {
 pub enum Reason {
     /// Its name does not end in `.mbz`.
     NotMbz,
-    /// Neither gzip nor zip.
-    NotBackup,
     /// It belongs to another shard (`shard` of `of`).
     OtherShard {
         /// Its shard, 1-based.
@@ -54,7 +56,8 @@ pub enum Reason {
         /// The number of shards.
         of: u64,
     },
-    /// Resuming: its output exists and is newer than it.
+    /// Resuming: its output's [`Record`] says it was made from the same input bytes with the same options by
+    /// this version.
     UpToDate,
     /// Another input already maps to the same relative path.
     SameOutput(String),
@@ -66,9 +69,10 @@ impl std::fmt::Display for Reason {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Reason::NotMbz => f.write_str("not named *.mbz"),
-            Reason::NotBackup => f.write_str("not a backup: neither gzip nor zip"),
             Reason::OtherShard { shard, of } => write!(f, "shard {shard} of {of}"),
-            Reason::UpToDate => f.write_str("output exists and is newer"),
+            Reason::UpToDate => {
+                f.write_str("output already made from the same input bytes with the same options")
+            }
             Reason::SameOutput(rel) => write!(f, "another input already maps to `{rel}`"),
             Reason::Unreadable(why) => f.write_str(why),
         }
@@ -97,9 +101,10 @@ pub struct UntilMapError {
 pub struct Discovery {
     /// Archives to process, sorted by relative path.
     pub jobs: Vec<Job>,
-    /// Files left out (not a backup, other shard, up to date).
+    /// Files left out (not named *.mbz, other shard, up to date).
     pub skipped: Vec<Skipped>,
-    /// Files or folders that could not be read: failures, not skips.
+    /// Files or folders that could not be read, and files named *.mbz that are neither gzip nor zip (empty,
+    /// an HTML error page saved under the name): failures, not skips.
     pub unreadable: Vec<Skipped>,
 }
 
@@ -148,8 +153,9 @@ impl Shard {
 }
 
 /// Finds the archives under `inputs` (files or folders, walked recursively): names ending in `.mbz` whose
-/// first bytes are gzip or zip. Others are reported as skipped, as are archives of other shards and, with
-/// `resume`, archives whose output exists and is newer than the input.
+/// first bytes are gzip or zip. Other names are reported as skipped, as are archives of other shards and, with
+/// `resume`, archives whose output's [`Record`] covers them ([`Record::covers`]): `resume` gives the options
+/// that would apply to a record's course (`None`: none would, so the archive is converted again).
 ///
 /// # Errors
 /// [`Error::Usage`] when `outdir` is inside an input folder; [`archive::Error::Read`] (as [`Error::Archive`])
@@ -158,7 +164,7 @@ pub fn discover(
     inputs: &[PathBuf],
     outdir: &Path,
     shard: Option<Shard>,
-    resume: bool,
+    resume: Option<&resume::Options<'_>>,
 ) -> Result<Discovery> {
     let out_canon = canonical_or_planned(outdir);
     for input in inputs {
@@ -194,7 +200,10 @@ pub fn discover(
             continue;
         }
         job.output = outdir.join(&job.relative);
-        if resume && up_to_date(&job.input, &job.output) {
+        if let Some(options) = resume
+            && Record::read(outdir, &job.relative)
+                .is_some_and(|r| r.covers(&job, |r| options(&job, r)))
+        {
             d.skipped.push(Skipped {
                 path: job.input,
                 reason: Reason::UpToDate,
@@ -208,7 +217,8 @@ pub fn discover(
 }
 
 /// The archives under `inputs` (files, or folders walked recursively), without outputs: names ending in `.mbz`
-/// whose first bytes are gzip or zip; other files are skipped with the reason.
+/// whose first bytes are gzip or zip; other names are skipped with the reason, and a `.mbz` that is neither
+/// gzip nor zip is unreadable (a failure).
 ///
 /// # Errors
 /// [`archive::Error::Read`] (as [`Error::Archive`]) when an input cannot be listed.
@@ -270,29 +280,20 @@ pub fn find(inputs: &[PathBuf]) -> Result<Discovery> {
             });
             continue;
         }
-        match archive::detect(&path) {
-            Ok(_) => {}
-            Err(archive::Error::UnknownContainer { .. }) => {
-                d.skipped.push(Skipped {
-                    path,
-                    relative: rel,
-                    reason: Reason::NotBackup,
-                });
-                continue;
-            }
-            Err(e) => {
-                d.unreadable.push(Skipped {
-                    path,
-                    relative: rel,
-                    reason: Reason::Unreadable(
-                        e.to_string()
-                            + &std::error::Error::source(&e)
-                                .map(|s| format!(": {s}"))
-                                .unwrap_or_default(),
-                    ),
-                });
-                continue;
-            }
+        // A file named *.mbz that is not an archive is a backup that failed to arrive (empty, truncated to
+        // nothing, an error page saved under its name): a failure, never a skip.
+        if let Err(e) = archive::detect(&path) {
+            d.unreadable.push(Skipped {
+                path,
+                relative: rel,
+                reason: Reason::Unreadable(
+                    e.to_string()
+                        + &std::error::Error::source(&e)
+                            .map(|s| format!(": {s}"))
+                            .unwrap_or_default(),
+                ),
+            });
+            continue;
         }
         if !seen.insert(rel.clone()) {
             d.skipped.push(Skipped {
@@ -339,14 +340,6 @@ fn canonical_or_planned(p: &Path) -> PathBuf {
             }
             _ => return p.to_path_buf(),
         }
-    }
-}
-
-fn up_to_date(input: &Path, output: &Path) -> bool {
-    let modified = |p: &Path| fs::metadata(p).and_then(|m| m.modified()).ok();
-    match (modified(input), modified(output)) {
-        (Some(i), Some(o)) => o > i,
-        _ => false,
     }
 }
 

@@ -93,6 +93,14 @@ fn info(path: &Path, loaded: &Loaded) -> Result<backup::Info> {
     }
 }
 
+/// The warning for a backup made without users (root setting `users` = 0), which `inspect` and every conversion
+/// give: its sync instances are still retyped, but it holds no user enrolments to convert.
+fn without_users(info: &backup::Info) -> Option<String> {
+    (info.root_settings.get("users").map(String::as_str) == Some("0")).then(|| {
+        "the backup was made without users: it holds no user enrolments to convert".to_owned()
+    })
+}
+
 /// The course a backup came from.
 #[derive(Debug, Clone, Serialize)]
 pub struct Course {
@@ -346,7 +354,10 @@ pub fn convert_file_with(
         let info = info(input, &loaded)?;
         let course = Course::new(&info, &loaded);
         let opts = options(&course)?;
-        let conversion = rules::convert(&docs(&loaded), &opts).map_err(enrol_err(input))?;
+        let mut conversion = rules::convert(&docs(&loaded), &opts).map_err(enrol_err(input))?;
+        if let Some(w) = without_users(&info) {
+            conversion.report.warnings.insert(0, w.into());
+        }
         // The originals are no longer needed while the archive is written: free them (memory stays flat).
         let mut loaded = loaded;
         loaded.docs.clear();
@@ -404,11 +415,7 @@ pub fn inspect_file_limited(input: &Path, limits: &archive::Limits) -> Result<In
     let loaded = archive::load_limited(input, READ, limits)?;
     let info = info(input, &loaded)?;
     let mut summary = summary::summarize(&docs(&loaded)).map_err(enrol_err(input))?;
-    if info.root_settings.get("users").map(String::as_str) == Some("0") {
-        summary.warnings.push(
-            "the backup was made without users: it holds no user enrolments to convert".into(),
-        );
-    }
+    summary.warnings.extend(without_users(&info));
     Ok(Inspection {
         archive: input.display().to_string(),
         container: loaded.container(),
@@ -481,7 +488,10 @@ pub fn plan_file_limited(
     let (loaded, users) = load_with_users(input, limits)?;
     let info = info(input, &loaded)?;
     let course = Course::new(&info, &loaded);
-    let conversion = rules::convert(&docs(&loaded), opts).map_err(enrol_err(input))?;
+    let mut conversion = rules::convert(&docs(&loaded), opts).map_err(enrol_err(input))?;
+    if let Some(w) = without_users(&info) {
+        conversion.report.warnings.insert(0, w.into());
+    }
     Ok(crate::plan::build(
         &input.display().to_string(),
         crate::plan::CourseRef {

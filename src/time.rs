@@ -60,10 +60,12 @@ pub enum TimeError {
     /// The `TZ` environment variable is set but is not an IANA zone name (an explicit zone overrides it: the
     /// binary says how).
     #[error(
-        "unknown time zone `{value}` in the TZ environment variable (expected an IANA name such as Europe/Paris)"
+        "unknown time zone `{value}` in the {variable} environment variable (expected an IANA name such as Europe/Paris)"
     )]
     UnknownEnvZone {
-        /// The value of `TZ`, as found.
+        /// The variable: [`ZONE_ENV`] or `TZ`.
+        variable: &'static str,
+        /// Its value, as found.
         value: String,
     },
     /// The date is not in one of the accepted forms, or a field is out of range.
@@ -95,6 +97,8 @@ pub enum TimeError {
 pub enum ZoneSource {
     /// Given explicitly by the caller (`flag` of [`resolve_zone`]).
     Flag,
+    /// The [`ZONE_ENV`] environment variable (this tool's own default).
+    ZoneEnv,
     /// The `TZ` environment variable.
     TzEnv,
     /// The system configuration (`/etc/localtime` or `/etc/timezone`).
@@ -103,21 +107,25 @@ pub enum ZoneSource {
     DefaultUtc,
 }
 
-/// Resolves the time zone: `flag` (the zone asked for explicitly) if given; else the `TZ` environment variable
-/// (a leading `:` is stripped; if `TZ` is set but not a valid IANA name, error); else the system
+/// The environment variable that sets the default zone before `TZ`.
+pub const ZONE_ENV: &str = "MBZ_TIMEZONE";
+
+/// Resolves the time zone: `flag` (the zone asked for explicitly) if given; else the [`ZONE_ENV`] environment
+/// variable; else the `TZ` environment variable
+/// (a leading `:` is stripped; if either is set but not a valid IANA name, error); else the system
 /// zone (the target of the `/etc/localtime` symlink after `zoneinfo/`, else the first line of
 /// `/etc/timezone`); else UTC with [`ZoneSource::DefaultUtc`].
 ///
-/// An empty `TZ` (or just `:`) counts as unset. A `TZ` that is not valid Unicode is an error.
+/// An empty variable (or just `:`) counts as unset. One that is not valid Unicode is an error.
 ///
 /// # Errors
 ///
 /// [`TimeError::UnknownZone`] if `flag` is not a zone name, [`TimeError::UnknownEnvZone`] if it is
-/// absent and `TZ` is set to something that is not one. An unusable system configuration is not an
-/// error (UTC is used).
+/// absent and the variable used is set to something that is not one. An unusable system configuration is not
+/// an error (UTC is used).
 pub fn resolve_zone(flag: Option<&str>) -> Result<(Tz, ZoneSource), TimeError> {
-    let env = std::env::var_os("TZ").map(|v| v.to_string_lossy().into_owned());
-    resolve_zone_with(flag, env.as_deref())
+    let var = |name| std::env::var_os(name).map(|v| v.to_string_lossy().into_owned());
+    resolve_zone_from(flag, var(ZONE_ENV).as_deref(), var("TZ").as_deref())
 }
 
 /// Same as [`resolve_zone`] but with the value of `TZ` passed explicitly (no environment access).
@@ -130,6 +138,19 @@ pub fn resolve_zone_with(
     flag: Option<&str>,
     env_tz: Option<&str>,
 ) -> Result<(Tz, ZoneSource), TimeError> {
+    resolve_zone_from(flag, None, env_tz)
+}
+
+/// Same as [`resolve_zone`] with the values of [`ZONE_ENV`] (`env_zone`) and `TZ` (`env_tz`) passed explicitly.
+///
+/// # Errors
+///
+/// As [`resolve_zone`].
+pub fn resolve_zone_from(
+    flag: Option<&str>,
+    env_zone: Option<&str>,
+    env_tz: Option<&str>,
+) -> Result<(Tz, ZoneSource), TimeError> {
     if let Some(name) = flag {
         return parse_zone_name(name)
             .map(|tz| (tz, ZoneSource::Flag))
@@ -137,16 +158,21 @@ pub fn resolve_zone_with(
                 name: name.to_owned(),
             });
     }
-    if let Some(value) = env_tz {
+    for (variable, value, source) in [
+        (ZONE_ENV, env_zone, ZoneSource::ZoneEnv),
+        ("TZ", env_tz, ZoneSource::TzEnv),
+    ] {
+        let Some(value) = value else { continue };
         let name = value.strip_prefix(':').unwrap_or(value);
         if !name.is_empty() {
             // `TZ=:/usr/share/zoneinfo/Europe/Paris` is also a common spelling.
             let name = after_zoneinfo(name).unwrap_or(name);
-            return parse_zone_name(name)
-                .map(|tz| (tz, ZoneSource::TzEnv))
-                .ok_or_else(|| TimeError::UnknownEnvZone {
+            return parse_zone_name(name).map(|tz| (tz, source)).ok_or_else(|| {
+                TimeError::UnknownEnvZone {
+                    variable,
                     value: value.to_owned(),
-                });
+                }
+            });
         }
     }
     let link = std::fs::read_link("/etc/localtime").ok();

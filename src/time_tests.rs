@@ -364,6 +364,25 @@ fn resolve_zone_with_sources() {
             "{source:?}"
         );
     }
+    // MBZ_TIMEZONE comes before TZ, after the flag; an empty one counts as unset; a bad one is named.
+    assert_eq!(
+        resolve_zone_from(None, Some("America/Havana"), Some("Europe/Paris")).unwrap(),
+        (Havana, ZoneSource::ZoneEnv)
+    );
+    assert_eq!(
+        resolve_zone_from(Some("Europe/Paris"), Some("America/Havana"), None).unwrap(),
+        (Paris, ZoneSource::Flag)
+    );
+    assert_eq!(
+        resolve_zone_from(None, Some(""), Some("Europe/Paris")).unwrap(),
+        (Paris, ZoneSource::TzEnv)
+    );
+    let err = resolve_zone_from(None, Some("Mars/Olympus"), Some("Europe/Paris")).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "unknown time zone `Mars/Olympus` in the MBZ_TIMEZONE environment variable (expected an IANA name such as \
+         Europe/Paris)"
+    );
     // resolve_zone itself never panics, whatever the environment.
     let _ = resolve_zone(Some("UTC")).unwrap();
 }

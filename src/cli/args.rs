@@ -53,7 +53,7 @@ pub struct LimitArgs {
 /// `--timezone` (convert's wording; the other commands say what the zone is for).
 #[derive(Debug, clap::Args)]
 pub struct ZoneArg {
-    /// IANA time zone for --until (e.g. Europe/Paris). Default: $TZ, else the system's zone.
+    /// IANA time zone for --until (e.g. Europe/Paris). Default: $MBZ_TIMEZONE, else $TZ, else the system's zone (with a warning naming it).
     #[arg(long, value_name = "TZ")]
     pub timezone: Option<String>,
 }
@@ -224,8 +224,9 @@ pub enum Command {
     Convert(ConvertArgs),
     /// Convert whole folders of backups in parallel, with per-course end dates, progress and a report.
     ///
-    /// Folders are walked recursively; files named *.mbz whose content is gzip or zip are converted into OUTDIR
-    /// under the same relative paths. One failing archive never stops the others. Exit 0 when all succeeded,
+    /// Folders are walked recursively; files named *.mbz are converted into OUTDIR under the same relative paths
+    /// (one that is not an archive fails, listed first in the report). One failing archive never stops the
+    /// others. Exit 0 when all succeeded,
     /// 1 when any failed, 2 on usage errors, 130 when interrupted (finished outputs stay, unfinished ones are
     /// removed).
     #[command(after_help = BATCH_HELP)]
@@ -279,7 +280,8 @@ pub enum Command {
         "Enrolment methods to convert (enrol plugin names, comma-separated), e.g. database,cohort,meta,ldap"
     ))),
     mut_args(tune("stamp_roles", |a| a.help(
-        "Role shortnames whose holders get the --until end date; others keep their computed end"
+        "Role shortnames whose holders get the --until end date; others keep their computed end. A name the \
+         archive's roles.xml does not define is an error (a standard role the course does not use: a warning)"
     ))),
 )]
 pub struct ConvertArgs {
@@ -315,7 +317,7 @@ fn tune(id: &'static str, f: fn(clap::Arg) -> clap::Arg) -> impl FnMut(clap::Arg
 #[derive(Debug, clap::Args)]
 #[command(
     mut_args(tune("until", |a| a.help("End of access for archives that --until-map does not cover (as in convert)"))),
-    mut_args(tune("timezone", |a| a.help("IANA time zone for the dates. Default: $TZ, else the system's zone"))),
+    mut_args(tune("timezone", |a| a.help("IANA time zone for the dates. Default: $MBZ_TIMEZONE, else $TZ, else the system's zone (with a warning naming it)"))),
 )]
 pub struct BatchArgs {
     /// Backups or folders of backups.
@@ -333,13 +335,14 @@ pub struct BatchArgs {
     /// CSV with columns `course` (shortname, idnumber or file-name glob) and `until`; the first match wins.
     #[arg(long, value_name = "FILE.csv", display_order = 1)]
     pub until_map: Option<PathBuf>,
-    /// Archives converted at once. Default: the number of cores.
-    #[arg(short, long, value_name = "N")]
-    pub jobs: Option<usize>,
+    /// Archives converted at once (1 or more). Default: the number of cores.
+    #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: Option<u16>,
     /// Process only shard K of N (by a stable hash of each archive's relative path), e.g. 2/4.
     #[arg(long, value_name = "K/N")]
     pub shard: Option<String>,
-    /// Skip archives whose output exists and is newer than the input.
+    /// Skip an archive whose output was made from the same input bytes with the same options by this version
+    /// (recorded in OUTDIR/.mbz-enrol-resume/); convert it again otherwise.
     #[arg(long)]
     pub resume: bool,
     /// An archive with nothing to convert counts as a failure (and gets no output).
@@ -388,7 +391,8 @@ pub enum CourseKeyArg {
 #[command(
     mut_args(tune("until", |a| a.required(true).help("End of access for stamped roles (as in convert)"))),
     mut_args(tune("timezone", |a| a.help(
-        "IANA time zone: for --until and for the times written in the plan (use the Moodle server's zone)"
+        "IANA time zone: for --until and for the times written in the plan (use the Moodle server's zone). \
+         Default: $MBZ_TIMEZONE, else $TZ, else the system's zone (with a warning naming it)"
     ))),
 )]
 pub struct PlanArgs {
@@ -428,7 +432,7 @@ pub struct PlanArgs {
 /// `verify` arguments.
 #[derive(Debug, clap::Args)]
 #[command(mut_args(tune("timezone", |a| a.help(
-    "IANA time zone for dates in the report. Default: $TZ, else the system's zone"
+    "IANA time zone for dates in the report. Default: $MBZ_TIMEZONE, else $TZ, else the system's zone (with a warning naming it)"
 ))))]
 pub struct VerifyArgs {
     /// The backup to check.
@@ -477,7 +481,7 @@ pub enum SetStatusArg {
          --dry-run"
     ))),
     mut_args(tune("timezone", |a| a.display_order(10).help(
-        "IANA time zone for dates. Default: $TZ, else the system's zone"
+        "IANA time zone for dates. Default: $MBZ_TIMEZONE, else $TZ, else the system's zone (with a warning naming it)"
     ))),
     mut_args(tune("force", |a| a.help("Replace OUT if it already exists (a single archive)"))),
     mut_args(tune("verify", |a| a.help("Verify the output against the input after writing; exit 1 if it fails"))),

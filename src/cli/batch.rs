@@ -21,8 +21,8 @@ use super::skip_reason;
 
 /// Runs a batch.
 pub fn run(a: BatchArgs, globals: super::Globals) -> Result<ExitCode> {
-    let (tz, source) = resolve::zone(a.conversion.zone.timezone.as_deref())?;
     let mut err = globals.err();
+    let (tz, source) = resolve::zone(a.conversion.zone.timezone.as_deref(), &mut err)?;
     writeln!(err, "time zone: {tz} (from {source})")?;
     let from = resolve::sources(a.conversion.from, false)?;
     let stamp_roles = clean_list(a.conversion.stamp_roles);
@@ -80,13 +80,39 @@ pub fn run(a: BatchArgs, globals: super::Globals) -> Result<ExitCode> {
         .map(Shard::parse)
         .transpose()
         .map_err(|e| anyhow::anyhow!("--shard {e}"))?;
-    let discovery = batch::discover(&a.inputs, &a.output, shard, a.resume)?;
+    // The options that shape an output, as its resume record holds them: the end date this course gets, and
+    // every option that changes the output's bytes or whether it is kept.
+    let options_for = |shortname: Option<&str>, idnumber: Option<&str>, relative: &str| {
+        let until = map
+            .position(shortname, idnumber, relative)
+            .map(|i| epochs[i])
+            .or(default_until)?;
+        Some(serde_json::json!({
+            "from": from,
+            "stamp_roles": stamp_roles,
+            "until": until,
+            "level": a.level.level,
+            "require_change": a.require_change,
+            "verify": a.verify,
+        }))
+    };
+    let covered = |job: &Job, r: &batch::Record| {
+        options_for(r.shortname.as_deref(), r.idnumber.as_deref(), &job.relative)
+    };
+    let discovery = batch::discover(
+        &a.inputs,
+        &a.output,
+        shard,
+        a.resume
+            .then_some(&covered as &dyn Fn(&Job, &batch::Record) -> _),
+    )?;
     if !a.dry_run {
         std::fs::create_dir_all(&a.output)
             .with_context(|| format!("cannot create output folder `{}`", a.output.display()))?;
     }
     let jobs = a
         .jobs
+        .map(usize::from)
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZero::get));
     writeln!(
         err,
@@ -146,6 +172,9 @@ pub fn run(a: BatchArgs, globals: super::Globals) -> Result<ExitCode> {
     // stays bounded by the jobs running, not by the number of archives.
     let work = |job: &Job| -> mbz_enrol::Result<Row> {
         let out = (!a.dry_run).then_some(job.output.as_path());
+        if out.is_some() {
+            batch::resume::forget(&a.output, &job.relative);
+        }
         let mut outcome = mbz_enrol::job::convert(&job.input, out, &settings, |course| {
             Ok(ConvertOptions {
                 from: from.clone(),
@@ -157,7 +186,35 @@ pub fn run(a: BatchArgs, globals: super::Globals) -> Result<ExitCode> {
             })
         })?;
         super::render::hint_flags(&mut outcome.report.warnings);
-        Ok(Row::converted(&job.relative, &outcome, tz))
+        let course = &outcome.course;
+        let mut record_failed = None;
+        if out.is_some()
+            && let Some(options) = options_for(
+                course.shortname.as_deref(),
+                course.idnumber.as_deref(),
+                &job.relative,
+            )
+            && let Err(e) = batch::Record::new(
+                &job.input,
+                course.shortname.as_deref(),
+                course.idnumber.as_deref(),
+                options,
+            )
+            .and_then(|r| r.write(&a.output, &job.relative))
+        {
+            // Without its record the output is only made again by the next --resume: a warning, not a failure.
+            record_failed = Some(format!(
+                "resume record not written ({e}): --resume will convert this archive again"
+            ));
+        }
+        let mut row = Row::converted(&job.relative, &outcome, tz);
+        if let Some(w) = record_failed {
+            if !row.warnings.is_empty() {
+                row.warnings.push_str("; ");
+            }
+            row.warnings.push_str(&w);
+        }
+        Ok(row)
     };
     let finished = |job: &Job, result: &mbz_enrol::Result<Row>, took: std::time::Duration| {
         let n = done.fetch_add(1, Ordering::SeqCst) + 1;

@@ -33,12 +33,12 @@ pub fn run(a: ConvertArgs, globals: Globals) -> Result<ExitCode> {
     }
     let from = resolve::sources(a.conversion.from, true)?;
     let stamp_roles = clean_list(a.conversion.stamp_roles);
-    let (tz, source) = resolve::zone(a.conversion.zone.timezone.as_deref())?;
+    let mut err = globals.err();
+    let (tz, source) = resolve::zone(a.conversion.zone.timezone.as_deref(), &mut err)?;
     // Required by clap.
     let until_text = a.conversion.until.as_deref().unwrap_or_default();
     let until = resolve::date("--until", until_text, tz, true)?;
     let now = time::now_epoch();
-    let mut err = globals.err();
     let what = match until.precision {
         Precision::Day => format!("access through {} ", until_text),
         Precision::Instant => String::new(),

@@ -4,6 +4,7 @@
 use std::error::Error as StdError;
 
 use mbz_enrol::archive::{self, Limit, tar::TarError};
+use mbz_enrol::enrol::EnrolError;
 use mbz_enrol::xml::TooLong;
 
 /// The option that sets `limit`.
@@ -24,6 +25,9 @@ pub(crate) fn link(e: &(dyn StdError + 'static)) -> String {
     let text = e.to_string();
     if let Some(mbz_enrol::Error::NothingToConvert { .. }) = e.downcast_ref::<mbz_enrol::Error>() {
         return format!("{text} (--require-change)");
+    }
+    if let Some(EnrolError::UndefinedRoles { .. }) = e.downcast_ref::<EnrolError>() {
+        return format!("{text}: check --stamp-roles");
     }
     let archive = match e.downcast_ref::<mbz_enrol::Error>() {
         Some(mbz_enrol::Error::Archive(a)) => Some(a),

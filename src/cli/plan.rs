@@ -45,10 +45,10 @@ impl std::fmt::Debug for PlanFormat {
 
 /// Runs `plan`.
 pub fn run(a: PlanArgs, globals: super::Globals) -> Result<ExitCode> {
-    let (tz, source) = resolve::zone(a.conversion.zone.timezone.as_deref())?;
+    let mut err = globals.err();
+    let (tz, source) = resolve::zone(a.conversion.zone.timezone.as_deref(), &mut err)?;
     // Required by clap.
     let until_text = a.conversion.until.as_deref().unwrap_or_default();
-    let mut err = globals.err();
     writeln!(
         err,
         "time zone: {tz} (from {source}); plan times are written in it"

@@ -19,8 +19,8 @@ pub fn run(a: RenewArgs, globals: Globals) -> Result<ExitCode> {
     if a.set_status.is_none() && a.start.is_none() && a.until.is_none() {
         bail!("renew needs at least one action: --set-status, --start or --until");
     }
-    let (tz, source) = resolve::zone(a.zone.timezone.as_deref())?;
     let mut err = globals.err();
+    let (tz, source) = resolve::zone(a.zone.timezone.as_deref(), &mut err)?;
     writeln!(err, "time zone: {tz} (from {source})")?;
     let now = match &a.now {
         Some(s) => {
@@ -150,7 +150,7 @@ fn many(
             outdir.display()
         );
     }
-    let discovery = mbz_enrol::batch::discover(&a.inputs, &outdir, None, false)?;
+    let discovery = mbz_enrol::batch::discover(&a.inputs, &outdir, None, None)?;
     let mut err = globals.err();
     for s in &discovery.skipped {
         writeln!(

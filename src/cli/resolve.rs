@@ -10,6 +10,7 @@ use mbz_enrol::time::{self, TimeError, ZoneSource};
 pub(crate) fn zone_source(s: ZoneSource) -> &'static str {
     match s {
         ZoneSource::Flag => "--timezone",
+        ZoneSource::ZoneEnv => "MBZ_TIMEZONE environment variable",
         ZoneSource::TzEnv => "TZ environment variable",
         ZoneSource::System => "system configuration",
         ZoneSource::DefaultUtc => "default (UTC)",
@@ -19,22 +20,52 @@ pub(crate) fn zone_source(s: ZoneSource) -> &'static str {
 /// A zone error with the flag that overrides a bad `TZ`.
 pub(crate) fn zone_error(e: TimeError) -> anyhow::Error {
     match e {
-        TimeError::UnknownEnvZone { value } => anyhow::anyhow!(
-            "unknown time zone `{value}` in the TZ environment variable (expected an IANA name such as \
+        TimeError::UnknownEnvZone { variable, value } => anyhow::anyhow!(
+            "unknown time zone `{value}` in the {variable} environment variable (expected an IANA name such as \
              Europe/Paris; use --timezone to override)"
         ),
         e => e.into(),
     }
 }
 
-/// Resolves the zone, with the closest IANA names as a hint when the name is unknown.
-pub(crate) fn zone(flag: Option<&str>) -> Result<(chrono_tz::Tz, &'static str)> {
+/// The warning for a zone nobody chose (taken from the system, or UTC for want of one), naming it.
+pub(crate) fn zone_warning(tz: chrono_tz::Tz, source: ZoneSource) -> Option<String> {
+    let unset = "no --timezone, MBZ_TIMEZONE or TZ";
+    let fix = "check that it is the Moodle site's, or set --timezone or MBZ_TIMEZONE";
+    match source {
+        ZoneSource::System => Some(format!(
+            "{unset}: dates are read in the system's zone, {tz}; {fix}"
+        )),
+        ZoneSource::DefaultUtc => Some(format!(
+            "{unset}, and no system zone configured: dates are read in {tz}; {fix}"
+        )),
+        _ => None,
+    }
+}
+
+/// Resolves the zone, with the closest IANA names as a hint when the name is unknown; a zone nobody chose is
+/// announced on `err` with a warning that names it.
+pub(crate) fn zone(
+    flag: Option<&str>,
+    err: &mut dyn Write,
+) -> Result<(chrono_tz::Tz, &'static str)> {
     match time::resolve_zone(flag) {
-        Ok((tz, source)) => Ok((tz, zone_source(source))),
+        Ok((tz, source)) => {
+            if let Some(w) = zone_warning(tz, source) {
+                writeln!(err, "warning: {w}")?;
+            }
+            Ok((tz, zone_source(source)))
+        }
         Err(e) => {
+            let env = |name| {
+                std::env::var(name)
+                    .ok()
+                    .filter(|v| !v.trim_start_matches(':').is_empty())
+            };
             let given = flag
                 .map(str::to_owned)
-                .or_else(|| std::env::var("TZ").ok())
+                .or_else(|| env(time::ZONE_ENV))
+                .or_else(|| env("TZ"))
                 .unwrap_or_default();
             let close = closest_zones(given.trim_start_matches(':'));
             let e = zone_error(e);

@@ -13,7 +13,12 @@ use super::{Globals, render, resolve};
 pub fn run(a: VerifyArgs, globals: Globals) -> Result<ExitCode> {
     // Dates are only displayed here: an unusable $TZ falls back to UTC instead of failing the proof.
     let tz = match time::resolve_zone(a.zone.timezone.as_deref()) {
-        Ok((tz, _)) => tz,
+        Ok((tz, source)) => {
+            if let Some(w) = resolve::zone_warning(tz, source) {
+                writeln!(globals.err(), "warning: {w} (dates are only displayed)")?;
+            }
+            tz
+        }
         Err(e) if a.zone.timezone.is_none() => {
             eprintln!("warning: {}; showing dates in UTC", resolve::zone_error(e));
             chrono_tz::UTC

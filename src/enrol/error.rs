@@ -23,6 +23,21 @@ pub enum EnrolError {
         /// What is wrong, naming the element.
         what: String,
     },
+    /// Roles to stamp that the backup's root `roles.xml` does not define and that are not standard Moodle roles
+    /// (a standard one it lacks is held by nobody in the course: a warning): a typo would stamp nobody.
+    #[error(
+        "member `{member}`: {} not defined in this backup (it defines: {})",
+        unknown.iter().map(|r| format!("role `{r}`")).collect::<Vec<_>>().join(", "),
+        defined.join(", ")
+    )]
+    UndefinedRoles {
+        /// Archive member path (the root `roles.xml`).
+        member: &'static str,
+        /// The roles asked for that it lacks, in the order given.
+        unknown: Vec<String>,
+        /// The shortnames it defines, sorted (never empty: a backup without role definitions only warns).
+        defined: Vec<String>,
+    },
     /// Internal: two edits overlap (never the input's fault).
     #[error("member `{member}`: internal error")]
     Edit {

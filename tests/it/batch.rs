@@ -53,6 +53,36 @@ fn batch(args: &[&str], report: &Path) -> (i32, String, BTreeMap<String, serde_j
     (o.status.code().unwrap_or(-1), err, rows)
 }
 
+/// Runs batch on `input` into `out` until `until`, with `extra`; as [`batch`].
+fn batch_into(
+    input: &Path,
+    out: &Path,
+    until: &str,
+    extra: &[&str],
+    report: &Path,
+) -> (i32, String, BTreeMap<String, serde_json::Value>) {
+    let mut args = vec![
+        input.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--until",
+        until,
+    ];
+    args.extend_from_slice(extra);
+    batch(&args, report)
+}
+
+/// A folder `in/` under `root` holding `files` (source, name inside it); returns it.
+fn folder(root: &Path, files: &[(PathBuf, &str)]) -> PathBuf {
+    let input = root.join("in");
+    for (src, name) in files {
+        let dest = input.join(name);
+        std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+        std::fs::copy(src, dest).unwrap();
+    }
+    input
+}
+
 #[test]
 fn a_folder_converts_verified_with_failures_isolated() {
     let Some(shared) = util::shared("moodle43/batch") else {
@@ -77,6 +107,8 @@ fn a_folder_converts_verified_with_failures_isolated() {
     );
     assert_eq!(code, 1, "{err}");
     assert_eq!(rows["corrupted.mbz"]["status"], "failed");
+    // Named *.mbz but not an archive: a backup that failed to arrive, a failure.
+    assert_eq!(rows["notes.mbz"]["status"], "failed");
     assert!(
         rows["corrupted.mbz"]["error"]
             .as_str()
@@ -88,7 +120,7 @@ fn a_folder_converts_verified_with_failures_isolated() {
         .filter(|(_, r)| r["status"] == "skipped")
         .map(|(p, _)| p)
         .collect();
-    assert_eq!(skipped.len(), 2, "{skipped:?}");
+    assert_eq!(skipped, ["readme.txt"]);
     let converted: Vec<&String> = rows
         .iter()
         .filter(|(_, r)| r["status"] == "converted")
@@ -306,6 +338,11 @@ fn usage_errors_and_require_change() {
     ]);
     assert_eq!(o.status.code(), Some(2));
     assert!(!out.exists());
+    // --jobs 0 is refused like any bad value (it used to panic).
+    let (code, err, _) = batch_into(&input, &out, "2027-08-31", &["--jobs", "0"], &report);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("invalid value '0' for '--jobs <N>'"), "{err}");
+    assert!(!out.exists());
     // --require-change: nothing to convert is a failure, with no output.
     let (code, err, rows) = batch(
         &[
@@ -375,4 +412,219 @@ fn html_and_csv_reports() {
         "path,course,status,error,users_converted,stamped,suspended,until,warnings,seconds"
     ));
     assert_eq!(text.lines().count(), 1 + 6 + 5, "{text}"); // 6 archives, 5 truth files skipped
+}
+
+#[test]
+fn an_unreadable_mbz_fails_the_batch_and_comes_first_in_reports() {
+    let dir = tempdir();
+    let names = ["empty.mbz", "not_an_archive.mbz", "truncated_gzip.mbz"];
+    let mut files: Vec<(PathBuf, &str)> = names
+        .iter()
+        .map(|n| (util::root().join("fixtures/bad").join(n), *n))
+        .collect();
+    files.push((util::root().join("fixtures/coh_basic.mbz"), "a_good.mbz"));
+    let input = folder(dir.path(), &files);
+    // What a failed download leaves under the backup's name.
+    std::fs::write(
+        input.join("z_error_page.mbz"),
+        "<!DOCTYPE html><html><body>502 Bad Gateway</body></html>\n",
+    )
+    .unwrap();
+    std::fs::write(input.join("notes.txt"), "not named *.mbz").unwrap();
+    let out = dir.path().join("out");
+    for ext in ["json", "csv", "html"] {
+        let report = dir.path().join(format!("r.{ext}"));
+        let (code, err, _) = batch_into(&input, &out, "2027-08-31", &[], &report);
+        assert_eq!(code, 1, "{err}");
+        for bad in ["empty.mbz", "not_an_archive.mbz", "z_error_page.mbz"] {
+            assert!(
+                err.lines()
+                    .any(|l| l.starts_with(&format!("FAILED  {bad}: "))
+                        && l.contains("not a Moodle backup")),
+                "{err}"
+            );
+            assert!(!out.join(bad).exists());
+        }
+        let text = std::fs::read_to_string(&report).unwrap();
+        // Every failure before the converted archive and the skipped file.
+        let at = |name: &str| text.find(name).unwrap_or_else(|| panic!("{name}: {text}"));
+        for bad in [
+            "empty.mbz",
+            "not_an_archive.mbz",
+            "truncated_gzip.mbz",
+            "z_error_page.mbz",
+        ] {
+            assert!(at(bad) < at("a_good.mbz"), "{ext}: {text}");
+        }
+        assert!(at("a_good.mbz") < at("notes.txt"), "{ext}: {text}");
+        if ext == "json" {
+            let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+            assert_eq!(v["totals"]["failed"], 4, "{text}");
+            assert_eq!(v["totals"]["converted"], 1, "{text}");
+            assert_eq!(v["totals"]["skipped"], 1, "{text}");
+            let first = &v["archives"][0];
+            assert_eq!(first["status"], "failed");
+            assert!(
+                first["error"].as_str().unwrap().contains("empty file"),
+                "{first}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_stamp_role_one_archive_lacks_fails_that_archive_only() {
+    let Some(real) = util::shared("real") else {
+        return;
+    };
+    let dir = tempdir();
+    // A real backup whose roles.xml defines a site's own role, `correcteur`, beside one that does not.
+    let input = folder(
+        dir.path(),
+        &[
+            (util::root().join("fixtures/coh_basic.mbz"), "coh_basic.mbz"),
+            (
+                real.join("moodle41-tgz-nousers-ldapteluq-custom-enrol.mbz"),
+                "custom.mbz",
+            ),
+        ],
+    );
+    let out = dir.path().join("out");
+    let report = dir.path().join("r.json");
+    let (code, err, rows) = batch_into(
+        &input,
+        &out,
+        "2027-08-31",
+        &["--stamp-roles", "student,correcteur"],
+        &report,
+    );
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(rows["coh_basic.mbz"]["status"], "failed");
+    let why = rows["coh_basic.mbz"]["error"].as_str().unwrap();
+    assert!(
+        why.contains(
+            "role `correcteur` not defined in this backup (it defines: editingteacher, student)"
+        ) && why.contains("--stamp-roles"),
+        "{why}"
+    );
+    assert!(!out.join("coh_basic.mbz").exists());
+    assert_eq!(rows["custom.mbz"]["status"], "unchanged", "{rows:#?}");
+    assert!(out.join("custom.mbz").exists());
+}
+
+/// The files of `dir` (recursively) with their bytes, by path relative to it.
+fn contents(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    walk(dir)
+        .into_iter()
+        .filter(|p| p.is_file())
+        .map(|p| {
+            let rel = p.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
+            (rel, std::fs::read(&p).unwrap())
+        })
+        .collect()
+}
+
+#[test]
+fn resume_trusts_only_outputs_of_the_same_input_and_options() {
+    let dir = tempdir();
+    let fx = |name: &str| util::root().join("fixtures").join(name);
+    let input = folder(
+        dir.path(),
+        &[
+            (fx("coh_basic.mbz"), "coh_basic.mbz"),
+            (fx("db_sync.zip.mbz"), "sub/db_sync.zip.mbz"),
+        ],
+    );
+    let out = dir.path().join("out");
+    let report = dir.path().join("r.json");
+    let go = |until: &str, extra: &[&str]| {
+        let mut args = vec!["--resume"];
+        args.extend_from_slice(extra);
+        let (code, err, rows) = batch_into(&input, &out, until, &args, &report);
+        assert_eq!(code, 0, "{err}");
+        let status = |p: &str| rows[p]["status"].as_str().unwrap().to_owned();
+        (status("coh_basic.mbz"), status("sub/db_sync.zip.mbz"))
+    };
+    let converted = || ("converted".to_owned(), "converted".to_owned());
+    let skipped = || ("skipped".to_owned(), "skipped".to_owned());
+    assert_eq!(go("2027-08-31", &[]), converted());
+    // The records live in one hidden folder; the outputs are exactly what convert writes.
+    let records = out.join(".mbz-enrol-resume");
+    assert!(records.join("coh_basic.mbz.json").is_file());
+    assert!(records.join("sub/db_sync.zip.mbz.json").is_file());
+    let single = dir.path().join("single.mbz");
+    let o = run(&[
+        "convert",
+        fx("coh_basic.mbz").to_str().unwrap(),
+        "-o",
+        single.to_str().unwrap(),
+        "--until",
+        "2027-08-31",
+        "--timezone",
+        "Europe/Paris",
+    ]);
+    assert!(o.status.success());
+    assert_eq!(
+        std::fs::read(out.join("coh_basic.mbz")).unwrap(),
+        std::fs::read(&single).unwrap()
+    );
+    let record: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(records.join("coh_basic.mbz.json")).unwrap())
+            .unwrap();
+    assert_eq!(record["input_bytes"], 6143);
+    assert_eq!(record["shortname"], "COH_BASIC");
+    assert!(record["tool"].as_str().unwrap().starts_with("mbz-enrol "));
+    // Same input, same options: done work. The same instant spelt otherwise is the same option.
+    assert_eq!(go("2027-08-31", &[]), skipped());
+    let first = contents(&out);
+    assert_eq!(go("2027-09-01T00:00+02:00", &[]), skipped());
+    // --until changed: converted again; and back.
+    assert_eq!(go("2027-09-30", &[]), converted());
+    assert_ne!(contents(&out), first);
+    assert_eq!(go("2027-08-31", &[]), converted());
+    assert_eq!(contents(&out), first);
+    // Other options that shape the output: the methods, the roles, the level, --verify.
+    assert_eq!(
+        go("2027-08-31", &["--from", "database,cohort,meta"]),
+        converted()
+    );
+    assert_eq!(
+        go("2027-08-31", &["--from", "database,cohort,meta"]),
+        skipped()
+    );
+    assert_eq!(
+        go("2027-08-31", &["--stamp-roles", "student,editingteacher"]),
+        converted()
+    );
+    assert_eq!(go("2027-08-31", &["--level", "1"]), converted());
+    assert_eq!(go("2027-08-31", &["--verify"]), converted());
+    assert_eq!(go("2027-08-31", &[]), converted());
+    // A per-course date from --until-map is the option of that course only.
+    let map = dir.path().join("map.csv");
+    std::fs::write(&map, "course,until\nCOH_BASIC,2027-06-30\n").unwrap();
+    let m = map.to_str().unwrap();
+    assert_eq!(
+        go("2027-08-31", &["--until-map", m]),
+        ("converted".to_owned(), "skipped".to_owned())
+    );
+    assert_eq!(go("2027-08-31", &["--until-map", m]), skipped());
+    // The input replaced by other content, older than the output, is converted again.
+    let coh = input.join("coh_basic.mbz");
+    std::fs::copy(fx("coh_group.mbz"), &coh).unwrap();
+    let old = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000_000);
+    std::fs::File::options()
+        .write(true)
+        .open(&coh)
+        .unwrap()
+        .set_modified(old)
+        .unwrap();
+    assert_eq!(
+        go("2027-08-31", &["--until-map", m]),
+        ("converted".to_owned(), "skipped".to_owned())
+    );
+    // A removed output or record: converted again.
+    std::fs::remove_file(out.join("sub/db_sync.zip.mbz")).unwrap();
+    std::fs::remove_file(records.join("coh_basic.mbz.json")).unwrap();
+    assert_eq!(go("2027-08-31", &["--until-map", m]), converted());
+    assert_eq!(go("2027-08-31", &["--until-map", m]), skipped());
 }

@@ -154,3 +154,42 @@ fn multi_block_outputs_are_deterministic_across_runs() {
     }
     assert_eq!(digests.len(), 1, "outputs differ between runs");
 }
+
+#[test]
+fn a_backup_made_without_users_warns_when_converted_as_inspect_does() {
+    let Some(dir) = util::shared("real") else {
+        return;
+    };
+    let input = dir.join("moodle40-tgz-nousers-meta-3mb.mbz");
+    let warning = "the backup was made without users: it holds no user enrolments to convert";
+    let o = run(&["inspect", input.to_str().unwrap()]);
+    assert!(o.status.success());
+    let shown =
+        String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr);
+    assert!(shown.contains(warning), "{shown}");
+    let tmp = tempdir();
+    let out = tmp.path().join("out.mbz");
+    let o = convert(&input, &out);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains(&format!("warning: {warning}")), "{err}");
+    // And in --json, first among the warnings.
+    let o = run(&[
+        "convert",
+        input.to_str().unwrap(),
+        "--dry-run",
+        "--json",
+        "--until",
+        "2027-08-31",
+        "--from",
+        FROM,
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["warnings"][0], warning, "{v}");
+    // A backup with users does not get it.
+    let o = convert(
+        &dir.join("moodle40-tgz-users4-meta.mbz"),
+        &tmp.path().join("u.mbz"),
+    );
+    assert!(!String::from_utf8_lossy(&o.stderr).contains("without users"));
+}

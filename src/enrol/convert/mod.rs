@@ -290,7 +290,10 @@ impl Conversion {
 /// Converts per `opts`. Returns the rewritten members and the report; members with no change are `None`.
 ///
 /// # Errors
-/// [`EnrolError`] when a member is malformed or a converted enrolment lacks an integer field.
+/// [`EnrolError`] when a member is malformed or a converted enrolment lacks an integer field;
+/// [`EnrolError::UndefinedRoles`] when a role in [`Options::stamp_roles`] is not defined in the root `roles.xml`
+/// and is not a standard Moodle role (a standard role it lacks, or any role when it defines none, is held by
+/// nobody in the course: a warning).
 pub fn convert(docs: &Docs<'_>, opts: &Options) -> Result<Conversion, EnrolError> {
     let mut report = Report {
         from: opts.from.clone(),
@@ -310,10 +313,10 @@ pub fn convert(docs: &Docs<'_>, opts: &Options) -> Result<Conversion, EnrolError
     let (instances, parsed_roles) = read::parse_both(ex, docs.course_roles);
     let instances = instances.map_err(EnrolError::xml(ENROLMENTS))?;
     let stamped = read::StampedRoles::read(docs.roles, &opts.stamp_roles)?;
-    for wanted in stamped.undefined(&opts.stamp_roles) {
+    for name in stamped.check(&opts.stamp_roles)? {
         report.warnings.push(Warning::Missing {
             setting: Setting::StampRoles,
-            name: wanted.clone(),
+            name,
         });
     }
     let set = read::Instances::new(ex, instances, &opts.from);

@@ -35,6 +35,19 @@ pub(super) fn parse_both(
     }
 }
 
+/// The shortnames of the roles every Moodle site has (its archetypes): absent from a backup that no one in the
+/// course holds, never a typo.
+const STANDARD_ROLES: &[&str] = &[
+    "manager",
+    "coursecreator",
+    "editingteacher",
+    "teacher",
+    "student",
+    "guest",
+    "user",
+    "frontpage",
+];
+
 /// The role definitions (root `roles.xml`) and the ids of the roles whose holders are stamped.
 pub(super) struct StampedRoles {
     /// Role id to shortname.
@@ -58,11 +71,27 @@ impl StampedRoles {
         Ok(StampedRoles { names, ids })
     }
 
-    /// The names in `stamp_roles` that the backup does not define, in order.
-    pub fn undefined<'a>(&self, stamp_roles: &'a [String]) -> impl Iterator<Item = &'a String> {
-        stamp_roles
+    /// The names in `stamp_roles` that the backup does not define, in order, when nobody in it can hold them: a
+    /// backup's `roles.xml` defines only the roles its course uses, so a standard Moodle role it lacks (and any
+    /// role, when it defines none) is held by nobody, and the caller warns. Any other name is an error listing
+    /// the roles it defines: a typo would silently stamp nobody.
+    pub fn check(&self, stamp_roles: &[String]) -> Result<Vec<String>, EnrolError> {
+        let (absent, unknown): (Vec<String>, Vec<String>) = stamp_roles
             .iter()
             .filter(|wanted| !self.names.values().any(|s| s == *wanted))
+            .cloned()
+            .partition(|name| self.names.is_empty() || STANDARD_ROLES.contains(&name.as_str()));
+        if unknown.is_empty() {
+            return Ok(absent);
+        }
+        let mut defined: Vec<String> = self.names.values().cloned().collect();
+        defined.sort();
+        defined.dedup();
+        Err(EnrolError::UndefinedRoles {
+            member: ROLES,
+            unknown,
+            defined,
+        })
     }
 
     /// A role's shortname, or its id when the backup does not define it.

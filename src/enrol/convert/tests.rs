@@ -140,9 +140,11 @@ struct Fx {
 }
 
 impl Fx {
+    /// `enrolments.xml` beside the standard role definitions (every backup has them).
     fn new(enrolments: String) -> Fx {
         Fx {
             enrolments: Some(enrolments),
+            roles: Some(std_roles()),
             ..Fx::default()
         }
     }

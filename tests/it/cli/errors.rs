@@ -185,3 +185,46 @@ fn past_until_warns() {
     assert!(o.status.success());
     assert!(stderr(&o).contains("in the past"), "{}", stderr(&o));
 }
+
+#[test]
+fn a_stamp_role_the_archive_does_not_define_exits_2_listing_its_roles() {
+    let dir = tempdir();
+    let d = dir.path();
+    let out = d.join("out.mbz");
+    let input = d.join("input.mbz");
+    std::fs::copy(fixture("coh_basic.mbz"), &input).unwrap();
+    let plan = d.join("plan.csv");
+    let (out_s, plan_s) = (out.to_str().unwrap(), plan.to_str().unwrap());
+    // convert, dry or not, and plan (the same rules).
+    let commands: [&[&str]; 3] = [
+        &["convert", "-o", out_s],
+        &["convert", "--dry-run"],
+        &["plan", "--format", "uploaduser", "-o", plan_s],
+    ];
+    for cmd in commands {
+        let mut args = cmd.to_vec();
+        args.extend([
+            input.to_str().unwrap(),
+            "--until",
+            UNTIL,
+            "--stamp-roles",
+            "student,studnet",
+        ]);
+        assert_fails(
+            &args,
+            d,
+            "input.mbz`: member `roles.xml`: role `studnet` not defined in this backup (it defines: \
+             editingteacher, student): check --stamp-roles",
+        );
+    }
+    // A standard role the course does not use (roles.xml lists only the roles a course uses): nobody holds it,
+    // a warning; the others are stamped.
+    let o = convert(&input, &out, &["--stamp-roles", "student,teacher"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("role `teacher` (--stamp-roles) is not defined"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(stderr(&o).contains("30 stamped"), "{}", stderr(&o));
+}

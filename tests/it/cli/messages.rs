@@ -282,3 +282,126 @@ fn help_and_error_snapshots() {
     }
     util::golden("errors.txt", &all.replace(&d, "$TMP"));
 }
+
+/// Runs the binary with `args`, `TZ` unset and `MBZ_TIMEZONE` as given.
+fn run_zone_env(args: &[&str], mbz_timezone: Option<&str>) -> std::process::Output {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_mbz-enrol"));
+    c.args(args).env_remove("TZ").env_remove("MBZ_TIMEZONE");
+    if let Some(z) = mbz_timezone {
+        c.env("MBZ_TIMEZONE", z);
+    }
+    c.output().unwrap()
+}
+
+#[test]
+fn a_zone_nobody_chose_is_named_in_a_warning_and_mbz_timezone_sets_the_default() {
+    let input = fixture("coh_basic.mbz");
+    let dir = tempdir();
+    let plan = dir.path().join("plan.csv");
+    let outdir = dir.path().join("out");
+    let commands: [Vec<&str>; 4] = [
+        vec![
+            "convert",
+            input.to_str().unwrap(),
+            "--dry-run",
+            "--until",
+            UNTIL,
+        ],
+        vec![
+            "renew",
+            input.to_str().unwrap(),
+            "--dry-run",
+            "--until",
+            UNTIL,
+        ],
+        vec![
+            "plan",
+            input.to_str().unwrap(),
+            "--format",
+            "uploaduser",
+            "-o",
+            plan.to_str().unwrap(),
+            "--force",
+            "--until",
+            UNTIL,
+        ],
+        vec![
+            "batch",
+            input.to_str().unwrap(),
+            "-o",
+            outdir.to_str().unwrap(),
+            "--dry-run",
+            "--until",
+            UNTIL,
+        ],
+    ];
+    for args in &commands {
+        // No --timezone, MBZ_TIMEZONE or TZ: the system's zone (or UTC), named in a warning.
+        let o = run_zone_env(args, None);
+        let err = stderr(&o);
+        assert!(o.status.success(), "{args:?}: {err}");
+        let warning = err
+            .lines()
+            .find(|l| l.starts_with("warning: no --timezone, MBZ_TIMEZONE or TZ"))
+            .unwrap_or_else(|| panic!("{args:?}: {err}"));
+        let (zone, source) = match time_zone_line(&err) {
+            Some(z) => z,
+            None => panic!("{args:?}: {err}"),
+        };
+        assert!(warning.contains(&format!(" {zone};")), "{warning}");
+        assert!(
+            source == "system configuration" || source == "default (UTC)",
+            "{source}"
+        );
+        // MBZ_TIMEZONE sets the default, before TZ; no warning.
+        let o = run_zone_env(args, Some("America/Havana"));
+        let err = stderr(&o);
+        assert!(o.status.success(), "{args:?}: {err}");
+        assert!(!err.contains("warning: no --timezone"), "{err}");
+        assert_eq!(
+            time_zone_line(&err),
+            Some((
+                "America/Havana".to_owned(),
+                "MBZ_TIMEZONE environment variable".to_owned()
+            )),
+            "{err}"
+        );
+        // --timezone still wins.
+        let mut explicit = args.clone();
+        explicit.extend(["--timezone", "Europe/Paris"]);
+        let o = run_zone_env(&explicit, Some("America/Havana"));
+        assert_eq!(
+            time_zone_line(&stderr(&o)).map(|z| z.0),
+            Some("Europe/Paris".to_owned())
+        );
+    }
+    // A bad MBZ_TIMEZONE is an error naming the variable.
+    let o = run_zone_env(&commands[0], Some("Mars/Olympus"));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o)
+            .contains("unknown time zone `Mars/Olympus` in the MBZ_TIMEZONE environment variable"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+/// The zone and its source as the command announced them: `time zone: Z (from S…` or convert's
+/// `(Z, zone from S)`.
+fn time_zone_line(err: &str) -> Option<(String, String)> {
+    for line in err.lines() {
+        if let Some(rest) = line.strip_prefix("time zone: ") {
+            let (zone, from) = rest.split_once(" (from ")?;
+            let source = from.split(')').next()?;
+            return Some((zone.to_owned(), source.to_owned()));
+        }
+        if line.starts_with("until: ")
+            && let Some(at) = line.rfind(", zone from ")
+        {
+            let zone = line[..at].rsplit('(').next()?;
+            let source = line[at + ", zone from ".len()..].trim_end_matches(')');
+            return Some((zone.to_owned(), source.to_owned()));
+        }
+    }
+    None
+}

@@ -44,7 +44,7 @@ fn converting_the_output_again_changes_nothing() {
 // ---------------------------------------------------------------------------------------------------------
 
 #[test]
-fn stamp_roles_unknown_role_warns_and_several_roles_stamp() {
+fn stamp_roles_several_roles_stamp_and_an_unknown_one_is_refused() {
     let coh = cohort(
         "2",
         0,
@@ -62,7 +62,29 @@ fn stamp_roles_unknown_role_warns_and_several_roles_stamp() {
         ra(3, 3, 82, "enrol_cohort", 2),
         ra(4, 4, 84, "", 0),
     ]);
-    let c = fx.run(&opts(&["cohort"], &["student", "teacher", "ghost"]));
+    let e = fx
+        .try_run(&opts(
+            &["cohort"],
+            &["student", "teacher", "ghost", "studnet"],
+        ))
+        .unwrap_err();
+    let EnrolError::UndefinedRoles {
+        member,
+        unknown,
+        defined,
+    } = &e
+    else {
+        panic!("{e}")
+    };
+    assert_eq!(*member, "roles.xml");
+    assert_eq!(unknown, &["ghost", "studnet"]);
+    assert!(defined.iter().any(|r| r == "student"), "{defined:?}");
+    assert!(
+        e.to_string()
+            .contains("role `ghost`, role `studnet` not defined"),
+        "{e}"
+    );
+    let c = fx.run(&opts(&["cohort"], &["student", "teacher"]));
     let x = out(&c);
     assert_eq!(user(x, 80), vec![row("1", 0, 10, UNTIL)]);
     assert_eq!(user(x, 81), vec![row("1", 0, 10, UNTIL)]);
@@ -70,20 +92,32 @@ fn stamp_roles_unknown_role_warns_and_several_roles_stamp() {
     assert_eq!(user(x, 83), vec![row("1", 0, 10, 0)]);
     assert_eq!(user(x, 84), vec![row("1", 0, 10, UNTIL)]);
     assert_eq!(c.report.totals.stamped, 3);
+    assert!(c.report.warnings.is_empty(), "{:?}", c.report.warnings);
+    assert_eq!(c.report.stamp_roles, ["student", "teacher"]);
+    // A standard role the backup does not define: nobody in the course holds it (roles.xml lists only the roles
+    // a course uses), a warning and no refusal.
+    let c = fx.run(&opts(&["cohort"], &["student", "manager"]));
+    assert_eq!(c.report.totals.stamped, 1);
     assert_eq!(c.report.warnings.len(), 1, "{:?}", c.report.warnings);
-    assert!(c.report.warnings[0].to_string().contains("ghost"));
-    assert_eq!(c.report.stamp_roles, ["student", "teacher", "ghost"]);
+    assert!(c.report.warnings[0].to_string().contains("manager"));
 }
 
 #[test]
-fn stamp_roles_without_roles_xml_warns_for_each_and_stamps_nobody() {
-    let fx = Fx::new(doc(&[
-        inst("1", "manual", 0, &[]),
-        cohort("2", 0, &[ue(1, 80, 0, 10, 20)]),
-    ]));
-    let c = fx.run(&opts(&["cohort"], &["student", "teacher"]));
-    assert_eq!(user(out(&c), 80), vec![row("1", 0, 10, 20)]);
-    assert_eq!(c.report.warnings.len(), 2, "{:?}", c.report.warnings);
+fn stamp_roles_without_role_definitions_warn_for_each_and_stamp_nobody() {
+    // A backup without role definitions (none in roles.xml, or no roles.xml) has nobody holding a role: nothing
+    // to check a name against, so a warning, not a refusal.
+    for roles in [None, Some(roles_def(&[]))] {
+        let fx = Fx {
+            roles,
+            ..Fx::new(doc(&[
+                inst("1", "manual", 0, &[]),
+                cohort("2", 0, &[ue(1, 80, 0, 10, 20)]),
+            ]))
+        };
+        let c = fx.run(&opts(&["cohort"], &["student", "teacher"]));
+        assert_eq!(user(out(&c), 80), vec![row("1", 0, 10, 20)]);
+        assert_eq!(c.report.warnings.len(), 2, "{:?}", c.report.warnings);
+    }
 }
 
 #[test]

@@ -5,7 +5,7 @@ use std::io::{self, Write};
 
 use chrono_tz::Tz;
 
-use super::{Format, FormatError, Keys, Settings, Written, local_minutes, reads_back};
+use super::{Format, FormatError, Keys, Output, Settings, Written, local_minutes, reads_back};
 use crate::plan::{Action, CourseKey, CoursePlan, UserKey};
 use crate::time;
 
@@ -147,7 +147,12 @@ fn write_uploaduser(plans: &[CoursePlan], settings: &Settings, out: &mut dyn Wri
         }
     }
     w.flush()?;
-    Ok(warnings)
+    Ok(Output {
+        rows: actions.len(),
+        unit: "rows",
+        left_out: 0,
+        warnings,
+    })
 }
 
 fn csv_err(e: csv::Error) -> FormatError {

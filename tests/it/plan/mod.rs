@@ -3,7 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::util::{self, RawMember, golden, index_for, raw_members, run, tempdir, write_tgz};
+use crate::util::{self, golden, run, tempdir};
+
+mod toolsync_replay;
 
 fn fixture(name: &str) -> PathBuf {
     util::root().join("fixtures").join(name)
@@ -256,22 +258,15 @@ fn into_a_target_plans_only_changes_and_predicts_the_merge() {
 #[test]
 fn csv_quoting_of_commas_quotes_and_accents() {
     let dir = tempdir();
-    let mut members: Vec<RawMember> = raw_members(&fixture("coh_basic.mbz"));
-    let users = members.iter_mut().find(|m| m.0 == "users.xml").unwrap();
-    let text = String::from_utf8(users.2.clone()).unwrap();
-    let at = text.find("<lastname>").unwrap() + "<lastname>".len();
-    let end = text[at..].find("</lastname>").unwrap() + at;
     let name = "O'Brien, \"Zoë\" Ærøskøbing";
     let escaped = name.replace('&', "&amp;").replace('"', "&quot;");
-    users.2 = format!("{}{}{}", &text[..at], escaped, &text[end..]).into_bytes();
-    let index = index_for(&members);
-    members
-        .iter_mut()
-        .find(|m| m.0 == ".ARCHIVE_INDEX")
-        .unwrap()
-        .2 = index;
     let input = dir.path().join("names.mbz");
-    write_tgz(&input, &members);
+    let edit = |text: &str| {
+        let at = text.find("<lastname>").unwrap() + "<lastname>".len();
+        let end = text[at..].find("</lastname>").unwrap() + at;
+        format!("{}{}{}", &text[..at], escaped, &text[end..])
+    };
+    util::with_member(&fixture("coh_basic.mbz"), "users.xml", edit, &input);
     let (code, err, csv) = plan(&[&input], &[&["--format", "uploaduser"], UNTIL].concat());
     assert_eq!(code, 0, "{err}");
     let mut r = csv::Reader::from_reader(csv.as_bytes());
@@ -283,20 +278,10 @@ fn csv_quoting_of_commas_quotes_and_accents() {
 #[test]
 fn toolsync_refuses_values_it_cannot_carry() {
     let dir = tempdir();
-    let mut members: Vec<RawMember> = raw_members(&fixture("coh_group.mbz"));
-    let groups = members.iter_mut().find(|m| m.0 == "groups.xml").unwrap();
-    let text = String::from_utf8(groups.2.clone()).unwrap();
-    groups.2 = text
-        .replacen("<name>Existing group B</name>", "<name>Group; B</name>", 1)
-        .into_bytes();
-    let index = index_for(&members);
-    members
-        .iter_mut()
-        .find(|m| m.0 == ".ARCHIVE_INDEX")
-        .unwrap()
-        .2 = index;
     let input = dir.path().join("semicolon.mbz");
-    write_tgz(&input, &members);
+    let edit =
+        |text: &str| text.replacen("<name>Existing group B</name>", "<name>Group; B</name>", 1);
+    util::with_member(&fixture("coh_group.mbz"), "groups.xml", edit, &input);
     let (code, err, _) = plan(&[&input], &[&["--format", "toolsync"], UNTIL].concat());
     assert_eq!(code, 2, "{err}");
     assert!(

@@ -183,6 +183,7 @@ pub fn run(a: PlanArgs, globals: super::Globals) -> Result<ExitCode> {
         course_key,
         separator,
         encoding,
+        now: time::now_epoch(),
     };
     let mut buf = Vec::new();
     let written = format

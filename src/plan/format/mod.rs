@@ -62,6 +62,8 @@ pub struct Settings {
     pub separator: Separator,
     /// tool_sync's file encoding.
     pub encoding: Encoding,
+    /// The plan's run time (epoch): Upload users' start for a planned start of 0.
+    pub now: i64,
 }
 
 /// What a writer wrote: how many rows (lines, actions or requests, as `unit` says), how many actions it left
@@ -328,6 +330,7 @@ mod tests {
             course_key: CourseKey::Shortname,
             separator: Separator::default(),
             encoding: Encoding::default(),
+            now: 0,
         };
         let e = key_of(&action, &settings).unwrap_err();
         assert!(matches!(

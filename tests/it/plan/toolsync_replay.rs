@@ -12,14 +12,9 @@ use std::path::{Path, PathBuf};
 use chrono::{NaiveDateTime, TimeZone};
 use chrono_tz::Tz;
 
+use super::ZONES;
 use crate::util::{self, run, tempdir};
 
-const ZONES: &[&str] = &[
-    "Europe/Paris",
-    "America/Santiago",
-    "Pacific/Auckland",
-    "UTC",
-];
 const UNTIL: &[&str] = &["--until", "2027-08-31", "--from", "cohort,database"];
 
 /// What one (user, course) ends up with.
@@ -32,7 +27,7 @@ struct Enrolment {
 }
 
 /// Runs plan to standard output; returns (exit code, stderr, stdout bytes).
-fn plan_stdout(input: &Path, zone: &str, args: &[&str]) -> (i32, String, Vec<u8>) {
+pub(super) fn plan_stdout(input: &Path, zone: &str, args: &[&str]) -> (i32, String, Vec<u8>) {
     let mut all = vec![
         "plan",
         input.to_str().unwrap(),

@@ -449,7 +449,8 @@ pub struct PlanArgs {
     /// The archives come from the site the plan is for, so their numeric ids are valid there (required by ws).
     #[arg(long)]
     pub same_site: bool,
-    /// Write the plan even when some archives failed (they are listed; their courses are missing from it).
+    /// Write the plan even when some archives failed or some rows cannot be written exactly (Upload users: a numeric or
+    /// space-padded group name): they are listed, and missing from the plan.
     #[arg(long)]
     pub allow_partial: bool,
     /// Replace FILE if it already exists.

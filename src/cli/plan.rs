@@ -184,6 +184,7 @@ pub fn run(a: PlanArgs, globals: super::Globals) -> Result<ExitCode> {
         separator,
         encoding,
         now: time::now_epoch(),
+        allow_partial: a.allow_partial,
     };
     let mut buf = Vec::new();
     let written = format

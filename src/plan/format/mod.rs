@@ -64,6 +64,8 @@ pub struct Settings {
     pub encoding: Encoding,
     /// The plan's run time (epoch): Upload users' start for a planned start of 0.
     pub now: i64,
+    /// Leave out (and list) the rows a consumer would misread, instead of refusing the plan.
+    pub allow_partial: bool,
 }
 
 /// What a writer wrote: how many rows (lines, actions or requests, as `unit` says), how many actions it left
@@ -331,6 +333,7 @@ mod tests {
             separator: Separator::default(),
             encoding: Encoding::default(),
             now: 0,
+            allow_partial: false,
         };
         let e = key_of(&action, &settings).unwrap_err();
         assert!(matches!(

@@ -80,6 +80,8 @@ fn write_uploaduser(plans: &[CoursePlan], settings: &Settings, out: &mut dyn Wri
     let tz = settings.tz;
     let mut warnings = Vec::new();
     let mut no_start = Vec::new();
+    let mut left_out = Vec::new();
+    let mut rows = 0;
     let actions: Vec<&Action> = plans.iter().flat_map(|p| &p.actions).collect();
     let width = actions.iter().map(|a| slots(a)).max().unwrap_or(1);
     let any_groups = actions.iter().any(|a| !a.groups.is_empty());
@@ -112,6 +114,22 @@ fn write_uploaduser(plans: &[CoursePlan], settings: &Settings, out: &mut dyn Wri
             ));
         }
         for a in &p.actions {
+            if let Some(bad) = a.groups.iter().find(|g| unreadable_group(g)) {
+                let e = FormatError::Unreadable {
+                    user: a.user.user.username.clone(),
+                    course: a.course.shortname.clone(),
+                    column: "group",
+                    value: bad.clone(),
+                    why: "Upload users takes a numeric group# as a group id, and trims values (another or a new \
+                          group would be used)"
+                        .into(),
+                };
+                if !settings.allow_partial {
+                    return Err(e);
+                }
+                left_out.push(format!("{e}: left out"));
+                continue;
+            }
             let (start, days, warn) =
                 upload_dates(a.values.timestart, a.values.timeend, tz, settings.now);
             if a.values.timestart == 0 {
@@ -163,6 +181,7 @@ fn write_uploaduser(plans: &[CoursePlan], settings: &Settings, out: &mut dyn Wri
                 }
             }
             w.write_record(&row).map_err(csv_err)?;
+            rows += 1;
         }
     }
     w.flush()?;
@@ -175,12 +194,41 @@ fn write_uploaduser(plans: &[CoursePlan], settings: &Settings, out: &mut dyn Wri
             no_start.join("\n")
         ));
     }
+    let left = left_out.len();
+    warnings.extend(left_out);
     Ok(Output {
-        rows: actions.len(),
+        rows,
         unit: "rows",
-        left_out: 0,
+        left_out: left,
         warnings,
     })
+}
+
+/// A group name Upload users would not read as that name (`admin/tool/uploaduser/classes/process.php`,
+/// `process_line()`: the course's group cache is keyed by group id and by name only `if
+/// (!is_numeric($group->name))`, and `array_key_exists($addgroup, …)` then finds a group *id* equal to a numeric
+/// value or creates another group; `!empty($user->{'group'.$i})` skips `0`). Values are trimmed (issue 18's
+/// reading of the upload), so a name with surrounding spaces names another group.
+pub fn unreadable_group(name: &str) -> bool {
+    name.trim() != name || name.is_empty() || php_is_numeric(name)
+}
+
+/// PHP 8's `is_numeric()` on a string: optional surrounding whitespace, a sign, digits with an optional decimal
+/// point, an optional exponent.
+fn php_is_numeric(text: &str) -> bool {
+    let t = text.trim_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
+    let t = t.strip_prefix(['+', '-']).unwrap_or(t);
+    let (mantissa, exponent) = match t.find(['e', 'E']) {
+        Some(i) => (&t[..i], Some(&t[i + 1..])),
+        None => (t, None),
+    };
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let mantissa_ok = match mantissa.split_once('.') {
+        Some((a, b)) => (digits(a) || a.is_empty()) && (digits(b) || b.is_empty()) && !(a.is_empty() && b.is_empty()),
+        None => digits(mantissa),
+    };
+    let exponent_ok = exponent.is_none_or(|e| digits(e.strip_prefix(['+', '-']).unwrap_or(e)));
+    mantissa_ok && exponent_ok
 }
 
 fn csv_err(e: csv::Error) -> FormatError {
@@ -215,6 +263,16 @@ mod tests {
             end,
             "{text} + {days:?} days in {tz}"
         );
+    }
+
+    #[test]
+    fn group_names_upload_users_misreads() {
+        for bad in ["2", " 12", "1.5", "-3", "1e3", ".5", "0", "Padded ", " A", ""] {
+            assert!(unreadable_group(bad), "{bad:?}");
+        }
+        for good in ["Group 2", "2a", "0x1A", "e5", "Manual group A", "1e", "."] {
+            assert!(!unreadable_group(good), "{good:?}");
+        }
     }
 
     #[test]

@@ -283,7 +283,7 @@ fn every_fixture_replayed_by_tool_sync_gives_the_plan() {
 }
 
 /// `coh_group.mbz` with `edit` applied to its groups.xml.
-fn with_groups(dir: &Path, name: &str, edit: impl Fn(&str) -> String) -> PathBuf {
+pub(super) fn with_groups(dir: &Path, name: &str, edit: impl Fn(&str) -> String) -> PathBuf {
     let input = dir.join(name);
     let src = util::root().join("fixtures/coh_group.mbz");
     util::with_member(&src, "groups.xml", edit, &input);
@@ -291,7 +291,7 @@ fn with_groups(dir: &Path, name: &str, edit: impl Fn(&str) -> String) -> PathBuf
 }
 
 /// `n` more groups, named by `name(i)`, each holding user 40 (cg001).
-fn more_groups(n: usize, name: impl Fn(usize) -> String) -> impl Fn(&str) -> String {
+pub(super) fn more_groups(n: usize, name: impl Fn(usize) -> String) -> impl Fn(&str) -> String {
     move |text: &str| {
         let mut extra = String::new();
         for i in 0..n {

@@ -116,3 +116,31 @@ fn every_fixture_replayed_by_upload_users_gives_the_plan() {
     }
     assert!(rows_checked > 100, "{rows_checked}");
 }
+
+#[test]
+fn numeric_or_padded_group_names_are_refused_or_left_out() {
+    use super::toolsync_replay::{more_groups, plan_stdout, with_groups};
+    let dir = util::tempdir();
+    for (file, name) in [("numeric.mbz", "2"), ("padded.mbz", " Padded")] {
+        let input = with_groups(dir.path(), file, more_groups(1, move |_| name.to_owned()));
+        let (code, err, out) = plan_stdout(&input, "UTC", &["--format", "uploaduser"]);
+        assert_eq!(code, 2, "{err}");
+        assert!(out.is_empty());
+        assert!(
+            err.contains("user `cg001` in course `COH_GROUP`: group") && err.contains("group id"),
+            "{err}"
+        );
+        let args = ["--format", "uploaduser", "--allow-partial"];
+        let (code, err, out) = plan_stdout(&input, "UTC", &args);
+        assert_eq!(code, 0, "{err}");
+        let csv = String::from_utf8(out).unwrap();
+        assert!(!csv.contains("\ncg001,"), "{csv}");
+        assert!(csv.contains("\ncg002,"), "{csv}");
+        assert!(
+            err.contains("plan: 27 rows written to standard output (Uploaduser): 27 of 28 actions in 1 courses (1 left out")
+                && err.contains("cg001")
+                && err.contains(": left out"),
+            "{err}"
+        );
+    }
+}

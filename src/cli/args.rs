@@ -375,6 +375,28 @@ pub enum UserKeyArg {
     Id,
 }
 
+/// `--separator` of tool_sync plans.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SeparatorArg {
+    /// `;`, the plugin's default
+    #[value(name = ";")]
+    Semicolon,
+    /// `,`
+    #[value(name = ",")]
+    Comma,
+}
+
+/// `--encoding` of tool_sync plans.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum EncodingArg {
+    /// UTF-8, the plugin's default
+    #[value(name = "utf-8")]
+    Utf8,
+    /// ISO-8859-1 (a character it cannot hold is refused)
+    #[value(name = "iso-8859-1")]
+    Latin1,
+}
+
 /// `--course-key`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum CourseKeyArg {
@@ -402,7 +424,7 @@ pub struct PlanArgs {
     /// The plan's format.
     #[arg(long, value_enum)]
     pub format: PlanFormat,
-    /// Where to write the plan.
+    /// Where to write the plan; `-` writes it to standard output (the summary stays on standard error).
     #[arg(short, long, value_name = "FILE")]
     pub output: PathBuf,
     /// What to convert, until when (as in convert).
@@ -414,6 +436,12 @@ pub struct PlanArgs {
     /// Course identifier for tool_sync and JSON (match the site's tool_sync/enrols_courseidentifier).
     #[arg(long, value_enum, default_value = "shortname")]
     pub course_key: CourseKeyArg,
+    /// tool_sync's field separator (match the site's tool_sync/csvseparator). Default: `;`.
+    #[arg(long, value_enum)]
+    pub separator: Option<SeparatorArg>,
+    /// tool_sync's file encoding (match the site's tool_sync/encoding). Default: utf-8.
+    #[arg(long, value_enum)]
+    pub encoding: Option<EncodingArg>,
     /// A users-and-roles backup of the course that will receive the enrolments: plan only what changes something,
     /// never shorten or suspend an access it grants, and predict a merge restore.
     #[arg(long, value_name = "TARGET.mbz")]
@@ -421,7 +449,8 @@ pub struct PlanArgs {
     /// The archives come from the site the plan is for, so their numeric ids are valid there (required by ws).
     #[arg(long)]
     pub same_site: bool,
-    /// Write the plan even when some archives failed (they are listed; their courses are missing from it).
+    /// Write the plan even when some archives failed or some rows cannot be written exactly (Upload users: a numeric or
+    /// space-padded group name): they are listed, and missing from the plan.
     #[arg(long)]
     pub allow_partial: bool,
     /// Replace FILE if it already exists.

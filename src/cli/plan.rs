@@ -9,7 +9,7 @@ use mbz_enrol::archive::output::Atomic;
 use mbz_enrol::plan::{self, CourseKey, CoursePlan, FormatError, Keys, Settings, UserKey, into};
 use mbz_enrol::time;
 
-use super::args::{CourseKeyArg, PlanArgs, UserKeyArg};
+use super::args::{CourseKeyArg, EncodingArg, PlanArgs, SeparatorArg, UserKeyArg};
 use super::resolve::{self, clean_list};
 
 /// `--format` of `plan`: one of the library's formats ([`plan::FORMATS`]), offered by its name.
@@ -74,6 +74,19 @@ pub fn run(a: PlanArgs, globals: super::Globals) -> Result<ExitCode> {
         CourseKeyArg::Id => CourseKey::Id,
     };
     let format = a.format.0;
+    if format.name() != "toolsync" && (a.separator.is_some() || a.encoding.is_some()) {
+        bail!("--separator and --encoding apply to --format toolsync only");
+    }
+    let separator = match a.separator {
+        Some(SeparatorArg::Comma) => plan::Separator::Comma,
+        Some(SeparatorArg::Semicolon) | None => plan::Separator::Semicolon,
+    };
+    let encoding = match a.encoding {
+        Some(EncodingArg::Latin1) => plan::Encoding::Latin1,
+        Some(EncodingArg::Utf8) | None => plan::Encoding::Utf8,
+    };
+    // `-o -`: the plan goes to standard output; there is no file to protect or to check.
+    let to_stdout = a.output.as_os_str() == "-";
     if format.keys() == Keys::SourceIds && !a.same_site {
         bail!(
             "--format {} sends the backup's numeric user, course and role ids: they are valid only on the site that \
@@ -122,29 +135,8 @@ pub fn run(a: PlanArgs, globals: super::Globals) -> Result<ExitCode> {
     if found.jobs.is_empty() {
         bail!("no backup found in the given archives or folders");
     }
-    super::refuse_existing(&a.output, a.force)?;
-    // The plan file must not replace an input archive or land inside an input folder.
-    for job in &found.jobs {
-        mbz_enrol::archive::output::check(&job.input, &a.output)?;
-    }
-    let out_dir = std::fs::canonicalize(
-        a.output
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(std::path::Path::new(".")),
-    )
-    .unwrap_or_default();
-    for input in &a.inputs {
-        if input.is_dir()
-            && let Ok(root) = std::fs::canonicalize(input)
-            && out_dir.starts_with(&root)
-        {
-            bail!(
-                "-o {} is inside input folder {}: write the plan outside the backups",
-                a.output.display(),
-                input.display()
-            );
-        }
+    if !to_stdout {
+        check_output(&a.output, &a.inputs, a.force, &found.jobs)?;
     }
     let mut plans: Vec<CoursePlan> = Vec::new();
     let mut failed = 0;
@@ -189,35 +181,53 @@ pub fn run(a: PlanArgs, globals: super::Globals) -> Result<ExitCode> {
         tz,
         user_key,
         course_key,
+        separator,
+        encoding,
+        now: time::now_epoch(),
+        allow_partial: a.allow_partial,
     };
     let mut buf = Vec::new();
-    let warnings = format
+    let written = format
         .write(&plans, &settings, &mut buf)
         .map_err(format_error)?;
-    let input = a
-        .inputs
-        .first()
-        .map(std::path::PathBuf::as_path)
-        .unwrap_or(std::path::Path::new(""));
-    mbz_enrol::archive::output::check(input, &a.output)?;
-    let mut out = Atomic::new(&a.output)?;
-    out.file().write_all(&buf).map_err(|e| out.write_error(e))?;
-    out.commit()?;
     let actions: usize = plans.iter().map(|p| p.actions.len()).sum();
+    let place = if to_stdout {
+        std::io::stdout().lock().write_all(&buf)?;
+        "standard output".to_owned()
+    } else {
+        let input = a
+            .inputs
+            .first()
+            .map(std::path::PathBuf::as_path)
+            .unwrap_or(std::path::Path::new(""));
+        mbz_enrol::archive::output::check(input, &a.output)?;
+        let mut out = Atomic::new(&a.output)?;
+        out.file().write_all(&buf).map_err(|e| out.write_error(e))?;
+        out.commit()?;
+        a.output.display().to_string()
+    };
     writeln!(
         err,
-        "plan: {} actions for {} courses written to {} ({:?})",
+        "plan: {} {} written to {} ({:?}): {} of {} actions in {} courses{}",
+        written.rows,
+        written.unit,
+        place,
+        a.format,
+        actions - written.left_out,
         actions,
         plans.len(),
-        a.output.display(),
-        a.format
+        if written.left_out > 0 {
+            format!(" ({} left out, listed below)", written.left_out)
+        } else {
+            String::new()
+        }
     )?;
     for p in &plans {
         for w in &p.warnings {
             writeln!(err, "warning: {}: {w}", p.course.shortname)?;
         }
     }
-    for w in &warnings {
+    for w in &written.warnings {
         writeln!(err, "warning: {w}")?;
     }
     if let Some(note) = format.import_note(&settings) {
@@ -228,6 +238,41 @@ pub fn run(a: PlanArgs, globals: super::Globals) -> Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Refuses an output file that exists (without `--force`), would replace an input archive or lands inside an
+/// input folder.
+fn check_output(
+    output: &std::path::Path,
+    inputs: &[std::path::PathBuf],
+    force: bool,
+    jobs: &[mbz_enrol::batch::Job],
+) -> Result<()> {
+    super::refuse_existing(output, force)?;
+    // The plan file must not replace an input archive or land inside an input folder.
+    for job in jobs {
+        mbz_enrol::archive::output::check(&job.input, output)?;
+    }
+    let out_dir = std::fs::canonicalize(
+        output
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(std::path::Path::new(".")),
+    )
+    .unwrap_or_default();
+    for input in inputs {
+        if input.is_dir()
+            && let Ok(root) = std::fs::canonicalize(input)
+            && out_dir.starts_with(&root)
+        {
+            bail!(
+                "-o {} is inside input folder {}: write the plan outside the backups",
+                output.display(),
+                input.display()
+            );
+        }
+    }
+    Ok(())
 }
 
 /// A format error, with the hint for an empty identifier.

@@ -13,7 +13,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-pub use format::{FORMATS, Format, FormatError, Keys, Settings, format};
+pub use format::{
+    Encoding, FORMATS, Format, FormatError, GROUPS_PER_LINE, Keys, MAX_LINE_BYTES, Output,
+    Separator, Settings, format,
+};
 
 use crate::backup::User;
 use crate::enrol::members::USERS;

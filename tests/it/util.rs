@@ -239,6 +239,21 @@ pub fn index_for(members: &[RawMember]) -> Vec<u8> {
     s.into_bytes()
 }
 
+/// A copy of the tar.gz `src` written to `out`, its member `member` (UTF-8) rewritten by `edit` and its
+/// `.ARCHIVE_INDEX` made to match.
+pub fn with_member(src: &Path, member: &str, edit: impl Fn(&str) -> String, out: &Path) {
+    let mut members = raw_members(src);
+    let m = members.iter_mut().find(|m| m.0 == member).unwrap();
+    m.2 = edit(std::str::from_utf8(&m.2).unwrap()).into_bytes();
+    let index = index_for(&members);
+    members
+        .iter_mut()
+        .find(|m| m.0 == ".ARCHIVE_INDEX")
+        .unwrap()
+        .2 = index;
+    write_tgz(out, &members);
+}
+
 /// Compares `text` with `tests/golden/NAME` (rewritten instead when MBZ_UPDATE_GOLDEN is set), after replacing the
 /// clone's path with `$ROOT` and the version with `$VERSION`: wording and format changes show up in review.
 pub fn golden(name: &str, text: &str) {

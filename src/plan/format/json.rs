@@ -5,7 +5,7 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
-use super::{Format, Settings, Written, key_of};
+use super::{Format, Output, Settings, Written, key_of};
 use crate::plan::{Action, CourseKey, CoursePlan, UserKey};
 use crate::time;
 
@@ -21,6 +21,7 @@ fn write_json(plans: &[CoursePlan], settings: &Settings, mut out: &mut dyn Write
         tz,
         user_key,
         course_key,
+        ..
     } = *settings;
     #[derive(Serialize)]
     struct Doc<'a> {
@@ -86,6 +87,10 @@ fn write_json(plans: &[CoursePlan], settings: &Settings, mut out: &mut dyn Write
     };
     serde_json::to_writer_pretty(&mut out, &doc).map_err(io::Error::other)?;
     writeln!(out)?;
-    Ok(Vec::new())
+    Ok(Output {
+        rows: plans.iter().map(|p| p.actions.len()).sum(),
+        unit: "actions",
+        ..Output::default()
+    })
 }
 

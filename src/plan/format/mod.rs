@@ -10,6 +10,8 @@ use chrono_tz::Tz;
 use super::{Action, CourseKey, CoursePlan, UserKey};
 use crate::time;
 
+pub use toolsync::{Encoding, GROUPS_PER_LINE, MAX_LINE_BYTES, Separator};
+
 /// Declares each format's module and lists its [`Format`] in [`FORMATS`], in the order users see them.
 macro_rules! register {
     ($($module:ident),* $(,)?) => {
@@ -56,10 +58,48 @@ pub struct Settings {
     pub user_key: UserKey,
     /// The course identifier, where the format lets it be chosen.
     pub course_key: CourseKey,
+    /// tool_sync's field separator.
+    pub separator: Separator,
+    /// tool_sync's file encoding.
+    pub encoding: Encoding,
+    /// The plan's run time (epoch): Upload users' start for a planned start of 0.
+    pub now: i64,
+    /// Leave out (and list) the rows a consumer would misread, instead of refusing the plan.
+    pub allow_partial: bool,
 }
 
-/// What a writer returns: warnings (users left out, values written inexactly), or why it could not write.
-pub type Written = Result<Vec<String>, FormatError>;
+/// What a writer wrote: how many rows (lines, actions or requests, as `unit` says), how many actions it left
+/// out, and warnings (users left out, values written inexactly).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Output {
+    /// Rows written, the header not counted.
+    pub rows: usize,
+    /// What a row is (`rows`, `actions`, `requests`).
+    pub unit: &'static str,
+    /// Actions left out (each has its warning).
+    pub left_out: usize,
+    /// Warnings, the left-out actions' included.
+    pub warnings: Vec<String>,
+}
+
+impl Output {
+    /// Nothing written yet; rows are `unit`.
+    pub fn new(unit: &'static str) -> Self {
+        Self {
+            unit,
+            ..Self::default()
+        }
+    }
+
+    /// An action left out, and why.
+    pub fn left_out(&mut self, why: String) {
+        self.left_out += 1;
+        self.warnings.push(why);
+    }
+}
+
+/// What a writer returns: what it wrote, or why it could not write.
+pub type Written = Result<Output, FormatError>;
 
 /// One plan format: its name, what it carries, and its writer. Each format's file declares one, in a few lines:
 /// `Format::new(name, title, writer)`, then `.with_about(..)` and, where they differ from the defaults,
@@ -166,17 +206,32 @@ impl std::fmt::Display for Identifier {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum FormatError {
-    /// tool_sync splits on `;` with no quoting and reads line by line.
-    #[error(
-        "user `{user}`: {column} `{value}` contains a `;` or a line break, which tool_sync cannot read (it has no quoting)"
-    )]
-    Unquotable {
+    /// A value the consumer would read as something else (tool_sync: no quoting, values trimmed, one encoding).
+    #[error("user `{user}` in course `{course}`: {column} `{value}` cannot be written: {why}")]
+    Unreadable {
         /// The user (username).
         user: String,
+        /// The course (shortname).
+        course: String,
         /// The column.
         column: &'static str,
         /// The value.
         value: String,
+        /// Why, in the consumer's terms.
+        why: String,
+    },
+    /// A line tool_sync would split: it reads at most 1,023 bytes per line (`fgets(…, 1024)`).
+    #[error(
+        "user `{user}` in course `{course}`: its tool_sync line needs {bytes} bytes, more than the 1,023 that \
+         tool_sync reads per line (fgets 1024), even with one group per line"
+    )]
+    LineTooLong {
+        /// The user (username).
+        user: String,
+        /// The course (shortname).
+        course: String,
+        /// Bytes the shortest line would take, newline included.
+        bytes: usize,
     },
     /// The identifier the format needs is empty for this user or course.
     #[error("user `{user}` in course `{course}`: the {what} is empty")]
@@ -275,6 +330,10 @@ mod tests {
             tz: Tz::UTC,
             user_key: UserKey::Idnumber,
             course_key: CourseKey::Shortname,
+            separator: Separator::default(),
+            encoding: Encoding::default(),
+            now: 0,
+            allow_partial: false,
         };
         let e = key_of(&action, &settings).unwrap_err();
         assert!(matches!(

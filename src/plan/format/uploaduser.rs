@@ -5,7 +5,7 @@ use std::io::{self, Write};
 
 use chrono_tz::Tz;
 
-use super::{Format, FormatError, Keys, Settings, Written, local_minutes, reads_back};
+use super::{Format, FormatError, Keys, Output, Settings, Written, local_minutes, reads_back};
 use crate::plan::{Action, CourseKey, CoursePlan, UserKey};
 use crate::time;
 
@@ -28,10 +28,18 @@ fn import_note(settings: &Settings) -> String {
     )
 }
 
-/// Upload users computes `timeend = strtotime(enroltimestart) + enrolperiod × 86400`. Chooses a start, never later
-/// than `start` and written to the minute, and a whole number of days so that the end is exactly `end`,
-/// DST included. Returns (start text, days or `None` for unlimited, a warning when exactness is impossible).
-pub fn upload_dates(start: i64, end: i64, tz: Tz) -> (String, Option<i64>, Option<String>) {
+/// Upload users computes `timeend = strtotime(enroltimestart) + enrolperiod × 86400`
+/// (`admin/tool/uploaduser/classes/process.php`, `process_line()`: `$timeend = $timestart + $duration`, the
+/// duration `(int)$enrolperiod * DAYSECS`). Chooses a start, never later than the planned one and written to the
+/// minute, and a whole number of days so that the end is exactly `end`, DST included. Returns (start text, days
+/// or `None` for unlimited, a warning when exactness is impossible).
+///
+/// A planned start of 0 (none) has no date Upload users could write without showing a 1969 start (and the
+/// "duration after enrolment" completion criterion met at once): it is replaced by `now`, the plan's run time.
+/// The start written is then the latest whole minute not after `now` that keeps start + whole days = `end`
+/// (so between `now` − 1 day and `now`), or `now` to the minute when the end is unlimited.
+pub fn upload_dates(start: i64, end: i64, tz: Tz, now: i64) -> (String, Option<i64>, Option<String>) {
+    let start = if start == 0 { now } else { start };
     if end == 0 {
         let s = start - start.rem_euclid(60);
         return (local_minutes(s, tz), None, None);
@@ -71,6 +79,9 @@ fn slots(a: &Action) -> usize {
 fn write_uploaduser(plans: &[CoursePlan], settings: &Settings, out: &mut dyn Write) -> Written {
     let tz = settings.tz;
     let mut warnings = Vec::new();
+    let mut no_start = Vec::new();
+    let mut left_out = Vec::new();
+    let mut rows = 0;
     let actions: Vec<&Action> = plans.iter().flat_map(|p| &p.actions).collect();
     let width = actions.iter().map(|a| slots(a)).max().unwrap_or(1);
     let any_groups = actions.iter().any(|a| !a.groups.is_empty());
@@ -103,7 +114,33 @@ fn write_uploaduser(plans: &[CoursePlan], settings: &Settings, out: &mut dyn Wri
             ));
         }
         for a in &p.actions {
-            let (start, days, warn) = upload_dates(a.values.timestart, a.values.timeend, tz);
+            if let Some(bad) = a.groups.iter().find(|g| unreadable_group(g)) {
+                let e = FormatError::Unreadable {
+                    user: a.user.user.username.clone(),
+                    course: a.course.shortname.clone(),
+                    column: "group",
+                    value: bad.clone(),
+                    why: "Upload users takes a numeric group# as a group id, and trims values (another or a new \
+                          group would be used)"
+                        .into(),
+                };
+                if !settings.allow_partial {
+                    return Err(e);
+                }
+                left_out.push(format!("{e}: left out"));
+                continue;
+            }
+            let (start, days, warn) =
+                upload_dates(a.values.timestart, a.values.timeend, tz, settings.now);
+            if a.values.timestart == 0 {
+                no_start.push(format!(
+                    "  {} in {}: start {start}{}",
+                    a.user.user.username,
+                    a.course.shortname,
+                    days.map(|d| format!(" + {d} days = {}", time::format_iso(a.values.timeend, tz)))
+                        .unwrap_or_else(|| ", no end".into())
+                ));
+            }
             if let Some(warn) = warn {
                 warnings.push(format!("user {}: {warn}", a.user.user.username));
             }
@@ -144,10 +181,54 @@ fn write_uploaduser(plans: &[CoursePlan], settings: &Settings, out: &mut dyn Wri
                 }
             }
             w.write_record(&row).map_err(csv_err)?;
+            rows += 1;
         }
     }
     w.flush()?;
-    Ok(warnings)
+    if !no_start.is_empty() {
+        warnings.push(format!(
+            "{} rows have no start (0): each is written with the latest start, to the minute, not after the plan's \
+             run time ({}) that keeps start + whole days = the planned end (never a 1969 start):\n{}",
+            no_start.len(),
+            time::format_iso(settings.now, tz),
+            no_start.join("\n")
+        ));
+    }
+    let left = left_out.len();
+    warnings.extend(left_out);
+    Ok(Output {
+        rows,
+        unit: "rows",
+        left_out: left,
+        warnings,
+    })
+}
+
+/// A group name Upload users would not read as that name (`admin/tool/uploaduser/classes/process.php`,
+/// `process_line()`: the course's group cache is keyed by group id and by name only `if
+/// (!is_numeric($group->name))`, and `array_key_exists($addgroup, …)` then finds a group *id* equal to a numeric
+/// value or creates another group; `!empty($user->{'group'.$i})` skips `0`). Values are trimmed (issue 18's
+/// reading of the upload), so a name with surrounding spaces names another group.
+pub fn unreadable_group(name: &str) -> bool {
+    name.trim() != name || name.is_empty() || php_is_numeric(name)
+}
+
+/// PHP 8's `is_numeric()` on a string: optional surrounding whitespace, a sign, digits with an optional decimal
+/// point, an optional exponent.
+fn php_is_numeric(text: &str) -> bool {
+    let t = text.trim_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
+    let t = t.strip_prefix(['+', '-']).unwrap_or(t);
+    let (mantissa, exponent) = match t.find(['e', 'E']) {
+        Some(i) => (&t[..i], Some(&t[i + 1..])),
+        None => (t, None),
+    };
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let mantissa_ok = match mantissa.split_once('.') {
+        Some((a, b)) => (digits(a) || a.is_empty()) && (digits(b) || b.is_empty()) && !(a.is_empty() && b.is_empty()),
+        None => digits(mantissa),
+    };
+    let exponent_ok = exponent.is_none_or(|e| digits(e.strip_prefix(['+', '-']).unwrap_or(e)));
+    mantissa_ok && exponent_ok
 }
 
 fn csv_err(e: csv::Error) -> FormatError {
@@ -159,20 +240,39 @@ fn csv_err(e: csv::Error) -> FormatError {
 mod tests {
     use super::*;
 
+    /// A run time: 2026-12-07 03:21:26 UTC.
+    const NOW: i64 = 1_796_613_686;
+
     fn check(start: i64, end: i64, tz: Tz) {
-        let (text, days, warn) = upload_dates(start, end, tz);
+        let (text, days, warn) = upload_dates(start, end, tz, NOW);
         assert!(warn.is_none(), "{warn:?}");
         assert!(
             reads_back(&text, end - days.unwrap() * 86_400, tz),
             "{text}"
         );
         let s = end - days.unwrap() * 86_400;
-        assert!(s <= start, "{text} is later than the planned start");
+        let planned = if start == 0 { NOW } else { start };
+        assert!(s <= planned, "{text} is later than the planned start");
+        if end > planned {
+            // One day more only when the local time a day later is ambiguous (DST).
+            assert!(s > planned - 2 * 86_400, "{text} is earlier than needed");
+        }
+        assert!(s >= 0, "{text} is before 1970");
         assert_eq!(
             s + days.unwrap() * 86_400,
             end,
             "{text} + {days:?} days in {tz}"
         );
+    }
+
+    #[test]
+    fn group_names_upload_users_misreads() {
+        for bad in ["2", " 12", "1.5", "-3", "1e3", ".5", "0", "Padded ", " A", ""] {
+            assert!(unreadable_group(bad), "{bad:?}");
+        }
+        for good in ["Group 2", "2a", "0x1A", "e5", "Manual group A", "1e", "."] {
+            assert!(!unreadable_group(good), "{good:?}");
+        }
     }
 
     #[test]
@@ -196,7 +296,10 @@ mod tests {
         // End before start: still exact, with the start moved earlier.
         check(2_000_000_000, 1_900_000_020, paris);
         // Unlimited end: empty period, start to the minute.
-        let (text, days, _) = upload_dates(1_725_148_800, 0, paris);
+        let (text, days, _) = upload_dates(1_725_148_800, 0, paris, NOW);
         assert_eq!((text.as_str(), days), ("2024-09-01 02:00", None));
+        // No start and no end: the run time, to the minute.
+        let (text, days, _) = upload_dates(0, 0, santiago, NOW);
+        assert_eq!((text.as_str(), days), ("2026-12-07 00:21", None));
     }
 }

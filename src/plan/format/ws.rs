@@ -3,7 +3,7 @@
 
 use std::io::Write;
 
-use super::{Format, FormatError, Identifier, Keys, Settings, Written};
+use super::{Format, FormatError, Identifier, Keys, Output, Settings, Written};
 use crate::plan::{CourseKey, CoursePlan};
 
 /// Web-service bodies: the backup's own ids.
@@ -24,10 +24,10 @@ fn import_note(_settings: &Settings) -> String {
 /// Errors when a course has no id. Returns warnings (users left out).
 fn write_ws(plans: &[CoursePlan], _settings: &Settings, out: &mut dyn Write) -> Written {
     let mut items = Vec::new();
-    let mut warnings = Vec::new();
+    let mut output = Output::new("requests");
     for a in plans.iter().flat_map(|p| &p.actions) {
         if a.roles.is_empty() {
-            warnings.push(format!(
+            output.left_out(format!(
                 "user {} holds no role in {}: enrol_manual_enrol_users needs one: left out",
                 a.user.user.username, a.course.shortname
             ));
@@ -61,7 +61,8 @@ fn write_ws(plans: &[CoursePlan], _settings: &Settings, out: &mut dyn Write) -> 
         }
         // The brackets are sent as they are: PHP and curl accept them unencoded in a form body.
         writeln!(out, "{}", parts.join("&"))?;
+        output.rows += 1;
     }
-    Ok(warnings)
+    Ok(output)
 }
 

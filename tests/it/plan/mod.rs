@@ -3,7 +3,18 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::util::{self, RawMember, golden, index_for, raw_members, run, tempdir, write_tgz};
+use crate::util::{self, golden, run, tempdir};
+
+mod toolsync_replay;
+mod uploaduser_replay;
+
+/// The server zones the consumers' replays run in.
+const ZONES: &[&str] = &[
+    "Europe/Paris",
+    "America/Santiago",
+    "Pacific/Auckland",
+    "UTC",
+];
 
 fn fixture(name: &str) -> PathBuf {
     util::root().join("fixtures").join(name)
@@ -35,9 +46,11 @@ const UNTIL: &[&str] = &["--until", "2027-08-31", "--from", "cohort,database"];
 #[test]
 fn golden_files_for_every_format() {
     let (cg, db) = (fixture("coh_group.mbz"), fixture("db_sync.mbz"));
+    let before = mbz_enrol::time::now_epoch();
     let (code, err, text) = plan(&[&cg], &[&["--format", "uploaduser"], UNTIL].concat());
     assert_eq!(code, 0, "{err}");
-    golden("coh_group.uploaduser.csv", &text);
+    golden("coh_group.uploaduser.csv", &run_starts(&text, before));
+    assert!(err.contains("28 rows have no start (0)"), "{err}");
     assert!(
         err.contains("Update existing users only")
             && err.contains("comma")
@@ -64,12 +77,39 @@ fn golden_files_for_every_format() {
     golden("coh_group.plan.json", &text);
 }
 
+/// `text` (an Upload users CSV) with each start chosen from the run time (a start of 0: between `before` − 1 day
+/// and now) shown as `$RUN_START`, and its period as `$DAYS`: the golden file stays the same from day to day.
+fn run_starts(text: &str, before: i64) -> String {
+    let after = mbz_enrol::time::now_epoch();
+    let mut r = csv::Reader::from_reader(text.as_bytes());
+    let headers = r.headers().unwrap().clone();
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(&headers).unwrap();
+    for row in r.records() {
+        let mut row: Vec<String> = row.unwrap().iter().map(str::to_owned).collect();
+        for i in 0..row.len() {
+            if headers[i].starts_with("enroltimestart")
+                && !row[i].is_empty()
+                && (before - 86_400..=after).contains(&paris(&row[i]))
+            {
+                row[i] = "$RUN_START".into();
+                if !row[i + 1].is_empty() {
+                    row[i + 1] = "$DAYS".into();
+                }
+            }
+        }
+        w.write_record(&row).unwrap();
+    }
+    String::from_utf8(w.into_inner().unwrap()).unwrap()
+}
+
 #[test]
 fn upload_users_end_is_exact() {
     // Every row: strtotime(enroltimestart) + enrolperiod days == the planned end, and the start is not later
     // than the planned one (read from the JSON plan of the same conversion).
     for name in ["coh_group.mbz", "db_sync.mbz", "coh_basic.mbz"] {
         let f = fixture(name);
+        let before = mbz_enrol::time::now_epoch();
         let (_, _, csv) = plan(&[&f], &[&["--format", "uploaduser"], UNTIL].concat());
         let (_, _, json) = plan(&[&f], &[&["--format", "json"], UNTIL].concat());
         let json: serde_json::Value = serde_json::from_str(&json).unwrap();
@@ -86,7 +126,12 @@ fn upload_users_end_is_exact() {
                 action["user"]["username"].as_str().unwrap()
             );
             let start = paris(&row[col("enroltimestart1")]);
-            let planned_start = action["timestart"].as_i64().unwrap();
+            let mut planned_start = action["timestart"].as_i64().unwrap();
+            if planned_start == 0 {
+                // No start: the run time, at most a day later than the start written (never 1969).
+                assert!(start > before - 86_400 && start >= 0, "{name}: {row:?}");
+                planned_start = mbz_enrol::time::now_epoch();
+            }
             let planned_end = action["timeend"].as_i64().unwrap();
             assert!(start <= planned_start, "{name}: {row:?}");
             match &row[col("enrolperiod1")] {
@@ -256,22 +301,15 @@ fn into_a_target_plans_only_changes_and_predicts_the_merge() {
 #[test]
 fn csv_quoting_of_commas_quotes_and_accents() {
     let dir = tempdir();
-    let mut members: Vec<RawMember> = raw_members(&fixture("coh_basic.mbz"));
-    let users = members.iter_mut().find(|m| m.0 == "users.xml").unwrap();
-    let text = String::from_utf8(users.2.clone()).unwrap();
-    let at = text.find("<lastname>").unwrap() + "<lastname>".len();
-    let end = text[at..].find("</lastname>").unwrap() + at;
     let name = "O'Brien, \"Zoë\" Ærøskøbing";
     let escaped = name.replace('&', "&amp;").replace('"', "&quot;");
-    users.2 = format!("{}{}{}", &text[..at], escaped, &text[end..]).into_bytes();
-    let index = index_for(&members);
-    members
-        .iter_mut()
-        .find(|m| m.0 == ".ARCHIVE_INDEX")
-        .unwrap()
-        .2 = index;
     let input = dir.path().join("names.mbz");
-    write_tgz(&input, &members);
+    let edit = |text: &str| {
+        let at = text.find("<lastname>").unwrap() + "<lastname>".len();
+        let end = text[at..].find("</lastname>").unwrap() + at;
+        format!("{}{}{}", &text[..at], escaped, &text[end..])
+    };
+    util::with_member(&fixture("coh_basic.mbz"), "users.xml", edit, &input);
     let (code, err, csv) = plan(&[&input], &[&["--format", "uploaduser"], UNTIL].concat());
     assert_eq!(code, 0, "{err}");
     let mut r = csv::Reader::from_reader(csv.as_bytes());
@@ -283,20 +321,10 @@ fn csv_quoting_of_commas_quotes_and_accents() {
 #[test]
 fn toolsync_refuses_values_it_cannot_carry() {
     let dir = tempdir();
-    let mut members: Vec<RawMember> = raw_members(&fixture("coh_group.mbz"));
-    let groups = members.iter_mut().find(|m| m.0 == "groups.xml").unwrap();
-    let text = String::from_utf8(groups.2.clone()).unwrap();
-    groups.2 = text
-        .replacen("<name>Existing group B</name>", "<name>Group; B</name>", 1)
-        .into_bytes();
-    let index = index_for(&members);
-    members
-        .iter_mut()
-        .find(|m| m.0 == ".ARCHIVE_INDEX")
-        .unwrap()
-        .2 = index;
     let input = dir.path().join("semicolon.mbz");
-    write_tgz(&input, &members);
+    let edit =
+        |text: &str| text.replacen("<name>Existing group B</name>", "<name>Group; B</name>", 1);
+    util::with_member(&fixture("coh_group.mbz"), "groups.xml", edit, &input);
     let (code, err, _) = plan(&[&input], &[&["--format", "toolsync"], UNTIL].concat());
     assert_eq!(code, 2, "{err}");
     assert!(

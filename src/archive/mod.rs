@@ -9,7 +9,7 @@
 //! archive and member; a limit is carried as a value ([`Limit`]), never as the option that sets it.
 //!
 //! - tar.gz: POSIX ustar headers only, original order, names, modes and mtimes, and a freshly computed
-//!   `.ARCHIVE_INDEX` first when the input had one (moodle-format.md §1.2–§1.3); gzip header mtime 0, so the
+//!   `.ARCHIVE_INDEX` always first, whether or not the input had one (moodle-format.md §1.2–§1.3); gzip header mtime 0, so the
 //!   same input gives the same bytes.
 //! - zip: untouched members are raw-copied (no recompression), rewritten ones deflated.
 

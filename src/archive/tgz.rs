@@ -241,17 +241,16 @@ pub(super) fn write(
             source: other,
         },
     };
-    if loaded.has_index {
-        let index = tar::index_of(loaded.members.iter().map(|(path, m)| {
-            let size = replacements
-                .get(&*String::from_utf8_lossy(path))
-                .map_or(m.size, |new| new.len() as u64);
-            (path, m.kind, size, m.mtime)
-        }));
-        writer
-            .append_bytes(&tar::index_member(index.len() as u64), &index)
-            .map_err(out_err)?;
-    }
+    // Always a fresh index first, as Moodle's own backups have, whether or not the input had one.
+    let index = tar::index_of(loaded.members.iter().map(|(path, m)| {
+        let size = replacements
+            .get(&*String::from_utf8_lossy(path))
+            .map_or(m.size, |new| new.len() as u64);
+        (path, m.kind, size, m.mtime)
+    }));
+    writer
+        .append_bytes(&tar::index_member(index.len() as u64), &index)
+        .map_err(out_err)?;
     match &loaded.tar {
         Some(tar) => copy_members(
             input,

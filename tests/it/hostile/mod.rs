@@ -201,6 +201,25 @@ impl Case {
         (o.status.code().unwrap_or(-1), failed, stderr(&o))
     }
 
+    /// `verify` passes (exit 0) with warnings from at least these checks: restore skips or misreports.
+    fn verify_warns(&self, checks: &[&str]) {
+        let o = self.run(&["verify", self.input.to_str().unwrap(), "--json"]);
+        let v: serde_json::Value =
+            serde_json::from_slice(&o.stdout).unwrap_or(serde_json::Value::Null);
+        assert_eq!(o.status.code(), Some(0), "verify {}: {v:#}", self.name());
+        for c in checks {
+            assert!(
+                v["checks"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|x| x["name"] == *c && x["severity"] == "warning"),
+                "verify {}: `{c}` did not warn: {v:#}",
+                self.name()
+            );
+        }
+    }
+
     /// `verify` reads the archive and fails (exit 1) with at least these checks.
     fn verify_fails(&self, checks: &[&str]) {
         let (code, failed, err) = self.verify();

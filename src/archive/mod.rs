@@ -9,8 +9,9 @@
 //! archive and member; a limit is carried as a value ([`Limit`]), never as the option that sets it.
 //!
 //! - tar.gz: POSIX ustar headers only, original order, names, modes and mtimes, and a freshly computed
-//!   `.ARCHIVE_INDEX` always first, whether or not the input had one (moodle-format.md §1.2–§1.3); gzip header mtime 0, so the
-//!   same input gives the same bytes.
+//!   `.ARCHIVE_INDEX` always first, whether or not the input had one, `./` prefixes trimmed as Moodle's
+//!   extractor trims them (moodle-format.md §1.2–§1.3); gzip header mtime 0, so the same input gives the same
+//!   bytes.
 //! - zip: untouched members are raw-copied (no recompression), rewritten ones deflated.
 
 mod error;

@@ -265,3 +265,40 @@ fn manual_instance_without_user_enrolments_passes() {
     let (code, v) = verify_against(&out, &input);
     assert_eq!(code, 0, "{v:#}");
 }
+
+/// `tar -C dir .`: every name `./`-prefixed, the root entry `./` first. Moodle's extractor trims the prefix; the
+/// output is written in Moodle's root layout, byte for byte what the clean archive converts to, and verify says so.
+#[test]
+fn dot_slash_names_convert_as_the_clean_archive() {
+    let dir = tempdir();
+    let clean = shape(dir.path(), "clean.mbz", |_| {});
+    let dotted = shape(dir.path(), "dotted.mbz", |m| {
+        for x in m.iter_mut() {
+            x.0 = format!("./{}", x.0);
+        }
+        m.insert(0, ("./".into(), b'5', Vec::new()));
+    });
+    let (a, b) = (dir.path().join("a.mbz"), dir.path().join("b.mbz"));
+    for (input, out) in [(&clean, &a), (&dotted, &b)] {
+        let o = convert(input, out, true);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    assert!(
+        std::fs::read(&a).unwrap() == std::fs::read(&b).unwrap(),
+        "outputs differ"
+    );
+    let (code, v) = verify_against(&b, &dotted);
+    assert_eq!(code, 0, "{v:#}");
+    let o = run(&["verify", dotted.to_str().unwrap(), "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(o.status.code(), Some(0), "{v:#}");
+    let paths = check(&v, "member-paths");
+    assert_eq!(paths["severity"], "warning");
+    assert!(
+        paths["finding"]
+            .as_str()
+            .unwrap()
+            .contains("restore extracts it as"),
+        "{paths:#}"
+    );
+}

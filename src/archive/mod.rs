@@ -246,6 +246,34 @@ impl Loaded {
         }
     }
 
+    /// Members no backup Moodle writes can hold, each with why: absolute names, `..` components, backslashes,
+    /// NUL bytes, links, devices and FIFOs. Writing commands refuse an archive with any; `inspect` lists them.
+    pub fn hostile(&self) -> Vec<(String, &'static str)> {
+        self.members()
+            .into_iter()
+            .filter_map(|m| {
+                let why = if m.path.starts_with('/') {
+                    "is an absolute path"
+                } else if m.path.split('/').any(|c| c == "..") {
+                    "climbs out of the backup folder with `..`"
+                } else if m.path.contains('\\') {
+                    "holds a backslash (a path separator to Windows tools)"
+                } else if m.path.contains('\0') {
+                    "holds a NUL byte"
+                } else {
+                    match m.kind {
+                        'f' | 'd' => return None,
+                        '1' | '2' => "is a link",
+                        '3' | '4' => "is a device",
+                        '6' => "is a FIFO",
+                        _ => "is neither a file nor a folder",
+                    }
+                };
+                Some((m.path, why))
+            })
+            .collect()
+    }
+
     /// A wanted member's bytes.
     pub fn doc(&self, path: &str) -> Option<&[u8]> {
         self.docs.get(path).map(Vec::as_slice)

@@ -609,6 +609,22 @@ fn scan_tgz(path: &Path, scan: &mut Scan) -> io::Result<()> {
             b'5' => 'd',
             other => char::from(other),
         };
+        if let Some(what) = match flag {
+            b'1' => Some("a hard link"),
+            b'2' => Some("a symbolic link"),
+            b'3' | b'4' => Some("a device"),
+            b'6' => Some("a FIFO"),
+            _ => None,
+        } {
+            let target = String::from_utf8_lossy(cstr(&block[157..257])).into_owned();
+            scan.fail(
+                names::PATHS,
+                format!(
+                    "member `{member}` is {what}{}: no Moodle backup holds one (restore skips it; convert and renew refuse the archive)",
+                    if target.is_empty() { String::new() } else { format!(" to `{target}`") }
+                ),
+            );
+        }
         // Moodle reads no data for link and device entries; a size there would desynchronise the stream.
         let data_len = if matches!(flag, b'1'..=b'6') { 0 } else { size };
         if !scan.count(path, &member, data_len) {

@@ -42,6 +42,21 @@ fn load_with_users(
     Ok((loaded, users))
 }
 
+/// Refuses an archive holding a member no Moodle backup holds (absolute, `..`, backslash, NUL, link, device):
+/// the tool writes nothing from it.
+fn refuse_hostile(input: &Path, loaded: &Loaded) -> Result<()> {
+    match loaded.hostile().into_iter().next() {
+        None => Ok(()),
+        Some((member, why)) => Err(Error::Archive(archive::Error::Member {
+            path: input.to_path_buf(),
+            member,
+            reason: format!(
+                "{why}: no Moodle backup holds such a member, so the archive is refused (nothing written)"
+            ),
+        })),
+    }
+}
+
 fn docs(loaded: &Loaded) -> Docs<'_> {
     Docs::from_lookup(|member| loaded.doc(member))
 }
@@ -351,6 +366,7 @@ pub fn convert_file_with(
     // copied while it runs.
     archive::produce_and_write(input, output, REWRITTEN, write, || {
         let loaded = archive::load_limited(input, READ, &write.limits)?;
+        refuse_hostile(input, &loaded)?;
         let info = info(input, &loaded)?;
         let course = Course::new(&info, &loaded);
         let opts = options(&course)?;
@@ -416,6 +432,13 @@ pub fn inspect_file_limited(input: &Path, limits: &archive::Limits) -> Result<In
     let info = info(input, &loaded)?;
     let mut summary = summary::summarize(&docs(&loaded)).map_err(enrol_err(input))?;
     summary.warnings.extend(without_users(&info));
+    summary
+        .warnings
+        .extend(loaded.hostile().into_iter().map(|(m, why)| {
+        format!(
+            "member `{m}` {why}: no Moodle backup holds one; convert and renew refuse this archive"
+        )
+    }));
     Ok(Inspection {
         archive: input.display().to_string(),
         container: loaded.container(),
@@ -454,6 +477,7 @@ pub fn renew_file_with(
 ) -> Result<RenewOutcome> {
     archive::produce_and_write(input, output, REWRITTEN, write, || {
         let (loaded, users) = load_with_users(input, &write.limits)?;
+        refuse_hostile(input, &loaded)?;
         let info = info(input, &loaded)?;
         let users: BTreeMap<i64, String> =
             users.into_iter().map(|(id, u)| (id, u.username)).collect();

@@ -9,8 +9,9 @@
 //! archive and member; a limit is carried as a value ([`Limit`]), never as the option that sets it.
 //!
 //! - tar.gz: POSIX ustar headers only, original order, names, modes and mtimes, and a freshly computed
-//!   `.ARCHIVE_INDEX` first when the input had one (moodle-format.md §1.2–§1.3); gzip header mtime 0, so the
-//!   same input gives the same bytes.
+//!   `.ARCHIVE_INDEX` always first, whether or not the input had one, `./` prefixes trimmed as Moodle's
+//!   extractor trims them (moodle-format.md §1.2–§1.3); gzip header mtime 0, so the same input gives the same
+//!   bytes.
 //! - zip: untouched members are raw-copied (no recompression), rewritten ones deflated.
 
 mod error;
@@ -243,6 +244,34 @@ impl Loaded {
                 .collect(),
             Listing::Zip(m) => m.clone(),
         }
+    }
+
+    /// Members no backup Moodle writes can hold, each with why: absolute names, `..` components, backslashes,
+    /// NUL bytes, links, devices and FIFOs. Writing commands refuse an archive with any; `inspect` lists them.
+    pub fn hostile(&self) -> Vec<(String, &'static str)> {
+        self.members()
+            .into_iter()
+            .filter_map(|m| {
+                let why = if m.path.starts_with('/') {
+                    "is an absolute path"
+                } else if m.path.split('/').any(|c| c == "..") {
+                    "climbs out of the backup folder with `..`"
+                } else if m.path.contains('\\') {
+                    "holds a backslash (a path separator to Windows tools)"
+                } else if m.path.contains('\0') {
+                    "holds a NUL byte"
+                } else {
+                    match m.kind {
+                        'f' | 'd' => return None,
+                        '1' | '2' => "is a link",
+                        '3' | '4' => "is a device",
+                        '6' => "is a FIFO",
+                        _ => "is neither a file nor a folder",
+                    }
+                };
+                Some((m.path, why))
+            })
+            .collect()
     }
 
     /// A wanted member's bytes.

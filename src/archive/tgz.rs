@@ -91,14 +91,39 @@ fn unwrap_tar(e: io::Error) -> TarError {
 }
 
 /// The member after `last` in the archive at `path`, read errors saying where they happened.
+/// The next member, its name as Moodle's extractor sees it: leading `./` trimmed (`tar -C dir .` archives), and
+/// the `./` entry itself (the root) skipped. Both passes read through here, so the output is written with the
+/// trimmed names, in Moodle's root layout.
 fn next<R: Read>(
     reader: &mut tar::Reader<R>,
     path: &Path,
     last: Option<&str>,
 ) -> Result<Option<tar::Member>> {
-    reader
-        .next_member()
-        .map_err(|e| read_err(path, after(last), e))
+    loop {
+        let Some(mut m) = reader
+            .next_member()
+            .map_err(|e| read_err(path, after(last), e))?
+        else {
+            return Ok(None);
+        };
+        let mut start = 0;
+        while m.path[start..].starts_with(b"./") {
+            start += 2;
+            while m.path.get(start) == Some(&b'/') {
+                start += 1;
+            }
+        }
+        if start > 0 {
+            m.path.drain(..start);
+            if m.path.is_empty() {
+                continue;
+            }
+        }
+        if m.path == b"." {
+            continue;
+        }
+        return Ok(Some(m));
+    }
 }
 
 fn after(last: Option<&str>) -> String {
@@ -241,17 +266,16 @@ pub(super) fn write(
             source: other,
         },
     };
-    if loaded.has_index {
-        let index = tar::index_of(loaded.members.iter().map(|(path, m)| {
-            let size = replacements
-                .get(&*String::from_utf8_lossy(path))
-                .map_or(m.size, |new| new.len() as u64);
-            (path, m.kind, size, m.mtime)
-        }));
-        writer
-            .append_bytes(&tar::index_member(index.len() as u64), &index)
-            .map_err(out_err)?;
-    }
+    // Always a fresh index first, as Moodle's own backups have, whether or not the input had one.
+    let index = tar::index_of(loaded.members.iter().map(|(path, m)| {
+        let size = replacements
+            .get(&*String::from_utf8_lossy(path))
+            .map_or(m.size, |new| new.len() as u64);
+        (path, m.kind, size, m.mtime)
+    }));
+    writer
+        .append_bytes(&tar::index_member(index.len() as u64), &index)
+        .map_err(out_err)?;
     match &loaded.tar {
         Some(tar) => copy_members(
             input,

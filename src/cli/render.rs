@@ -336,9 +336,10 @@ fn state(s: &UserState, tz: Tz) -> String {
 /// The verify report; `details` adds the per-user table.
 pub fn verification(w: &mut impl Write, v: &Verification, tz: Tz, details: bool) -> io::Result<()> {
     let failed = v.failed().count();
+    let warned = v.warned().count();
     writeln!(
         w,
-        "verify {}{}: {} ({} checks, {} failed)",
+        "verify {}{}: {} ({} checks, {} failed{})",
         v.archive,
         v.against
             .as_ref()
@@ -346,19 +347,32 @@ pub fn verification(w: &mut impl Write, v: &Verification, tz: Tz, details: bool)
             .unwrap_or_default(),
         if v.passed { "PASS" } else { "FAIL" },
         v.checks.len(),
-        failed
+        failed,
+        if warned > 0 {
+            format!(", {warned} with warnings or pre-existing problems")
+        } else {
+            String::new()
+        }
     )?;
     for c in &v.checks {
-        writeln!(
-            w,
-            "  [{}] {:<24} {}",
-            if c.passed { " ok " } else { "FAIL" },
-            c.name,
-            c.finding
-        )?;
-        if !c.passed {
+        let old = |f: &String| {
+            if c.pre_existing.contains(f) {
+                " (pre-existing)"
+            } else {
+                ""
+            }
+        };
+        let mark = match (c.passed, c.failures.is_empty()) {
+            (false, _) => "FAIL",
+            (true, true) => " ok ",
+            (true, false) if c.severity == mbz_enrol::verify::Severity::Error => "pre ",
+            (true, false) => "warn",
+        };
+        let suffix = c.failures.first().map(old).unwrap_or_default();
+        writeln!(w, "  [{mark}] {:<24} {}{suffix}", c.name, c.finding)?;
+        if !c.failures.is_empty() {
             for f in c.failures.iter().skip(1).take(20) {
-                writeln!(w, "         {:<24} {f}", "")?;
+                writeln!(w, "         {:<24} {f}{}", "", old(f))?;
             }
             if c.failures.len() > 21 {
                 writeln!(w, "         {:<24} ... {} more", "", c.failures.len() - 21)?;

@@ -81,10 +81,12 @@ pub struct Enrolment {
     pub timeend: Option<i64>,
 }
 
+/// The members restore extracts, in order: not the index, not pax or GNU extension records (they describe the
+/// next member; the writer folds them into clean ustar).
 fn listing(scan: &Scan) -> Vec<(&str, char)> {
     scan.members
         .iter()
-        .filter(|m| m.path != ".ARCHIVE_INDEX")
+        .filter(|m| m.path != ".ARCHIVE_INDEX" && !matches!(m.kind, 'x' | 'g' | 'L' | 'K'))
         .map(|m| (m.path.as_str(), m.kind))
         .collect()
 }
@@ -345,11 +347,10 @@ fn instance_edits(
             let l = xml::line_span(x_, c.clone());
             Edit::delete(l.start - i.span.start..l.end - i.span.start)
         }));
+        // The container goes with its line: a conversion adds one to a manual instance that had none.
         if let Some(c) = &i.user_enrolments {
-            edits.push(Edit::replace(
-                c.span.start - i.span.start..c.span.end - i.span.start,
-                "<user_enrolments/>",
-            ));
+            let l = xml::line_span(x_, c.span.clone());
+            edits.push(Edit::delete(l.start - i.span.start..l.end - i.span.start));
         }
         xml::splice(&x_[i.span.clone()], edits).unwrap_or_default()
     };

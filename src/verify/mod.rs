@@ -37,7 +37,7 @@ pub mod checks {
     pub const INTEGERS: &str = "enrol-integers";
     /// At most one `<enrolment>` per user per instance.
     pub const ONE_PER_USER: &str = "enrol-one-per-user";
-    /// Every enrolment's user is in `users.xml`.
+    /// Every enrolment's and role assignment's user is in `users.xml` (a warning: restore skips the others).
     pub const USERS: &str = "enrol-users-known";
     /// Every role id used by instances and assignments is defined in the root `roles.xml`.
     pub const ROLES: &str = "roles-defined";
@@ -52,18 +52,36 @@ pub mod checks {
     pub const RECORDS_ONLY: &str = "changes-inside-records";
 }
 
+/// How much a finding matters to Moodle's restore.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Nothing found.
+    Info,
+    /// Restore skips something or misreports (an enrolment of an unknown user, a stale index).
+    Warning,
+    /// Restore fails or restores something else.
+    Error,
+}
+
 /// One named check.
 #[derive(Debug, Clone, Serialize)]
 pub struct Check {
     /// Stable name.
     pub name: &'static str,
-    /// Whether it passed.
+    /// Whether it does not fail the verification: no error, and with `--against` nothing the conversion
+    /// introduced (pre-existing problems of the original do not fail it).
     pub passed: bool,
+    /// The worst finding: `info` when nothing was found.
+    pub severity: Severity,
     /// One-line finding.
     pub finding: String,
     /// Every failure, when it failed.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub failures: Vec<String>,
+    /// With `--against`: the findings already present in the original (a subset of `failures`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub pre_existing: Vec<String>,
 }
 
 /// The result of verifying one archive.
@@ -91,12 +109,39 @@ impl Verification {
     pub fn failed(&self) -> impl Iterator<Item = &Check> {
         self.checks.iter().filter(|c| !c.passed)
     }
+    /// The checks that passed with findings (warnings, or problems the original already had).
+    pub fn warned(&self) -> impl Iterator<Item = &Check> {
+        self.checks
+            .iter()
+            .filter(|c| c.passed && !c.failures.is_empty())
+    }
 }
 
-/// Accumulates failures per check, then renders every check (passed ones too).
+/// One finding of a check.
+#[derive(Debug, Clone)]
+struct Finding {
+    why: String,
+    severity: Severity,
+    /// What identifies it in the original too (byte offsets and instance labels move when converting).
+    key: String,
+}
+
+/// Accumulates findings per check, then renders every check (passed ones too).
 struct Book {
     order: Vec<(&'static str, String)>,
-    failures: BTreeMap<&'static str, Vec<String>>,
+    failures: BTreeMap<&'static str, Vec<Finding>>,
+}
+
+/// The stable part of a finding: its text without byte offsets.
+fn key_of(why: &str) -> String {
+    let mut out = String::with_capacity(why.len());
+    let mut rest = why;
+    while let Some(i) = rest.find("at byte ") {
+        out.push_str(&rest[..i + 8]);
+        rest = rest[i + 8..].trim_start_matches(|c: char| c.is_ascii_digit());
+    }
+    out.push_str(rest);
+    out
 }
 
 impl Book {
@@ -112,14 +157,55 @@ impl Book {
             self.order.push((name, ok.into()));
         }
     }
+    /// An error: restore fails or restores something else.
     fn fail(&mut self, name: &'static str, why: impl Into<String>) {
-        self.failures.entry(name).or_default().push(why.into());
+        let why = why.into();
+        let key = key_of(&why);
+        self.add(name, Severity::Error, key, why);
     }
-    fn finish(self) -> Vec<Check> {
+    /// A warning identified by `key`: restore skips something or misreports.
+    fn warn(&mut self, name: &'static str, key: impl Into<String>, why: impl Into<String>) {
+        self.add(name, Severity::Warning, key.into(), why.into());
+    }
+    fn add(&mut self, name: &'static str, severity: Severity, key: String, why: String) {
+        self.failures
+            .entry(name)
+            .or_default()
+            .push(Finding { why, severity, key });
+    }
+    /// Every (check, key) found.
+    fn keys(&self) -> BTreeSet<(&'static str, String)> {
+        self.failures
+            .iter()
+            .flat_map(|(n, v)| v.iter().map(|f| (*n, f.key.clone())))
+            .collect()
+    }
+    /// The checks; with `original` (the keys of the original's findings), those findings are pre-existing and
+    /// fail nothing, and every other finding fails, warnings included.
+    fn finish(self, original: Option<&BTreeSet<(&'static str, String)>>) -> Vec<Check> {
         let mut out = Vec::new();
         for (name, ok) in self.order {
-            let failures = self.failures.get(name).cloned().unwrap_or_default();
-            let passed = failures.is_empty();
+            let found = self.failures.get(name).cloned().unwrap_or_default();
+            let old = |f: &Finding| original.is_some_and(|o| o.contains(&(name, f.key.clone())));
+            let passed = found.iter().all(|f| match original {
+                Some(_) => old(f),
+                None => f.severity < Severity::Error,
+            });
+            let severity = found
+                .iter()
+                .map(|f| f.severity)
+                .max()
+                .unwrap_or(Severity::Info);
+            // Introduced findings first, so the one-line finding names what fails.
+            let (mut first, later): (Vec<&Finding>, Vec<&Finding>) =
+                found.iter().partition(|f| !old(f));
+            first.extend(later);
+            let failures: Vec<String> = first.iter().map(|f| f.why.clone()).collect();
+            let pre_existing = first
+                .iter()
+                .filter(|f| old(f))
+                .map(|f| f.why.clone())
+                .collect();
             let finding = match failures.len() {
                 0 => ok,
                 1 => failures[0].clone(),
@@ -128,8 +214,10 @@ impl Book {
             out.push(Check {
                 name,
                 passed,
+                severity,
                 finding,
                 failures,
+                pre_existing,
             });
         }
         out
@@ -181,6 +269,7 @@ pub fn verify_file_limited(
     let mut book = Book::new();
     restorability(&scan, &mut book);
     let mut changes = None;
+    let mut original = None;
     if let Some(orig) = against {
         let before = read_scan(orig, limits)?;
         if before.container.is_none() {
@@ -189,9 +278,12 @@ pub fn verify_file_limited(
                 magic: String::new(),
             }));
         }
+        let mut old = Book::new();
+        restorability(&before, &mut old);
+        original = Some(old.keys());
         changes = Some(change::prove(&before, &scan, &mut book));
     }
-    let checks = book.finish();
+    let checks = book.finish(original.as_ref());
     let passed = checks.iter().all(|c| c.passed);
     Ok(Verification {
         archive: archive.display().to_string(),
@@ -236,6 +328,9 @@ fn restorability(scan: &Scan, book: &mut Book) {
     for (name, why) in &scan.failures {
         book.fail(name, why.clone());
     }
+    for (name, why) in &scan.warnings {
+        book.warn(name, key_of(why), why.clone());
+    }
     if container == Some(Container::TarGz) {
         check_index(scan, book);
     }
@@ -253,8 +348,16 @@ fn check_index(scan: &Scan, book: &mut Book) {
         return;
     };
     book.check(checks::INDEX, "");
-    if scan.members.first().map(|m| m.path.as_str()) != Some(".ARCHIVE_INDEX") {
-        book.fail(checks::INDEX, ".ARCHIVE_INDEX is not the first member");
+    let first = scan
+        .members
+        .iter()
+        .find(|m| !matches!(m.kind, 'x' | 'g' | 'L' | 'K'));
+    if first.map(|m| m.path.as_str()) != Some(".ARCHIVE_INDEX") {
+        book.warn(
+            checks::INDEX,
+            "not first",
+            ".ARCHIVE_INDEX is not the first member (restore extracts it as a file and estimates progress)",
+        );
     }
     let others: Vec<&scan::Found> = scan
         .members
@@ -270,21 +373,28 @@ fn check_index(scan: &Scan, book: &mut Book) {
     let entries: Vec<&str> = lines.collect();
     match count {
         None => book.fail(checks::INDEX, format!("bad first line `{header}`")),
-        Some(n) if n != others.len() => book.fail(
+        Some(n) if n < others.len() => book.fail(
             checks::INDEX,
             format!(
-                "Count: {n} but the archive has {} files and folders ({})",
+                "Count: {n} but the archive has {} files and folders (too low: a web restore of a large archive aborts with 'progress() value out of range')",
                 others.len(),
-                if n < others.len() {
-                    "too low: a web restore of a large archive aborts with 'progress() value out of range'"
-                } else {
-                    "stale: members were removed after backup; restore only misreports progress"
-                }
             ),
         ),
-        Some(n) if n != entries.len() => book.fail(
+        Some(n) if n != others.len() => book.warn(
             checks::INDEX,
-            format!("Count: {n} but {} lines follow", entries.len()),
+            "stale",
+            format!(
+                "Count: {n} but the archive has {} files and folders (stale: members were removed after backup; restore only misreports progress)",
+                others.len(),
+            ),
+        ),
+        Some(n) if n != entries.len() => book.warn(
+            checks::INDEX,
+            "stale",
+            format!(
+                "Count: {n} but {} lines follow (stale: restore only misreports progress)",
+                entries.len()
+            ),
         ),
         Some(_) => {}
     }
@@ -297,10 +407,11 @@ fn check_index(scan: &Scan, book: &mut Book) {
             && fields[1] == expect_type
             && fields[2].parse::<u64>().ok() == Some(size);
         if !ok {
-            book.fail(
+            book.warn(
                 checks::INDEX,
+                "stale",
                 format!(
-                    "line {}: `{}` does not match member `{}` ({expect_type}, {size} bytes)",
+                    "line {}: `{}` does not match member `{}` ({expect_type}, {size} bytes; stale: restore only misreports progress)",
                     i + 2,
                     line.chars()
                         .take(200)
@@ -447,8 +558,9 @@ fn check_enrolments(scan: &Scan, book: &mut Book) {
         .map(|m| m.keys().copied().collect());
     let role_used = |book: &mut Book, id: i64, what: String| {
         if id != 0 && role_ids.as_ref().is_some_and(|r| !r.contains(&id)) {
-            book.fail(
+            book.warn(
                 checks::ROLES,
+                format!("role {id}"),
                 format!(
                     "{what} uses role {id}, which roles.xml does not define (restore skips it)"
                 ),
@@ -520,16 +632,7 @@ fn check_enrolments(scan: &Scan, book: &mut Book) {
                         format!("user {user} has two <enrolment>s in {place}: restore applies them one after another"),
                     );
                 }
-                match &scan.users {
-                    Some(users) if !users.contains_key(&user) => book.fail(
-                        checks::USERS,
-                        format!(
-                            "user {user} ({ul}) is not in users.xml: restore skips the enrolment"
-                        ),
-                    ),
-                    None => book.fail(checks::USERS, format!("{ul}: the archive has no users.xml")),
-                    _ => {}
-                }
+                unknown_user(scan, user, &ul, "enrolment", book);
             }
         }
     }
@@ -537,7 +640,13 @@ fn check_enrolments(scan: &Scan, book: &mut Book) {
         && let Ok(assignments) = model::parse_assignments(x)
     {
         for a in &assignments {
-            let what = format!("role assignment at byte {}", a.span.start);
+            let what = match &a.id {
+                Some(id) => format!("role assignment id=\"{id}\""),
+                None => format!("role assignment at byte {}", a.span.start),
+            };
+            if let Some(u) = a.userid {
+                unknown_user(scan, u, &what, "role assignment", book);
+            }
             match a.roleid {
                 Some(r) => role_used(book, r, what.clone()),
                 None => book.fail(checks::INTEGERS, format!("{what} has no integer <roleid>")),
@@ -561,6 +670,24 @@ fn check_enrolments(scan: &Scan, book: &mut Book) {
     }
 }
 
+/// A warning when `user` (of `what`, a `kind`) is not in `users.xml`: restore skips the record.
+fn unknown_user(scan: &Scan, user: i64, what: &str, kind: &str, book: &mut Book) {
+    let key = format!("{kind} of user {user}");
+    match &scan.users {
+        Some(users) if !users.contains_key(&user) => book.warn(
+            checks::USERS,
+            key,
+            format!("user {user} ({what}) is not in users.xml: restore skips the {kind}"),
+        ),
+        None => book.warn(
+            checks::USERS,
+            key,
+            format!("{what}: the archive has no users.xml (restore skips the {kind})"),
+        ),
+        _ => {}
+    }
+}
+
 fn check_component(
     x: &[u8],
     [component, itemid]: [Option<&model::Field>; 2],
@@ -577,8 +704,9 @@ fn check_component(
         .map(|i| i.text(x).trim().to_owned())
         .unwrap_or_default();
     if !instances.contains(&item) {
-        book.fail(
+        book.warn(
             checks::COMPONENTS,
+            format!("{what} {c} {item}"),
             format!("{what} has component {c} and itemid {item}, which is no <enrol id>: restore drops it silently"),
         );
     }

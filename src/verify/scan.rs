@@ -58,6 +58,8 @@ pub struct Scan {
     pub users: Option<BTreeMap<i64, String>>,
     /// Failures per check name, in the order found.
     pub failures: Vec<(&'static str, String)>,
+    /// Warnings per check name (restore skips or misreports, it does not fail), in the order found.
+    pub warnings: Vec<(&'static str, String)>,
     /// The stream could not be read to its end (later checks see a partial archive).
     pub incomplete: bool,
     /// Reading stopped at a limit: the error to report instead of checks.
@@ -96,6 +98,10 @@ impl Scan {
     fn fail(&mut self, check: &'static str, finding: impl Into<String>) {
         self.failures.push((check, finding.into()));
     }
+
+    fn warn(&mut self, check: &'static str, finding: impl Into<String>) {
+        self.warnings.push((check, finding.into()));
+    }
 }
 
 /// Check names used by the scan.
@@ -120,10 +126,79 @@ pub mod names {
     pub const XML: &str = "xml-well-formed";
 }
 
+/// `path` without its leading `./`s.
+fn strip_dot(path: &str) -> &str {
+    let mut p = path;
+    while let Some(rest) = p.strip_prefix("./") {
+        p = rest.trim_start_matches('/');
+    }
+    if p == "." { "" } else { p }
+}
+
+/// Largest pax or GNU record read to judge it.
+const MAX_EXTENSION: u64 = 1 << 20;
+
+/// A pax (`x`, `g`) or GNU (`L`, `K`) record: its digest, and what Moodle makes of it. Moodle extracts every
+/// one as a junk file; a pax record that only carries times or ids changes nothing else (a warning), one that
+/// sets the next member's path, link or size, and any GNU long name, leaves the next member under the truncated
+/// ustar name or size Moodle reads instead (an error).
+fn extension_record(
+    scan: &mut Scan,
+    raw: &str,
+    flag: u8,
+    data: &mut dyn Read,
+) -> io::Result<[u8; 32]> {
+    let mut bytes = Vec::new();
+    data.take(MAX_EXTENSION).read_to_end(&mut bytes)?;
+    let mut hasher = Sha256::new();
+    hasher.update(&bytes);
+    io::copy(&mut HashRead(data, &mut hasher), &mut io::sink())?;
+    if matches!(flag, b'L' | b'K') {
+        scan.fail(
+            names::EXTENSIONS,
+            format!(
+                "member `{raw}`: GNU long-name record: Moodle extracts it as a junk file and the next member under its truncated 100-byte name"
+            ),
+        );
+    } else {
+        let text = String::from_utf8_lossy(&bytes);
+        let overrides: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.split_once(' ').map(|(_, kv)| kv))
+            .filter_map(|kv| kv.split_once('=').map(|(k, _)| k))
+            .filter(|k| matches!(*k, "path" | "linkpath" | "size"))
+            .collect();
+        if overrides.is_empty() {
+            scan.warn(
+                names::EXTENSIONS,
+                format!("member `{raw}`: pax record of times or ids: Moodle extracts it as a junk file and ignores it"),
+            );
+        } else {
+            scan.fail(
+                names::EXTENSIONS,
+                format!(
+                    "member `{raw}`: pax record setting {}: Moodle ignores it and reads the next member's ustar header instead",
+                    overrides.join(", ")
+                ),
+            );
+        }
+    }
+    Ok(hasher.finalize().into())
+}
+
+/// Hashes what it reads.
+struct HashRead<'a>(&'a mut dyn Read, &'a mut Sha256);
+
+impl Read for HashRead<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.0.read(buf)?;
+        self.1.update(&buf[..n]);
+        Ok(n)
+    }
+}
+
 fn check_path(scan: &mut Scan, path: &str) {
-    let bad = if path.starts_with("./") {
-        Some("starts with `./` (Moodle looks for bare relative paths)")
-    } else if path.starts_with('/') {
+    let bad = if path.starts_with('/') {
         Some("is absolute")
     } else if path.split('/').any(|c| c == "..") {
         Some("contains `..`")
@@ -497,19 +572,7 @@ fn scan_tgz(path: &Path, scan: &mut Scan) -> io::Result<()> {
             );
         }
         let flag = block[156];
-        if matches!(flag, b'x' | b'g' | b'L' | b'K') {
-            scan.fail(
-                names::EXTENSIONS,
-                format!(
-                    "member `{member}`: {} record (Moodle extracts it as a junk file)",
-                    if matches!(flag, b'x' | b'g') {
-                        "pax"
-                    } else {
-                        "GNU long-name"
-                    }
-                ),
-            );
-        }
+        let extension = matches!(flag, b'x' | b'g' | b'L' | b'K');
         let Some(size) = octal(&block[124..136]) else {
             scan.fail(
                 names::USTAR,
@@ -519,22 +582,61 @@ fn scan_tgz(path: &Path, scan: &mut Scan) -> io::Result<()> {
             return Ok(());
         };
         first = false;
-        check_path(scan, &member);
-        if !seen.insert(member.clone()) {
-            scan.fail(names::DUPLICATES, format!("member `{member}` occurs twice"));
+        // Moodle's extractor trims the leading `./` (`clean_param(PARAM_PATH)`): so do we, and say so.
+        let raw = member.clone();
+        let member = if extension {
+            member
+        } else {
+            let bare = strip_dot(&member).to_owned();
+            if bare != member && !bare.is_empty() {
+                scan.warn(
+                    names::PATHS,
+                    format!(
+                        "member `{member}` starts with `./`: restore extracts it as `{bare}` (Moodle's backup information check, which matches exact names, would not find it)"
+                    ),
+                );
+            }
+            bare
+        };
+        if !extension && !member.is_empty() {
+            check_path(scan, &member);
+            if !seen.insert(member.clone()) {
+                scan.fail(names::DUPLICATES, format!("member `{member}` occurs twice"));
+            }
         }
         let kind = match flag {
             b'0' | 0 => 'f',
             b'5' => 'd',
             other => char::from(other),
         };
+        if let Some(what) = match flag {
+            b'1' => Some("a hard link"),
+            b'2' => Some("a symbolic link"),
+            b'3' | b'4' => Some("a device"),
+            b'6' => Some("a FIFO"),
+            _ => None,
+        } {
+            let target = String::from_utf8_lossy(cstr(&block[157..257])).into_owned();
+            scan.fail(
+                names::PATHS,
+                format!(
+                    "member `{member}` is {what}{}: no Moodle backup holds one (restore skips it; convert and renew refuse the archive)",
+                    if target.is_empty() { String::new() } else { format!(" to `{target}`") }
+                ),
+            );
+        }
         // Moodle reads no data for link and device entries; a size there would desynchronise the stream.
         let data_len = if matches!(flag, b'1'..=b'6') { 0 } else { size };
         if !scan.count(path, &member, data_len) {
             return Ok(());
         }
         let mut data = (&mut gz).take(data_len);
-        let digest = match read_member(scan, &member, data_len, &mut data) {
+        let read = if extension {
+            extension_record(scan, &raw, flag, &mut data)
+        } else {
+            read_member(scan, &member, data_len, &mut data)
+        };
+        let digest = match read {
             Ok(d) => d,
             Err(e) => {
                 gzip_failed(scan, &format!("member `{member}`"), &e);
@@ -563,13 +665,17 @@ fn scan_tgz(path: &Path, scan: &mut Scan) -> io::Result<()> {
                 return Ok(());
             }
         }
+        if member.is_empty() {
+            // `./` itself: the root, which restore creates anyway.
+            continue;
+        }
         scan.members.push(Found {
             path: member.clone(),
             kind,
             size,
             digest,
         });
-        last = format!("member `{member}`");
+        last = format!("member `{raw}`");
     }
     // The rest of the stream: the gzip trailer is checked only when the decoder reaches it.
     if let Err(e) = io::copy(&mut gz, &mut io::sink()) {
@@ -618,6 +724,14 @@ fn scan_zip(path: &Path, scan: &mut Scan) -> io::Result<()> {
         let member = String::from_utf8_lossy(file.name_raw()).into_owned();
         let kind = if file.is_dir() { 'd' } else { 'f' };
         let size = file.size();
+        if member.starts_with("./") {
+            scan.fail(
+                names::PATHS,
+                format!(
+                    "member `{member}` starts with `./` (Moodle looks for bare relative paths)"
+                ),
+            );
+        }
         check_path(scan, &member);
         if !seen.insert(member.clone()) {
             scan.fail(names::DUPLICATES, format!("member `{member}` occurs twice"));

@@ -11,4 +11,5 @@ mod renew;
 mod rules;
 mod util;
 mod verify;
+mod verify_origin;
 mod xml_shapes;

@@ -192,8 +192,8 @@ pub(crate) fn zip_of(extra: &[(&str, Vec<u8>)]) -> Vec<u8> {
     w.finish().unwrap().into_inner()
 }
 
-/// A tar.gz case with one extra member named `path`; checks it is refused naming the member, or converted
-/// with the member kept byte for byte (the tool never extracts, so nothing is written outside the output).
+/// A tar.gz case with one extra member named `path`, converted; checks that nothing appears outside the output
+/// (the tool never extracts).
 pub(crate) fn hostile_path_tgz(case: &str, path: &str) -> (Case, Output) {
     let outside = [
         PathBuf::from("/etc/x"),

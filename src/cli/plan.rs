@@ -7,9 +7,9 @@ use anyhow::{Result, bail};
 use mbz_enrol::ConvertOptions;
 use mbz_enrol::archive::output::Atomic;
 use mbz_enrol::plan::{self, CourseKey, CoursePlan, FormatError, Keys, Settings, UserKey, into};
-use mbz_enrol::time;
 
 use super::args::{CourseKeyArg, PlanArgs, UserKeyArg};
+use super::render;
 use super::resolve::{self, clean_list};
 
 /// `--format` of `plan`: one of the library's formats ([`plan::FORMATS`]), offered by its name.
@@ -57,10 +57,8 @@ pub fn run(a: PlanArgs, globals: super::Globals) -> Result<ExitCode> {
     let until = resolve::date("--until", until_text, tz, true)?;
     writeln!(
         err,
-        "until: {} = {} ({})",
-        until_text,
-        until.epoch,
-        time::format_iso(until.epoch, tz)
+        "until: {until_text}: access through {}",
+        render::last_second(until.epoch, tz)
     )?;
     let user_key = match a.user_key {
         UserKeyArg::Username => UserKey::Username,
@@ -206,11 +204,11 @@ pub fn run(a: PlanArgs, globals: super::Globals) -> Result<ExitCode> {
     let actions: usize = plans.iter().map(|p| p.actions.len()).sum();
     writeln!(
         err,
-        "plan: {} actions for {} courses written to {} ({:?})",
-        actions,
-        plans.len(),
+        "plan: {} for {} written to {} ({})",
+        render::count(actions, "action", "actions"),
+        render::count(plans.len(), "course", "courses"),
         a.output.display(),
-        a.format
+        a.format.0.title()
     )?;
     for p in &plans {
         for w in &p.warnings {

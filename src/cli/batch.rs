@@ -31,9 +31,8 @@ pub fn run(a: BatchArgs, globals: super::Globals) -> Result<ExitCode> {
             let r = resolve::date("--until", s, tz, true)?;
             writeln!(
                 err,
-                "until: {s} = {} ({})",
-                r.epoch,
-                time::format_iso(r.epoch, tz)
+                "until: {s}: access through {}",
+                super::render::last_second(r.epoch, tz)
             )?;
             Some(r.epoch)
         }

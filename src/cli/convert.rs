@@ -40,15 +40,13 @@ pub fn run(a: ConvertArgs, globals: Globals) -> Result<ExitCode> {
     let until = resolve::date("--until", until_text, tz, true)?;
     let now = time::now_epoch();
     let what = match until.precision {
-        Precision::Day => format!("access through {} ", until_text),
+        Precision::Day => format!(" ({until_text} included)"),
         Precision::Instant => String::new(),
     };
     writeln!(
         err,
-        "until: {}{} = {} ({tz}, zone from {source})",
-        what,
-        until.epoch,
-        time::format_iso(until.epoch, tz)
+        "until: access through {}{what} ({tz}, zone from {source})",
+        render::last_second(until.epoch, tz),
     )?;
     for w in &until.warnings {
         writeln!(err, "warning: {w}")?;

@@ -7,9 +7,9 @@ use anyhow::{Result, bail};
 use mbz_enrol::ConvertOptions;
 use mbz_enrol::archive::output::Atomic;
 use mbz_enrol::plan::{self, CourseKey, CoursePlan, FormatError, Keys, Settings, UserKey, into};
-use mbz_enrol::time;
 
 use super::args::{CourseKeyArg, EncodingArg, PlanArgs, SeparatorArg, UserKeyArg};
+use super::render;
 use super::resolve::{self, clean_list};
 
 /// `--format` of `plan`: one of the library's formats ([`plan::FORMATS`]), offered by its name.
@@ -57,10 +57,8 @@ pub fn run(a: PlanArgs, globals: super::Globals) -> Result<ExitCode> {
     let until = resolve::date("--until", until_text, tz, true)?;
     writeln!(
         err,
-        "until: {} = {} ({})",
-        until_text,
-        until.epoch,
-        time::format_iso(until.epoch, tz)
+        "until: {until_text}: access through {}",
+        render::last_second(until.epoch, tz)
     )?;
     let user_key = match a.user_key {
         UserKeyArg::Username => UserKey::Username,
@@ -183,7 +181,7 @@ pub fn run(a: PlanArgs, globals: super::Globals) -> Result<ExitCode> {
         course_key,
         separator,
         encoding,
-        now: time::now_epoch(),
+        now: mbz_enrol::time::now_epoch(),
         allow_partial: a.allow_partial,
     };
     let mut buf = Vec::new();
@@ -208,14 +206,14 @@ pub fn run(a: PlanArgs, globals: super::Globals) -> Result<ExitCode> {
     };
     writeln!(
         err,
-        "plan: {} {} written to {} ({:?}): {} of {} actions in {} courses{}",
+        "plan: {} {} written to {} ({}): {} of {} for {}{}",
         written.rows,
         written.unit,
         place,
-        a.format,
+        a.format.0.title(),
         actions - written.left_out,
-        actions,
-        plans.len(),
+        render::count(actions, "action", "actions"),
+        render::count(plans.len(), "course", "courses"),
         if written.left_out > 0 {
             format!(" ({} left out, listed below)", written.left_out)
         } else {

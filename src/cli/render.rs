@@ -32,6 +32,52 @@ pub fn hint_flags(warnings: &mut [mbz_enrol::enrol::Warning]) {
     }
 }
 
+/// The zone as a sentence names it: the city of an IANA name (`Europe/Paris` → `Paris`, `America/New_York` →
+/// `New York`), or the whole name (`UTC`).
+pub fn zone_short(tz: Tz) -> String {
+    let name = tz.name();
+    name.rsplit('/').next().unwrap_or(name).replace('_', " ")
+}
+
+/// An end as an admin reads it: the last second of access, in the zone, with the zone named
+/// (`31 Aug 2027 23:59:59 Paris`); Moodle ends access at `end` itself. 0 is "no end".
+pub fn last_second(end: i64, tz: Tz) -> String {
+    if end == 0 {
+        return "no end".into();
+    }
+    moment(end - 1, tz)
+}
+
+/// An instant in the zone, with the zone named (`1 Sep 2026 00:00:00 Paris`).
+pub fn moment(epoch: i64, tz: Tz) -> String {
+    match chrono::DateTime::from_timestamp(epoch, 0) {
+        Some(utc) => format!(
+            "{} {}",
+            utc.with_timezone(&tz).format("%-d %b %Y %H:%M:%S"),
+            zone_short(tz)
+        ),
+        None => time::format_iso(epoch, tz),
+    }
+}
+
+/// `n` and the noun, singular for 1 (`1 course`, `2 courses`).
+pub fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// A method as Moodle's enrolment-methods page names it.
+fn method_name(plugin: &str) -> &str {
+    match plugin {
+        "cohort" => "cohort sync",
+        "database" => "external database",
+        "meta" => "course meta link",
+        "manual" => "manual enrolments",
+        "self" => "self enrolment",
+        "guest" => "guest access",
+        other => other,
+    }
+}
+
 fn date(epoch: i64, tz: Tz) -> String {
     if epoch == 0 {
         "unlimited".into()
@@ -70,30 +116,39 @@ pub fn convert_summary(w: &mut impl Write, o: &ConvertOutcome, tz: Tz) -> io::Re
     let r = &o.report;
     head(w, "converted", o)?;
     if let Some(t) = &r.target {
-        let origin = if t.was == "manual" {
-            "existing manual instance".to_owned()
+        let into = if t.was == "manual" {
+            "the course's manual enrolments method (already in the backup)".to_owned()
         } else {
-            format!("{} instance retyped to manual", t.was)
+            format!(
+                "the {} method, turned into manual enrolments",
+                method_name(&t.was)
+            )
         };
         writeln!(
             w,
-            "target: <enrol id=\"{}\"> ({origin}{})",
-            t.instance_id,
+            "converted into: {into}{}",
             if t.enabled {
-                ", was disabled: enabled"
+                " (it was disabled: now enabled)"
             } else {
                 ""
             }
         )?;
     }
+    let ending = |n: usize| {
+        format!(
+            "{} ending {}",
+            count(n, "user", "users"),
+            last_second(r.until, tz)
+        )
+    };
     for m in &r.methods {
         writeln!(
             w,
-            "  {:<10} instances {}: {} users converted, {} stamped, {} suspended, {} merged with existing manual",
-            m.plugin,
-            m.instances.join(","),
-            m.users_converted,
-            m.stamped,
+            "  {} ({}): {} converted ({}), {} suspended, {} already enrolled manually",
+            method_name(&m.plugin),
+            count(m.instances.len(), "instance", "instances"),
+            count(m.users_converted, "user", "users"),
+            ending(m.stamped),
             m.suspended,
             m.merged_with_manual
         )?;
@@ -101,23 +156,23 @@ pub fn convert_summary(w: &mut impl Write, o: &ConvertOutcome, tz: Tz) -> io::Re
     if !r.methods.is_empty() {
         writeln!(
             w,
-            "  {:<10} {} users converted, {} stamped (end {}), {} suspended, {} merged with existing manual",
-            "total",
-            r.totals.users_converted,
-            r.totals.stamped,
-            date(r.until, tz),
+            "  total: {} converted ({}, the --until end), {} suspended, {} already enrolled manually",
+            count(r.totals.users_converted, "user", "users"),
+            ending(r.totals.stamped),
             r.totals.suspended,
             r.totals.merged_with_manual
         )?;
         writeln!(
             w,
-            "role assignments: {} made manual, {} duplicates removed; group members: {} made manual",
-            r.role_assignments_rewritten, r.role_assignments_removed, r.group_members_rewritten
+            "role assignments: {} made manual, {} removed; group memberships: {} made manual",
+            r.role_assignments_rewritten,
+            count(r.role_assignments_removed, "duplicate", "duplicates"),
+            r.group_members_rewritten
         )?;
         if r.manual_enrolments_suspended > 0 {
             writeln!(
                 w,
-                "existing manual enrolments suspended (their instance was disabled): {}",
+                "existing manual enrolments suspended (their method was disabled): {}",
                 r.manual_enrolments_suspended
             )?;
         }
@@ -131,7 +186,37 @@ pub fn convert_summary(w: &mut impl Write, o: &ConvertOutcome, tz: Tz) -> io::Re
     for warning in &r.warnings {
         writeln!(w, "warning: {warning}")?;
     }
+    if !r.methods.is_empty() {
+        next_step(w, o, r.restore_target)?;
+    }
     Ok(())
+}
+
+/// What to do with a written archive: the two restores, the chosen one (`--target`) first, with the setting.
+fn next_step<R>(
+    w: &mut impl Write,
+    o: &Outcome<R>,
+    target: mbz_enrol::enrol::restore::Target,
+) -> io::Result<()> {
+    use mbz_enrol::enrol::restore::Target;
+    let Some(out) = &o.output else {
+        return Ok(());
+    };
+    let new = "as a new course: Course > Restore > this file > \"Restore as a new course\"";
+    let live = "merged into the live course: in that course, Restore > this file > \"Restore into this course\" > \
+                \"Merge the backup course into this course\"";
+    let (first, second) = match target {
+        Target::Live => (live, new),
+        Target::New | Target::Existing => (new, live),
+    };
+    writeln!(w, "next: restore {out} in Moodle,")?;
+    writeln!(w, "  {first} (the values above), or")?;
+    writeln!(w, "  {second};")?;
+    writeln!(
+        w,
+        "  keep \"Include enrolled users\", \"Include role assignments\" and \"Include groups and groupings\" on, and \
+         \"Include enrolment methods\" at its default \"Yes, but only if users are included\""
+    )
 }
 
 /// How many users a list shows before "… more".
@@ -435,8 +520,8 @@ pub fn renew_summary(w: &mut impl Write, o: &RenewOutcome, tz: Tz) -> io::Result
     head(w, "renewed", o)?;
     writeln!(
         w,
-        "matched: {} enrolments, {} changed, {} already as asked",
-        r.matched.len(),
+        "matched: {}, {} changed, {} already as asked",
+        count(r.matched.len(), "enrolment", "enrolments"),
         r.changed,
         r.matched.len() - r.changed
     )?;
@@ -478,6 +563,9 @@ pub fn renew_summary(w: &mut impl Write, o: &RenewOutcome, tz: Tz) -> io::Result
     for warning in &r.warnings {
         writeln!(w, "warning: {warning}")?;
     }
+    if r.changed > 0 {
+        next_step(w, o, r.restore_target)?;
+    }
     Ok(())
 }
 
@@ -498,7 +586,7 @@ pub fn convert_users(w: &mut impl Write, o: &ConvertOutcome, tz: Tz) -> io::Resu
                 time::format_iso(u.timestart, tz)
             },
             date(u.timeend, tz),
-            if u.stamped { " (stamped)" } else { "" },
+            if u.stamped { " (the --until end)" } else { "" },
             u.manual
         )?;
     }

@@ -23,10 +23,13 @@ pub fn shared(sub: &str) -> Option<PathBuf> {
     if std::env::var_os(REQUIRE_SHARED).is_some() {
         panic!("{} is missing and {REQUIRE_SHARED} is set", dir.display());
     }
-    // Written to the real stderr (not eprintln!, which the test harness captures) so the skip is visible.
+    // Written to the real stderr (not eprintln!, which the test harness captures) so the skip is visible; the
+    // harness names each test's thread after the test.
+    let thread = std::thread::current();
+    let test = thread.name().unwrap_or("a test");
     let _ = writeln!(
         std::io::stderr(),
-        "skipped: {} not found (fresh clone without ../shared)",
+        "skipped: {test} needs {} (fresh clone without ../shared)",
         dir.display()
     );
     None

@@ -226,5 +226,9 @@ fn a_stamp_role_the_archive_does_not_define_exits_2_listing_its_roles() {
         "{}",
         stderr(&o)
     );
-    assert!(stderr(&o).contains("30 stamped"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("30 users converted (30 users ending 31 Aug 2027 23:59:59 Paris"),
+        "{}",
+        stderr(&o)
+    );
 }

@@ -169,7 +169,9 @@ fn quiet_prints_nothing_and_verbose_lists_users() {
     assert!(o.status.success());
     let err = stderr(&o);
     assert!(
-        err.contains("users:") && err.contains("editingteacher") && err.contains("(stamped)"),
+        err.contains("users:")
+            && err.contains("editingteacher")
+            && err.contains("(the --until end)"),
         "{err}"
     );
     // Errors still show with --quiet.

@@ -9,9 +9,36 @@ fn convert_prints_the_resolved_instant_and_summary() {
     let o = convert(&fixture("coh_basic.mbz"), &out, &[]);
     assert!(o.status.success(), "{}", stderr(&o));
     let err = stderr(&o);
-    assert!(err.contains(&UNTIL_EPOCH.to_string()), "{err}");
-    assert!(err.contains("2027-09-01T00:00:00+02:00"), "{err}");
-    assert!(err.contains("30 users converted"), "{err}");
+    // Admin words: the last second of access in the zone, named; no epoch, no XML tag, plurals right.
+    assert!(
+        err.contains(
+            "until: access through 31 Aug 2027 23:59:59 Paris (2027-08-31 included) (Europe/Paris"
+        ),
+        "{err}"
+    );
+    assert!(!err.contains(&UNTIL_EPOCH.to_string()), "{err}");
+    assert!(!err.contains("<enrol"), "{err}");
+    assert!(
+        err.contains("converted into: the course's manual enrolments method"),
+        "{err}"
+    );
+    assert!(
+        err.contains("cohort sync (1 instance): 30 users converted (30 users ending 31 Aug 2027 23:59:59 Paris)"),
+        "{err}"
+    );
+    assert!(err.contains("1 duplicate removed"), "{err}");
+    assert!(!err.contains("stamped"), "{err}");
+    // The next step: both restores, the chosen one (--target live, the default) first, with the setting.
+    let next = err.split("next: restore ").nth(1).expect(&err);
+    assert!(next.contains("merged into the live course"), "{err}");
+    assert!(
+        next.find("merged into the live course") < next.find("as a new course"),
+        "{err}"
+    );
+    assert!(
+        next.contains("\"Yes, but only if users are included\""),
+        "{err}"
+    );
     assert!(out.is_file());
 }
 

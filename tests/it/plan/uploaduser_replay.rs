@@ -137,7 +137,7 @@ fn numeric_or_padded_group_names_are_refused_or_left_out() {
         assert!(!csv.contains("\ncg001,"), "{csv}");
         assert!(csv.contains("\ncg002,"), "{csv}");
         assert!(
-            err.contains("plan: 27 rows written to standard output (Uploaduser): 27 of 28 actions in 1 courses (1 left out")
+            err.contains("plan: 27 rows written to standard output (Upload users): 27 of 28 actions for 1 course (1 left out")
                 && err.contains("cg001")
                 && err.contains(": left out"),
             "{err}"

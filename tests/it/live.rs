@@ -12,7 +12,7 @@ use mbz_enrol::enrol::Values;
 use mbz_enrol::enrol::model;
 use mbz_enrol::enrol::restore::{self, Target};
 
-use crate::util::{self, RawMember, index_for, raw_members, root, run, shared, tempdir, write_tgz};
+use crate::util::{self, root, run, shared, tempdir, with_member};
 
 const UNTIL_1: &str = "2027-08-31";
 const UNTIL_2: &str = "2028-08-31";
@@ -179,12 +179,11 @@ fn each_restore_target_stores_what_the_report_promises_on_every_fixture() {
 /// The live course after merging `output`: the backup `input` with its first manual instance holding what the
 /// merge stored (`stored`), as the next year's backup of that course would.
 fn merged_course(input: &Path, stored: &BTreeMap<i64, Values>, next: &Path) {
-    let mut members: Vec<RawMember> = raw_members(input);
-    let m = members
-        .iter_mut()
-        .find(|m| m.0 == "course/enrolments.xml")
-        .unwrap();
-    let x = String::from_utf8(m.2.clone()).unwrap();
+    with_member(input, "course/enrolments.xml", |x| merged(x, stored), next);
+}
+
+/// `course/enrolments.xml` (`x`) with its first manual instance holding `stored`.
+fn merged(x: &str, stored: &BTreeMap<i64, Values>) -> String {
     // The first manual <enrol> block.
     let start = x.find("<enrol>manual</enrol>").unwrap();
     let open = x[..start].rfind("<enrol id=").unwrap();
@@ -231,13 +230,19 @@ fn merged_course(input: &Path, stored: &BTreeMap<i64, Values>, next: &Path) {
             }
         }
     }
-    let mut x = x;
-    x.replace_range(open..close, &block);
-    m.2 = x.into_bytes();
-    members.retain(|m| m.0 != ".ARCHIVE_INDEX");
-    let index = index_for(&members);
-    members.insert(0, (".ARCHIVE_INDEX".into(), b'0', index));
-    write_tgz(next, &members);
+    format!("{}{block}{}", &x[..open], &x[close..])
+}
+
+/// Year 1: `input` converted until [`UNTIL_1`] and merged into its live course (Moodle's rule, replayed); returns
+/// the live course's manual enrolments afterwards and its backup, written in `dir` (the year-2 archive).
+fn year_one_merged(input: &Path, dir: &Path) -> (BTreeMap<i64, Values>, PathBuf) {
+    let out1 = dir.join("year1.mbz");
+    let r1 = convert(input, &out1, UNTIL_1, "live");
+    let mut live = manual_of(input).0;
+    live.extend(replay(input, &out1, &r1));
+    let backup2 = dir.join("backup2.mbz");
+    merged_course(input, &live, &backup2);
+    (live, backup2)
 }
 
 #[test]
@@ -257,14 +262,9 @@ fn two_years_merged_into_the_live_course_extend_every_promised_end() {
         inputs.push(dir.join("full.mbz"));
     }
     for input in inputs {
-        // Year 1: converted, merged into the live course.
-        let out1 = dir.path().join("year1.mbz");
-        let r1 = convert(&input, &out1, UNTIL_1, "live");
-        let mut live = manual_of(&input).0;
-        live.extend(replay(&input, &out1, &r1));
-        // Year 2: the merged course backed up, converted with a later date, merged again.
-        let backup2 = dir.path().join("backup2.mbz");
-        merged_course(&input, &live, &backup2);
+        // Year 1: converted, merged into the live course; year 2: the merged course backed up, converted with a
+        // later date, merged again.
+        let (live, backup2) = year_one_merged(&input, dir.path());
         assert_eq!(
             manual_of(&backup2).0,
             live,
@@ -345,12 +345,7 @@ fn the_merge_model_covers_every_branch_of_moodles_rule() {
 fn verify_accepts_the_shaped_start_and_nothing_else() {
     let dir = tempdir();
     let input = root().join("fixtures/coh_basic.mbz");
-    let out1 = dir.path().join("year1.mbz");
-    let r1 = convert(&input, &out1, UNTIL_1, "live");
-    let mut live = manual_of(&input).0;
-    live.extend(replay(&input, &out1, &r1));
-    let backup2 = dir.path().join("backup2.mbz");
-    merged_course(&input, &live, &backup2);
+    let (_, backup2) = year_one_merged(&input, dir.path());
     let out2 = dir.path().join("year2.mbz");
     let r2 = convert(&backup2, &out2, UNTIL_2, "live");
     assert!(r2["shaped"].as_u64().unwrap() > 0);
@@ -380,26 +375,20 @@ fn verify_accepts_the_shaped_start_and_nothing_else() {
         shaped["userid"].as_i64().unwrap(),
         shaped["archive"]["timestart"].as_i64().unwrap(),
     );
-    let mut members = raw_members(&out2);
-    let m = members
-        .iter_mut()
-        .find(|m| m.0 == "course/enrolments.xml")
-        .unwrap();
-    let x = String::from_utf8(m.2.clone()).unwrap();
-    let key = format!("<userid>{id}</userid>");
-    let at = x.find(&key).unwrap();
-    let from = at + x[at..].find("<timestart>").unwrap();
-    let old = format!("<timestart>{start}</timestart>");
-    assert!(x[from..].starts_with(&old));
-    let tampered = format!(
-        "{}<timestart>{}</timestart>{}",
-        &x[..from],
-        start + 1,
-        &x[from + old.len()..]
-    );
-    m.2 = tampered.into_bytes();
     let bad = dir.path().join("bad.mbz");
-    write_tgz(&bad, &members);
+    let tamper = |x: &str| {
+        let at = x.find(&format!("<userid>{id}</userid>")).unwrap();
+        let from = at + x[at..].find("<timestart>").unwrap();
+        let old = format!("<timestart>{start}</timestart>");
+        assert!(x[from..].starts_with(&old));
+        format!(
+            "{}<timestart>{}</timestart>{}",
+            &x[..from],
+            start + 1,
+            &x[from + old.len()..]
+        )
+    };
+    with_member(&out2, "course/enrolments.xml", tamper, &bad);
     let o = verify(&bad);
     let text = String::from_utf8_lossy(&o.stdout);
     assert_eq!(o.status.code(), Some(1), "{text}");
@@ -415,12 +404,7 @@ fn into_a_fresh_backup_of_the_live_course() {
     // gives the live course as it is now: the merge meets the year-1 enrolments all the same.
     let dir = tempdir();
     let input = root().join("fixtures/coh_basic.mbz");
-    let out1 = dir.path().join("year1.mbz");
-    let r1 = convert(&input, &out1, UNTIL_1, "live");
-    let mut live = manual_of(&input).0;
-    live.extend(replay(&input, &out1, &r1));
-    let fresh = dir.path().join("fresh.mbz");
-    merged_course(&input, &live, &fresh);
+    let (live, fresh) = year_one_merged(&input, dir.path());
     let out2 = dir.path().join("year2.mbz");
     let o = run(&[
         "convert",
@@ -474,19 +458,15 @@ fn into_a_fresh_backup_of_the_live_course() {
 fn welcome_message_warned_and_written_off_on_request() {
     // coh_basic with its manual instance sending the Moodle 4.4+ course welcome message (customint1 = 1).
     let dir = tempdir();
-    let mut members = raw_members(&root().join("fixtures/coh_basic.mbz"));
-    let m = members
-        .iter_mut()
-        .find(|m| m.0 == "course/enrolments.xml")
-        .unwrap();
-    let x = String::from_utf8(m.2.clone()).unwrap();
-    let manual = x.find("<enrol>manual</enrol>").unwrap();
-    let at = manual + x[manual..].find("<customint1>").unwrap();
-    let end = at + x[at..].find("</customint1>").unwrap();
-    let x = format!("{}<customint1>1{}", &x[..at], &x[end..]);
-    m.2 = x.into_bytes();
     let input = dir.path().join("welcome.mbz");
-    write_tgz(&input, &members);
+    let welcome = |x: &str| {
+        let manual = x.find("<enrol>manual</enrol>").unwrap();
+        let at = manual + x[manual..].find("<customint1>").unwrap();
+        let end = at + x[at..].find("</customint1>").unwrap();
+        format!("{}<customint1>1{}", &x[..at], &x[end..])
+    };
+    let fixture = root().join("fixtures/coh_basic.mbz");
+    with_member(&fixture, "course/enrolments.xml", welcome, &input);
     let customint1 = |archive: &Path| {
         let x = util::entries(archive)
             .into_iter()

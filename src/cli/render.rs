@@ -222,15 +222,20 @@ fn next_step<R>(
 /// How many users a list shows before "… more".
 const LISTED: usize = 12;
 
-/// What the chosen restore target stores, what the live merge cannot do (per user), and what the restore does
-/// besides (the model is the library's `enrol::restore`).
-fn merge_notes(w: &mut impl Write, r: &mbz_enrol::enrol::Report) -> io::Result<()> {
+/// How an archive is restored into `target`, in the admin's words.
+fn restored_as(target: mbz_enrol::enrol::restore::Target) -> &'static str {
     use mbz_enrol::enrol::restore::Target;
-    let target = match r.restore_target {
+    match target {
         Target::Live => "merged into the live course the backup came from",
         Target::New => "restored as a new course",
         Target::Existing => "restored into a course that does not enrol these users",
-    };
+    }
+}
+
+/// What the chosen restore target stores, what the live merge cannot do (per user), and what the restore does
+/// besides (the model is the library's `enrol::restore`).
+fn merge_notes(w: &mut impl Write, r: &mbz_enrol::enrol::Report) -> io::Result<()> {
+    let target = restored_as(r.restore_target);
     writeln!(
         w,
         "per-user values: as Moodle stores them when this archive is {target} (--target; --json has all three)"
@@ -541,13 +546,7 @@ pub fn renew_summary(w: &mut impl Write, o: &RenewOutcome, tz: Tz) -> io::Result
             writeln!(w, "      {}", c.words())?;
         }
     }
-    let target = match r.restore_target {
-        mbz_enrol::enrol::restore::Target::Live => {
-            "merged into the live course the backup came from"
-        }
-        mbz_enrol::enrol::restore::Target::New => "restored as a new course",
-        mbz_enrol::enrol::restore::Target::Existing => "restored into a course without these users",
-    };
+    let target = restored_as(r.restore_target);
     writeln!(
         w,
         "values after `->`: as Moodle stores them when this archive is {target} (--target; --json has all three)"

@@ -109,44 +109,39 @@ impl<'s, 'a> Rewrite<'s, 'a> {
         stamp: Option<i64>,
     ) -> Result<Merged, EnrolError> {
         let combined = merge::combine(sources.iter().map(|s| (s.values, s.effective)));
-        let mut merged = match existing {
+        let promise = match existing {
             Some(ei) if combined.status != 0 => self.keep(ei)?,
             Some(ei) => self.combine_with(ei, combined, stamp)?,
             None => stamped(combined, stamp, Manual::New),
         };
         // The live course a merge meets: a fresh backup of it when given, else the one backed up (the holder's
-        // own enrolment of the user, in the holder as it was). A kept enrolment is written as it is.
+        // own enrolment of the user, in the holder as it was).
         let holder = self.holder_instance();
-        let live_enabled = match self.live {
-            Some(l) => {
-                merged.live = l.enrolments.get(&userid).copied();
-                l.enabled
-            }
-            None => {
-                merged.live =
-                    existing.and_then(|ei| holder.enrolments[ei].values_if_present(self.set.ex));
-                !self.holder.disabled
-            }
+        let (live, live_enabled) = match self.live {
+            Some(l) => (l.enrolments.get(&userid).copied(), l.enabled),
+            None => (
+                existing.and_then(|ei| holder.enrolments[ei].values_if_present(self.set.ex)),
+                !self.holder.disabled,
+            ),
         };
-        if merged.manual != Manual::Kept {
-            merged.written = restore::shape(merged.live, merged.values);
-        }
-        // The holder is enabled after conversion.
-        merged.outcomes = restore::manual_outcomes(merged.written, true, merged.live, live_enabled);
-        merged.limits = restore::limits(merged.values, merged.live, merged.outcomes.live);
+        let merged = Merged::meet(promise, live, live_enabled);
         self.write(&merged, sources)?;
         Ok(merged)
     }
 
     /// Restore never suspends an active manual enrolment either: the holder's is kept exactly (suspended
     /// when the holder was disabled, as every enrolment of a disabled holder is).
-    fn keep(&self, ei: usize) -> Result<Merged, EnrolError> {
+    fn keep(&self, ei: usize) -> Result<Promise, EnrolError> {
         let holder = self.holder_instance();
         let mut values = holder.enrolments[ei].values(self.set.ex, holder)?;
         if self.holder.disabled && values.status == 0 {
             values.status = 1;
         }
-        Ok(Merged::new(values, false, Manual::Kept))
+        Ok(Promise {
+            values,
+            stamped: false,
+            manual: Manual::Kept,
+        })
     }
 
     /// The holder's enrolment is one more source: its dates count only when it is effectively active (a
@@ -156,7 +151,7 @@ impl<'s, 'a> Rewrite<'s, 'a> {
         ei: usize,
         result: Values,
         stamp: Option<i64>,
-    ) -> Result<Merged, EnrolError> {
+    ) -> Result<Promise, EnrolError> {
         let holder = self.holder_instance();
         let own = holder.enrolments[ei].values(self.set.ex, holder)?;
         let result = if own.status == 0 && !self.holder.disabled {
@@ -232,24 +227,43 @@ impl<'s, 'a> Rewrite<'s, 'a> {
 }
 
 /// `values` with the end stamped to `stamp`, if given.
-fn stamped(mut values: Values, stamp: Option<i64>, manual: Manual) -> Merged {
+fn stamped(mut values: Values, stamp: Option<i64>, manual: Manual) -> Promise {
     if let Some(until) = stamp {
         values.timeend = until;
     }
-    Merged::new(values, stamp.is_some(), manual)
+    Promise {
+        values,
+        stamped: stamp.is_some(),
+        manual,
+    }
+}
+
+/// The conversion's result for one user, before the live course is looked at.
+struct Promise {
+    values: Values,
+    stamped: bool,
+    manual: Manual,
 }
 
 impl Merged {
-    /// A result written as promised, before the live course is looked at.
-    fn new(values: Values, stamped: bool, manual: Manual) -> Self {
+    /// `promise` met with the live course's enrolment `live` (in a manual instance `live_enabled` or not): the
+    /// values to write (a kept enrolment is written as it is, others shaped for the merge), what each target
+    /// stores (the holder is enabled after conversion) and what the merge cannot do.
+    fn meet(promise: Promise, live: Option<Values>, live_enabled: bool) -> Self {
+        let written = if promise.manual == Manual::Kept {
+            promise.values
+        } else {
+            restore::shape(live, promise.values)
+        };
+        let outcomes = restore::manual_outcomes(written, true, live, live_enabled);
         Merged {
-            values,
-            written: values,
-            live: None,
-            outcomes: restore::manual_outcomes(values, true, None, true),
-            limits: Vec::new(),
-            stamped,
-            manual,
+            values: promise.values,
+            written,
+            live,
+            limits: restore::limits(promise.values, live, outcomes.live),
+            outcomes,
+            stamped: promise.stamped,
+            manual: promise.manual,
         }
     }
 }

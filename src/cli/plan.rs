@@ -240,7 +240,7 @@ pub fn run(a: PlanArgs, globals: super::Globals) -> Result<ExitCode> {
     if let Some(assumed) = &written.assumed {
         writeln!(
             err,
-            "assumed (no --into): {assumed}; --into LIVE.mbz, a backup of the target course, checks each row"
+            "assumed for courses not compared with --into: {assumed}; --into LIVE.mbz, a backup of the target course, checks each row"
         )?;
     }
     if let Some(note) = format.import_note(&settings) {

@@ -87,10 +87,12 @@ fn slots(a: &Action) -> usize {
     a.roles.len().max(a.groups.len()).max(1)
 }
 
-/// The first release whose Upload users knows `enroltimestart#`: `uu_validate_user_upload_columns()`
-/// (`admin/tool/uploaduser/locallib.php`) accepts `^(sysrole|cohort|course|group|type|role|enrolperiod|enrolstatus)\d+$`
-/// before it and `…|enroltimestart)\d+$` from it; Moodle's 3.10 Upload users documentation is the first to list
-/// the column (docs.moodle.org/310/en/Upload_users#Enrolment_fields). Any other header refuses the whole file.
+/// The first release whose Upload users knows `enroltimestart#`. `uu_validate_user_upload_columns()`
+/// (`admin/tool/uploaduser/locallib.php`) refuses the whole file (`invalidfieldname`) for any header outside its
+/// list: older versions accept `^(sysrole|cohort|course|group|type|role|enrolperiod|enrolstatus)\d+$`
+/// (moodle/moodle at 09df5975970f…), later ones add `enroltimestart` (d4673e3047cd…), and Moodle's 3.10 Upload
+/// users page lists the column (docs.moodle.org/310/en/Upload_users#Enrolment_fields, quoted in
+/// iomad/iomad#1681, where an older install refuses it). Issue 18 states the same bound.
 pub const ENROLTIMESTART_SINCE: Release = Release {
     major: 3,
     minor: 10,

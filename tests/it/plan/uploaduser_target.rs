@@ -258,7 +258,12 @@ fn a_row_with_no_role_is_refused_naming_the_role_upload_users_would_give() {
 #[test]
 fn what_the_plan_assumes_is_said_once_without_a_target() {
     let (_, err, _) = plan(None, &[]);
-    assert_eq!(err.matches("assumed (no --into):").count(), 1, "{err}");
+    assert_eq!(
+        err.matches("assumed for courses not compared with --into:")
+            .count(),
+        1,
+        "{err}"
+    );
     for part in [
         "manual enrolment plugin is enabled",
         "first manual enrolment instance is enabled",
@@ -269,6 +274,33 @@ fn what_the_plan_assumes_is_said_once_without_a_target() {
     }
     let (_, err, _) = plan(Some(&live2()), &[]);
     assert!(!err.contains("assumed"), "{err}");
+    // Two courses, one compared: the other is still assumed, said once.
+    let live = live2();
+    let o = util::run(&[
+        "plan",
+        live.to_str().unwrap(),
+        util::root()
+            .join("fixtures/coh_group.mbz")
+            .to_str()
+            .unwrap(),
+        "--format",
+        "uploaduser",
+        "-o",
+        "-",
+        "--until",
+        "2027-08-31",
+        "--timezone",
+        "UTC",
+        "--into",
+        live.to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert_eq!(
+        err.matches("assumed for courses not compared").count(),
+        1,
+        "{err}"
+    );
 }
 
 #[test]

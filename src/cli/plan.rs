@@ -386,6 +386,26 @@ fn apply_into(
         "compared with {} (manual enrolments of the target course):",
         target.display()
     )?;
+    writeln!(
+        err,
+        "  its manual instance: {}",
+        match &found.manual {
+            None => "none".to_owned(),
+            Some(m) => format!(
+                "{}, default duration {}, default role {}",
+                if m.enabled { "enabled" } else { "disabled" },
+                match m.enrolperiod {
+                    0 => "none".to_owned(),
+                    p => format!("{} days", p as f64 / 86_400.0),
+                },
+                match (&m.role, m.roleid) {
+                    (_, 0) => "none".to_owned(),
+                    (Some(name), _) => name.clone(),
+                    (None, id) => format!("id {id}"),
+                }
+            ),
+        }
+    )?;
     for row in &comparison.rows {
         let outcome = &row.outcome;
         writeln!(

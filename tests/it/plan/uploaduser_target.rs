@@ -137,6 +137,10 @@ fn a_target_default_duration_refuses_rows_with_no_end() {
         "{err}"
     );
     assert!(err.contains("--allow-partial"), "{err}");
+    assert!(
+        err.contains("its manual instance: enabled, default duration 7 days, default role student"),
+        "{err}"
+    );
     let (code, err, csv) = plan(Some(&target), &["--allow-partial"]);
     assert_eq!(code, 0, "{err}");
     let names = usernames(&csv);
@@ -189,6 +193,7 @@ fn a_disabled_or_missing_manual_instance_in_the_target_refuses_every_row() {
         ),
         "{err}"
     );
+    assert!(err.contains("its manual instance: disabled,"), "{err}");
     let (code, err, csv) = plan(Some(&disabled), &["--allow-partial"]);
     assert_eq!(code, 0, "{err}");
     assert!(usernames(&csv).is_empty(), "{csv}");
@@ -208,6 +213,7 @@ fn a_disabled_or_missing_manual_instance_in_the_target_refuses_every_row() {
         ),
         "{err}"
     );
+    assert!(err.contains("its manual instance: none"), "{err}");
     let (code, err, csv) = plan(Some(&missing), &["--allow-partial"]);
     assert_eq!(code, 0, "{err}");
     assert!(usernames(&csv).is_empty(), "{csv}");

@@ -196,7 +196,7 @@ pub fn run(a: PlanArgs, globals: super::Globals) -> Result<ExitCode> {
     let mut buf = Vec::new();
     let written = format
         .write(&plans, &settings, &mut buf)
-        .map_err(format_error)?;
+        .map_err(|e| format_error(e, format.name() == "uploaduser"))?;
     let actions: usize = plans.iter().map(|p| p.actions.len()).sum();
     let place = if to_stdout {
         std::io::stdout().lock().write_all(&buf)?;
@@ -338,8 +338,9 @@ fn moodle_release(
     Ok(release)
 }
 
-/// A format error, with the hint for an empty identifier, a release too old, or a row not applied exactly.
-fn format_error(e: FormatError) -> anyhow::Error {
+/// A format error, with the hint for an empty identifier, a release too old, or a row not applied exactly (when
+/// the format `leaves_out` such rows with `--allow-partial`).
+fn format_error(e: FormatError, leaves_out: bool) -> anyhow::Error {
     match e {
         FormatError::MissingKey { .. } => {
             anyhow::anyhow!("{e}; choose another --user-key/--course-key")
@@ -348,7 +349,7 @@ fn format_error(e: FormatError) -> anyhow::Error {
             "{e}. Instead: --format toolsync (the tool_sync plugin reads start and end dates) or --format ws \
              (web services), or upgrade the site; if it already runs 3.10 or later, give --moodle-version"
         ),
-        FormatError::Inexact { .. } | FormatError::Unreadable { .. } => {
+        FormatError::Inexact { .. } | FormatError::Unreadable { .. } if leaves_out => {
             anyhow::anyhow!(
                 "{e}; no plan written (--allow-partial leaves such rows out and lists them)"
             )

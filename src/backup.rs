@@ -28,6 +28,43 @@ impl Info {
     }
 }
 
+/// A Moodle release, as `X.Y` (major and minor branch: `3.10`, `4.3`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Release {
+    /// `4` in 4.3.
+    pub major: u32,
+    /// `3` in 4.3.
+    pub minor: u32,
+}
+
+impl Release {
+    /// Reads `X.Y` at the start of `text`: a release as `moodle_release` writes it (`4.3 (Build: 20231009)`,
+    /// `3.10.2+ (Build: …)`) or as typed (`3.9`).
+    pub fn parse(text: &str) -> Option<Self> {
+        let text = text.trim();
+        let end = text
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(text.len());
+        let mut parts = text[..end].split('.');
+        let major = parts.next()?.parse().ok()?;
+        let minor = parts.next()?.parse().ok()?;
+        Some(Self { major, minor })
+    }
+}
+
+impl std::fmt::Display for Release {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.major, self.minor)
+    }
+}
+
+impl Info {
+    /// The release of the site that made the backup (`moodle_release`), when it reads as `X.Y`.
+    pub fn release(&self) -> Option<Release> {
+        self.get("moodle_release").and_then(Release::parse)
+    }
+}
+
 /// Parses `moodle_backup.xml`.
 ///
 /// # Errors
@@ -191,4 +228,21 @@ fn slot<'a>(current: &'a mut Option<(i64, User)>, field: Option<&str>) -> Option
         "lastname" => &mut user.lastname,
         _ => return None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Release;
+
+    #[test]
+    fn releases_read_as_major_and_minor() {
+        let r = |major, minor| Some(Release { major, minor });
+        assert_eq!(Release::parse("4.3 (Build: 20231009)"), r(4, 3));
+        assert_eq!(Release::parse("3.10.2+ (Build: 20210311)"), r(3, 10));
+        assert_eq!(Release::parse(" 3.9 "), r(3, 9));
+        assert_eq!(Release::parse("4"), None);
+        assert_eq!(Release::parse("four.three"), None);
+        assert!(Release::parse("3.9") < Release::parse("3.10"));
+        assert_eq!(Release::parse("3.10").unwrap().to_string(), "3.10");
+    }
 }

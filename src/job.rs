@@ -516,7 +516,7 @@ pub fn plan_file_limited(
     if let Some(w) = without_users(&info) {
         conversion.report.warnings.insert(0, w.into());
     }
-    Ok(crate::plan::build(
+    let mut plan = crate::plan::build(
         &input.display().to_string(),
         crate::plan::CourseRef {
             id: course.id,
@@ -526,7 +526,9 @@ pub fn plan_file_limited(
         &docs(&loaded),
         &users,
         &conversion.report,
-    ))
+    );
+    plan.release = info.release();
+    Ok(plan)
 }
 
 /// The live course a merge meets, from a fresh backup of it (same site): its course and its manual enrolments
@@ -559,11 +561,49 @@ pub fn manual_enrolments(
     target: &Path,
     limits: &archive::Limits,
 ) -> Result<(Course, BTreeMap<String, Values>)> {
+    let (course, current, _) = plan_target(target, limits)?;
+    Ok((course, current))
+}
+
+/// [`manual_enrolments`], and the target as a plan's consumer meets it: its first manual instance (status,
+/// default duration, default role) and its site's release.
+///
+/// # Errors
+/// [`Error`] naming the archive and member.
+pub fn plan_target(
+    target: &Path,
+    limits: &archive::Limits,
+) -> Result<(Course, BTreeMap<String, Values>, crate::plan::into::Target)> {
     let (loaded, users) = load_with_users(target, limits)?;
-    let course = Course::new(&info(target, &loaded)?, &loaded);
-    let out = match loaded.doc(ENROLMENTS) {
-        Some(x) => merge::manual_by_username(x, &users).map_err(enrol_err(target))?,
-        None => BTreeMap::new(),
+    let info = info(target, &loaded)?;
+    let course = Course::new(&info, &loaded);
+    let (out, manual) = match loaded.doc(ENROLMENTS) {
+        Some(x) => (
+            merge::manual_by_username(x, &users).map_err(enrol_err(target))?,
+            target_manual(x, loaded.doc(crate::enrol::members::ROLES)),
+        ),
+        None => (BTreeMap::new(), None),
     };
-    Ok((course, out))
+    let found = crate::plan::into::Target {
+        archive: target.display().to_string(),
+        manual,
+        release: info.release(),
+    };
+    Ok((course, out, found))
+}
+
+/// The first manual instance of `course/enrolments.xml` (`x`), its role named from the root `roles.xml`.
+fn target_manual(x: &[u8], roles: Option<&[u8]>) -> Option<crate::plan::into::Manual> {
+    let instances = crate::enrol::model::parse_enrolments(x).ok()?;
+    let (_, manual) = crate::enrol::model::first_manual(&instances, x)?;
+    let roleid = manual.int(x, "roleid").unwrap_or(0);
+    let role = roles
+        .and_then(|r| crate::enrol::model::parse_role_names(r).ok())
+        .and_then(|names| names.get(&roleid).cloned());
+    Some(crate::plan::into::Manual {
+        enabled: manual.status(x) == 0,
+        enrolperiod: manual.int(x, "enrolperiod").unwrap_or(0),
+        roleid,
+        role,
+    })
 }

@@ -446,11 +446,16 @@ pub struct PlanArgs {
     /// never shorten or suspend an access it grants, and predict a merge restore.
     #[arg(long, value_name = "TARGET.mbz")]
     pub into: Option<PathBuf>,
+    /// The Moodle release of the site that will read the plan, as X.Y (e.g. 4.3). Default: the --into target's
+    /// release, else the oldest of the backups' (their moodle_release). Upload users needs 3.10 or later.
+    #[arg(long, value_name = "X.Y")]
+    pub moodle_version: Option<String>,
     /// The archives come from the site the plan is for, so their numeric ids are valid there (required by ws).
     #[arg(long)]
     pub same_site: bool,
-    /// Write the plan even when some archives failed or some rows cannot be written exactly (Upload users: a numeric or
-    /// space-padded group name): they are listed, and missing from the plan.
+    /// Write the plan even when some archives failed or some rows cannot be applied exactly (Upload users: a numeric
+    /// or space-padded group name, no role, and with --into a missing or disabled manual instance, or no end while
+    /// it has a default duration): they are listed, and missing from the plan.
     #[arg(long)]
     pub allow_partial: bool,
     /// Replace FILE if it already exists.

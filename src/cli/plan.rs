@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use anyhow::{Result, bail};
 use mbz_enrol::ConvertOptions;
 use mbz_enrol::archive::output::Atomic;
+use mbz_enrol::backup::Release;
 use mbz_enrol::plan::{self, CourseKey, CoursePlan, FormatError, Keys, Settings, UserKey, into};
 
 use super::args::{CourseKeyArg, EncodingArg, PlanArgs, SeparatorArg, UserKeyArg};
@@ -172,9 +173,16 @@ pub fn run(a: PlanArgs, globals: super::Globals) -> Result<ExitCode> {
             );
         }
     }
-    if let Some(target) = &a.into {
-        apply_into(&mut plans, target, tz, &mut err, &globals.limits)?;
-    }
+    let target_release = match &a.into {
+        Some(target) => apply_into(&mut plans, target, tz, &mut err, &globals.limits)?,
+        None => None,
+    };
+    let moodle = moodle_release(
+        a.moodle_version.as_deref(),
+        target_release,
+        &plans,
+        &mut err,
+    )?;
     let settings = Settings {
         tz,
         user_key,
@@ -183,11 +191,12 @@ pub fn run(a: PlanArgs, globals: super::Globals) -> Result<ExitCode> {
         encoding,
         now: mbz_enrol::time::now_epoch(),
         allow_partial: a.allow_partial,
+        moodle,
     };
     let mut buf = Vec::new();
     let written = format
         .write(&plans, &settings, &mut buf)
-        .map_err(format_error)?;
+        .map_err(|e| format_error(e, format.name() == "uploaduser"))?;
     let actions: usize = plans.iter().map(|p| p.actions.len()).sum();
     let place = if to_stdout {
         std::io::stdout().lock().write_all(&buf)?;
@@ -228,7 +237,22 @@ pub fn run(a: PlanArgs, globals: super::Globals) -> Result<ExitCode> {
     for w in &written.warnings {
         writeln!(err, "warning: {w}")?;
     }
+    if let Some(assumed) = &written.assumed {
+        writeln!(
+            err,
+            "assumed for courses not compared with --into: {assumed}; --into LIVE.mbz, a backup of the target course, checks each row"
+        )?;
+    }
     if let Some(note) = format.import_note(&settings) {
+        // The command names the plan file written, when there is one, by its full path (it runs from the
+        // Moodle directory).
+        let note = match std::fs::canonicalize(&a.output) {
+            Ok(path) if !to_stdout => note.replace(
+                &format!("--file={}", plan::PLAN_FILE),
+                &format!("--file={}", shell_word(&path.display().to_string())),
+            ),
+            _ => note,
+        };
         writeln!(err, "{note}")?;
     }
     Ok(if failed > 0 {
@@ -236,6 +260,16 @@ pub fn run(a: PlanArgs, globals: super::Globals) -> Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// `text` as one POSIX shell word: as is when it holds only safe characters, else single-quoted.
+fn shell_word(text: &str) -> String {
+    let safe = |c: char| c.is_ascii_alphanumeric() || "/._-+:,=@%".contains(c);
+    if !text.is_empty() && text.chars().all(safe) {
+        text.to_owned()
+    } else {
+        format!("'{}'", text.replace('\'', "'\\''"))
+    }
 }
 
 /// Refuses an output file that exists (without `--force`), would replace an input archive or lands inside an
@@ -273,28 +307,75 @@ fn check_output(
     Ok(())
 }
 
-/// A format error, with the hint for an empty identifier.
-fn format_error(e: FormatError) -> anyhow::Error {
+/// The release of the site that will read the plan: `--moodle-version`, else the `--into` target's, else the
+/// oldest of the backups'. Says which, once.
+fn moodle_release(
+    given: Option<&str>,
+    target: Option<Release>,
+    plans: &[CoursePlan],
+    err: &mut impl Write,
+) -> Result<Option<Release>> {
+    let (release, from) = if let Some(text) = given {
+        let Some(r) = Release::parse(text).filter(|r| r.to_string() == text.trim()) else {
+            bail!("--moodle-version {text}: give the release as X.Y (e.g. 4.3)");
+        };
+        (Some(r), "--moodle-version")
+    } else if target.is_some() {
+        (target, "the --into target's moodle_release")
+    } else {
+        (
+            plans.iter().filter_map(|p| p.release).min(),
+            "the backups' moodle_release",
+        )
+    };
+    match release {
+        Some(r) => writeln!(err, "Moodle release: {r} (from {from})")?,
+        None => writeln!(
+            err,
+            "Moodle release: unknown (no moodle_release in the backups; --moodle-version X.Y sets it)"
+        )?,
+    }
+    Ok(release)
+}
+
+/// A format error, with the hint for an empty identifier, a release too old, or a row not applied exactly (when
+/// the format `leaves_out` such rows with `--allow-partial`).
+fn format_error(e: FormatError, leaves_out: bool) -> anyhow::Error {
     match e {
         FormatError::MissingKey { .. } => {
             anyhow::anyhow!("{e}; choose another --user-key/--course-key")
+        }
+        FormatError::UnknownColumn { .. } => anyhow::anyhow!(
+            "{e}. Instead: --format toolsync (the tool_sync plugin reads start and end dates) or --format ws \
+             (web services), or upgrade the site; if it already runs 3.10 or later, give --moodle-version"
+        ),
+        FormatError::Inexact { .. } | FormatError::Unreadable { .. } if leaves_out => {
+            anyhow::anyhow!(
+                "{e}; no plan written (--allow-partial leaves such rows out and lists them)"
+            )
         }
         e => e.into(),
     }
 }
 
 /// `--into`: compares the plans with the target's manual enrolments ([`into::compare_plans`]) and prints the
-/// comparison.
+/// comparison. Returns the target's release.
 fn apply_into(
     plans: &mut [CoursePlan],
     target: &std::path::Path,
     tz: chrono_tz::Tz,
     err: &mut impl Write,
     limits: &mbz_enrol::archive::Limits,
-) -> Result<()> {
-    let (course, current) = mbz_enrol::job::manual_enrolments(target, limits)?;
-    let comparison = into::compare_plans(plans, course.id, course.shortname.as_deref(), &current)
-        .map_err(|e| {
+) -> Result<Option<Release>> {
+    let (course, current, found) = mbz_enrol::job::plan_target(target, limits)?;
+    let comparison = into::compare_plans(
+        plans,
+        course.id,
+        course.shortname.as_deref(),
+        &current,
+        &found,
+    )
+    .map_err(|e| {
         anyhow::anyhow!(
             "--into {}: its course ({}) is none of the planned courses",
             target.display(),
@@ -305,6 +386,26 @@ fn apply_into(
         err,
         "compared with {} (manual enrolments of the target course):",
         target.display()
+    )?;
+    writeln!(
+        err,
+        "  its manual instance: {}",
+        match &found.manual {
+            None => "none".to_owned(),
+            Some(m) => format!(
+                "{}, default duration {}, default role {}",
+                if m.enabled { "enabled" } else { "disabled" },
+                match m.enrolperiod {
+                    0 => "none".to_owned(),
+                    p => format!("{} days", p as f64 / 86_400.0),
+                },
+                match (&m.role, m.roleid) {
+                    (_, 0) => "none".to_owned(),
+                    (Some(name), _) => name.clone(),
+                    (None, id) => format!("id {id}"),
+                }
+            ),
+        }
     )?;
     for row in &comparison.rows {
         let outcome = &row.outcome;
@@ -332,5 +433,5 @@ fn apply_into(
             .collect::<Vec<_>>()
             .join(", ")
     )?;
-    Ok(())
+    Ok(found.release)
 }

@@ -98,6 +98,32 @@ pub fn compare(e: Option<Values>, b: Values) -> (Values, Outcome) {
     }
 }
 
+/// The target course's first manual instance, as Upload users takes it (`admin/tool/uploaduser/classes/process.php`,
+/// `process_line()`: the first `enrol === 'manual'` of `enrol_get_instances($courseid, false)`, disabled ones
+/// included).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Manual {
+    /// Its status is 0: enrolments in it give access.
+    pub enabled: bool,
+    /// Its default enrolment duration (`enrolperiod`, seconds; 0 = none).
+    pub enrolperiod: i64,
+    /// Its default role (`roleid`; 0 = none).
+    pub roleid: i64,
+    /// That role's shortname, when the target's `roles.xml` names it.
+    pub role: Option<String>,
+}
+
+/// The target course as a plan's consumer meets it, read from its backup.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Target {
+    /// The target's backup, as given.
+    pub archive: String,
+    /// Its first manual instance, if it has one.
+    pub manual: Option<Manual>,
+    /// The release of the site that made it (the live site).
+    pub release: Option<crate::backup::Release>,
+}
+
 /// The target course is none of the planned courses: there is nothing to compare.
 #[derive(Debug, thiserror::Error)]
 #[error("the target course ({}) is none of the planned courses", shortname.as_deref().unwrap_or("?"))]
@@ -137,7 +163,7 @@ impl Comparison {
 
 /// Compares the actions of the plans for the target course (matched by `id`, else `shortname`) with its manual
 /// enrolments by username (`current`): each action's values become what [`compare`] plans, its outcome is
-/// recorded, and the actions with nothing to send (`kept`) leave the plan.
+/// recorded, and the actions with nothing to send (`kept`) leave the plan. The matched plans record `target`.
 ///
 /// # Errors
 /// [`NotPlanned`] when no plan is for the target course.
@@ -146,6 +172,7 @@ pub fn compare_plans(
     id: Option<i64>,
     shortname: Option<&str>,
     current: &BTreeMap<String, Values>,
+    target: &Target,
 ) -> Result<Comparison, NotPlanned> {
     let matches = |p: &CoursePlan| {
         (id.is_some() && id == p.course.id) || shortname == Some(p.course.shortname.as_str())
@@ -157,6 +184,7 @@ pub fn compare_plans(
     }
     let mut comparison = Comparison::default();
     for p in plans.iter_mut().filter(|p| matches(p)) {
+        p.target = Some(target.clone());
         let mut kept = Vec::new();
         for mut action in std::mem::take(&mut p.actions) {
             let username = action.user.user.username.clone();
@@ -220,14 +248,18 @@ mod tests {
                 shortname: "c".into(),
                 idnumber: String::new(),
             },
-            manual_enrolperiod: 0,
             actions: vec![action("kept"), action("new")],
-            warnings: Vec::new(),
+            ..CoursePlan::default()
         }];
         let current = BTreeMap::from([("kept".to_owned(), v(0, 0, 20))]);
-        let e = compare_plans(&mut plans, Some(8), Some("other"), &current).unwrap_err();
+        let target = Target {
+            archive: "live.mbz".into(),
+            ..Target::default()
+        };
+        let e = compare_plans(&mut plans, Some(8), Some("other"), &current, &target).unwrap_err();
         assert_eq!(e.shortname.as_deref(), Some("other"));
-        let c = compare_plans(&mut plans, Some(7), None, &current).unwrap();
+        let c = compare_plans(&mut plans, Some(7), None, &current, &target).unwrap();
+        assert_eq!(plans[0].target.as_ref(), Some(&target));
         assert_eq!(c.rows.len(), 2);
         assert_eq!(c.totals(), BTreeMap::from([("kept", 1), ("new", 1)]));
         assert_eq!(plans[0].actions.len(), 1);

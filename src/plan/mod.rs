@@ -14,11 +14,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 
 pub use format::{
-    Encoding, FORMATS, Format, FormatError, GROUPS_PER_LINE, Keys, MAX_LINE_BYTES, Output,
-    Separator, Settings, format,
+    ASSUMED, ENROLTIMESTART_SINCE, Encoding, FORMATS, Format, FormatError, GROUPS_PER_LINE, Keys,
+    MAX_LINE_BYTES, Output, PLAN_FILE, Separator, Settings, format,
 };
 
-use crate::backup::User;
+use crate::backup::{Release, User};
 use crate::enrol::members::USERS;
 use crate::enrol::model;
 use crate::enrol::{Docs, Report, Warning};
@@ -126,7 +126,7 @@ pub struct Action {
 }
 
 /// The actions for one archive.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct CoursePlan {
     /// The archive.
     pub archive: String,
@@ -139,6 +139,12 @@ pub struct CoursePlan {
     pub actions: Vec<Action>,
     /// Things the admin should know.
     pub warnings: Vec<Warning>,
+    /// The release of the site that made the backup (`moodle_release`).
+    #[serde(skip)]
+    pub release: Option<Release>,
+    /// With `--into`: the target course's manual instance, as its consumers would meet it.
+    #[serde(skip)]
+    pub target: Option<into::Target>,
 }
 
 /// Builds one course's actions from the conversion `report` of `docs`.
@@ -222,5 +228,7 @@ pub fn build(
         manual_enrolperiod,
         actions,
         warnings,
+        release: None,
+        target: None,
     }
 }

@@ -8,9 +8,11 @@ use std::io::{self, Write};
 use chrono_tz::Tz;
 
 use super::{Action, CourseKey, CoursePlan, UserKey};
+use crate::backup::Release;
 use crate::time;
 
 pub use toolsync::{Encoding, GROUPS_PER_LINE, MAX_LINE_BYTES, Separator};
+pub use uploaduser::{ASSUMED, ENROLTIMESTART_SINCE, PLAN_FILE};
 
 /// Declares each format's module and lists its [`Format`] in [`FORMATS`], in the order users see them.
 macro_rules! register {
@@ -66,6 +68,8 @@ pub struct Settings {
     pub now: i64,
     /// Leave out (and list) the rows a consumer would misread, instead of refusing the plan.
     pub allow_partial: bool,
+    /// The release of the site that will read the plan, when known (Upload users' columns depend on it).
+    pub moodle: Option<Release>,
 }
 
 /// What a writer wrote: how many rows (lines, actions or requests, as `unit` says), how many actions it left
@@ -80,6 +84,8 @@ pub struct Output {
     pub left_out: usize,
     /// Warnings, the left-out actions' included.
     pub warnings: Vec<String>,
+    /// What the plan assumes of the target courses it could not read (said once).
+    pub assumed: Option<String>,
 }
 
 impl Output {
@@ -233,6 +239,30 @@ pub enum FormatError {
         /// Bytes the shortest line would take, newline included.
         bytes: usize,
     },
+    /// A column the consumer of this release does not know: it would refuse the whole file.
+    #[error(
+        "Moodle {release}'s Upload users does not know the `{column}#` column (it came in Moodle {since}): it \
+         refuses the whole file (invalidfieldname), and without the column every enrolment would start on the \
+         upload day, so no end could be exact"
+    )]
+    UnknownColumn {
+        /// The release the plan is for.
+        release: Release,
+        /// The column (without its number).
+        column: &'static str,
+        /// The first release that knows it.
+        since: Release,
+    },
+    /// A row its consumer would not apply as planned.
+    #[error("user `{user}` in course `{course}`: {why}")]
+    Inexact {
+        /// The user (username).
+        user: String,
+        /// The course (shortname).
+        course: String,
+        /// What the consumer would do instead, in its terms.
+        why: String,
+    },
     /// The identifier the format needs is empty for this user or course.
     #[error("user `{user}` in course `{course}`: the {what} is empty")]
     MissingKey {
@@ -334,6 +364,7 @@ mod tests {
             encoding: Encoding::default(),
             now: 0,
             allow_partial: false,
+            moodle: None,
         };
         let e = key_of(&action, &settings).unwrap_err();
         assert!(matches!(

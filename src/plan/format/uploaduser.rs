@@ -6,6 +6,8 @@ use std::io::{self, Write};
 use chrono_tz::Tz;
 
 use super::{Format, FormatError, Keys, Output, Settings, Written, local_minutes, reads_back};
+use crate::backup::Release;
+use crate::plan::into::Target;
 use crate::plan::{Action, CourseKey, CoursePlan, UserKey};
 use crate::time;
 
@@ -18,12 +20,23 @@ pub(super) static FORMAT: Format = Format::new("uploaduser", "Upload users", wri
     })
     .with_import_note(import_note);
 
-/// The site settings Upload users needs.
+/// Where the import note's command names the plan file; the caller may put the real path there.
+pub const PLAN_FILE: &str = "PLAN.csv";
+
+/// The site settings Upload users needs, as web-form choices and as the command of its CLI,
+/// `admin/tool/uploaduser/cli/uploaduser.php`. That CLI's options are `--help`, `--file` and one per element
+/// of the two upload forms (`classes/cli_helper.php`, `options_definitions()`; `user_form.php`):
+/// `--delimiter_name` (`comma`, …, `csv_import_reader::get_delimiter_list()`), `--encoding` (`UTF-8`, …),
+/// `--uutype` (3 = `UU_USER_UPDATE`, "Update existing users only", `locallib.php`) and `--uuupdatetype`
+/// (0 = `UU_UPDATE_NOCHANGES`: user records left as they are; the enrolment columns are read "for any updated or
+/// created users" all the same, `process_line()`).
 fn import_note(settings: &Settings) -> String {
     format!(
         "Upload users settings: upload type \"Update existing users only\" (or \"Add new and update existing \
-         users\"), CSV delimiter \"comma\", encoding \"UTF-8\"; the site's time zone must be {}; the courses need \
-         an enabled manual enrolment method",
+         users\"), existing user details \"No changes\", CSV delimiter \"comma\", encoding \"UTF-8\"; the \
+         site's time zone must be {}; the courses need an enabled manual enrolment method. From the Moodle \
+         directory, as the web server's user:\n  php admin/tool/uploaduser/cli/uploaduser.php --file={PLAN_FILE} \
+         --delimiter_name=comma --encoding=UTF-8 --uutype=3 --uuupdatetype=0",
         settings.tz
     )
 }
@@ -74,12 +87,38 @@ fn slots(a: &Action) -> usize {
     a.roles.len().max(a.groups.len()).max(1)
 }
 
+/// The first release whose Upload users knows `enroltimestart#`. `uu_validate_user_upload_columns()`
+/// (`admin/tool/uploaduser/locallib.php`) refuses the whole file (`invalidfieldname`) for any header outside its
+/// list: older versions accept `^(sysrole|cohort|course|group|type|role|enrolperiod|enrolstatus)\d+$`
+/// (moodle/moodle at 09df5975970f…), later ones add `enroltimestart` (d4673e3047cd…), and Moodle's 3.10 Upload
+/// users page lists the column (docs.moodle.org/310/en/Upload_users#Enrolment_fields, quoted in
+/// iomad/iomad#1681, where an older install refuses it). Issue 18 states the same bound.
+pub const ENROLTIMESTART_SINCE: Release = Release {
+    major: 3,
+    minor: 10,
+};
+
 /// Moodle's "Upload users" CSV: comma-separated UTF-8, quoted where needed, one row per (user, course).
 /// Returns warnings.
+///
+/// # Errors
+/// [`FormatError::UnknownColumn`] for a release before [`ENROLTIMESTART_SINCE`]; [`FormatError::Unreadable`] and
+/// [`FormatError::Inexact`] for a row Upload users would not apply as planned ([`refusal`]), unless
+/// `allow_partial` (then the row is left out and listed).
 fn write_uploaduser(plans: &[CoursePlan], settings: &Settings, out: &mut dyn Write) -> Written {
+    if let Some(release) = settings.moodle
+        && release < ENROLTIMESTART_SINCE
+    {
+        return Err(FormatError::UnknownColumn {
+            release,
+            column: "enroltimestart",
+            since: ENROLTIMESTART_SINCE,
+        });
+    }
     let tz = settings.tz;
     let mut warnings = Vec::new();
     let mut no_start = Vec::new();
+    let mut moved = Vec::new();
     let mut left_out = Vec::new();
     let mut rows = 0;
     let actions: Vec<&Action> = plans.iter().flat_map(|p| &p.actions).collect();
@@ -105,7 +144,10 @@ fn write_uploaduser(plans: &[CoursePlan], settings: &Settings, out: &mut dyn Wri
     }
     w.write_record(&header).map_err(csv_err)?;
     for p in plans {
-        if p.manual_enrolperiod > 0 && p.actions.iter().any(|a| a.values.timeend == 0) {
+        if p.target.is_none()
+            && p.manual_enrolperiod > 0
+            && p.actions.iter().any(|a| a.values.timeend == 0)
+        {
             warnings.push(format!(
                 "course {}: its manual instance has a default duration of {} days, which Upload users applies to \
                  every row with an empty enrolperiod (unlimited end)",
@@ -114,16 +156,7 @@ fn write_uploaduser(plans: &[CoursePlan], settings: &Settings, out: &mut dyn Wri
             ));
         }
         for a in &p.actions {
-            if let Some(bad) = a.groups.iter().find(|g| unreadable_group(g)) {
-                let e = FormatError::Unreadable {
-                    user: a.user.user.username.clone(),
-                    course: a.course.shortname.clone(),
-                    column: "group",
-                    value: bad.clone(),
-                    why: "Upload users takes a numeric group# as a group id, and trims values (another or a new \
-                          group would be used)"
-                        .into(),
-                };
+            if let Some(e) = refusal(a, p.target.as_ref()) {
                 if !settings.allow_partial {
                     return Err(e);
                 }
@@ -141,14 +174,19 @@ fn write_uploaduser(plans: &[CoursePlan], settings: &Settings, out: &mut dyn Wri
                         .unwrap_or_else(|| ", no end".into())
                 ));
             }
+            let written = days.map_or(a.values.timestart, |d| a.values.timeend - d * 86_400);
+            if a.values.timestart != 0 && written - written.rem_euclid(60) != a.values.timestart {
+                moved.push(format!(
+                    "  {} in {}: planned start {}, written {start}{}",
+                    a.user.user.username,
+                    a.course.shortname,
+                    time::format_iso(a.values.timestart, tz),
+                    days.map(|d| format!(" + {d} days = {}", time::format_iso(a.values.timeend, tz)))
+                        .unwrap_or_default()
+                ));
+            }
             if let Some(warn) = warn {
                 warnings.push(format!("user {}: {warn}", a.user.user.username));
-            }
-            if a.roles.is_empty() {
-                warnings.push(format!(
-                    "user {} holds no role in {}: Upload users gives the manual instance's default role",
-                    a.user.user.username, a.course.shortname
-                ));
             }
             let mut row = vec![
                 a.user.user.username.clone(),
@@ -194,6 +232,15 @@ fn write_uploaduser(plans: &[CoursePlan], settings: &Settings, out: &mut dyn Wri
             no_start.join("\n")
         ));
     }
+    if !moved.is_empty() {
+        warnings.push(format!(
+            "{} rows start earlier than planned: Upload users only adds whole days to a start written to the \
+             minute, so each is written with the latest such start not after the planned one that keeps \
+             start + whole days = the planned end:\n{}",
+            moved.len(),
+            moved.join("\n")
+        ));
+    }
     let left = left_out.len();
     warnings.extend(left_out);
     Ok(Output {
@@ -201,7 +248,87 @@ fn write_uploaduser(plans: &[CoursePlan], settings: &Settings, out: &mut dyn Wri
         unit: "rows",
         left_out: left,
         warnings,
+        assumed: plans
+            .iter()
+            .any(|p| p.target.is_none())
+            .then(|| ASSUMED.to_owned()),
     })
+}
+
+/// What a plan assumes of a target course whose backup it has not read (each is a row [`refusal`] checks when
+/// it has).
+pub const ASSUMED: &str = "Upload users applies each row exactly only if the site's manual enrolment plugin is \
+     enabled and each target course's first manual enrolment instance is enabled, has no default enrolment \
+     duration (it would end every row with no end) and is not relied on for a role (each row names its role)";
+
+/// Why Upload users would not apply the row of `a` as planned, if it would not; `target` is the target course's
+/// backup, when read. Every rule is `admin/tool/uploaduser/classes/process.php`, `process_line()` (Moodle 4.3):
+/// - a numeric or padded group name ([`unreadable_group`]);
+/// - no role: with `role#` and `type#` empty, `$roleid = $this->manualcache[$courseid]->roleid`, the instance's
+///   default role, is assigned (`enrol_plugin::enrol_user()` calls `role_assign()`), and with no default role
+///   (`roleid` 0) `if ($roleid)` enrols nobody;
+/// - no manual instance in the target: `$this->manualcache[$courseid]` is false and the row enrols nobody,
+///   silently;
+/// - a disabled one: `enrol_get_instances($courseid, false)` includes disabled instances, so the row is enrolled
+///   into it, and an enrolment in a disabled instance gives no access (`lib/enrollib.php`,
+///   `enrol_get_enrolment_end()`: only `e.status = ENROL_INSTANCE_ENABLED` counts);
+/// - no end while the instance has a default duration: an empty `enrolperiod#` takes
+///   `$timeend = $timestart + $this->manualcache[$courseid]->enrolperiod` when that is above 0.
+pub fn refusal(a: &Action, target: Option<&Target>) -> Option<FormatError> {
+    let inexact = |why: String| FormatError::Inexact {
+        user: a.user.user.username.clone(),
+        course: a.course.shortname.clone(),
+        why,
+    };
+    if let Some(bad) = a.groups.iter().find(|g| unreadable_group(g)) {
+        return Some(FormatError::Unreadable {
+            user: a.user.user.username.clone(),
+            course: a.course.shortname.clone(),
+            column: "group",
+            value: bad.clone(),
+            why: "Upload users takes a numeric group# as a group id, and trims values (another or a new group \
+                  would be used)"
+                .into(),
+        });
+    }
+    let manual = target.map(|t| t.manual.as_ref());
+    if a.roles.is_empty() {
+        let what = match manual.flatten() {
+            Some(m) if m.roleid == 0 => {
+                "and the target's manual instance has no default role, so Upload users would not enrol them"
+                    .to_owned()
+            }
+            Some(m) => format!(
+                "and Upload users would give them the target's default role ({})",
+                m.role.clone().unwrap_or_else(|| format!("role id {}", m.roleid))
+            ),
+            None => "and Upload users would give them the manual instance's default role".to_owned(),
+        };
+        return Some(inexact(format!("the plan gives them no role, {what}")));
+    }
+    match manual {
+        Some(None) => {
+            return Some(inexact(
+                "the target course has no manual enrolment instance, so Upload users would not enrol them".into(),
+            ));
+        }
+        Some(Some(m)) if !m.enabled => {
+            return Some(inexact(
+                "the target's manual enrolment instance is disabled: Upload users would enrol them into it, with \
+                 no access"
+                    .into(),
+            ));
+        }
+        Some(Some(m)) if m.enrolperiod > 0 && a.values.timeend == 0 => {
+            return Some(inexact(format!(
+                "the plan gives them no end, and Upload users would end them after the target manual instance's \
+                 default duration ({} days)",
+                m.enrolperiod as f64 / 86_400.0
+            )));
+        }
+        _ => {}
+    }
+    None
 }
 
 /// A group name Upload users would not read as that name (`admin/tool/uploaduser/classes/process.php`,
@@ -263,6 +390,101 @@ mod tests {
             end,
             "{text} + {days:?} days in {tz}"
         );
+    }
+
+    /// A plan of one course with one student `u1` holding `values`.
+    fn one_row(values: crate::plan::into::Values, target: Option<Target>) -> CoursePlan {
+        let mut user = crate::plan::UserRef::default();
+        user.user.username = "u1".into();
+        let course = crate::plan::CourseRef {
+            id: Some(2),
+            shortname: "C1".into(),
+            idnumber: String::new(),
+        };
+        CoursePlan {
+            course: course.clone(),
+            actions: vec![Action {
+                course,
+                user,
+                roles: vec![crate::plan::RoleRef {
+                    id: 5,
+                    shortname: "student".into(),
+                }],
+                groups: Vec::new(),
+                values,
+                stamped: true,
+                sources: Vec::new(),
+                into: None,
+            }],
+            target,
+            ..CoursePlan::default()
+        }
+    }
+
+    fn settings(moodle: Option<Release>) -> Settings {
+        Settings {
+            tz: chrono_tz::America::Santiago,
+            user_key: UserKey::Username,
+            course_key: CourseKey::Shortname,
+            separator: Default::default(),
+            encoding: Default::default(),
+            now: NOW,
+            allow_partial: false,
+            moodle,
+        }
+    }
+
+    #[test]
+    fn a_start_moved_to_keep_whole_days_is_listed_with_the_rule() {
+        let tz = chrono_tz::America::Santiago;
+        // Santiago leaves summer time (UTC-3 to UTC-4) in April: the planned start is 92 days and 1 hour before
+        // the end, so Upload users' whole days need a start 23 hours earlier.
+        let start = time::parse_start("2026-03-01", tz).unwrap().epoch;
+        let end = time::parse_start("2026-06-01", tz).unwrap().epoch;
+        let plan = one_row(crate::testkit::v(0, start, end), None);
+        let mut out = Vec::new();
+        let written = write_uploaduser(&[plan], &settings(None), &mut out).unwrap();
+        let moved = written
+            .warnings
+            .iter()
+            .find(|w| w.starts_with("1 rows start earlier than planned"))
+            .unwrap_or_else(|| panic!("{:?}", written.warnings));
+        assert!(
+            moved.contains("u1 in C1: planned start 2026-03-01T00:00:00-03:00, written 2026-02-28 01:00 + 93 days"),
+            "{moved}"
+        );
+        assert!(written.assumed.is_some());
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains(",2026-02-28 01:00,93,"), "{text}");
+    }
+
+    #[test]
+    fn a_release_before_3_10_and_an_unreadable_target_are_typed_errors() {
+        let plan = one_row(crate::testkit::v(0, 0, NOW + 86_400), None);
+        let old = Release::parse("3.9");
+        let e = write_uploaduser(std::slice::from_ref(&plan), &settings(old), &mut Vec::new()).unwrap_err();
+        assert!(matches!(e, FormatError::UnknownColumn { column: "enroltimestart", .. }));
+        let ok = Release::parse("3.10");
+        assert!(write_uploaduser(std::slice::from_ref(&plan), &settings(ok), &mut Vec::new()).is_ok());
+        let target = Target {
+            archive: "live.mbz".into(),
+            manual: None,
+            release: None,
+        };
+        let plan = one_row(crate::testkit::v(0, 0, NOW + 86_400), Some(target));
+        let e = refusal(&plan.actions[0], plan.target.as_ref()).unwrap();
+        assert!(matches!(e, FormatError::Inexact { .. }), "{e}");
+        let written = write_uploaduser(
+            &[plan],
+            &Settings {
+                allow_partial: true,
+                ..settings(ok)
+            },
+            &mut Vec::new(),
+        )
+        .unwrap();
+        assert_eq!((written.rows, written.left_out), (0, 1));
+        assert!(written.assumed.is_none());
     }
 
     #[test]

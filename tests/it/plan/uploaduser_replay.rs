@@ -4,7 +4,8 @@
 //! `classes/process.php`, `process_line()`: `strtotime($enroltimestart)` in the server zone,
 //! `timeend = timestart + (int)enrolperiod * DAYSECS`, the manual instance's default duration when the period is
 //! empty). For every shared fixture, in four zones, the enrolment Upload users makes must be the plan's promise,
-//! and no start is before 1970.
+//! and no start is before 1970; against an `--into` target whose manual instance has a default duration, every
+//! row is still exact or left out and listed.
 
 use std::path::Path;
 
@@ -48,6 +49,16 @@ fn strtotime(text: &str, tz: Tz) -> i64 {
     tz.from_local_datetime(&n).earliest().unwrap().timestamp()
 }
 
+/// Every action of a JSON plan, in plan order.
+fn json_actions(doc: &serde_json::Value) -> Vec<&serde_json::Value> {
+    doc["courses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|c| c["actions"].as_array().unwrap())
+        .collect()
+}
+
 #[test]
 fn every_fixture_replayed_by_upload_users_gives_the_plan() {
     let mut inputs = util::shared("moodle43")
@@ -67,12 +78,7 @@ fn every_fixture_replayed_by_upload_users_gives_the_plan() {
             }
             let after = mbz_enrol::time::now_epoch();
             let doc: serde_json::Value = serde_json::from_slice(&json).unwrap();
-            let actions: Vec<&serde_json::Value> = doc["courses"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .flat_map(|c| c["actions"].as_array().unwrap())
-                .collect();
+            let actions = json_actions(&doc);
             let default_period: Vec<i64> = doc["courses"]
                 .as_array()
                 .unwrap()
@@ -143,4 +149,79 @@ fn numeric_or_padded_group_names_are_refused_or_left_out() {
             "{err}"
         );
     }
+}
+
+#[test]
+fn every_fixture_into_a_target_with_a_default_duration_gives_the_plan_or_leaves_the_row_out() {
+    // The target: the course's own backup, its first manual instance given a 7-day default duration. Upload
+    // users applies it to every row with an empty enrolperiod#, so a row with no end cannot be exact.
+    let mut inputs: Vec<_> = util::shared("moodle43")
+        .map(|d| util::mbz_files(&d))
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|p| !p.to_string_lossy().ends_with(".zip.mbz"))
+        .collect();
+    inputs.push(util::root().join("fixtures/live/live2.mbz"));
+    let dir = util::tempdir();
+    let (mut rows_checked, mut left_out) = (0, 0);
+    for (n, input) in inputs.iter().enumerate() {
+        let target = dir.path().join(format!("target{n}.mbz"));
+        let edit = |text: &str| {
+            let Some(at) = text.find("<enrol>manual</enrol>") else {
+                return text.to_owned();
+            };
+            let start = text[at..].find("<enrolperiod>").unwrap() + at + "<enrolperiod>".len();
+            let end = text[start..].find('<').unwrap() + start;
+            format!("{}604800{}", &text[..start], &text[end..])
+        };
+        util::with_member(input, "course/enrolments.xml", edit, &target);
+        let into = ["--into", target.to_str().unwrap()];
+        let args = [&["--format", "uploaduser", "--allow-partial"][..], &into].concat();
+        let (code, err, csv) = super::toolsync_replay::plan_stdout(input, "Europe/Paris", &args);
+        let json_args = [&["--format", "json"][..], &into].concat();
+        let (jcode, _, json) =
+            super::toolsync_replay::plan_stdout(input, "Europe/Paris", &json_args);
+        assert_eq!(code, jcode, "{}: {err}", input.display());
+        if code != 0 {
+            continue;
+        }
+        let doc: serde_json::Value = serde_json::from_slice(&json).unwrap();
+        let (no_end, with_end): (Vec<&serde_json::Value>, Vec<&serde_json::Value>) =
+            json_actions(&doc)
+                .into_iter()
+                .partition(|a| a["timeend"].as_i64() == Some(0));
+        for a in &no_end {
+            let user = a["user"]["username"].as_str().unwrap();
+            assert!(
+                err.contains(&format!("user `{user}` in course"))
+                    && err.contains("default duration (7 days)"),
+                "{}: {err}",
+                input.display()
+            );
+        }
+        left_out += no_end.len();
+        let mut r = csv::Reader::from_reader(csv.as_slice());
+        let headers = r.headers().unwrap().clone();
+        let col = |n: &str| headers.iter().position(|h| h == n).unwrap();
+        let records: Vec<_> = r.records().map(Result::unwrap).collect();
+        assert_eq!(records.len(), with_end.len(), "{}: {err}", input.display());
+        for (row, a) in records.iter().zip(&with_end) {
+            assert_eq!(
+                &row[col("username")],
+                a["user"]["username"].as_str().unwrap()
+            );
+            let start = strtotime(&row[col("enroltimestart1")], chrono_tz::Europe::Paris);
+            let days: i64 = row[col("enrolperiod1")]
+                .parse()
+                .expect("a period: the default never applies");
+            assert_eq!(
+                start + days * 86_400,
+                a["timeend"].as_i64().unwrap(),
+                "{row:?}"
+            );
+            rows_checked += 1;
+        }
+    }
+    assert!(rows_checked > 100, "{rows_checked}");
+    assert!(left_out >= 1, "no row without an end was met");
 }

@@ -25,11 +25,13 @@ dl.run dd{margin:0;overflow-wrap:anywhere}
 .scroll{overflow-x:auto;max-width:100%}
 table{border-collapse:collapse;width:100%;font-size:.9em}
 th,td{border:1px solid #ddd;padding:4px 6px;text-align:left;vertical-align:top}
-td{overflow-wrap:anywhere}
+td.p,td.e,td.w{overflow-wrap:anywhere}
+td.c{overflow-wrap:break-word} td.s{white-space:nowrap}
 th{background:#f3f3f3;cursor:pointer;user-select:none}
 th:after{content:" \2195";color:#999}
-td.n{text-align:right;overflow-wrap:normal} td.d{min-width:11em}
-td.p{min-width:12em} td.e{min-width:16em}
+td.n{text-align:right} td.d{min-width:8em}
+td.p{min-width:9em} td.e{min-width:14em} td.w{min-width:8em}
+@media (min-width:1600px){td.d{white-space:nowrap}}
 tr.failed td{background:#fde8e8} tr.cancelled td{background:#fff4d6}
 tr.skipped td,tr.ignored td{color:#777} tr.unchanged td{background:#f7f7f7}
 </style>"#;
@@ -138,15 +140,16 @@ pub fn write_html(rows: &[Row], run: &Run, title: &str, mut out: impl Write) -> 
     writeln!(
         out,
         "<div class=\"scroll\"><table id=\"r\"><thead><tr><th>path</th><th>course</th><th>status</th>\
-         <th>error</th><th>users converted</th><th>given the end date</th><th>suspended</th>\
+         <th>error</th><th title=\"users converted\">users</th>\
+         <th title=\"users given the end date\">ending</th><th title=\"users suspended\">suspended</th>\
          <th title=\"the last second of access\">until</th><th>warnings</th><th>seconds</th></tr></thead><tbody>"
     )?;
     for r in ordered(rows) {
         writeln!(
             out,
-            "<tr class=\"{}\"><td class=\"p\">{}</td><td>{}</td><td>{}</td><td class=\"e\">{}</td>\
+            "<tr class=\"{}\"><td class=\"p\">{}</td><td class=\"c\">{}</td><td class=\"s\">{}</td><td class=\"e\">{}</td>\
              <td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>\
-             <td class=\"d\" data-k=\"{}\">{}</td><td class=\"e\">{}</td><td class=\"n\">{:.2}</td></tr>",
+             <td class=\"d\" data-k=\"{}\">{}</td><td class=\"w\">{}</td><td class=\"n\">{:.2}</td></tr>",
             esc(&r.status),
             esc(&r.path),
             esc(&r.course),

@@ -74,7 +74,7 @@ fn html_is_the_record_of_the_run() {
     assert!(html.contains("overflow-x:auto") && html.contains("overflow-wrap:anywhere"));
     // The failed row names its course.
     let failed = html.lines().find(|l| l.contains("a.mbz")).unwrap();
-    assert!(failed.contains("<td>A</td>"), "{failed}");
+    assert!(failed.contains("<td class=\"c\">A</td>"), "{failed}");
 }
 
 #[test]

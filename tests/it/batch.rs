@@ -696,7 +696,7 @@ fn the_html_report_records_the_run() {
         .find(|l| l.contains("late/failed.mbz"))
         .unwrap();
     assert!(
-        row.contains("class=\"failed\"") && row.contains("<td>COH_BASIC</td>"),
+        row.contains("class=\"failed\"") && row.contains("<td class=\"c\">COH_BASIC</td>"),
         "{row}"
     );
     assert!(row.contains("&quot;course/enrolments.xml&quot;"), "{row}");

@@ -123,7 +123,19 @@ pub fn run(a: ConvertArgs, globals: Globals) -> Result<ExitCode> {
     render::hint_flags(&mut outcome.report.warnings);
     render::convert_summary(&mut err, &outcome, tz)?;
     if globals.verbose {
-        render::convert_users(&mut err, &outcome, tz)?;
+        // Usernames from the input's users.xml (a second read, only for this listing); ids alone when it fails.
+        let names = match job::usernames(&a.input, &globals.limits) {
+            Ok(names) => names,
+            Err(e) => {
+                writeln!(
+                    err,
+                    "warning: usernames not read ({}): users listed by id",
+                    super::hint::chain(&e)
+                )?;
+                std::collections::BTreeMap::new()
+            }
+        };
+        render::convert_users(&mut err, &outcome, &names, tz)?;
     }
     let code = render::verify_result(&mut err, outcome.verification.as_ref(), output, tz)?;
     if a.output.json {

@@ -96,6 +96,13 @@ pub fn run(a: ConvertArgs, globals: Globals) -> Result<ExitCode> {
             now: None,
         }),
     );
+    let progress = super::progress::watch(
+        &[a.input.as_path()]
+            .into_iter()
+            .chain(output)
+            .collect::<Vec<_>>(),
+        globals,
+    );
     let mut outcome = job::convert(&a.input, output, &settings, |course| {
         if let Some((target, live)) = live {
             // The same course on the same site: the ids match (or, failing ids, the shortnames).
@@ -120,6 +127,7 @@ pub fn run(a: ConvertArgs, globals: Globals) -> Result<ExitCode> {
         }
         Ok(opts)
     })?;
+    drop(progress);
     render::hint_flags(&mut outcome.report.warnings);
     render::convert_summary(&mut err, &outcome, tz)?;
     if globals.verbose {

@@ -25,11 +25,12 @@ use crate::verify::Verification;
 /// Loads the members the rules read, and users.xml streamed into id → user (never held whole).
 fn load_with_users(
     input: &Path,
+    wanted: &[&str],
     limits: &archive::Limits,
 ) -> Result<(Loaded, BTreeMap<i64, backup::User>)> {
     let mut users = BTreeMap::new();
     let loaded =
-        archive::load_streaming::<Error>(input, READ, &[USERS], limits, &mut |_, data| {
+        archive::load_streaming::<Error>(input, wanted, &[USERS], limits, &mut |_, data| {
             users = backup::users(data, limits.max_xml).map_err(|source| Error::Enrol {
                 path: input.to_path_buf(),
                 source: EnrolError::Xml {
@@ -40,6 +41,16 @@ fn load_with_users(
             Ok(())
         })?;
     Ok((loaded, users))
+}
+
+/// The usernames of `input`'s `users.xml` by user id, for listings that name users (`users.xml` streamed; no
+/// other member held).
+///
+/// # Errors
+/// [`Error`] naming the archive and member.
+pub fn usernames(input: &Path, limits: &archive::Limits) -> Result<BTreeMap<i64, String>> {
+    let (_, users) = load_with_users(input, &[], limits)?;
+    Ok(users.into_iter().map(|(id, u)| (id, u.username)).collect())
 }
 
 /// Refuses an archive holding a member no Moodle backup holds (absolute, `..`, backslash, NUL, link, device):
@@ -476,7 +487,7 @@ pub fn renew_file_with(
     write: &archive::WriteOptions,
 ) -> Result<RenewOutcome> {
     archive::produce_and_write(input, output, REWRITTEN, write, || {
-        let (loaded, users) = load_with_users(input, &write.limits)?;
+        let (loaded, users) = load_with_users(input, READ, &write.limits)?;
         refuse_hostile(input, &loaded)?;
         let info = info(input, &loaded)?;
         let users: BTreeMap<i64, String> =
@@ -509,7 +520,7 @@ pub fn plan_file_limited(
     opts: &rules::Options,
     limits: &archive::Limits,
 ) -> Result<crate::plan::CoursePlan> {
-    let (loaded, users) = load_with_users(input, limits)?;
+    let (loaded, users) = load_with_users(input, READ, limits)?;
     let info = info(input, &loaded)?;
     let course = Course::new(&info, &loaded);
     let mut conversion = rules::convert(&docs(&loaded), opts).map_err(enrol_err(input))?;
@@ -574,7 +585,7 @@ pub fn plan_target(
     target: &Path,
     limits: &archive::Limits,
 ) -> Result<(Course, BTreeMap<String, Values>, crate::plan::into::Target)> {
-    let (loaded, users) = load_with_users(target, limits)?;
+    let (loaded, users) = load_with_users(target, READ, limits)?;
     let info = info(target, &loaded)?;
     let course = Course::new(&info, &loaded);
     let (out, manual) = match loaded.doc(ENROLMENTS) {

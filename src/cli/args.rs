@@ -30,7 +30,7 @@ const GLOBAL: &str = "Global options";
 
 /// `--version`: the package version, the commit and its date (from build.rs; "unknown" outside a git checkout).
 /// The commit's date, not the build clock, so that a rebuild of the same commit prints the same text.
-const VERSION: &str = concat!(
+pub const VERSION: &str = concat!(
     env!("CARGO_PKG_VERSION"),
     " (commit ",
     env!("MBZ_COMMIT"),

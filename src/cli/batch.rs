@@ -1,5 +1,6 @@
 //! `batch`: options to per-archive jobs, progress on the terminal (or one line per archive), the report.
 
+use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::process::ExitCode;
@@ -21,11 +22,13 @@ use super::skip_reason;
 
 /// Runs a batch.
 pub fn run(a: BatchArgs, globals: super::Globals) -> Result<ExitCode> {
+    let started = time::now_epoch();
     let mut err = globals.err();
     let (tz, source) = resolve::zone(a.conversion.zone.timezone.as_deref(), &mut err)?;
     writeln!(err, "time zone: {tz} (from {source})")?;
-    let from = resolve::sources(a.conversion.from, false)?;
-    let stamp_roles = clean_list(a.conversion.stamp_roles);
+    let from = resolve::sources(a.conversion.from.clone(), false)?;
+    let stamp_roles = clean_list(a.conversion.stamp_roles.clone());
+    let given = options_given(&a, &from, &stamp_roles);
     let default_until = match &a.conversion.until {
         Some(s) => {
             let r = resolve::date("--until", s, tz, true)?;
@@ -115,12 +118,12 @@ pub fn run(a: BatchArgs, globals: super::Globals) -> Result<ExitCode> {
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZero::get));
     writeln!(
         err,
-        "{} archives to convert with {jobs} jobs{}; {} files skipped, {} unreadable",
-        discovery.jobs.len(),
+        "{} to convert with {jobs} jobs{}; {} skipped, {} unreadable",
+        super::render::count(discovery.jobs.len(), "archive", "archives"),
         shard
             .map(|s| format!(" (shard {}/{})", s.k, s.n))
             .unwrap_or_default(),
-        discovery.skipped.len(),
+        super::render::count(discovery.skipped.len(), "file", "files"),
         discovery.unreadable.len()
     )?;
 
@@ -149,6 +152,8 @@ pub fn run(a: BatchArgs, globals: super::Globals) -> Result<ExitCode> {
     let done = AtomicUsize::new(0);
     let failed = AtomicUsize::new(0);
     let lines = Mutex::new(());
+    // The course of each archive read that far, for the report's row when the job fails after reading it.
+    let courses: Mutex<HashMap<String, String>> = Mutex::new(HashMap::new());
 
     let until_of = |course: &mbz_enrol::job::Course, job: &Job| -> mbz_enrol::Result<i64> {
         if let Some(i) = map.position(
@@ -175,6 +180,11 @@ pub fn run(a: BatchArgs, globals: super::Globals) -> Result<ExitCode> {
             batch::resume::forget(&a.output, &job.relative);
         }
         let mut outcome = mbz_enrol::job::convert(&job.input, out, &settings, |course| {
+            if let Some(name) = &course.shortname
+                && let Ok(mut known) = courses.lock()
+            {
+                known.insert(job.relative.clone(), name.clone());
+            }
             Ok(ConvertOptions {
                 from: from.clone(),
                 stamp_roles: stamp_roles.clone(),
@@ -223,11 +233,23 @@ pub fn run(a: BatchArgs, globals: super::Globals) -> Result<ExitCode> {
         let line = match result {
             Ok(r) if r.status == "unchanged" => format!("nothing to convert  {}", job.relative),
             Ok(r) => format!(
-                "ok  {} ({}): {} users converted, {} stamped until {}, {} suspended",
-                job.relative, r.course, r.users_converted, r.stamped, r.until, r.suspended
+                "ok  {} ({}): {} converted, {} ending {}, {} suspended",
+                job.relative,
+                r.course,
+                super::render::count(r.users_converted, "user", "users"),
+                r.stamped,
+                r.access_through_words,
+                r.suspended
             ),
             Err(Error::Cancelled) => format!("cancelled  {}", job.relative),
-            Err(e) => format!("FAILED  {}: {}", job.relative, chain(e)),
+            Err(e) => match courses
+                .lock()
+                .ok()
+                .and_then(|c| c.get(&job.relative).cloned())
+            {
+                Some(course) => format!("FAILED  {} ({course}): {}", job.relative, chain(e)),
+                None => format!("FAILED  {}: {}", job.relative, chain(e)),
+            },
         };
         match &bar {
             Some(b) => {
@@ -254,10 +276,12 @@ pub fn run(a: BatchArgs, globals: super::Globals) -> Result<ExitCode> {
         b.finish_and_clear();
     }
 
+    let courses = courses.into_inner().unwrap_or_default();
     let mut rows: Vec<Row> = Vec::new();
     for (job, (result, took)) in discovery.jobs.iter().zip(&results) {
         let mut row = Row {
             path: job.relative.clone(),
+            course: courses.get(&job.relative).cloned().unwrap_or_default(),
             seconds: took.as_secs_f64(),
             ..Row::default()
         };
@@ -282,7 +306,13 @@ pub fn run(a: BatchArgs, globals: super::Globals) -> Result<ExitCode> {
     for s in &discovery.skipped {
         rows.push(Row {
             path: s.relative.clone(),
-            status: "skipped".into(),
+            // A file not named *.mbz is not an archive: listed, not counted.
+            status: if s.reason == batch::Reason::NotMbz {
+                "ignored"
+            } else {
+                "skipped"
+            }
+            .into(),
             error: skip_reason(&s.reason),
             ..Row::default()
         });
@@ -299,7 +329,7 @@ pub fn run(a: BatchArgs, globals: super::Globals) -> Result<ExitCode> {
     let totals = report::totals(&rows);
     writeln!(
         err,
-        "done: {} converted, {} with nothing to convert, {} failed, {} skipped{}; {} users converted, {} stamped, {} suspended",
+        "done: {} converted, {} with nothing to convert, {} failed, {} skipped{}; {} users converted, {} given the end date, {} suspended",
         totals.converted,
         totals.unchanged,
         totals.failed,
@@ -314,7 +344,16 @@ pub fn run(a: BatchArgs, globals: super::Globals) -> Result<ExitCode> {
         totals.suspended
     )?;
     if let Some(path) = &a.report {
-        write_report(path, &rows)?;
+        let run = report::Run {
+            started,
+            finished: time::now_epoch(),
+            tz,
+            version: format!("mbz-enrol {}", super::args::VERSION),
+            inputs: a.inputs.iter().map(|p| p.display().to_string()).collect(),
+            output: a.output.display().to_string(),
+            options: given,
+        };
+        write_report(path, &rows, &run)?;
         writeln!(err, "report: {}", path.display())?;
     }
     Ok(if cancel.is_set() {
@@ -344,12 +383,50 @@ fn report_kind(path: &Path) -> Result<&'static str> {
     })
 }
 
-fn write_report(path: &Path, rows: &[Row]) -> Result<()> {
+/// The options given that shape the outputs, as an admin types them, for the report's record of the run: the
+/// zone and the folders are recorded apart; `--jobs` and the reading limits depend on the host and change no
+/// output, so they are left out.
+fn options_given(a: &BatchArgs, from: &[String], stamp_roles: &[String]) -> Vec<String> {
+    let mut v = Vec::new();
+    if let Some(until) = &a.conversion.until {
+        v.push(format!("--until {until}"));
+    }
+    if let Some(map) = &a.until_map {
+        v.push(format!("--until-map {}", map.display()));
+    }
+    v.push(format!("--from {}", from.join(",")));
+    v.push(format!("--stamp-roles {}", stamp_roles.join(",")));
+    v.push(format!(
+        "--target {}",
+        match a.target.target {
+            super::args::TargetValue::Live => "live",
+            super::args::TargetValue::New => "new",
+            super::args::TargetValue::Existing => "existing",
+        }
+    ));
+    v.push(format!("--level {}", a.level.level));
+    if let Some(shard) = &a.shard {
+        v.push(format!("--shard {shard}"));
+    }
+    for (on, flag) in [
+        (a.resume, "--resume"),
+        (a.require_change, "--require-change"),
+        (a.verify, "--verify"),
+        (a.dry_run, "--dry-run"),
+    ] {
+        if on {
+            v.push(flag.to_owned());
+        }
+    }
+    v
+}
+
+fn write_report(path: &Path, rows: &[Row], run: &report::Run) -> Result<()> {
     let mut buf = Vec::new();
     match report_kind(path)? {
         "csv" => report::write_csv(rows, &mut buf)?,
-        "json" => report::write_json(rows, &mut buf)?,
-        _ => report::write_html(rows, "mbz-enrol batch report", &mut buf)?,
+        "json" => report::write_json(rows, run, &mut buf)?,
+        _ => report::write_html(rows, run, "mbz-enrol batch report", &mut buf)?,
     }
     std::fs::write(path, buf)
         .with_context(|| format!("cannot write report `{}`", path.display()))?;

@@ -96,6 +96,13 @@ pub fn run(a: ConvertArgs, globals: Globals) -> Result<ExitCode> {
             now: None,
         }),
     );
+    let progress = super::progress::watch(
+        &[a.input.as_path()]
+            .into_iter()
+            .chain(output)
+            .collect::<Vec<_>>(),
+        globals,
+    );
     let mut outcome = job::convert(&a.input, output, &settings, |course| {
         if let Some((target, live)) = live {
             // The same course on the same site: the ids match (or, failing ids, the shortnames).
@@ -120,10 +127,23 @@ pub fn run(a: ConvertArgs, globals: Globals) -> Result<ExitCode> {
         }
         Ok(opts)
     })?;
+    drop(progress);
     render::hint_flags(&mut outcome.report.warnings);
     render::convert_summary(&mut err, &outcome, tz)?;
     if globals.verbose {
-        render::convert_users(&mut err, &outcome, tz)?;
+        // Usernames from the input's users.xml (a second read, only for this listing); ids alone when it fails.
+        let names = match job::usernames(&a.input, &globals.limits) {
+            Ok(names) => names,
+            Err(e) => {
+                writeln!(
+                    err,
+                    "warning: usernames not read ({}): users listed by id",
+                    super::hint::chain(&e)
+                )?;
+                std::collections::BTreeMap::new()
+            }
+        };
+        render::convert_users(&mut err, &outcome, &names, tz)?;
     }
     let code = render::verify_result(&mut err, outcome.verification.as_ref(), output, tz)?;
     if a.output.json {

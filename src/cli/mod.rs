@@ -7,6 +7,7 @@ mod convert;
 pub(crate) mod hint;
 mod inspect;
 mod plan;
+mod progress;
 pub mod render;
 mod renew;
 mod resolve;

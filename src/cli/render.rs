@@ -513,9 +513,13 @@ pub(super) fn values(v: &mbz_enrol::enrol::Values, tz: Tz) -> String {
         if v.timestart == 0 {
             "-".to_owned()
         } else {
-            time::format_iso(v.timestart, tz)
+            moment(v.timestart, tz)
         },
-        date(v.timeend, tz)
+        if v.timeend == 0 {
+            "unlimited".to_owned()
+        } else {
+            last_second(v.timeend, tz)
+        }
     )
 }
 
@@ -533,10 +537,9 @@ pub fn renew_summary(w: &mut impl Write, o: &RenewOutcome, tz: Tz) -> io::Result
     for row in &r.matched {
         writeln!(
             w,
-            "  {:<20} {} #{}: {}  ->  {}",
-            row.username
-                .clone()
-                .unwrap_or_else(|| row.userid.to_string()),
+            "  {:<20} {:>8}  {} #{}: {}  ->  {}",
+            row.username.as_deref().unwrap_or("(not in users.xml)"),
+            format!("#{}", row.userid),
             row.method,
             row.instance,
             values(&row.before, tz),
@@ -568,23 +571,35 @@ pub fn renew_summary(w: &mut impl Write, o: &RenewOutcome, tz: Tz) -> io::Result
     Ok(())
 }
 
-/// Every converted user's resulting enrolment (--verbose).
-pub fn convert_users(w: &mut impl Write, o: &ConvertOutcome, tz: Tz) -> io::Result<()> {
-    writeln!(w, "users:")?;
+/// Every converted user's resulting enrolment (--verbose): username (from `users.xml`; the id when the user is
+/// not there) and id, methods, roles, status, start and the last second of access, in the zone.
+pub fn convert_users(
+    w: &mut impl Write,
+    o: &ConvertOutcome,
+    names: &std::collections::BTreeMap<i64, String>,
+    tz: Tz,
+) -> io::Result<()> {
+    writeln!(
+        w,
+        "users (username, id, converted from, roles, status, start .. last second of access, manual enrolment):"
+    )?;
     for u in &o.report.users {
         writeln!(
             w,
-            "  {:>8}  {:<10} {:<22} {:<9} {} .. {}{}  ({})",
-            u.userid,
+            "  {:<20} {:>8}  {:<10} {:<22} {:<9} {} .. {}{}  ({})",
+            names
+                .get(&u.userid)
+                .map_or("(not in users.xml)", String::as_str),
+            format!("#{}", u.userid),
             u.methods.join(","),
             u.roles.join(","),
             if u.status == 0 { "active" } else { "suspended" },
             if u.timestart == 0 {
                 "-".to_owned()
             } else {
-                time::format_iso(u.timestart, tz)
+                moment(u.timestart, tz)
             },
-            date(u.timeend, tz),
+            last_second(u.timeend, tz),
             if u.stamped { " (the --until end)" } else { "" },
             u.manual
         )?;

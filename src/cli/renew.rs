@@ -120,7 +120,15 @@ pub fn run(a: RenewArgs, globals: Globals) -> Result<ExitCode> {
             now: Some(now),
         }),
     );
+    let progress = super::progress::watch(
+        &[input.as_path()]
+            .into_iter()
+            .chain(output)
+            .collect::<Vec<_>>(),
+        globals,
+    );
     let mut outcome = job::renew(&input, output, &settings, &opts)?;
+    drop(progress);
     render::hint_flags(&mut outcome.report.warnings);
     render::renew_summary(&mut err, &outcome, tz)?;
     let code = render::verify_result(&mut err, outcome.verification.as_ref(), output, tz)?;

@@ -173,12 +173,20 @@ pub(crate) fn announce(
     r: &time::Resolved,
     tz: chrono_tz::Tz,
 ) -> Result<()> {
-    writeln!(
-        err,
-        "{what}: {input} = {} ({})",
-        r.epoch,
-        time::format_iso(r.epoch, tz)
-    )?;
+    // In the zone, named, never an epoch: an end as its last second of access.
+    if what == "until" {
+        writeln!(
+            err,
+            "{what}: {input}: access through {}",
+            super::render::last_second(r.epoch, tz)
+        )?;
+    } else {
+        writeln!(
+            err,
+            "{what}: {input} = {}",
+            super::render::moment(r.epoch, tz)
+        )?;
+    }
     for w in &r.warnings {
         writeln!(err, "warning: {w}")?;
     }

@@ -25,8 +25,16 @@ pub fn run(a: VerifyArgs, globals: Globals) -> Result<ExitCode> {
         }
         Err(e) => return Err(resolve::zone_error(e)),
     };
+    let progress = super::progress::watch(
+        &[a.archive.as_path()]
+            .into_iter()
+            .chain(a.against.as_deref())
+            .collect::<Vec<_>>(),
+        globals,
+    );
     let v =
         mbz_enrol::verify::verify_file_limited(&a.archive, a.against.as_deref(), &globals.limits)?;
+    drop(progress);
     let mut out = std::io::stdout().lock();
     if a.json {
         serde_json::to_writer_pretty(&mut out, &v)?;

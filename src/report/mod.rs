@@ -1,17 +1,24 @@
-//! Renderings of job outcomes in a batch: one row per archive, as CSV, JSON or a self-contained HTML page.
+//! Renderings of job outcomes in a batch: one row per file, as CSV, JSON or a self-contained HTML page, with
+//! the run's details ([`Run`]) so that a report stands as the record of the run.
 
 use std::io::{self, Write};
 
+use chrono_tz::Tz;
 use serde::Serialize;
 
-/// One archive's line in a batch report.
+mod html;
+
+pub use html::write_html;
+
+/// One file's line in a batch report.
 #[derive(Debug, Clone, Serialize, Default)]
 pub struct Row {
     /// Path relative to its input folder.
     pub path: String,
-    /// Course shortname.
+    /// Course shortname, when the archive was read that far (also on a row that failed later).
     pub course: String,
-    /// `converted`, `unchanged` (nothing to convert), `failed`, `skipped` or `cancelled`.
+    /// `converted`, `unchanged` (nothing to convert), `failed`, `skipped` (an archive not run: another shard,
+    /// already done, a clash), `cancelled`, or `ignored` (not an archive: not named `*.mbz`).
     pub status: String,
     /// The error, for failures; the reason, for skips.
     pub error: String,
@@ -21,18 +28,39 @@ pub struct Row {
     pub stamped: usize,
     /// Users whose resulting enrolment is suspended.
     pub suspended: usize,
-    /// The stamped end, ISO 8601 with offset.
+    /// The stamped end as Moodle stores it (the first instant without access), ISO 8601 with offset.
     pub until: String,
     /// Warnings, joined with `; `.
     pub warnings: String,
     /// Wall time for this archive.
     pub seconds: f64,
+    /// The last second of access under the stamped end, ISO 8601 with offset (`until` minus one second).
+    pub access_through: String,
+    /// The same last second in words, in the zone, named (`31 Aug 2027 23:59:59 Europe/Paris`).
+    #[serde(skip)]
+    pub access_through_words: String,
 }
+
+/// The CSV header: the columns in order (`access_through` last, so that earlier columns keep their places).
+pub const CSV_COLUMNS: [&str; 11] = [
+    "path",
+    "course",
+    "status",
+    "error",
+    "users_converted",
+    "stamped",
+    "suspended",
+    "until",
+    "warnings",
+    "seconds",
+    "access_through",
+];
 
 impl Row {
     /// The row of a finished conversion: `converted`, or `unchanged` when it rewrote nothing; the end date in
     /// `tz`.
-    pub fn converted(path: &str, o: &crate::ConvertOutcome, tz: chrono_tz::Tz) -> Self {
+    pub fn converted(path: &str, o: &crate::ConvertOutcome, tz: Tz) -> Self {
+        let end = o.report.until;
         Row {
             path: path.to_owned(),
             course: o.course.shortname.clone().unwrap_or_default(),
@@ -44,7 +72,17 @@ impl Row {
             users_converted: o.report.totals.users_converted,
             stamped: o.report.totals.stamped,
             suspended: o.report.totals.suspended,
-            until: crate::time::format_iso(o.report.until, tz),
+            until: crate::time::format_iso(end, tz),
+            access_through: if end == 0 {
+                String::new()
+            } else {
+                crate::time::format_iso(end - 1, tz)
+            },
+            access_through_words: if end == 0 {
+                String::new()
+            } else {
+                words(end - 1, tz)
+            },
             warnings: o
                 .report
                 .warnings
@@ -57,10 +95,69 @@ impl Row {
     }
 }
 
-/// Totals over rows.
+/// An instant as an admin reads it, in `tz`, the zone named in full: `31 Aug 2027 23:59:59 Europe/Paris`.
+#[must_use]
+pub fn words(epoch: i64, tz: Tz) -> String {
+    match chrono::DateTime::from_timestamp(epoch, 0) {
+        Some(utc) => format!(
+            "{} {}",
+            utc.with_timezone(&tz).format("%-d %b %Y %H:%M:%S"),
+            tz.name()
+        ),
+        None => crate::time::format_iso(epoch, tz),
+    }
+}
+
+/// How a batch was run: the head of its report.
+#[derive(Debug, Clone)]
+pub struct Run {
+    /// When it started (epoch seconds).
+    pub started: i64,
+    /// When it finished (epoch seconds).
+    pub finished: i64,
+    /// The zone its dates were read and are shown in.
+    pub tz: Tz,
+    /// The tool and its version (`mbz-enrol 0.1.0 (commit …, date)`).
+    pub version: String,
+    /// The inputs (files or folders), as given.
+    pub inputs: Vec<String>,
+    /// The output folder.
+    pub output: String,
+    /// The options that shaped the outputs, as given (`--until 2027-08-31`), none that depend on the host.
+    pub options: Vec<String>,
+}
+
+impl Run {
+    /// The run details as JSON holds them: instants in ISO 8601 and in words, in the zone.
+    fn doc(&self) -> RunDoc<'_> {
+        RunDoc {
+            started: crate::time::format_iso(self.started, self.tz),
+            finished: crate::time::format_iso(self.finished, self.tz),
+            timezone: self.tz.name(),
+            version: &self.version,
+            inputs: &self.inputs,
+            output: &self.output,
+            options: &self.options,
+        }
+    }
+}
+
+/// [`Run`] in the JSON report.
+#[derive(Serialize)]
+struct RunDoc<'a> {
+    started: String,
+    finished: String,
+    timezone: &'a str,
+    version: &'a str,
+    inputs: &'a [String],
+    output: &'a str,
+    options: &'a [String],
+}
+
+/// Totals over rows: archives only (a file not named `*.mbz` is counted apart, as `ignored`).
 #[derive(Debug, Clone, Serialize, Default)]
 pub struct Totals {
-    /// Rows.
+    /// Archives (every row but the ignored files).
     pub archives: usize,
     /// Converted archives.
     pub converted: usize,
@@ -68,10 +165,12 @@ pub struct Totals {
     pub unchanged: usize,
     /// Failed archives.
     pub failed: usize,
-    /// Skipped files.
+    /// Archives skipped (another shard, already done, a clash).
     pub skipped: usize,
     /// Cancelled archives.
     pub cancelled: usize,
+    /// Files that are not archives (not named `*.mbz`), listed but not counted as archives.
+    pub ignored: usize,
     /// Users converted, over all archives.
     pub users_converted: usize,
     /// Users stamped.
@@ -82,18 +181,20 @@ pub struct Totals {
 
 /// Totals of `rows`.
 pub fn totals(rows: &[Row]) -> Totals {
-    let mut t = Totals {
-        archives: rows.len(),
-        ..Totals::default()
-    };
+    let mut t = Totals::default();
     for r in rows {
         match r.status.as_str() {
+            "ignored" => {
+                t.ignored += 1;
+                continue;
+            }
             "converted" => t.converted += 1,
             "unchanged" => t.unchanged += 1,
             "failed" => t.failed += 1,
             "skipped" => t.skipped += 1,
             _ => t.cancelled += 1,
         }
+        t.archives += 1;
         t.users_converted += r.users_converted;
         t.stamped += r.stamped;
         t.suspended += r.suspended;
@@ -101,21 +202,50 @@ pub fn totals(rows: &[Row]) -> Totals {
     t
 }
 
-/// Rows with failures first, then by path.
-pub fn ordered(rows: &[Row]) -> Vec<&Row> {
+/// Rows with failures first, then by path; each with its texts in plain words ([`plain`]).
+pub fn ordered(rows: &[Row]) -> Vec<Row> {
     let rank = |s: &str| match s {
         "failed" => 0,
         "cancelled" => 1,
         "converted" => 2,
         "unchanged" => 3,
-        _ => 4,
+        "skipped" => 4,
+        _ => 5,
     };
-    let mut v: Vec<&Row> = rows.iter().collect();
+    let mut v: Vec<Row> = rows
+        .iter()
+        .map(|r| Row {
+            error: plain(&r.error),
+            warnings: plain(&r.warnings),
+            ..r.clone()
+        })
+        .collect();
     v.sort_by(|a, b| (rank(&a.status), &a.path).cmp(&(rank(&b.status), &b.path)));
     v
 }
 
-/// CSV with a header line.
+/// A message as plain text: the backticks that quote names on the terminal become quotation marks
+/// (`` archive `a.mbz` `` → `archive "a.mbz"`), an unpaired one is dropped.
+#[must_use]
+pub fn plain(s: &str) -> String {
+    let quotes = s.matches('`').count();
+    let mut out = String::with_capacity(s.len());
+    let mut seen = 0;
+    for c in s.chars() {
+        if c == '`' {
+            seen += 1;
+            if seen <= quotes - quotes % 2 {
+                out.push('"');
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// CSV with a header line ([`CSV_COLUMNS`]). The run's details have no place in its columns: the JSON and HTML
+/// reports carry them.
 ///
 /// # Errors
 /// Write errors.
@@ -124,38 +254,28 @@ pub fn write_csv(rows: &[Row], out: impl Write) -> io::Result<()> {
         .has_headers(false)
         .from_writer(out);
     // The header is written even for an empty batch.
-    w.write_record([
-        "path",
-        "course",
-        "status",
-        "error",
-        "users_converted",
-        "stamped",
-        "suspended",
-        "until",
-        "warnings",
-        "seconds",
-    ])
-    .map_err(io::Error::other)?;
+    w.write_record(CSV_COLUMNS).map_err(io::Error::other)?;
     for r in ordered(rows) {
         w.serialize(r).map_err(io::Error::other)?;
     }
     w.flush()
 }
 
-/// JSON: `{ "totals": …, "archives": [ … ] }`.
+/// JSON: `{ "run": …, "totals": …, "archives": [ … ] }`.
 ///
 /// # Errors
 /// Write errors.
-pub fn write_json(rows: &[Row], mut out: impl Write) -> io::Result<()> {
+pub fn write_json(rows: &[Row], run: &Run, mut out: impl Write) -> io::Result<()> {
     #[derive(Serialize)]
     struct Doc<'a> {
+        run: RunDoc<'a>,
         totals: Totals,
-        archives: Vec<&'a Row>,
+        archives: Vec<Row>,
     }
     serde_json::to_writer_pretty(
         &mut out,
         &Doc {
+            run: run.doc(),
             totals: totals(rows),
             archives: ordered(rows),
         },
@@ -163,139 +283,5 @@ pub fn write_json(rows: &[Row], mut out: impl Write) -> io::Result<()> {
     writeln!(out)
 }
 
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
-/// One self-contained HTML page (inline CSS and script, no external assets): totals, then a table sortable
-/// by clicking its headers, failures first.
-///
-/// # Errors
-/// Write errors.
-pub fn write_html(rows: &[Row], title: &str, mut out: impl Write) -> io::Result<()> {
-    let t = totals(rows);
-    write!(
-        out,
-        r#"<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
-<style>
-body{{font-family:system-ui,sans-serif;margin:1.5em;color:#222}}
-h1{{font-size:1.4em}}
-.totals{{display:flex;gap:1em;flex-wrap:wrap;margin:1em 0}}
-.totals div{{border:1px solid #ccc;border-radius:6px;padding:.5em 1em;min-width:7em}}
-.totals b{{display:block;font-size:1.5em}}
-table{{border-collapse:collapse;width:100%;font-size:.9em}}
-th,td{{border:1px solid #ddd;padding:4px 6px;text-align:left;vertical-align:top}}
-th{{background:#f3f3f3;cursor:pointer;user-select:none}}
-th:after{{content:" \2195";color:#999}}
-td.n{{text-align:right}} td.d{{white-space:nowrap}}
-tr.failed td{{background:#fde8e8}} tr.cancelled td{{background:#fff4d6}}
-tr.skipped td{{color:#777}} tr.unchanged td{{background:#f7f7f7}}
-</style></head><body>
-<h1>{title}</h1>
-<div class="totals">
-<div><b>{}</b>archives</div><div><b>{}</b>converted</div><div><b>{}</b>nothing to convert</div>
-<div><b>{}</b>failed</div><div><b>{}</b>skipped</div><div><b>{}</b>cancelled</div>
-<div><b>{}</b>users converted</div><div><b>{}</b>stamped</div><div><b>{}</b>suspended</div>
-</div>
-<table id="r"><thead><tr><th>path</th><th>course</th><th>status</th><th>error</th><th>users converted</th>
-<th>stamped</th><th>suspended</th><th>until</th><th>warnings</th><th>seconds</th></tr></thead><tbody>
-"#,
-        t.archives,
-        t.converted,
-        t.unchanged,
-        t.failed,
-        t.skipped,
-        t.cancelled,
-        t.users_converted,
-        t.stamped,
-        t.suspended,
-        title = esc(title),
-    )?;
-    for r in ordered(rows) {
-        writeln!(
-            out,
-            "<tr class=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td>\
-             <td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"d\">{}</td><td>{}</td><td class=\"n\">{:.2}</td></tr>",
-            esc(&r.status),
-            esc(&r.path),
-            esc(&r.course),
-            esc(&r.status),
-            esc(&r.error),
-            r.users_converted,
-            r.stamped,
-            r.suspended,
-            esc(&r.until),
-            esc(&r.warnings),
-            r.seconds
-        )?;
-    }
-    write!(
-        out,
-        r##"</tbody></table>
-<script>
-document.querySelectorAll("#r th").forEach(function(th, col) {{
-  th.addEventListener("click", function() {{
-    var body = document.querySelector("#r tbody");
-    var rows = Array.prototype.slice.call(body.rows);
-    var asc = th.dataset.asc !== "1";
-    document.querySelectorAll("#r th").forEach(function(h) {{ delete h.dataset.asc; }});
-    th.dataset.asc = asc ? "1" : "0";
-    rows.sort(function(a, b) {{
-      var x = a.cells[col].textContent, y = b.cells[col].textContent;
-      var num = /^-?[0-9]+(\.[0-9]+)?$/;
-      var c = (num.test(x) && num.test(y)) ? parseFloat(x) - parseFloat(y) : x.localeCompare(y);
-      return asc ? c : -c;
-    }});
-    rows.forEach(function(r) {{ body.appendChild(r); }});
-  }});
-}});
-</script>
-</body></html>
-"##
-    )
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn rows() -> Vec<Row> {
-        vec![
-            Row {
-                path: "b.mbz".into(),
-                status: "converted".into(),
-                users_converted: 3,
-                ..Row::default()
-            },
-            Row {
-                path: "a.mbz".into(),
-                status: "failed".into(),
-                error: "archive `a.mbz`: <bad> & \"worse\"".into(),
-                ..Row::default()
-            },
-        ]
-    }
-
-    #[test]
-    fn failures_first_and_escaped() {
-        let mut html = Vec::new();
-        write_html(&rows(), "Report", &mut html).unwrap();
-        let html = String::from_utf8(html).unwrap();
-        let (a, b) = (html.find("a.mbz").unwrap(), html.find("b.mbz").unwrap());
-        assert!(a < b);
-        assert!(html.contains("&lt;bad&gt; &amp; &quot;worse&quot;"));
-        assert!(!html.contains("src=") && !html.contains("href="));
-        let mut csv = Vec::new();
-        write_csv(&rows(), &mut csv).unwrap();
-        let csv = String::from_utf8(csv).unwrap();
-        assert!(csv.starts_with(
-            "path,course,status,error,users_converted,stamped,suspended,until,warnings,seconds\n"
-        ));
-        assert!(csv.lines().nth(1).unwrap().starts_with("a.mbz,"));
-        assert_eq!(totals(&rows()).failed, 1);
-    }
-}
+mod tests;

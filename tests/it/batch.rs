@@ -115,12 +115,13 @@ fn a_folder_converts_verified_with_failures_isolated() {
             .unwrap()
             .contains("corrupted.mbz")
     );
-    let skipped: Vec<&String> = rows
+    // Not named *.mbz: not an archive, listed as ignored.
+    let ignored: Vec<&String> = rows
         .iter()
-        .filter(|(_, r)| r["status"] == "skipped")
+        .filter(|(_, r)| r["status"] == "ignored")
         .map(|(p, _)| p)
         .collect();
-    assert_eq!(skipped, ["readme.txt"]);
+    assert_eq!(ignored, ["readme.txt"]);
     let converted: Vec<&String> = rows
         .iter()
         .filter(|(_, r)| r["status"] == "converted")
@@ -280,7 +281,15 @@ fn shards_cover_every_archive_once_and_resume_skips_done_work() {
         &report,
     );
     assert_eq!(code, 0, "{err}");
-    assert!(rows.values().all(|r| r["status"] == "skipped"), "{rows:#?}");
+    assert!(
+        rows.iter().all(|(path, r)| r["status"]
+            == if path.ends_with(".mbz") {
+                "skipped"
+            } else {
+                "ignored"
+            }),
+        "{rows:#?}"
+    );
     let up_to_date = rows
         .values()
         .filter(|r| r["error"].as_str().unwrap().contains("--resume"))
@@ -409,7 +418,7 @@ fn html_and_csv_reports() {
     assert_eq!(o.status.code(), Some(0));
     let text = std::fs::read_to_string(&csv).unwrap();
     assert!(text.starts_with(
-        "path,course,status,error,users_converted,stamped,suspended,until,warnings,seconds"
+        "path,course,status,error,users_converted,stamped,suspended,until,warnings,seconds,access_through\n"
     ));
     assert_eq!(text.lines().count(), 1 + 6 + 5, "{text}"); // 6 archives, 5 truth files skipped
 }
@@ -461,7 +470,9 @@ fn an_unreadable_mbz_fails_the_batch_and_comes_first_in_reports() {
             let v: serde_json::Value = serde_json::from_str(&text).unwrap();
             assert_eq!(v["totals"]["failed"], 4, "{text}");
             assert_eq!(v["totals"]["converted"], 1, "{text}");
-            assert_eq!(v["totals"]["skipped"], 1, "{text}");
+            assert_eq!(v["totals"]["skipped"], 0, "{text}");
+            assert_eq!(v["totals"]["ignored"], 1, "{text}");
+            assert_eq!(v["totals"]["archives"], 5, "{text}");
             let first = &v["archives"][0];
             assert_eq!(first["status"], "failed");
             assert!(
@@ -503,7 +514,7 @@ fn a_stamp_role_one_archive_lacks_fails_that_archive_only() {
     let why = rows["coh_basic.mbz"]["error"].as_str().unwrap();
     assert!(
         why.contains(
-            "role `correcteur` not defined in this backup (it defines: editingteacher, student)"
+            "role \"correcteur\" not defined in this backup (it defines: editingteacher, student)"
         ) && why.contains("--stamp-roles"),
         "{why}"
     );
@@ -627,4 +638,80 @@ fn resume_trusts_only_outputs_of_the_same_input_and_options() {
     std::fs::remove_file(records.join("coh_basic.mbz.json")).unwrap();
     assert_eq!(go("2027-08-31", &["--until-map", m]), converted());
     assert_eq!(go("2027-08-31", &["--until-map", m]), skipped());
+}
+
+/// The HTML report is the record of the night's run: its details, archives only in the totals, the course on
+/// a row that failed after reading it, plain-text errors, the last second of access under "until".
+#[test]
+fn the_html_report_records_the_run() {
+    let dir = tempdir();
+    let files = [
+        (util::root().join("fixtures/coh_basic.mbz"), "coh_basic.mbz"),
+        (util::root().join("fixtures/noconvert.mbz"), "noconvert.mbz"),
+        (
+            util::root().join("fixtures/bad/xml_enrol_id_text.mbz"),
+            "late/failed.mbz",
+        ),
+        (util::root().join("fixtures/bad/empty.mbz"), "empty.mbz"),
+        (util::root().join("fixtures/README.md"), "README.md"),
+    ];
+    let input = folder(dir.path(), &files);
+    let out = dir.path().join("out");
+    let html = dir.path().join("r.html");
+    let (code, err, _) = batch_into(&input, &out, "2027-08-31", &["--verify", "-j", "2"], &html);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.lines()
+            .any(|l| l.contains("] FAILED  late/failed.mbz (COH_BASIC): ")),
+        "{err}"
+    );
+    let page = std::fs::read_to_string(&html).unwrap();
+    for detail in [
+        "mbz-enrol 0.1.0 (commit ",
+        "Europe/Paris",
+        input.to_str().unwrap(),
+        out.to_str().unwrap(),
+        "--until 2027-08-31",
+        "--verify",
+        "--from database,cohort",
+    ] {
+        assert!(page.contains(detail), "{detail}: {page}");
+    }
+    assert!(
+        !page.contains("--jobs") && !page.contains("-j 2"),
+        "host options"
+    );
+    assert!(!page.contains('`'), "plain-text errors: {page}");
+    assert!(page.contains("31 Aug 2027 23:59:59 Europe/Paris"));
+    assert!(
+        !page.contains(">2027-09-01"),
+        "the exclusive end shown: {page}"
+    );
+    // Four archives (README.md is not one), two of them failed.
+    assert!(page.contains("<div><b>4</b>archives</div>"), "{page}");
+    assert!(page.contains("<div><b>2</b>failed</div>"), "{page}");
+    assert!(page.contains("1 other file not counted"));
+    let row = page
+        .lines()
+        .find(|l| l.contains("late/failed.mbz"))
+        .unwrap();
+    assert!(
+        row.contains("class=\"failed\"") && row.contains("<td class=\"c\">COH_BASIC</td>"),
+        "{row}"
+    );
+    assert!(row.contains("&quot;course/enrolments.xml&quot;"), "{row}");
+
+    let json = dir.path().join("r.json");
+    let (_, _, rows) = batch_into(&input, &out, "2027-08-31", &[], &json);
+    assert_eq!(rows["late/failed.mbz"]["course"], "COH_BASIC");
+    assert_eq!(rows["empty.mbz"]["course"], "");
+    assert_eq!(
+        rows["coh_basic.mbz"]["access_through"],
+        "2027-08-31T23:59:59+02:00"
+    );
+    assert_eq!(rows["coh_basic.mbz"]["until"], "2027-09-01T00:00:00+02:00");
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(v["run"]["timezone"], "Europe/Paris");
+    assert_eq!(v["run"]["options"][0], "--until 2027-08-31");
+    assert_eq!(v["totals"]["archives"], 4);
 }

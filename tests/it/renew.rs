@@ -155,6 +155,23 @@ fn seed_procedure_reactivates_and_extends_inactive_manual_students() {
     assert_eq!(nc05["after"]["timeend"], UNTIL);
     assert_eq!(r.json["shaped"], 1);
     assert_eq!(r.json["changed"], 2);
+    // The summary names each user by username and id, dates in the zone, ends as the last second of access.
+    let line = r
+        .stderr
+        .lines()
+        .find(|l| l.trim_start().starts_with("nc05 "))
+        .unwrap_or_else(|| panic!("{}", r.stderr));
+    let id = r.json["matched"][1]["userid"].to_string();
+    assert!(line.contains(&format!("#{id} ")), "{line}");
+    assert!(
+        line.contains("->  active 1 Sep 2024 02:00:00 Paris .. 31 Aug 2027 23:59:59 Paris"),
+        "{line}"
+    );
+    assert!(
+        r.stderr
+            .contains("until: 2027-08-31: access through 31 Aug 2027 23:59:59 Paris")
+    );
+    assert!(!r.stderr.contains(" = 18"), "an epoch: {}", r.stderr);
 }
 
 #[test]

@@ -179,11 +179,21 @@ fn quiet_prints_nothing_and_verbose_lists_users() {
     assert!(o.status.success());
     let err = stderr(&o);
     assert!(
-        err.contains("users:")
+        err.contains("users (username, id,")
             && err.contains("editingteacher")
             && err.contains("(the --until end)"),
         "{err}"
     );
+    // -v names each user by username beside the id, the end as the last second of access in the zone.
+    let line = err
+        .lines()
+        .find(|l| l.trim_start().starts_with("dbs001 "))
+        .unwrap_or_else(|| panic!("no line for dbs001: {err}"));
+    assert!(
+        line.contains("#73") && line.contains(".. 31 Aug 2027 23:59:59 "),
+        "{line}"
+    );
+    assert!(!err.contains("T00:00:00"), "an ISO end instant: {err}");
     // Errors still show with --quiet.
     let fresh = dir.path().join("fresh.mbz");
     let o = run(&[

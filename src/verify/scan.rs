@@ -19,6 +19,8 @@ use crate::archive::tar::read_full;
 use crate::archive::{Container, Limit, Limits};
 use crate::enrol::members::{COURSE_ROLES, ENROLMENTS, GROUPS, MOODLE_BACKUP, ROLES, USERS};
 
+mod zip;
+
 /// Members whose bytes the content checks need.
 pub const HELD: &[&str] = &[
     ".ARCHIVE_INDEX",
@@ -456,7 +458,7 @@ pub fn scan_limited(path: &Path, limits: &Limits) -> io::Result<Scan> {
             scan.incomplete = true;
         }
         Some(Container::TarGz) => scan_tgz(path, &mut scan)?,
-        Some(Container::Zip) => scan_zip(path, &mut scan)?,
+        Some(Container::Zip) => zip::scan_zip(path, &mut scan)?,
     }
     Ok(scan)
 }
@@ -682,109 +684,4 @@ fn scan_tgz(path: &Path, scan: &mut Scan) -> io::Result<()> {
         gzip_failed(scan, "after the last member", &e);
     }
     Ok(())
-}
-
-fn scan_zip(path: &Path, scan: &mut Scan) -> io::Result<()> {
-    let f = File::open(path)?;
-    let mut archive = match zip::ZipArchive::new(BufReader::new(f)) {
-        Ok(a) => a,
-        Err(e) => {
-            scan.fail(names::ZIP, format!("central directory: {e}"));
-            scan.incomplete = true;
-            return Ok(());
-        }
-    };
-    let mut seen = HashSet::new();
-    // The zip reader keeps one entry per name: look for duplicates (and NUL bytes) in the directory itself.
-    if let Some(names) = crate::archive::zip_central_names(path) {
-        let mut sorted = names.clone();
-        sorted.sort();
-        if let Some(w) = sorted.windows(2).find(|w| w[0] == w[1]) {
-            scan.fail(names::DUPLICATES, format!("member `{}` occurs twice", w[0]));
-        }
-        for n in names.iter().filter(|n| n.contains('\0')) {
-            scan.fail(
-                names::PATHS,
-                format!(
-                    "member `{}` has a NUL byte in its name",
-                    n.replace('\0', "\\0")
-                ),
-            );
-        }
-    }
-    for i in 0..archive.len() {
-        let mut file = match archive.by_index(i) {
-            Ok(f) => f,
-            Err(e) => {
-                scan.fail(names::ZIP, format!("entry {i}: {e}"));
-                scan.incomplete = true;
-                continue;
-            }
-        };
-        let member = String::from_utf8_lossy(file.name_raw()).into_owned();
-        let kind = if file.is_dir() { 'd' } else { 'f' };
-        let size = file.size();
-        if member.starts_with("./") {
-            scan.fail(
-                names::PATHS,
-                format!(
-                    "member `{member}` starts with `./` (Moodle looks for bare relative paths)"
-                ),
-            );
-        }
-        check_path(scan, &member);
-        if !seen.insert(member.clone()) {
-            scan.fail(names::DUPLICATES, format!("member `{member}` occurs twice"));
-        }
-        if !scan.count(path, &member, size) {
-            return Ok(());
-        }
-        // A member inflating past its declared size is read one byte past it, enough to tell (a bomb that lies
-        // about its size costs nothing more).
-        let mut bounded = (&mut file).take(size.saturating_add(1));
-        let mut counted = Counted {
-            inner: &mut bounded,
-            n: 0,
-        };
-        match read_member(scan, &member, size, &mut counted) {
-            Ok(digest) => {
-                if counted.n != size {
-                    let holds = if counted.n > size {
-                        "more".to_owned()
-                    } else {
-                        counted.n.to_string()
-                    };
-                    scan.fail(
-                        names::ZIP,
-                        format!("member `{member}` declares {size} bytes but holds {holds}"),
-                    );
-                }
-                scan.members.push(Found {
-                    path: member,
-                    kind,
-                    size,
-                    digest,
-                });
-            }
-            Err(e) => {
-                scan.fail(names::ZIP, format!("member `{member}`: {e}"));
-                scan.incomplete = true;
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Counts the bytes read through it.
-struct Counted<'a> {
-    inner: &'a mut dyn Read,
-    n: u64,
-}
-
-impl Read for Counted<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let k = self.inner.read(buf)?;
-        self.n += k as u64;
-        Ok(k)
-    }
 }

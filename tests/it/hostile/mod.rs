@@ -13,6 +13,7 @@ mod names;
 mod output;
 mod sizes;
 mod xml;
+mod zip_records;
 
 use builders::*;
 
@@ -249,6 +250,48 @@ impl Case {
         let (code, failed, err) = self.verify();
         assert_eq!(code, 2, "verify {}: {failed:?} {err}", self.name());
         self.names(&err, needles);
+    }
+
+    /// Every command that reads the archive refuses it alike, naming the archive and every needle: `convert`,
+    /// `renew`, `plan` and `inspect` exit 2 leaving nothing; `batch` lists it as failed (exit 1) and writes no
+    /// output for it.
+    fn refused_everywhere(&self, needles: &[&str]) {
+        self.convert_fails(needles);
+        let (input, out) = (self.input.to_str().unwrap(), self.out());
+        let out = out.to_str().unwrap();
+        for args in [
+            vec!["renew", input, "-o", out, "--until", UNTIL],
+            vec![
+                "plan", input, "--format", "json", "-o", out, "--until", UNTIL,
+            ],
+        ] {
+            let o = self.run(&args);
+            let err = stderr(&o);
+            assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+            self.names(&err, needles);
+            assert!(listing(&self.out_dir()).is_empty(), "{args:?} left output");
+        }
+        self.inspect_fails(needles);
+        let batch_out = tempdir();
+        let o = run(&[
+            "batch",
+            input,
+            "-o",
+            batch_out.path().to_str().unwrap(),
+            "--until",
+            UNTIL,
+        ]);
+        let said = format!("{}{}", String::from_utf8_lossy(&o.stdout), stderr(&o));
+        assert_eq!(o.status.code(), Some(1), "batch: {said}");
+        assert!(said.contains("FAILED"), "batch: {said}");
+        self.names(&said, needles);
+        assert!(
+            !listing(batch_out.path())
+                .iter()
+                .any(|n| n.ends_with(".mbz")),
+            "batch left an output: {:?}",
+            listing(batch_out.path())
+        );
     }
 
     /// The message names the archive and every needle.

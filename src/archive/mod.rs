@@ -15,6 +15,7 @@
 //! - zip: untouched members are raw-copied (no recompression), rewritten ones deflated.
 
 mod error;
+pub mod gunzip;
 mod kept;
 pub mod output;
 pub mod pgzip;

@@ -5,7 +5,7 @@ use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::path::Path;
 
-use flate2::read::MultiGzDecoder;
+use super::gunzip::Gunzip;
 
 use super::kept::KeptList;
 use super::output::Atomic;
@@ -33,14 +33,14 @@ const SMALL: u64 = 1 << 20;
 /// ... as long as they inflate to no more than this.
 const SMALL_TAR: u64 = 8 << 20;
 
-pub(super) fn open(path: &Path) -> Result<tar::Reader<MultiGzDecoder<BufReader<File>>>> {
+pub(super) fn open(path: &Path) -> Result<tar::Reader<Gunzip<BufReader<File>>>> {
     let f = File::open(path).map_err(|source| Error::Read {
         path: path.to_path_buf(),
         source,
     })?;
-    Ok(tar::Reader::new(MultiGzDecoder::new(
-        BufReader::with_capacity(BUF, f),
-    )))
+    Ok(tar::Reader::new(Gunzip::new(BufReader::with_capacity(
+        BUF, f,
+    ))))
 }
 
 /// A small archive's whole tar stream, inflated once (a batch of small courses then pays one decompression
@@ -52,7 +52,7 @@ fn inflate_small(path: &Path) -> Option<Vec<u8>> {
         return None;
     }
     let mut tar = Vec::new();
-    MultiGzDecoder::new(BufReader::with_capacity(BUF, f))
+    Gunzip::new(BufReader::with_capacity(BUF, f))
         .take(SMALL_TAR + 1)
         .read_to_end(&mut tar)
         .ok()?;

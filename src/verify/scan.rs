@@ -10,11 +10,12 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::Path;
 
-use flate2::read::MultiGzDecoder;
 use quick_xml::events::Event;
 use sha2::{Digest, Sha256};
 
-// Plain io plumbing shared with the archive reader; the tar parsing here stays verify's own.
+// Plain io plumbing shared with the archive reader (gzip as zlib reads it, full reads); the tar parsing here
+// stays verify's own.
+use crate::archive::gunzip::Gunzip;
 use crate::archive::tar::read_full;
 use crate::archive::{Container, Limit, Limits};
 use crate::enrol::members::{COURSE_ROLES, ENROLMENTS, GROUPS, MOODLE_BACKUP, ROLES, USERS};
@@ -497,7 +498,7 @@ fn gzip_failed(scan: &mut Scan, at: &str, e: &io::Error) {
 
 fn scan_tgz(path: &Path, scan: &mut Scan) -> io::Result<()> {
     let f = File::open(path)?;
-    let mut gz = MultiGzDecoder::new(BufReader::with_capacity(256 << 10, f));
+    let mut gz = Gunzip::new(BufReader::with_capacity(256 << 10, f));
     let mut seen = HashSet::new();
     let mut last = String::from("the start");
     let mut first = true;
@@ -576,10 +577,14 @@ fn scan_tgz(path: &Path, scan: &mut Scan) -> io::Result<()> {
         let flag = block[156];
         let extension = matches!(flag, b'x' | b'g' | b'L' | b'K');
         let Some(size) = octal(&block[124..136]) else {
-            scan.fail(
-                names::USTAR,
-                format!("member `{member}`: size field is not octal"),
-            );
+            // Moodle's tgz_extractor reads `octdec(substr($block, 124, 11))`: binary is not octal.
+            let why = if block[124] & 0x80 != 0 {
+                "size field is GNU base-256 (binary), which Moodle's extractor does not read (it takes another \
+                 size, 0 for most, and reads the data as headers)"
+            } else {
+                "size field is not octal"
+            };
+            scan.fail(names::USTAR, format!("member `{member}`: {why}"));
             scan.incomplete = true;
             return Ok(());
         };

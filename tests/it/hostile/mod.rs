@@ -7,6 +7,7 @@
 //! The harness is here; the corpus builders in `builders`, the cases by topic in the other files
 //! (`scripts/bad-corpus.sh` reads each test's doc comment from these files).
 
+mod base256;
 mod builders;
 mod containers;
 mod names;

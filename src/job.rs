@@ -43,7 +43,7 @@ fn load_with_users(
 }
 
 /// Refuses an archive holding a member no Moodle backup holds (absolute, `..`, backslash, NUL, link, device):
-/// the tool writes nothing from it.
+/// the tool writes nothing from it (no output, no plan).
 fn refuse_hostile(input: &Path, loaded: &Loaded) -> Result<()> {
     match loaded.hostile().into_iter().next() {
         None => Ok(()),
@@ -436,7 +436,7 @@ pub fn inspect_file_limited(input: &Path, limits: &archive::Limits) -> Result<In
         .warnings
         .extend(loaded.hostile().into_iter().map(|(m, why)| {
         format!(
-            "member `{m}` {why}: no Moodle backup holds one; convert and renew refuse this archive"
+            "member `{m}` {why}: no Moodle backup holds one; convert, renew, plan and batch refuse this archive"
         )
     }));
     Ok(Inspection {
@@ -510,6 +510,8 @@ pub fn plan_file_limited(
     limits: &archive::Limits,
 ) -> Result<crate::plan::CoursePlan> {
     let (loaded, users) = load_with_users(input, limits)?;
+    // A plan is the conversion written as actions: it refuses what the conversion refuses.
+    refuse_hostile(input, &loaded)?;
     let info = info(input, &loaded)?;
     let course = Course::new(&info, &loaded);
     let mut conversion = rules::convert(&docs(&loaded), opts).map_err(enrol_err(input))?;

@@ -163,28 +163,32 @@ impl Case {
         err
     }
 
-    /// `plan` exits 2 naming the archive and every needle, and writes no plan.
-    fn plan_fails(&self, needles: &[&str]) {
+    /// `COMMAND INPUT ARGS… -o OUT --until …` exits 2 naming the archive and every needle, and leaves nothing.
+    fn command_fails(&self, command: &str, args: &[&str], needles: &[&str]) {
         let (input, out) = (self.input.to_str().unwrap(), self.out());
-        let args = [
-            "plan",
+        let mut all = vec![
+            command,
             input,
-            "--format",
-            "json",
             "-o",
             out.to_str().unwrap(),
             "--until",
             UNTIL,
         ];
-        let o = self.run(&args);
+        all.extend(args);
+        let o = self.run(&all);
         let err = stderr(&o);
-        assert_eq!(o.status.code(), Some(2), "plan {}: {err}", self.name());
+        assert_eq!(o.status.code(), Some(2), "{command} {}: {err}", self.name());
         self.names(&err, needles);
         assert!(
             listing(&self.out_dir()).is_empty(),
-            "plan {} left a plan",
+            "{command} {} left output",
             self.name()
         );
+    }
+
+    /// `plan` exits 2 naming the archive and every needle, and writes no plan.
+    fn plan_fails(&self, needles: &[&str]) {
+        self.command_fails("plan", &["--format", "json"], needles);
     }
 
     fn inspect(&self) -> Output {
@@ -282,26 +286,13 @@ impl Case {
     /// output for it.
     fn refused_everywhere(&self, needles: &[&str]) {
         self.convert_fails(needles);
-        let (input, out) = (self.input.to_str().unwrap(), self.out());
-        let args = [
-            "renew",
-            input,
-            "-o",
-            out.to_str().unwrap(),
-            "--until",
-            UNTIL,
-        ];
-        let o = self.run(&args);
-        let err = stderr(&o);
-        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
-        self.names(&err, needles);
-        assert!(listing(&self.out_dir()).is_empty(), "{args:?} left output");
+        self.command_fails("renew", &[], needles);
         self.plan_fails(needles);
         self.inspect_fails(needles);
         let batch_out = tempdir();
         let o = run(&[
             "batch",
-            input,
+            self.input.to_str().unwrap(),
             "-o",
             batch_out.path().to_str().unwrap(),
             "--until",

@@ -108,6 +108,12 @@ fn info(path: &Path, loaded: &Loaded) -> Result<backup::Info> {
     }
 }
 
+/// What `inspect` says of an archive whose member names start with `./` (`tar -C dir .`), read from the root as
+/// Moodle's extractor reads them (moodle-format.md §1.5).
+const DOT_PREFIXED: &str = "member names start with `./` (made with `tar -C dir .`?): restore extracts them from the \
+     root, but Moodle's backup information check, which matches exact names, would not find `moodle_backup.xml`; \
+     convert and renew write them from the root, as Moodle's backups do";
+
 /// The warning for a backup made without users (root setting `users` = 0), which `inspect` and every conversion
 /// give: its sync instances are still retyped, but it holds no user enrolments to convert.
 fn without_users(info: &backup::Info) -> Option<String> {
@@ -432,6 +438,9 @@ pub fn inspect_file_limited(input: &Path, limits: &archive::Limits) -> Result<In
     let info = info(input, &loaded)?;
     let mut summary = summary::summarize(&docs(&loaded)).map_err(enrol_err(input))?;
     summary.warnings.extend(without_users(&info));
+    if loaded.dot_prefixed() {
+        summary.warnings.push(DOT_PREFIXED.to_owned());
+    }
     summary
         .warnings
         .extend(loaded.hostile().into_iter().map(|(m, why)| {

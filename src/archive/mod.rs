@@ -211,6 +211,15 @@ impl Loaded {
         }
     }
 
+    /// Whether tar member names started with `./` (`tar -C dir .`): they are read, and written, from the root as
+    /// Moodle's extractor reads them.
+    pub fn dot_prefixed(&self) -> bool {
+        match &self.list {
+            Listing::TarGz(t) => t.dotted,
+            Listing::Zip(_) => false,
+        }
+    }
+
     /// Number of members (the tar `.ARCHIVE_INDEX` excluded).
     pub fn member_count(&self) -> usize {
         match &self.list {

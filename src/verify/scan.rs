@@ -502,6 +502,7 @@ fn scan_tgz(path: &Path, scan: &mut Scan) -> io::Result<()> {
     let mut seen = HashSet::new();
     let mut last = String::from("the start");
     let mut first = true;
+    let mut dotted = false;
     loop {
         let mut block = [0u8; 512];
         let n = match read_full(&mut gz, &mut block) {
@@ -595,11 +596,13 @@ fn scan_tgz(path: &Path, scan: &mut Scan) -> io::Result<()> {
             member
         } else {
             let bare = strip_dot(&member).to_owned();
-            if bare != member && !bare.is_empty() {
+            // One line for the archive, naming the first such member (a `tar -C dir .` archive has them all).
+            if bare != member && !bare.is_empty() && !dotted {
+                dotted = true;
                 scan.warn(
                     names::PATHS,
                     format!(
-                        "member `{member}` starts with `./`: restore extracts it as `{bare}` (Moodle's backup information check, which matches exact names, would not find it)"
+                        "member names start with `./`, e.g. `{member}`: restore extracts it as `{bare}` (Moodle's backup information check, which matches exact names, would not find it); convert and renew write them from the root, as Moodle's backups do"
                     ),
                 );
             }

@@ -1,11 +1,13 @@
 //! Container shapes Moodle reads (issue 16): gzip headers whose extra field, name or comment is of any legal
-//! size (zlib's `gzread`, which Moodle's extractor reads through, skips them whatever their length). Each is
-//! built from a shared fixture's own tar stream; its conversion must equal the clean archive's (the same per-user
-//! results) and `verify OUT --against IN` must pass.
+//! size (zlib's `gzread`, which Moodle's extractor reads through, skips them whatever their length), and zip
+//! local headers that defer their sizes to a data descriptor (libzip reads entries through the central
+//! directory). Each is built from a shared fixture; its conversion must equal the clean archive's (the same
+//! per-user results) and `verify OUT --against IN` must pass.
 
 use std::io::{Read, Write};
 
-use crate::util::tempdir;
+use crate::hostile::builders::{u16_at, zip_records};
+use crate::util::{shared, tempdir};
 use crate::xml_shapes::{fixture, ok, results, verify_against};
 
 /// Header flags (RFC 1952).
@@ -88,4 +90,36 @@ fn big_gzip_header_fields_convert_as_the_clean_archive() {
         ok("verify", &shaped, None, &[]);
         ok("inspect", &shaped, None, &[]);
     }
+}
+
+/// Every file entry's local header flagged "sizes in a data descriptor" (general-purpose bit 3) with its CRC and
+/// sizes zeroed, as streaming zip writers leave them (the central records keep the real values): libzip's
+/// consistency rule (`_zip_headercomp`) accepts zeros there, so the archive converts as the clean one.
+#[test]
+fn zip_local_headers_deferring_sizes_convert_as_the_clean_archive() {
+    let Some(dir) = shared("moodle43") else {
+        return;
+    };
+    let input = dir.join("coh_basic.zip.mbz");
+    let tmp = tempdir();
+    let clean = results(&input, &tmp.path().join("clean.out.mbz"));
+    assert_eq!(clean["users"].as_array().map(Vec::len), Some(30), "{clean}");
+    let mut b = std::fs::read(&input).unwrap();
+    let (_, recs) = zip_records(&b);
+    let mut deferred = 0;
+    for r in recs.iter().filter(|r| !r.name.ends_with(b"/")) {
+        let l = r.local;
+        let flags = u16_at(&b, l + 6) as u16 | 0x0008;
+        b[l + 6..l + 8].copy_from_slice(&flags.to_le_bytes());
+        b[l + 14..l + 26].fill(0);
+        deferred += 1;
+    }
+    assert!(deferred > 20);
+    let shaped = tmp.path().join("deferred.mbz");
+    std::fs::write(&shaped, &b).unwrap();
+    let out = tmp.path().join("deferred.out.mbz");
+    assert_eq!(results(&shaped, &out), clean);
+    verify_against(&out, &shaped);
+    ok("verify", &shaped, None, &[]);
+    ok("inspect", &shaped, None, &[]);
 }

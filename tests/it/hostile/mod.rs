@@ -8,7 +8,7 @@
 //! (`scripts/bad-corpus.sh` reads each test's doc comment from these files).
 
 mod base256;
-mod builders;
+pub(crate) mod builders;
 mod containers;
 mod names;
 mod output;

@@ -279,7 +279,8 @@ impl Loaded {
                         _ => "is neither a file nor a folder",
                     }
                 };
-                Some((m.path, why))
+                // Shown with the NUL byte escaped.
+                Some((m.path.replace('\0', "\\0"), why))
             })
             .collect()
     }

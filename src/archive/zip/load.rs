@@ -22,7 +22,7 @@ pub(in crate::archive) fn load<E: From<Error>>(
     each: &mut dyn FnMut(&str, &mut dyn io::BufRead) -> Result<(), E>,
 ) -> Result<Loaded, E> {
     let mut archive = open(path)?;
-    // Duplicate and NUL names, which the zip reader hides, are refused here.
+    // Duplicate names, which the zip reader hides, are refused here (NUL bytes are found by `Loaded::hostile`).
     let plan = raw_plan(&archive, path)?;
     // Each local header is held to its central record (one read of its 30 bytes and name per member), and the
     // records must not share bytes.

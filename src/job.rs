@@ -54,7 +54,7 @@ pub fn usernames(input: &Path, limits: &archive::Limits) -> Result<BTreeMap<i64,
 }
 
 /// Refuses an archive holding a member no Moodle backup holds (absolute, `..`, backslash, NUL, link, device):
-/// the tool writes nothing from it.
+/// the tool writes nothing from it (no output, no plan).
 fn refuse_hostile(input: &Path, loaded: &Loaded) -> Result<()> {
     match loaded.hostile().into_iter().next() {
         None => Ok(()),
@@ -118,6 +118,12 @@ fn info(path: &Path, loaded: &Loaded) -> Result<backup::Info> {
         }
     }
 }
+
+/// What `inspect` says of an archive whose member names start with `./` (`tar -C dir .`), read from the root as
+/// Moodle's extractor reads them (moodle-format.md §1.5).
+const DOT_PREFIXED: &str = "member names start with `./` (made with `tar -C dir .`?): restore extracts them from the \
+     root, but Moodle's backup information check, which matches exact names, would not find `moodle_backup.xml`; \
+     convert and renew write them from the root, as Moodle's backups do";
 
 /// The warning for a backup made without users (root setting `users` = 0), which `inspect` and every conversion
 /// give: its sync instances are still retyped, but it holds no user enrolments to convert.
@@ -443,11 +449,14 @@ pub fn inspect_file_limited(input: &Path, limits: &archive::Limits) -> Result<In
     let info = info(input, &loaded)?;
     let mut summary = summary::summarize(&docs(&loaded)).map_err(enrol_err(input))?;
     summary.warnings.extend(without_users(&info));
+    if loaded.dot_prefixed() {
+        summary.warnings.push(DOT_PREFIXED.to_owned());
+    }
     summary
         .warnings
         .extend(loaded.hostile().into_iter().map(|(m, why)| {
         format!(
-            "member `{m}` {why}: no Moodle backup holds one; convert and renew refuse this archive"
+            "member `{m}` {why}: no Moodle backup holds one; convert, renew, plan and batch refuse this archive"
         )
     }));
     Ok(Inspection {
@@ -521,6 +530,8 @@ pub fn plan_file_limited(
     limits: &archive::Limits,
 ) -> Result<crate::plan::CoursePlan> {
     let (loaded, users) = load_with_users(input, READ, limits)?;
+    // A plan is the conversion written as actions: it refuses what the conversion refuses.
+    refuse_hostile(input, &loaded)?;
     let info = info(input, &loaded)?;
     let course = Course::new(&info, &loaded);
     let mut conversion = rules::convert(&docs(&loaded), opts).map_err(enrol_err(input))?;

@@ -15,6 +15,7 @@
 //! - zip: untouched members are raw-copied (no recompression), rewritten ones deflated.
 
 mod error;
+pub mod gunzip;
 mod kept;
 pub mod output;
 pub mod pgzip;
@@ -210,6 +211,15 @@ impl Loaded {
         }
     }
 
+    /// Whether tar member names started with `./` (`tar -C dir .`): they are read, and written, from the root as
+    /// Moodle's extractor reads them.
+    pub fn dot_prefixed(&self) -> bool {
+        match &self.list {
+            Listing::TarGz(t) => t.dotted,
+            Listing::Zip(_) => false,
+        }
+    }
+
     /// Number of members (the tar `.ARCHIVE_INDEX` excluded).
     pub fn member_count(&self) -> usize {
         match &self.list {
@@ -269,7 +279,8 @@ impl Loaded {
                         _ => "is neither a file nor a folder",
                     }
                 };
-                Some((m.path, why))
+                // Shown with the NUL byte escaped.
+                Some((m.path.replace('\0', "\\0"), why))
             })
             .collect()
     }

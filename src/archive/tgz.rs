@@ -5,7 +5,7 @@ use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::path::Path;
 
-use flate2::read::MultiGzDecoder;
+use super::gunzip::Gunzip;
 
 use super::kept::KeptList;
 use super::output::Atomic;
@@ -21,6 +21,8 @@ pub(super) struct Listed {
     pub(super) members: KeptList,
     /// The input had an `.ARCHIVE_INDEX`.
     pub(super) has_index: bool,
+    /// Some member names started with `./`, trimmed as Moodle's extractor reads them.
+    pub(super) dotted: bool,
     /// A small tar.gz's inflated tar stream, kept for the second pass.
     pub(super) tar: Option<Vec<u8>>,
 }
@@ -33,14 +35,14 @@ const SMALL: u64 = 1 << 20;
 /// ... as long as they inflate to no more than this.
 const SMALL_TAR: u64 = 8 << 20;
 
-pub(super) fn open(path: &Path) -> Result<tar::Reader<MultiGzDecoder<BufReader<File>>>> {
+pub(super) fn open(path: &Path) -> Result<tar::Reader<Gunzip<BufReader<File>>>> {
     let f = File::open(path).map_err(|source| Error::Read {
         path: path.to_path_buf(),
         source,
     })?;
-    Ok(tar::Reader::new(MultiGzDecoder::new(
-        BufReader::with_capacity(BUF, f),
-    )))
+    Ok(tar::Reader::new(Gunzip::new(BufReader::with_capacity(
+        BUF, f,
+    ))))
 }
 
 /// A small archive's whole tar stream, inflated once (a batch of small courses then pays one decompression
@@ -52,7 +54,7 @@ fn inflate_small(path: &Path) -> Option<Vec<u8>> {
         return None;
     }
     let mut tar = Vec::new();
-    MultiGzDecoder::new(BufReader::with_capacity(BUF, f))
+    Gunzip::new(BufReader::with_capacity(BUF, f))
         .take(SMALL_TAR + 1)
         .read_to_end(&mut tar)
         .ok()?;
@@ -93,11 +95,12 @@ fn unwrap_tar(e: io::Error) -> TarError {
 /// The member after `last` in the archive at `path`, read errors saying where they happened.
 /// The next member, its name as Moodle's extractor sees it: leading `./` trimmed (`tar -C dir .` archives), and
 /// the `./` entry itself (the root) skipped. Both passes read through here, so the output is written with the
-/// trimmed names, in Moodle's root layout.
+/// trimmed names, in Moodle's root layout. `dotted` is set once a name was trimmed.
 fn next<R: Read>(
     reader: &mut tar::Reader<R>,
     path: &Path,
     last: Option<&str>,
+    dotted: &mut bool,
 ) -> Result<Option<tar::Member>> {
     loop {
         let Some(mut m) = reader
@@ -114,6 +117,7 @@ fn next<R: Read>(
             }
         }
         if start > 0 {
+            *dotted = true;
             m.path.drain(..start);
             if m.path.is_empty() {
                 continue;
@@ -181,7 +185,8 @@ pub(super) fn load_from<R: Read, E: From<Error>>(
     let mut has_index = false;
     let mut total: u64 = 0;
     let mut last: Option<String> = None;
-    while let Some(m) = next(&mut reader, path, last.as_deref())? {
+    let mut dotted = false;
+    while let Some(m) = next(&mut reader, path, last.as_deref(), &mut dotted)? {
         let name = m.path_lossy();
         total = total.saturating_add(m.size);
         limits.check_total(path, &name, total)?;
@@ -235,6 +240,7 @@ pub(super) fn load_from<R: Read, E: From<Error>>(
         list: Listing::TarGz(Listed {
             members,
             has_index,
+            dotted,
             tar: None,
         }),
     })
@@ -314,7 +320,7 @@ fn copy_members<R: Read, W: Write>(
 ) -> Result<()> {
     let mut planned = 0usize;
     let mut last: Option<String> = None;
-    while let Some(m) = next(&mut reader, input, last.as_deref())? {
+    while let Some(m) = next(&mut reader, input, last.as_deref(), &mut false)? {
         cancel.check()?;
         last = Some(m.path_lossy());
         if m.path == ARCHIVE_INDEX {

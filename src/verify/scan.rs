@@ -10,14 +10,17 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::Path;
 
-use flate2::read::MultiGzDecoder;
 use quick_xml::events::Event;
 use sha2::{Digest, Sha256};
 
-// Plain io plumbing shared with the archive reader; the tar parsing here stays verify's own.
+// Plain io plumbing shared with the archive reader (gzip as zlib reads it, full reads); the tar parsing here
+// stays verify's own.
+use crate::archive::gunzip::Gunzip;
 use crate::archive::tar::read_full;
 use crate::archive::{Container, Limit, Limits};
 use crate::enrol::members::{COURSE_ROLES, ENROLMENTS, GROUPS, MOODLE_BACKUP, ROLES, USERS};
+
+mod zip;
 
 /// Members whose bytes the content checks need.
 pub const HELD: &[&str] = &[
@@ -456,7 +459,7 @@ pub fn scan_limited(path: &Path, limits: &Limits) -> io::Result<Scan> {
             scan.incomplete = true;
         }
         Some(Container::TarGz) => scan_tgz(path, &mut scan)?,
-        Some(Container::Zip) => scan_zip(path, &mut scan)?,
+        Some(Container::Zip) => zip::scan_zip(path, &mut scan)?,
     }
     Ok(scan)
 }
@@ -495,10 +498,11 @@ fn gzip_failed(scan: &mut Scan, at: &str, e: &io::Error) {
 
 fn scan_tgz(path: &Path, scan: &mut Scan) -> io::Result<()> {
     let f = File::open(path)?;
-    let mut gz = MultiGzDecoder::new(BufReader::with_capacity(256 << 10, f));
+    let mut gz = Gunzip::new(BufReader::with_capacity(256 << 10, f));
     let mut seen = HashSet::new();
     let mut last = String::from("the start");
     let mut first = true;
+    let mut dotted = false;
     loop {
         let mut block = [0u8; 512];
         let n = match read_full(&mut gz, &mut block) {
@@ -574,10 +578,14 @@ fn scan_tgz(path: &Path, scan: &mut Scan) -> io::Result<()> {
         let flag = block[156];
         let extension = matches!(flag, b'x' | b'g' | b'L' | b'K');
         let Some(size) = octal(&block[124..136]) else {
-            scan.fail(
-                names::USTAR,
-                format!("member `{member}`: size field is not octal"),
-            );
+            // Moodle's tgz_extractor reads `octdec(substr($block, 124, 11))`: binary is not octal.
+            let why = if block[124] & 0x80 != 0 {
+                "size field is GNU base-256 (binary), which Moodle's extractor does not read (it takes another \
+                 size, 0 for most, and reads the data as headers)"
+            } else {
+                "size field is not octal"
+            };
+            scan.fail(names::USTAR, format!("member `{member}`: {why}"));
             scan.incomplete = true;
             return Ok(());
         };
@@ -588,11 +596,13 @@ fn scan_tgz(path: &Path, scan: &mut Scan) -> io::Result<()> {
             member
         } else {
             let bare = strip_dot(&member).to_owned();
-            if bare != member && !bare.is_empty() {
+            // One line for the archive, naming the first such member (a `tar -C dir .` archive has them all).
+            if bare != member && !bare.is_empty() && !dotted {
+                dotted = true;
                 scan.warn(
                     names::PATHS,
                     format!(
-                        "member `{member}` starts with `./`: restore extracts it as `{bare}` (Moodle's backup information check, which matches exact names, would not find it)"
+                        "member names start with `./`, e.g. `{member}`: restore extracts it as `{bare}` (Moodle's backup information check, which matches exact names, would not find it); convert and renew write them from the root, as Moodle's backups do"
                     ),
                 );
             }
@@ -620,7 +630,7 @@ fn scan_tgz(path: &Path, scan: &mut Scan) -> io::Result<()> {
             scan.fail(
                 names::PATHS,
                 format!(
-                    "member `{member}` is {what}{}: no Moodle backup holds one (restore skips it; convert and renew refuse the archive)",
+                    "member `{member}` is {what}{}: no Moodle backup holds one (restore skips it; convert, renew, plan and batch refuse the archive)",
                     if target.is_empty() { String::new() } else { format!(" to `{target}`") }
                 ),
             );
@@ -633,6 +643,9 @@ fn scan_tgz(path: &Path, scan: &mut Scan) -> io::Result<()> {
         let mut data = (&mut gz).take(data_len);
         let read = if extension {
             extension_record(scan, &raw, flag, &mut data)
+        } else if data_len == 0 && matches!(flag, b'1'..=b'6') {
+            // No data to judge: a link or device is the finding above, not an empty XML document.
+            Ok(Sha256::digest([]).into())
         } else {
             read_member(scan, &member, data_len, &mut data)
         };
@@ -682,109 +695,4 @@ fn scan_tgz(path: &Path, scan: &mut Scan) -> io::Result<()> {
         gzip_failed(scan, "after the last member", &e);
     }
     Ok(())
-}
-
-fn scan_zip(path: &Path, scan: &mut Scan) -> io::Result<()> {
-    let f = File::open(path)?;
-    let mut archive = match zip::ZipArchive::new(BufReader::new(f)) {
-        Ok(a) => a,
-        Err(e) => {
-            scan.fail(names::ZIP, format!("central directory: {e}"));
-            scan.incomplete = true;
-            return Ok(());
-        }
-    };
-    let mut seen = HashSet::new();
-    // The zip reader keeps one entry per name: look for duplicates (and NUL bytes) in the directory itself.
-    if let Some(names) = crate::archive::zip_central_names(path) {
-        let mut sorted = names.clone();
-        sorted.sort();
-        if let Some(w) = sorted.windows(2).find(|w| w[0] == w[1]) {
-            scan.fail(names::DUPLICATES, format!("member `{}` occurs twice", w[0]));
-        }
-        for n in names.iter().filter(|n| n.contains('\0')) {
-            scan.fail(
-                names::PATHS,
-                format!(
-                    "member `{}` has a NUL byte in its name",
-                    n.replace('\0', "\\0")
-                ),
-            );
-        }
-    }
-    for i in 0..archive.len() {
-        let mut file = match archive.by_index(i) {
-            Ok(f) => f,
-            Err(e) => {
-                scan.fail(names::ZIP, format!("entry {i}: {e}"));
-                scan.incomplete = true;
-                continue;
-            }
-        };
-        let member = String::from_utf8_lossy(file.name_raw()).into_owned();
-        let kind = if file.is_dir() { 'd' } else { 'f' };
-        let size = file.size();
-        if member.starts_with("./") {
-            scan.fail(
-                names::PATHS,
-                format!(
-                    "member `{member}` starts with `./` (Moodle looks for bare relative paths)"
-                ),
-            );
-        }
-        check_path(scan, &member);
-        if !seen.insert(member.clone()) {
-            scan.fail(names::DUPLICATES, format!("member `{member}` occurs twice"));
-        }
-        if !scan.count(path, &member, size) {
-            return Ok(());
-        }
-        // A member inflating past its declared size is read one byte past it, enough to tell (a bomb that lies
-        // about its size costs nothing more).
-        let mut bounded = (&mut file).take(size.saturating_add(1));
-        let mut counted = Counted {
-            inner: &mut bounded,
-            n: 0,
-        };
-        match read_member(scan, &member, size, &mut counted) {
-            Ok(digest) => {
-                if counted.n != size {
-                    let holds = if counted.n > size {
-                        "more".to_owned()
-                    } else {
-                        counted.n.to_string()
-                    };
-                    scan.fail(
-                        names::ZIP,
-                        format!("member `{member}` declares {size} bytes but holds {holds}"),
-                    );
-                }
-                scan.members.push(Found {
-                    path: member,
-                    kind,
-                    size,
-                    digest,
-                });
-            }
-            Err(e) => {
-                scan.fail(names::ZIP, format!("member `{member}`: {e}"));
-                scan.incomplete = true;
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Counts the bytes read through it.
-struct Counted<'a> {
-    inner: &'a mut dyn Read,
-    n: u64,
-}
-
-impl Read for Counted<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let k = self.inner.read(buf)?;
-        self.n += k as u64;
-        Ok(k)
-    }
 }

@@ -1,6 +1,7 @@
 //! Integration tests: one test binary (see style.md).
 mod batch;
 mod cli;
+mod container_shapes;
 mod fuzz_replay;
 mod hostile;
 mod live;

@@ -301,4 +301,19 @@ fn dot_slash_names_convert_as_the_clean_archive() {
             .contains("restore extracts it as"),
         "{paths:#}"
     );
+    // One line for the archive, not one per member; `inspect` says it too, once.
+    assert_eq!(
+        paths["failures"].as_array().map(Vec::len),
+        Some(1),
+        "{paths:#}"
+    );
+    let o = run(&["inspect", dotted.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0));
+    let said = String::from_utf8_lossy(&o.stdout);
+    let lines: Vec<&str> = said
+        .lines()
+        .filter(|l| l.contains("start with `./`"))
+        .collect();
+    assert_eq!(lines.len(), 1, "{said}");
+    assert!(lines[0].contains("from the root"), "{said}");
 }

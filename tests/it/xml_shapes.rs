@@ -62,7 +62,7 @@ const FIELDS: [(&str, &[&str]); 7] = [
 type Shape = fn(&str, &str) -> String;
 
 /// The shared fixture the shapes are built from: cohort enrolments, stamped roles, cohort-owned group members.
-fn fixture() -> Option<PathBuf> {
+pub(crate) fn fixture() -> Option<PathBuf> {
     Some(shared("moodle43")?.join("coh_group.mbz"))
 }
 
@@ -169,10 +169,10 @@ fn build(
 }
 
 /// The end date and zone of every conversion here.
-const DATED: [&str; 4] = ["--until", "2027-08-31", "--timezone", "Europe/Paris"];
+pub(crate) const DATED: [&str; 4] = ["--until", "2027-08-31", "--timezone", "Europe/Paris"];
 
 /// Runs `COMMAND INPUT [-o OUT] EXTRA…` and asserts it succeeds.
-fn ok(command: &str, input: &Path, out: Option<&Path>, extra: &[&str]) -> Output {
+pub(crate) fn ok(command: &str, input: &Path, out: Option<&Path>, extra: &[&str]) -> Output {
     let mut args = vec![command, input.to_str().unwrap()];
     if let Some(out) = out {
         args.extend(["-o", out.to_str().unwrap()]);
@@ -226,7 +226,7 @@ fn renewed(input: &Path, out: &Path) -> Value {
 }
 
 /// What a conversion decided: per-user results and the role and group counts.
-fn results(input: &Path, out: &Path) -> Value {
+pub(crate) fn results(input: &Path, out: &Path) -> Value {
     let o = ok(
         "convert",
         input,
@@ -294,7 +294,7 @@ fn kept_outside_edits(input: &Path, out: &Path, name: &str) {
     }
 }
 
-fn verify_against(out: &Path, input: &Path) {
+pub(crate) fn verify_against(out: &Path, input: &Path) {
     ok("verify", out, None, &["--against", input.to_str().unwrap()]);
 }
 

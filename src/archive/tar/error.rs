@@ -51,6 +51,18 @@ pub enum TarError {
         /// Field name.
         field: &'static str,
     },
+    /// The size field is GNU base-256 (binary), which Moodle's extractor reads as another size (0 for most).
+    #[error(
+        "member `{path}`: its size ({size} bytes) is written in GNU base-256 (binary), which Moodle's extractor \
+         does not read (it would take another size, 0 for most, and read the data as headers): the archive is \
+         refused; repack it with a tool that writes octal sizes"
+    )]
+    Base256Size {
+        /// Member path (lossy).
+        path: String,
+        /// The size it declares.
+        size: u64,
+    },
     /// A GNU long-name or pax record is larger than 1 MiB.
     #[error("{at}: {record} record of {size} bytes exceeds the 1 MiB limit")]
     ExtensionTooLarge {

@@ -191,6 +191,8 @@ impl Overrides {
 pub(super) struct Header {
     pub(super) member: Member,
     pub(super) typeflag: u8,
+    /// The size field is GNU base-256 (binary), which Moodle's extractor does not read.
+    pub(super) base256_size: bool,
 }
 
 /// Which magic a header has.
@@ -273,6 +275,7 @@ pub(super) fn parse_header(
             gname: cstr(&block[297..329]).to_vec(),
         },
         typeflag,
+        base256_size: block[124] & 0x80 != 0,
     })
 }
 

@@ -167,6 +167,19 @@ impl<R: Read> Reader<R> {
 
             let header = parse_header(&block, first, &|| self.after())?;
             let size = header.member.size;
+            if header.base256_size {
+                // Moodle's tgz_extractor reads the size as `octdec(substr($block, 124, 11))`
+                // (lib/filestorage/tgz_extractor.php, `extract_or_list()`): binary digits are not octal, so it
+                // would take another size (0 for most) and read the data as headers.
+                let path = match (header.typeflag, &overrides.path) {
+                    (b'L' | b'K' | b'x' | b'g', _) | (_, None) => &header.member.path,
+                    (_, Some(path)) => path,
+                };
+                return Err(TarError::Base256Size {
+                    path: String::from_utf8_lossy(path).into_owned(),
+                    size,
+                });
+            }
             match header.typeflag {
                 b'L' => {
                     let mut data = self.read_extension(size, "GNU long name")?;

@@ -9,8 +9,9 @@ use std::path::Path;
 use zip::CompressionMethod;
 use zip::result::ZipError;
 
-use super::plan::{plain_size, raw_plan};
-use super::{name_of, open, read_at, zip_err};
+use super::local::{self, Central, Span};
+use super::plan::{RawEntry, plain_size, raw_plan};
+use super::{name_of, open, u16_at, u32_at, zip_err};
 use crate::archive::Error;
 use crate::archive::{Listing, Loaded, MemberInfo, Wanted, check_duplicate};
 
@@ -21,9 +22,10 @@ pub(in crate::archive) fn load<E: From<Error>>(
     each: &mut dyn FnMut(&str, &mut dyn io::BufRead) -> Result<(), E>,
 ) -> Result<Loaded, E> {
     let mut archive = open(path)?;
-    // Duplicate and NUL names, which the zip reader hides, are refused here.
+    // Duplicate names, which the zip reader hides, are refused here (NUL bytes are found by `Loaded::hostile`).
     let plan = raw_plan(&archive, path)?;
-    // Each local header's signature is still checked (as the zip reader does), one 4-byte read per member.
+    // Each local header is held to its central record (one read of its 30 bytes and name per member), and the
+    // records must not share bytes.
     let file = File::open(path).map_err(|source| Error::Read {
         path: path.to_path_buf(),
         source,
@@ -32,29 +34,22 @@ pub(in crate::archive) fn load<E: From<Error>>(
     let mut docs = BTreeMap::new();
     let mut seen = HashSet::new();
     let mut total: u64 = 0;
+    let mut spans: Vec<Span> = Vec::with_capacity(archive.len());
     for i in 0..archive.len() {
         let name = name_of(&archive, path, i)?;
         check_duplicate(&mut seen, path, &name)?;
         // Metadata only (no decompressor) unless the member is one the rules read.
         let wanted_here = wanted.any(&name);
-        // A plain member the rules do not read: its central record says all that is needed but the local
-        // header's signature, read alone (not a seek and a buffer refill per member, thousands in a course with
-        // files).
-        if let Some((e, size)) = plan
+        let planned = plan
             .as_ref()
+            .and_then(|p| p.entries.get(i).filter(|e| e.name == name));
+        // A plain member the rules do not read: its central record says all that is needed but its local
+        // header, read alone (not a seek and a buffer refill per member, thousands in a course with files).
+        if let Some((e, size)) = planned
             .filter(|_| !wanted_here)
-            .and_then(|p| p.entries.get(i).filter(|e| e.name == name))
             .and_then(|e| Some((e, plain_size(&e.central)?)))
         {
-            let mut signature = [0u8; 4];
-            if read_at(&file, e.start, &mut signature).is_err()
-                || signature != 0x0403_4b50u32.to_le_bytes()
-            {
-                return Err(zip_err(path, Some(&name))(ZipError::InvalidArchive(
-                    "Invalid local file header".into(),
-                ))
-                .into());
-            }
+            spans.push(local::check(&file, path, &name, &central_of(e))?);
             total = total.saturating_add(size);
             limits.check_total(path, &name, total)?;
             let is_dir = matches!(name.as_bytes().last(), Some(b'/' | b'\\'));
@@ -102,6 +97,20 @@ pub(in crate::archive) fn load<E: From<Error>>(
             }
             .into());
         }
+        spans.push(match planned {
+            Some(e) => local::check(&file, path, &name, &central_of(e))?,
+            None => local::check(
+                &file,
+                path,
+                &name,
+                &Central {
+                    name: f.name_raw(),
+                    method: method_id(f.compression()),
+                    sizes: (f.compressed_size(), size),
+                    start: f.header_start(),
+                },
+            )?,
+        });
         if !is_dir && wanted.streamed(&name) {
             crate::archive::stream(&name, &mut f, each)?;
         } else if !is_dir && wanted.held(&name) {
@@ -131,8 +140,33 @@ pub(in crate::archive) fn load<E: From<Error>>(
             size,
         });
     }
+    local::apart(path, &mut spans)?;
     Ok(Loaded {
         docs,
         list: Listing::Zip(infos),
     })
+}
+
+/// An entry's central record as [`local::check`] reads it.
+fn central_of(e: &RawEntry) -> Central<'_> {
+    let c = &e.central;
+    let nl = usize::from(u16_at(c, 28).unwrap_or(0));
+    Central {
+        name: c.get(46..46 + nl).unwrap_or_default(),
+        method: u16_at(c, 10).unwrap_or(0),
+        sizes: (
+            u64::from(u32_at(c, 20).unwrap_or(0)),
+            u64::from(u32_at(c, 24).unwrap_or(0)),
+        ),
+        start: e.start,
+    }
+}
+
+/// The id of a method the loop lets through (stored, deflate, bzip2), as local headers store it.
+fn method_id(m: CompressionMethod) -> u16 {
+    match m {
+        CompressionMethod::Stored => 0,
+        CompressionMethod::Deflated => 8,
+        _ => 12,
+    }
 }

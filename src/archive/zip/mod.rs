@@ -8,6 +8,7 @@
 //!   layouts the byte copier leaves alone (ZIP64).
 
 mod load;
+mod local;
 mod plan;
 mod raw;
 mod write;

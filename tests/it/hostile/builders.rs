@@ -194,7 +194,7 @@ pub(crate) fn zip_of(extra: &[(&str, Vec<u8>)]) -> Vec<u8> {
 
 /// A tar.gz case with one extra member named `path`, converted; checks that nothing appears outside the output
 /// (the tool never extracts).
-pub(crate) fn hostile_path_tgz(case: &str, path: &str) -> (Case, Output) {
+pub(super) fn hostile_path_tgz(case: &str, path: &str) -> (Case, Output) {
     let outside = [
         PathBuf::from("/etc/x"),
         util::root().join("..").join("x"),

@@ -7,12 +7,14 @@
 //! The harness is here; the corpus builders in `builders`, the cases by topic in the other files
 //! (`scripts/bad-corpus.sh` reads each test's doc comment from these files).
 
-mod builders;
+mod base256;
+pub(crate) mod builders;
 mod containers;
 mod names;
 mod output;
 mod sizes;
 mod xml;
+mod zip_records;
 
 use builders::*;
 
@@ -161,6 +163,34 @@ impl Case {
         err
     }
 
+    /// `COMMAND INPUT ARGS… -o OUT --until …` exits 2 naming the archive and every needle, and leaves nothing.
+    fn command_fails(&self, command: &str, args: &[&str], needles: &[&str]) {
+        let (input, out) = (self.input.to_str().unwrap(), self.out());
+        let mut all = vec![
+            command,
+            input,
+            "-o",
+            out.to_str().unwrap(),
+            "--until",
+            UNTIL,
+        ];
+        all.extend(args);
+        let o = self.run(&all);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{command} {}: {err}", self.name());
+        self.names(&err, needles);
+        assert!(
+            listing(&self.out_dir()).is_empty(),
+            "{command} {} left output",
+            self.name()
+        );
+    }
+
+    /// `plan` exits 2 naming the archive and every needle, and writes no plan.
+    fn plan_fails(&self, needles: &[&str]) {
+        self.command_fails("plan", &["--format", "json"], needles);
+    }
+
     fn inspect(&self) -> Output {
         self.run(&["inspect", self.input.to_str().unwrap()])
     }
@@ -249,6 +279,36 @@ impl Case {
         let (code, failed, err) = self.verify();
         assert_eq!(code, 2, "verify {}: {failed:?} {err}", self.name());
         self.names(&err, needles);
+    }
+
+    /// Every command that reads the archive refuses it alike, naming the archive and every needle: `convert`,
+    /// `renew`, `plan` and `inspect` exit 2 leaving nothing; `batch` lists it as failed (exit 1) and writes no
+    /// output for it.
+    fn refused_everywhere(&self, needles: &[&str]) {
+        self.convert_fails(needles);
+        self.command_fails("renew", &[], needles);
+        self.plan_fails(needles);
+        self.inspect_fails(needles);
+        let batch_out = tempdir();
+        let o = run(&[
+            "batch",
+            self.input.to_str().unwrap(),
+            "-o",
+            batch_out.path().to_str().unwrap(),
+            "--until",
+            UNTIL,
+        ]);
+        let said = format!("{}{}", String::from_utf8_lossy(&o.stdout), stderr(&o));
+        assert_eq!(o.status.code(), Some(1), "batch: {said}");
+        assert!(said.contains("FAILED"), "batch: {said}");
+        self.names(&said, needles);
+        assert!(
+            !listing(batch_out.path())
+                .iter()
+                .any(|n| n.ends_with(".mbz")),
+            "batch left an output: {:?}",
+            listing(batch_out.path())
+        );
     }
 
     /// The message names the archive and every needle.

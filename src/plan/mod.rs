@@ -113,6 +113,8 @@ pub struct Action {
     pub roles: Vec<RoleRef>,
     /// Groups the user belongs to in the course.
     pub groups: Vec<String>,
+    /// The same groups' ids (groups.xml's `<group id>`: the backup's site ids).
+    pub group_ids: Vec<i64>,
     /// Status, start and end (epochs; 0 = none, unlimited), as the enrolment should be.
     #[serde(flatten)]
     pub values: into::Values,
@@ -167,11 +169,15 @@ pub fn build(
         }
     }
     let mut groups: BTreeMap<i64, BTreeSet<String>> = BTreeMap::new();
+    let mut group_ids: BTreeMap<i64, BTreeSet<i64>> = BTreeMap::new();
     if let Some(x) = docs.groups
         && let Ok(members) = model::parse_group_members(x)
     {
         for m in members {
             if let Some(u) = m.userid {
+                if let Some(g) = m.groupid {
+                    group_ids.entry(u).or_default().insert(g);
+                }
                 groups.entry(u).or_default().insert(m.group);
             }
         }
@@ -205,6 +211,10 @@ pub fn build(
             groups: groups
                 .get(&u.userid)
                 .map(|g| g.iter().cloned().collect())
+                .unwrap_or_default(),
+            group_ids: group_ids
+                .get(&u.userid)
+                .map(|g| g.iter().copied().collect())
                 .unwrap_or_default(),
             values: into::Values {
                 status: u.status,

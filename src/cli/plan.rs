@@ -121,18 +121,7 @@ pub fn run(a: PlanArgs, globals: super::Globals) -> Result<ExitCode> {
         until: until.epoch,
         ..Default::default()
     };
-    let found = mbz_enrol::batch::find(&a.inputs)?;
-    for s in &found.skipped {
-        writeln!(
-            err,
-            "skipped {}: {}",
-            s.path.display(),
-            super::skip_reason(&s.reason)
-        )?;
-    }
-    if found.jobs.is_empty() {
-        bail!("no backup found in the given archives or folders");
-    }
+    let found = super::find_backups(&a.inputs, &mut err)?;
     if !to_stdout {
         check_output(&a.output, &a.inputs, a.force, &found.jobs)?;
     }

@@ -14,8 +14,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 
 pub use format::{
-    Encoding, FORMATS, Format, FormatError, GROUPS_PER_LINE, Keys, MAX_LINE_BYTES, Output,
-    Separator, Settings, format,
+    Call, ENROLMENTS_PER_CALL, Encoding, Enrolment, FORMATS, Format, FormatError, GROUPS_PER_LINE,
+    Keys, MAX_INPUT_VARS, MAX_LINE_BYTES, MEMBERS_PER_CALL, Member, Output, Separator, Settings,
+    calls, form_encode, format, ws_items,
 };
 
 use crate::backup::User;

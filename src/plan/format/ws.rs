@@ -15,7 +15,7 @@
 
 use std::io::Write;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{Format, FormatError, Identifier, Keys, Output, Settings, Written};
 use crate::plan::{CourseKey, CoursePlan};
@@ -47,7 +47,7 @@ pub const ENROLMENTS_PER_CALL: usize = (MAX_INPUT_VARS - FIXED_VARS) / ENROL_FIE
 pub const MEMBERS_PER_CALL: usize = (MAX_INPUT_VARS - FIXED_VARS) / MEMBER_FIELDS;
 
 /// One `enrol_manual_enrol_users` item, every field present.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Enrolment {
     /// Role to assign (site id).
     pub roleid: i64,
@@ -64,7 +64,7 @@ pub struct Enrolment {
 }
 
 /// One `core_group_add_group_members` item.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Member {
     /// Group (site id).
     pub groupid: i64,

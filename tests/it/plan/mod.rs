@@ -7,7 +7,7 @@ use crate::util::{self, golden, run, tempdir};
 
 mod toolsync_replay;
 mod uploaduser_replay;
-mod ws_replay;
+pub(crate) mod ws_replay;
 
 /// The server zones the consumers' replays run in.
 const ZONES: &[&str] = &[

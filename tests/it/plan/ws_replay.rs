@@ -35,7 +35,7 @@ fn urldecode(s: &str) -> String {
 }
 
 /// A body as PHP reads it into `$_POST`: at most 1,000 variables (asserted), bracket paths nested.
-fn php_parse(body: &str) -> Map<String, Value> {
+pub(crate) fn php_parse(body: &str) -> Map<String, Value> {
     let vars: Vec<&str> = body.split('&').filter(|v| !v.is_empty()).collect();
     assert!(
         vars.len() <= 1000,
@@ -131,7 +131,7 @@ fn replay(bytes: &[u8]) -> (Enrolments, BTreeSet<(i64, i64)>) {
 }
 
 /// What the JSON plan promises: users with a role, their values, their groups' ids.
-fn promised(json: &[u8]) -> (Enrolments, BTreeSet<(i64, i64)>) {
+pub(crate) fn promised(json: &[u8]) -> (Enrolments, BTreeSet<(i64, i64)>) {
     let doc: Value = serde_json::from_slice(json).unwrap();
     let mut enrolled = Enrolments::new();
     let mut members = BTreeSet::new();

@@ -33,6 +33,24 @@ fn token(a: &ApplyArgs) -> Result<Token> {
     }
 }
 
+/// One enrolment as a dry run shows it: role id, start, last second of access, status (the values sent).
+fn describe(e: &mbz_enrol::plan::Enrolment, tz: chrono_tz::Tz) -> String {
+    let start = match e.timestart {
+        0 => "no start".to_owned(),
+        t => format!("from {}", mbz_enrol::time::format_iso(t, tz)),
+    };
+    let end = match e.timeend {
+        0 => "unlimited".to_owned(),
+        t => format!("access through {}", render::last_second(t, tz)),
+    };
+    let status = if e.suspend == 0 {
+        "active"
+    } else {
+        "suspended"
+    };
+    format!("role id {}, {start}, {end}, {status}", e.roleid)
+}
+
 /// Runs `apply`.
 pub fn run(a: ApplyArgs, globals: super::Globals) -> Result<ExitCode> {
     let mut err = globals.err();
@@ -40,12 +58,7 @@ pub fn run(a: ApplyArgs, globals: super::Globals) -> Result<ExitCode> {
     let until_text = a.conversion.until.as_deref().unwrap_or_default();
     writeln!(err, "time zone: {tz} (from {source})")?;
     let from = resolve::sources(a.conversion.from.clone(), false)?;
-    let until = resolve::date("--until", until_text, tz, true)?;
-    writeln!(
-        err,
-        "until: {until_text}: access through {}",
-        render::last_second(until.epoch, tz)
-    )?;
+    let until = resolve::until(until_text, tz, &mut err)?;
     let course_key = match a.course_key {
         CourseKeyArg::Shortname => CourseKey::Shortname,
         CourseKeyArg::Idnumber => CourseKey::Idnumber,
@@ -124,31 +137,8 @@ pub fn run(a: ApplyArgs, globals: super::Globals) -> Result<ExitCode> {
                     let count = |s: State| r.users.iter().filter(|u| u.state == s).count();
                     if a.dry_run {
                         for u in r.users.iter().filter(|u| u.state == State::WouldSend) {
-                            let enrol: Vec<String> = u
-                                .enrolments
-                                .iter()
-                                .map(|e| {
-                                    format!(
-                                        "role {} start {} end {} {}",
-                                        e.roleid,
-                                        if e.timestart == 0 {
-                                            "none".into()
-                                        } else {
-                                            render::last_second(e.timestart + 1, tz)
-                                        },
-                                        if e.timeend == 0 {
-                                            "unlimited".into()
-                                        } else {
-                                            render::last_second(e.timeend, tz)
-                                        },
-                                        if e.suspend == 0 {
-                                            "active"
-                                        } else {
-                                            "suspended"
-                                        }
-                                    )
-                                })
-                                .collect();
+                            let enrol: Vec<String> =
+                                u.enrolments.iter().map(|e| describe(e, tz)).collect();
                             eprintln!(
                                 "would send {} ({}): {}{}",
                                 u.username,

@@ -54,12 +54,7 @@ pub fn run(a: PlanArgs, globals: super::Globals) -> Result<ExitCode> {
         "time zone: {tz} (from {source}); plan times are written in it"
     )?;
     let from = resolve::sources(a.conversion.from, false)?;
-    let until = resolve::date("--until", until_text, tz, true)?;
-    writeln!(
-        err,
-        "until: {until_text}: access through {}",
-        render::last_second(until.epoch, tz)
-    )?;
+    let until = resolve::until(until_text, tz, &mut err)?;
     let user_key = match a.user_key {
         UserKeyArg::Username => UserKey::Username,
         UserKeyArg::Idnumber => UserKey::Idnumber,

@@ -98,10 +98,15 @@ fn site() -> (Site, BTreeMap<i64, Enrolled>) {
 /// Runs apply on the fixture against `url` with `extra` arguments, the token in the environment; the report
 /// and journals in `dir`. Returns the output, stdout+stderr as text, and the report.
 fn apply(url: &str, dir: &Path, extra: &[&str]) -> (Output, String, String) {
+    apply_to(&fixture(), url, dir, extra)
+}
+
+/// [`apply`] on `input`.
+fn apply_to(input: &Path, url: &str, dir: &Path, extra: &[&str]) -> (Output, String, String) {
     let report = dir.join("report.json");
     let mut args = vec![
         "apply",
-        fixture().to_str().unwrap().to_owned().leak() as &str,
+        input.to_str().unwrap(),
         "--url",
         url,
         "--report",
@@ -366,4 +371,79 @@ fn the_token_stays_off_the_wire_in_clear_and_off_the_command_line() {
     ]);
     assert_eq!(o.status.code(), Some(2));
     assert!(!String::from_utf8_lossy(&o.stderr).contains(TOKEN));
+}
+
+#[test]
+fn the_welcome_message_is_warned_about_before_sending_on_4_4_and_later() {
+    let dir = tempdir();
+    let input = dir.path().join("welcome.mbz");
+    // The backup's manual method sends the course welcome message (customint1 = 1).
+    util::with_member(
+        &fixture(),
+        "course/enrolments.xml",
+        |x| {
+            x.replacen(
+                "<customint1>$@NULL@$</customint1>",
+                "<customint1>1</customint1>",
+                1,
+            )
+        },
+        &input,
+    );
+    let (site, promised) = site();
+    let s = StandIn::start(Site {
+        version: "2025041400",
+        ..site.clone()
+    });
+    let (o, text, _) = apply_to(&input, &s.url, dir.path(), &["--dry-run"]);
+    assert!(o.status.success(), "{text}");
+    let warning = format!("{} users may get it", promised.len());
+    assert!(
+        text.contains(&warning) && text.contains("5.0 (Build: 20250414)"),
+        "{text}"
+    );
+    let (o, text, _) = apply_to(&input, &s.url, dir.path(), &[]);
+    assert!(o.status.success(), "{text}");
+    // Told before anything was sent: the warning precedes the result line.
+    assert!(
+        text.find(&warning).unwrap() < text.find("users sent in").unwrap(),
+        "{text}"
+    );
+    // Moodle 4.3 sends no such message: no warning.
+    let s = StandIn::start(site);
+    let (o, text, _) = apply_to(&input, &s.url, tempdir().path(), &["--dry-run"]);
+    assert!(o.status.success(), "{text}");
+    assert!(!text.contains("welcome message"), "{text}");
+}
+
+#[test]
+fn several_courses_go_through_the_batch_driver_one_failure_never_stopping_the_others() {
+    let (site, promised) = site();
+    let dir = tempdir();
+    let s = StandIn::start(site);
+    // coh_basic's course is not on this stand-in: it fails, coh_group is done.
+    let other = util::root().join("fixtures/coh_basic.mbz");
+    let (o, text, report) = apply(
+        &s.url,
+        dir.path(),
+        &[other.to_str().unwrap(), "--jobs", "2"],
+    );
+    assert_eq!(o.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("FAILED  coh_basic.mbz") && text.contains("ok  coh_group.mbz"),
+        "{text}"
+    );
+    let doc: Value = serde_json::from_str(&report).unwrap();
+    let status: Vec<&str> = doc["courses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(status.len(), 2);
+    assert!(
+        status.contains(&"done") && status.contains(&"failed"),
+        "{report}"
+    );
+    assert_eq!(s.site.lock().unwrap().users, promised);
 }

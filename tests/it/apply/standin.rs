@@ -42,6 +42,8 @@ pub struct Site {
     /// Moodle 5.0 with a welcome message it cannot mail: writes answer "Message was not sent." (written anyway).
     pub welcome_fails: bool,
     pub now: i64,
+    /// `version` and `release` of the site (empty: 4.3's).
+    pub version: &'static str,
 }
 
 /// The functions of the service `ws_setup.php` makes.
@@ -206,7 +208,8 @@ fn handle(s: &mut Site, mut post: Map<String, Value>) -> Option<Value> {
         "core_webservice_get_site_info" => json!({
             "sitename": "Test", "username": "mbzapply", "userid": 255, "siteurl": "http://localhost/moodle",
             "functions": s.functions.iter().map(|f| json!({"name": f, "version": "2023100900"})).collect::<Vec<_>>(),
-            "release": "4.3 (Build: 20231009)", "version": "2023100900",
+            "release": if s.version.is_empty() { "4.3 (Build: 20231009)" } else { "5.0 (Build: 20250414)" },
+            "version": if s.version.is_empty() { "2023100900" } else { s.version },
             "userprivateaccesskey": "PRIVATEKEYnever2bShown", "siteid": 1
         }),
         "core_course_get_courses_by_field" => {

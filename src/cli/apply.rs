@@ -89,6 +89,9 @@ pub fn run(a: ApplyArgs, globals: super::Globals) -> Result<ExitCode> {
         ..Default::default()
     };
     let found = super::find_backups(&a.inputs, &mut err)?;
+    if a.into.is_some() && found.jobs.len() > 1 {
+        bail!("--into compares one course: give one ARCHIVE with it");
+    }
     let journal_dir = match &a.report {
         Some(r) => r
             .parent()
@@ -112,8 +115,19 @@ pub fn run(a: ApplyArgs, globals: super::Globals) -> Result<ExitCode> {
         false,
         &cancel,
         |job| {
-            let (plan, welcome) =
+            let (mut plan, welcome) =
                 mbz_enrol::job::plan_for_apply(&job.input, &opts, &globals.limits)?;
+            if let Some(target) = &a.into {
+                let mut told = Vec::new();
+                let mut plans = vec![plan];
+                super::plan::apply_into(&mut plans, target, tz, &mut told, &globals.limits)
+                    .map_err(|e| Error::Usage(super::hint::chain_any(&e)))?;
+                if !globals.quiet {
+                    let _guard = lines.lock();
+                    eprint!("{}", String::from_utf8_lossy(&told));
+                }
+                plan = plans.remove(0);
+            }
             let note = |w: &str| {
                 if !globals.quiet {
                     let _guard = lines.lock();

@@ -509,6 +509,10 @@ pub struct ApplyArgs {
     /// Write a JSON report of every course and user here; the journals go beside it.
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
+    /// A fresh users-and-roles backup of the live course (one ARCHIVE): send only what changes something, never
+    /// shortening or suspending an access it grants (as plan --into).
+    #[arg(long, value_name = "FRESH.mbz")]
+    pub into: Option<PathBuf>,
     /// Courses at once (default 2, so the site is not overloaded).
     #[arg(short, long, value_name = "N", default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=16))]
     pub jobs: u32,

@@ -269,7 +269,7 @@ fn format_error(e: FormatError) -> anyhow::Error {
 
 /// `--into`: compares the plans with the target's manual enrolments ([`into::compare_plans`]) and prints the
 /// comparison.
-fn apply_into(
+pub(super) fn apply_into(
     plans: &mut [CoursePlan],
     target: &std::path::Path,
     tz: chrono_tz::Tz,

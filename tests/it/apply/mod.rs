@@ -447,3 +447,42 @@ fn several_courses_go_through_the_batch_driver_one_failure_never_stopping_the_ot
     );
     assert_eq!(s.site.lock().unwrap().users, promised);
 }
+
+#[test]
+fn into_a_fresh_backup_sends_only_what_changes_something() {
+    let (site, _) = site();
+    let dir = tempdir();
+    let s = StandIn::start(site);
+    let fresh = fixture();
+    let mut args = vec![
+        "plan",
+        fresh.to_str().unwrap(),
+        "--format",
+        "json",
+        "-o",
+        "-",
+        "--into",
+        fresh.to_str().unwrap(),
+    ];
+    args.extend(UNTIL);
+    let o = util::run(&args);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let (planned, _) = crate::plan::ws_replay::promised(&o.stdout);
+    let (o, text, _) = apply(
+        &s.url,
+        dir.path(),
+        &["--into", fresh.to_str().unwrap(), "--dry-run"],
+    );
+    assert!(o.status.success(), "{text}");
+    assert!(text.contains("compared with"), "{text}");
+    assert_eq!(text.matches("would send ").count(), planned.len(), "{text}");
+    // One course only.
+    let other = util::root().join("fixtures/coh_basic.mbz");
+    let (o, text, _) = apply(
+        &s.url,
+        dir.path(),
+        &["--into", fresh.to_str().unwrap(), other.to_str().unwrap()],
+    );
+    assert_eq!(o.status.code(), Some(2), "{text}");
+    assert!(text.contains("give one ARCHIVE"), "{text}");
+}

@@ -150,17 +150,34 @@ pub enum ApplyError {
     },
     /// A call failed half-way: the calls before it were written (and journalled).
     #[error(
-        "stopped after {done} of {total} calls ({left} users not sent; a second run completes it): {source}"
+        "stopped after {done} of {total} calls ({left} users in the calls not sent; the journal keeps what was \
+         accepted, a second run completes it)"
     )]
     Stopped {
         /// Calls accepted.
         done: usize,
         /// Calls needed.
         total: usize,
-        /// Users not sent.
+        /// Users in the calls not sent.
         left: usize,
         /// The failure.
         source: Box<ApplyError>,
+    },
+    /// A call Moodle accepted but applied only in part: PHP dropped the form variables past `max_input_vars`.
+    #[error(
+        "{function}: {missing} of the {sent} users sent are not enrolled although Moodle accepted the call: the \
+         site's PHP max_input_vars is below the {vars} form variables sent (PHP drops the rest silently): raise \
+         it to 1,000 or more"
+    )]
+    Truncated {
+        /// The function.
+        function: &'static str,
+        /// Users missing.
+        missing: usize,
+        /// Users sent.
+        sent: usize,
+        /// Form variables sent.
+        vars: usize,
     },
     /// The read-back does not show what was promised.
     #[error("read back: {} users are not as promised: {}", .0.len(), .0.join("; "))]
@@ -404,6 +421,19 @@ pub fn apply(
         return Ok(applied);
     }
     let total = calls.len();
+    let stop = |i: usize, e: ApplyError| {
+        let left = calls[i..]
+            .iter()
+            .flat_map(Call::users)
+            .collect::<BTreeSet<_>>()
+            .len();
+        ApplyError::Stopped {
+            done: i,
+            total,
+            left,
+            source: Box::new(e),
+        }
+    };
     for (i, call) in calls.iter().enumerate() {
         let answer = match client.call(call.function(), &call.params()) {
             Ok(_) => "ok".to_owned(),
@@ -416,24 +446,38 @@ pub fn apply(
                 ));
                 errorcode
             }
-            Err(e) => {
-                let sent: BTreeSet<i64> = calls[..i].iter().flat_map(Call::users).collect();
-                let left = calls[i..]
-                    .iter()
-                    .flat_map(Call::users)
-                    .filter(|u| !sent.contains(u))
-                    .collect::<BTreeSet<_>>()
-                    .len();
-                return Err(ApplyError::Stopped {
-                    done: i,
-                    total,
-                    left,
-                    source: Box::new(e),
-                });
-            }
+            Err(e) => return Err(stop(i, e)),
         };
         journal.record(call, &answer, crate::time::now_epoch())?;
         applied.calls += 1;
+        // Read back after each enrolment batch: PHP may have cut it at max_input_vars, and a group member must
+        // be enrolled first (add_group_members() refuses others).
+        if let Call::Enrol(items) = call {
+            let now_live = live::participants(client, course.id).map_err(|e| stop(i + 1, e))?;
+            let missing = items
+                .iter()
+                .filter(|e| {
+                    !now_live
+                        .get(&e.userid)
+                        .is_some_and(|p| p.roles.contains(&e.roleid))
+                })
+                .map(|e| e.userid)
+                .collect::<BTreeSet<_>>()
+                .len();
+            if missing > 0 {
+                let truncated = ApplyError::Truncated {
+                    function: call.function(),
+                    missing,
+                    sent: items
+                        .iter()
+                        .map(|e| e.userid)
+                        .collect::<BTreeSet<_>>()
+                        .len(),
+                    vars: call.params().len() + 3,
+                };
+                return Err(stop(i + 1, truncated));
+            }
+        }
     }
     if total > 0 {
         read_back(client, course.id, &by_user, &groups, opts.now, &names)?;

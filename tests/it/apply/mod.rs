@@ -486,3 +486,31 @@ fn into_a_fresh_backup_sends_only_what_changes_something() {
     assert_eq!(o.status.code(), Some(2), "{text}");
     assert!(text.contains("give one ARCHIVE"), "{text}");
 }
+
+#[test]
+fn a_batch_cut_by_a_low_max_input_vars_is_caught_by_the_read_back() {
+    let (site, promised) = site();
+    let dir = tempdir();
+    // As ws_serve.sh with WS_MAX_INPUT_VARS=20: 20 variables kept, 3 of them wstoken/wsfunction/format.
+    let s = StandIn::start(Site {
+        max_input_vars: Some(20),
+        ..site
+    });
+    let (o, text, _) = apply(&s.url, dir.path(), &[]);
+    assert_eq!(o.status.code(), Some(1), "{text}");
+    assert!(text.contains("max_input_vars is below the"), "{text}");
+    assert!(
+        text.contains(&format!(
+            "of the {} users sent are not enrolled",
+            promised.len()
+        )),
+        "{text}"
+    );
+    // Nothing was added to a group: the memberships wait for their users.
+    assert_eq!(count(&s, "core_group_add_group_members"), 0);
+    // The limit raised, a second run completes it.
+    s.site.lock().unwrap().max_input_vars = None;
+    let (o, text, _) = apply(&s.url, dir.path(), &[]);
+    assert!(o.status.success(), "{text}");
+    assert_eq!(s.site.lock().unwrap().users, promised);
+}

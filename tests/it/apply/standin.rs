@@ -42,6 +42,8 @@ pub struct Site {
     /// Moodle 5.0 with a welcome message it cannot mail: writes answer "Message was not sent." (written anyway).
     pub welcome_fails: bool,
     pub now: i64,
+    /// PHP's max_input_vars on the stand-in (None: 1,000, asserted never passed).
+    pub max_input_vars: Option<usize>,
     /// `version` and `release` of the site (empty: 4.3's).
     pub version: &'static str,
 }
@@ -148,7 +150,13 @@ fn serve(mut stream: TcpStream, site: &Mutex<Site>) {
         } else if path != "/moodle/webservice/rest/server.php" {
             Some((404, "not found".to_owned()))
         } else {
-            let post = php_parse(std::str::from_utf8(&body).unwrap());
+            let text = std::str::from_utf8(&body).unwrap();
+            // PHP keeps the first max_input_vars variables and drops the rest silently.
+            let kept: Vec<&str> = text
+                .split('&')
+                .take(s.max_input_vars.unwrap_or(usize::MAX))
+                .collect();
+            let post = php_parse(&kept.join("&"));
             handle(&mut s, post).map(|v| (200, v.to_string()))
         }
     };

@@ -201,6 +201,22 @@ impl Client {
     /// # Errors
     /// [`ApplyError::Moodle`], [`ApplyError::Network`], [`ApplyError::Http`], [`ApplyError::NotJson`].
     pub fn call(&self, function: &str, params: &[(String, String)]) -> Result<Value, ApplyError> {
+        self.call_checked(function, params, &|| false)
+            .map(Option::unwrap_or_default)
+    }
+
+    /// [`Client::call`] for a write: before each retry, `settled` is asked whether the call already took
+    /// effect (its answer lost on the way back); then it is not sent again (`Ok(None)`): a write sent twice
+    /// mails Moodle 4.4's course welcome message twice.
+    ///
+    /// # Errors
+    /// As [`Client::call`].
+    pub fn call_checked(
+        &self,
+        function: &str,
+        params: &[(String, String)],
+        settled: &dyn Fn() -> bool,
+    ) -> Result<Option<Value>, ApplyError> {
         let mut pairs = vec![
             ("wstoken".to_owned(), self.token.0.clone()),
             ("wsfunction".to_owned(), function.to_owned()),
@@ -223,6 +239,9 @@ impl Client {
                     let _ = e;
                     std::thread::sleep(wait);
                     wait *= 2;
+                    if settled() {
+                        return Ok(None);
+                    }
                 }
                 Err(ApplyError::Network {
                     function, detail, ..
@@ -233,7 +252,7 @@ impl Client {
                         tries,
                     });
                 }
-                other => return other,
+                other => return other.map(Some),
             }
         }
     }

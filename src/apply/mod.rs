@@ -435,8 +435,25 @@ pub fn apply(
         }
     };
     for (i, call) in calls.iter().enumerate() {
-        let answer = match client.call(call.function(), &call.params()) {
-            Ok(_) => "ok".to_owned(),
+        // A lost answer is read back before the call is sent again: settled when every item shows now and could
+        // not show before (a user enrolled before cannot prove new dates: that call is sent again).
+        let settled = || {
+            live::participants(client, course.id).is_ok_and(|now| match call {
+                Call::Enrol(items) => items.iter().all(|e| {
+                    !before.contains_key(&e.userid)
+                        && now
+                            .get(&e.userid)
+                            .is_some_and(|p| p.roles.contains(&e.roleid))
+                }),
+                Call::AddMembers(items) => items.iter().all(|m| {
+                    now.get(&m.userid)
+                        .is_some_and(|p| p.groups.contains(&m.groupid))
+                }),
+            })
+        };
+        let answer = match client.call_checked(call.function(), &call.params(), &settled) {
+            Ok(Some(_)) => "ok".to_owned(),
+            Ok(None) => "ok (answer lost, confirmed by reading back)".to_owned(),
             // Committed before the mail failed (ws-responses.md §4): a warning once read back, never re-sent.
             Err(ApplyError::Moodle { errorcode, .. }) if errorcode == MESSAGE_NOT_SENT => {
                 applied.warnings.push(format!(

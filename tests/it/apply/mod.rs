@@ -514,3 +514,34 @@ fn a_batch_cut_by_a_low_max_input_vars_is_caught_by_the_read_back() {
     assert!(o.status.success(), "{text}");
     assert_eq!(s.site.lock().unwrap().users, promised);
 }
+
+#[test]
+fn a_lost_answer_is_read_back_before_the_call_is_sent_again() {
+    let (site, promised) = site();
+    let dir = tempdir();
+    // The enrolments are written, their answer is lost: read back, they show, they are not sent again (on
+    // Moodle 4.4+ a second call would mail the welcome message twice).
+    let s = StandIn::start(Site {
+        lose_next_answer: true,
+        ..site
+    });
+    let (o, text, _) = apply(&s.url, dir.path(), &[]);
+    assert!(o.status.success(), "{text}");
+    assert_eq!(
+        count(&s, "enrol_manual_enrol_users"),
+        1,
+        "{:?}",
+        s.functions()
+    );
+    assert_eq!(s.site.lock().unwrap().users, promised);
+    let journal = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "jsonl"))
+        .unwrap();
+    assert!(
+        std::fs::read_to_string(journal)
+            .unwrap()
+            .contains("answer lost, confirmed by reading back")
+    );
+}

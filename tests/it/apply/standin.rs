@@ -39,6 +39,8 @@ pub struct Site {
     /// Once this many writes were accepted, every write call's connection is dropped unanswered.
     pub drop_writes_after: Option<usize>,
     pub writes: usize,
+    /// The next write is applied, then its connection dropped before the answer (an answer lost on the way).
+    pub lose_next_answer: bool,
     /// Moodle 5.0 with a welcome message it cannot mail: writes answer "Message was not sent." (written anyway).
     pub welcome_fails: bool,
     pub now: i64,
@@ -157,7 +159,13 @@ fn serve(mut stream: TcpStream, site: &Mutex<Site>) {
                 .take(s.max_input_vars.unwrap_or(usize::MAX))
                 .collect();
             let post = php_parse(&kept.join("&"));
-            handle(&mut s, post).map(|v| (200, v.to_string()))
+            let answer = handle(&mut s, post).map(|v| (200, v.to_string()));
+            let written = s.calls.last().is_some_and(|c| is_write(&c.0));
+            if written && std::mem::take(&mut s.lose_next_answer) {
+                None
+            } else {
+                answer
+            }
         }
     };
     let Some((status, text)) = answer else {

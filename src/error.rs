@@ -52,6 +52,15 @@ pub enum Error {
     /// Stopped by the user (Ctrl-C); nothing was left at the output.
     #[error("cancelled")]
     Cancelled,
+    /// Putting a course's plan into the live site failed.
+    #[error("course `{course}`")]
+    Apply {
+        /// The course (shortname).
+        course: String,
+        /// Why.
+        #[source]
+        source: Box<crate::apply::ApplyError>,
+    },
 }
 
 impl From<crate::archive::Error> for Error {

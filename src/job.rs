@@ -529,6 +529,20 @@ pub fn plan_file_limited(
     opts: &rules::Options,
     limits: &archive::Limits,
 ) -> Result<crate::plan::CoursePlan> {
+    plan_for_apply(input, opts, limits).map(|(plan, _)| plan)
+}
+
+/// [`plan_file_limited`], and whether the backup's manual instance sends the course welcome message
+/// (`customint1` of the first manual instance, enrol_manual's "Send course welcome message", 4.4 and later:
+/// `../shared/moodle/ws-responses.md` §4).
+///
+/// # Errors
+/// As [`plan_file_limited`].
+pub fn plan_for_apply(
+    input: &Path,
+    opts: &rules::Options,
+    limits: &archive::Limits,
+) -> Result<(crate::plan::CoursePlan, bool)> {
     let (loaded, users) = load_with_users(input, READ, limits)?;
     // A plan is the conversion written as actions: it refuses what the conversion refuses.
     refuse_hostile(input, &loaded)?;
@@ -538,6 +552,14 @@ pub fn plan_file_limited(
     if let Some(w) = without_users(&info) {
         conversion.report.warnings.insert(0, w.into());
     }
+    let welcome = loaded
+        .doc(ENROLMENTS)
+        .and_then(|x| {
+            let instances = crate::enrol::model::parse_enrolments(x).ok()?;
+            let (_, manual) = crate::enrol::model::first_manual(&instances, x)?;
+            manual.int(x, "customint1")
+        })
+        .is_some_and(|v| v != 0);
     let mut plan = crate::plan::build(
         &input.display().to_string(),
         crate::plan::CourseRef {
@@ -550,7 +572,7 @@ pub fn plan_file_limited(
         &conversion.report,
     );
     plan.release = info.release();
-    Ok(plan)
+    Ok((plan, welcome))
 }
 
 /// The live course a merge meets, from a fresh backup of it (same site): its course and its manual enrolments

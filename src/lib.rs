@@ -19,6 +19,7 @@
 #![warn(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod apply;
 pub mod archive;
 pub mod backup;
 pub mod batch;

@@ -191,6 +191,16 @@ Examples:
   mbz-enrol plan course.mbz --format toolsync --user-key idnumber --course-key idnumber \\
       --into live-course-users.mbz -o enrols.csv --until 2027-08-31";
 
+const APPLY_HELP: &str = "\
+Examples:
+  # What would be sent, per user (read calls only), then the real run; the token from a 0600 file:
+  mbz-enrol apply course.mbz --url https://moodle.example.org --token-file ~/.mbz-token \\
+      --until 2027-08-31 --timezone Europe/Paris --dry-run
+  mbz-enrol apply course.mbz --url https://moodle.example.org --token-file ~/.mbz-token \\
+      --until 2027-08-31 --timezone Europe/Paris --report apply/report.json
+  # Several courses, two at a time; the token from the environment:
+  MBZ_MOODLE_TOKEN=... mbz-enrol apply backups/ --url https://moodle.example.org --until 2027-08-31";
+
 const RENEW_HELP: &str = "\
 Examples:
   # The participants page procedure: inactive manual students back to active until 31 August 2027:
@@ -237,6 +247,16 @@ pub enum Command {
     /// per user. ARCHIVE may be several archives or folders: one plan covers all their courses.
     #[command(after_help = PLAN_HELP)]
     Plan(PlanArgs),
+    /// Put the plan into the live courses through Moodle's web services, with a dry run first.
+    ///
+    /// Each ARCHIVE is a backup of a live course of the site at --url (its ids are the site's). Per course: the
+    /// plan of `plan` (same rules), the course found by --course-key and checked, its participants read, only
+    /// the needed enrol_manual_enrol_users and core_group_add_group_members calls sent (every field every time,
+    /// at most 1,000 form variables per call), then read back. A journal per course beside the report keeps what
+    /// was accepted: a rerun sends nothing already done. The token comes from $MBZ_MOODLE_TOKEN or --token-file,
+    /// never from the command line. Exit 0 when every course is done, 1 when any failed.
+    #[command(after_help = APPLY_HELP)]
+    Apply(ApplyArgs),
     /// Extend, reactivate or suspend manual and self enrolments (the participants page's bulk edit, offline).
     ///
     /// Filters combine with AND; a list inside one filter means any of them. Only the chosen fields of matching
@@ -461,6 +481,49 @@ pub struct PlanArgs {
     /// Replace FILE if it already exists.
     #[arg(long)]
     pub force: bool,
+}
+
+/// `apply` arguments.
+#[derive(Debug, clap::Args)]
+#[command(
+    mut_args(tune("until", |a| a.required(true).help("End of access for stamped roles (as in convert)"))),
+    mut_args(tune("timezone", |a| a.help(
+        "IANA time zone for --until (use the Moodle server's zone). Default: $MBZ_TIMEZONE, else $TZ, else the \
+         system's zone (with a warning naming it)"
+    ))),
+)]
+pub struct ApplyArgs {
+    /// Backups of the live courses, or folders of them.
+    #[arg(value_name = "ARCHIVE", required = true)]
+    pub inputs: Vec<PathBuf>,
+    /// The site's address (its wwwroot, e.g. https://moodle.example.org), or its REST endpoint.
+    #[arg(long, value_name = "URL")]
+    pub url: String,
+    /// A file holding the token, readable by its owner only (else $MBZ_MOODLE_TOKEN is used).
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
+    /// What to convert, until when (as in convert).
+    #[command(flatten)]
+    pub conversion: ConversionArgs,
+    /// How the course is found on the site (checked against the backup's course id).
+    #[arg(long, value_enum, default_value = "shortname")]
+    pub course_key: CourseKeyArg,
+    /// Make the read calls only and print what would be sent, per user.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Write a JSON report of every course and user here; the journals go beside it.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+    /// A fresh users-and-roles backup of the live course (one ARCHIVE): send only what changes something, never
+    /// shortening or suspending an access it grants (as plan --into).
+    #[arg(long, value_name = "FRESH.mbz")]
+    pub into: Option<PathBuf>,
+    /// Courses at once (default 2, so the site is not overloaded).
+    #[arg(short, long, value_name = "N", default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=16))]
+    pub jobs: u32,
+    /// Allow plain http to a host other than this machine (the token travels unencrypted).
+    #[arg(long)]
+    pub allow_http: bool,
 }
 
 /// `verify` arguments.

@@ -1,6 +1,7 @@
 //! The binary's side: arguments, one file per command, the resolve step, rendering to the terminal, exit
 //! codes. No rules live here.
 
+mod apply;
 pub mod args;
 mod batch;
 mod convert;
@@ -58,6 +59,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Convert(a) => convert::run(a, v),
         Command::Batch(a) => batch::run(a, v),
         Command::Plan(a) => plan::run(a, v),
+        Command::Apply(a) => apply::run(a, v),
         Command::Renew(a) => renew::run(a, v),
         Command::Inspect(a) => inspect::run(a, v),
         Command::Verify(a) => verify::run(a, v),
@@ -124,6 +126,26 @@ pub(crate) fn job_settings(
         verify: verify.unwrap_or_default(),
         context,
     }
+}
+
+/// The backups among `inputs` (files and folders), the files skipped listed on `err`; an error when none.
+pub(crate) fn find_backups(
+    inputs: &[std::path::PathBuf],
+    err: &mut dyn Write,
+) -> Result<mbz_enrol::batch::Discovery> {
+    let found = mbz_enrol::batch::find(inputs)?;
+    for s in &found.skipped {
+        writeln!(
+            err,
+            "skipped {}: {}",
+            s.path.display(),
+            skip_reason(&s.reason)
+        )?;
+    }
+    if found.jobs.is_empty() {
+        bail!("no backup found in the given archives or folders");
+    }
+    Ok(found)
 }
 
 /// Why a file was skipped, flags named.

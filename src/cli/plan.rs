@@ -55,12 +55,7 @@ pub fn run(a: PlanArgs, globals: super::Globals) -> Result<ExitCode> {
         "time zone: {tz} (from {source}); plan times are written in it"
     )?;
     let from = resolve::sources(a.conversion.from, false)?;
-    let until = resolve::date("--until", until_text, tz, true)?;
-    writeln!(
-        err,
-        "until: {until_text}: access through {}",
-        render::last_second(until.epoch, tz)
-    )?;
+    let until = resolve::until(until_text, tz, &mut err)?;
     let user_key = match a.user_key {
         UserKeyArg::Username => UserKey::Username,
         UserKeyArg::Idnumber => UserKey::Idnumber,
@@ -122,18 +117,7 @@ pub fn run(a: PlanArgs, globals: super::Globals) -> Result<ExitCode> {
         until: until.epoch,
         ..Default::default()
     };
-    let found = mbz_enrol::batch::find(&a.inputs)?;
-    for s in &found.skipped {
-        writeln!(
-            err,
-            "skipped {}: {}",
-            s.path.display(),
-            super::skip_reason(&s.reason)
-        )?;
-    }
-    if found.jobs.is_empty() {
-        bail!("no backup found in the given archives or folders");
-    }
+    let found = super::find_backups(&a.inputs, &mut err)?;
     if !to_stdout {
         check_output(&a.output, &a.inputs, a.force, &found.jobs)?;
     }
@@ -360,7 +344,7 @@ fn format_error(e: FormatError, leaves_out: bool) -> anyhow::Error {
 
 /// `--into`: compares the plans with the target's manual enrolments ([`into::compare_plans`]) and prints the
 /// comparison. Returns the target's release.
-fn apply_into(
+pub(super) fn apply_into(
     plans: &mut [CoursePlan],
     target: &std::path::Path,
     tz: chrono_tz::Tz,

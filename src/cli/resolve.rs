@@ -156,6 +156,21 @@ pub(crate) fn sources(list: Vec<String>, explain: bool) -> Result<Vec<String>> {
 }
 
 /// A date for `flag` (`--until`, `--start`, `--now`), parsed as an end or a start.
+/// `--until` (required by clap) in `tz`, its last second of access told on `err`.
+pub(crate) fn until(
+    text: &str,
+    tz: chrono_tz::Tz,
+    err: &mut dyn std::io::Write,
+) -> Result<time::Resolved> {
+    let until = date("--until", text, tz, true)?;
+    writeln!(
+        err,
+        "until: {text}: access through {}",
+        super::render::last_second(until.epoch, tz)
+    )?;
+    Ok(until)
+}
+
 pub(crate) fn date(flag: &str, s: &str, tz: chrono_tz::Tz, end: bool) -> Result<time::Resolved> {
     let r = if end {
         time::parse_end(s, tz)

@@ -235,6 +235,7 @@ mod tests {
                 user,
                 roles: Vec::new(),
                 groups: Vec::new(),
+                group_ids: Vec::new(),
                 values: v(0, 0, 9),
                 stamped: true,
                 sources: Vec::new(),

@@ -14,8 +14,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 
 pub use format::{
-    ASSUMED, ENROLTIMESTART_SINCE, Encoding, FORMATS, Format, FormatError, GROUPS_PER_LINE, Keys,
-    MAX_LINE_BYTES, Output, PLAN_FILE, Separator, Settings, format,
+    ASSUMED, Call, ENROLMENTS_PER_CALL, ENROLTIMESTART_SINCE, Encoding, Enrolment, FORMATS, Format,
+    FormatError, GROUPS_PER_LINE, Keys, MAX_INPUT_VARS, MAX_LINE_BYTES, MEMBERS_PER_CALL, Member,
+    Output, PLAN_FILE, Separator, Settings, calls, form_encode, format, ws_items,
 };
 
 use crate::backup::{Release, User};
@@ -113,6 +114,8 @@ pub struct Action {
     pub roles: Vec<RoleRef>,
     /// Groups the user belongs to in the course.
     pub groups: Vec<String>,
+    /// The same groups' ids (groups.xml's `<group id>`: the backup's site ids).
+    pub group_ids: Vec<i64>,
     /// Status, start and end (epochs; 0 = none, unlimited), as the enrolment should be.
     #[serde(flatten)]
     pub values: into::Values,
@@ -173,11 +176,15 @@ pub fn build(
         }
     }
     let mut groups: BTreeMap<i64, BTreeSet<String>> = BTreeMap::new();
+    let mut group_ids: BTreeMap<i64, BTreeSet<i64>> = BTreeMap::new();
     if let Some(x) = docs.groups
         && let Ok(members) = model::parse_group_members(x)
     {
         for m in members {
             if let Some(u) = m.userid {
+                if let Some(g) = m.groupid {
+                    group_ids.entry(u).or_default().insert(g);
+                }
                 groups.entry(u).or_default().insert(m.group);
             }
         }
@@ -211,6 +218,10 @@ pub fn build(
             groups: groups
                 .get(&u.userid)
                 .map(|g| g.iter().cloned().collect())
+                .unwrap_or_default(),
+            group_ids: group_ids
+                .get(&u.userid)
+                .map(|g| g.iter().copied().collect())
                 .unwrap_or_default(),
             values: into::Values {
                 status: u.status,

@@ -1,4 +1,5 @@
 //! Integration tests: one test binary (see style.md).
+mod apply;
 mod batch;
 mod cli;
 mod container_shapes;

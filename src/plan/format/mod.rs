@@ -13,6 +13,10 @@ use crate::time;
 
 pub use toolsync::{Encoding, GROUPS_PER_LINE, MAX_LINE_BYTES, Separator};
 pub use uploaduser::{ASSUMED, ENROLTIMESTART_SINCE, PLAN_FILE};
+pub use ws::{
+    Call, ENROLMENTS_PER_CALL, Enrolment, MAX_INPUT_VARS, MEMBERS_PER_CALL, Member, calls,
+    form_encode, items as ws_items,
+};
 
 /// Declares each format's module and lists its [`Format`] in [`FORMATS`], in the order users see them.
 macro_rules! register {
@@ -345,6 +349,7 @@ mod tests {
             user: UserRef::default(),
             roles: Vec::new(),
             groups: Vec::new(),
+            group_ids: Vec::new(),
             values: crate::plan::into::Values {
                 status: 0,
                 timestart: 0,

@@ -411,6 +411,7 @@ mod tests {
                     shortname: "student".into(),
                 }],
                 groups: Vec::new(),
+                group_ids: Vec::new(),
                 values,
                 stamped: true,
                 sources: Vec::new(),

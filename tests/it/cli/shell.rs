@@ -8,6 +8,7 @@ const COMMANDS: &[&str] = &[
     "convert",
     "batch",
     "plan",
+    "apply",
     "renew",
     "inspect",
     "verify",

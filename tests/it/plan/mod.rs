@@ -8,6 +8,7 @@ use crate::util::{self, golden, run, tempdir};
 mod toolsync_replay;
 mod uploaduser_replay;
 mod uploaduser_target;
+pub(crate) mod ws_replay;
 
 /// The server zones the consumers' replays run in.
 const ZONES: &[&str] = &[

@@ -206,7 +206,7 @@ fn promised(json: &[u8]) -> BTreeMap<(String, String), Enrolment> {
 }
 
 /// Every shared fixture and the project's own.
-fn fixtures() -> Vec<PathBuf> {
+pub(super) fn fixtures() -> Vec<PathBuf> {
     let mut all = util::shared("moodle43")
         .map(|d| util::mbz_files(&d))
         .unwrap_or_default();

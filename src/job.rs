@@ -529,7 +529,7 @@ pub fn plan_file_limited(
     opts: &rules::Options,
     limits: &archive::Limits,
 ) -> Result<crate::plan::CoursePlan> {
-    plan_for_apply(input, opts, limits).map(|(plan, _)| plan)
+    plan_for_apply(input, opts, limits).map(|a| a.plan)
 }
 
 /// [`plan_file_limited`], and whether the backup's manual instance sends the course welcome message
@@ -542,7 +542,7 @@ pub fn plan_for_apply(
     input: &Path,
     opts: &rules::Options,
     limits: &archive::Limits,
-) -> Result<(crate::plan::CoursePlan, bool)> {
+) -> Result<ForApply> {
     let (loaded, users) = load_with_users(input, READ, limits)?;
     // A plan is the conversion written as actions: it refuses what the conversion refuses.
     refuse_hostile(input, &loaded)?;
@@ -572,7 +572,34 @@ pub fn plan_for_apply(
         &conversion.report,
     );
     plan.release = info.release();
-    Ok((plan, welcome))
+    let mut sync_groups: BTreeMap<(String, String), usize> = BTreeMap::new();
+    for u in &conversion.report.users {
+        for c in &u.cannot {
+            if let crate::enrol::restore::Limit::GroupOwnedBySync { group, component } = c {
+                *sync_groups
+                    .entry((group.clone(), component.clone()))
+                    .or_default() += 1;
+            }
+        }
+    }
+    Ok(ForApply {
+        plan,
+        welcome,
+        sync_groups,
+    })
+}
+
+/// What `apply` needs from one backup ([`plan_for_apply`]).
+#[derive(Debug)]
+pub struct ForApply {
+    /// The plan, as `plan` computes it.
+    pub plan: crate::plan::CoursePlan,
+    /// The backup's manual instance sends the course welcome message.
+    pub welcome: bool,
+    /// Group memberships of converted users that the live course holds owned by a synced method, by (group
+    /// name, component): the site answers that these users are members already, and the cutoff sync removes
+    /// the memberships with the synced enrolments.
+    pub sync_groups: BTreeMap<(String, String), usize>,
 }
 
 /// The live course a merge meets, from a fresh backup of it (same site): its course and its manual enrolments

@@ -299,6 +299,7 @@ pub fn apply(
     site: &SiteInfo,
     plan: &CoursePlan,
     welcome: bool,
+    sync_groups: &BTreeMap<(String, String), usize>,
     opts: &Options,
     note: &dyn Fn(&str),
 ) -> Result<Applied, ApplyError> {
@@ -391,6 +392,22 @@ pub fn apply(
             enrolments: Vec::new(),
             groups: Vec::new(),
         });
+    }
+    // A membership owned by a synced method (groups.xml `component`, e.g. enrol_cohort's "Add to group"):
+    // `core_group_add_group_members` leaves it as it is (`groups_add_member()` in group/lib.php returns early for
+    // a member), and the cutoff sync removes it with the synced enrolment (`groups_remove_member()` from the
+    // plugin's unenrol). After the cutoff the user is no member: a second run adds a plain membership.
+    for ((group, component), n) in sync_groups {
+        warnings.push(format!(
+            "{} of group \"{group}\" through {component}: the site keeps that membership as it is, and the cutoff \
+             sync removes it with the synced enrolment; run apply again once the sync has run (it adds the \
+             memberships back, owned by no method)",
+            if *n == 1 {
+                "1 user is a member".to_owned()
+            } else {
+                format!("{n} users are members")
+            }
+        ));
     }
     if welcome && site.version >= live::WELCOME_ON_EVERY_CALL && !send_enrol.is_empty() {
         let n = send_enrol

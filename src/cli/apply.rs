@@ -37,7 +37,7 @@ fn token(a: &ApplyArgs) -> Result<Token> {
 fn describe(e: &mbz_enrol::plan::Enrolment, tz: chrono_tz::Tz) -> String {
     let start = match e.timestart {
         0 => "no start".to_owned(),
-        t => format!("from {}", mbz_enrol::time::format_iso(t, tz)),
+        t => format!("from {}", render::moment(t, tz)),
     };
     let end = match e.timeend {
         0 => "unlimited".to_owned(),
@@ -115,8 +115,11 @@ pub fn run(a: ApplyArgs, globals: super::Globals) -> Result<ExitCode> {
         false,
         &cancel,
         |job| {
-            let (mut plan, welcome) =
-                mbz_enrol::job::plan_for_apply(&job.input, &opts, &globals.limits)?;
+            let mbz_enrol::job::ForApply {
+                mut plan,
+                welcome,
+                sync_groups,
+            } = mbz_enrol::job::plan_for_apply(&job.input, &opts, &globals.limits)?;
             if let Some(target) = &a.into {
                 let mut told = Vec::new();
                 let mut plans = vec![plan];
@@ -134,11 +137,18 @@ pub fn run(a: ApplyArgs, globals: super::Globals) -> Result<ExitCode> {
                     eprintln!("warning: {}: {w}", plan.course.shortname);
                 }
             };
-            apply::apply(&client, &site, &plan, welcome, &apply_opts, &note).map_err(|source| {
-                Error::Apply {
-                    course: plan.course.shortname.clone(),
-                    source: Box::new(source),
-                }
+            apply::apply(
+                &client,
+                &site,
+                &plan,
+                welcome,
+                &sync_groups,
+                &apply_opts,
+                &note,
+            )
+            .map_err(|source| Error::Apply {
+                course: plan.course.shortname.clone(),
+                source: Box::new(source),
             })
         },
         |job, result, _| {
@@ -170,21 +180,21 @@ pub fn run(a: ApplyArgs, globals: super::Globals) -> Result<ExitCode> {
                             );
                         }
                         eprintln!(
-                            "dry run {} ({}): {} users would be sent, {} already done, {} left out; nothing sent",
+                            "dry run {} ({}): {} would be sent, {} already done, {} left out; nothing sent",
                             job.relative,
                             r.shortname,
-                            count(State::WouldSend),
+                            render::count(count(State::WouldSend), "user", "users"),
                             count(State::AlreadyDone),
                             count(State::LeftOut)
                         );
                     } else {
                         eprintln!(
-                            "ok  {} ({}): {} users sent in {} calls and read back, {} already done (nothing sent \
+                            "ok  {} ({}): {} sent in {} and read back, {} already done (nothing sent \
                              for them), {} left out; journal {}",
                             job.relative,
                             r.shortname,
-                            count(State::Sent),
-                            r.calls,
+                            render::count(count(State::Sent), "user", "users"),
+                            render::count(r.calls, "call", "calls"),
                             count(State::AlreadyDone),
                             count(State::LeftOut),
                             r.journal.display()

@@ -23,6 +23,7 @@ fn documents() -> Vec<(String, Vec<u8>)> {
         files: 0,
         file_size: 0,
         random: false,
+        text_percent: 0,
         zip: false,
         seed: 1,
         output: "unused.mbz".into(),

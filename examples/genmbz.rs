@@ -6,6 +6,8 @@
 //! cargo run --release --example genmbz -- --users 30000 --instances 3 --files 3000 --file-size 65536 \
 //!     --random --container tgz --seed 1 -o big.mbz
 //! ```
+//!
+//! `--text-percent 50` with `--random` makes half of the files XML/HTML-like course text (the B1m bench).
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -27,6 +29,9 @@ pub struct Args {
     pub file_size: usize,
     /// Random (incompressible) file content instead of text.
     pub random: bool,
+    /// With `random`: this percentage of the files (spread evenly) holds XML/HTML-like course text instead
+    /// (deflates about 4 to 5 times). 0 keeps the files of earlier versions, byte for byte.
+    pub text_percent: usize,
     /// A zip instead of a tar.gz.
     pub zip: bool,
     /// The seed.
@@ -36,7 +41,7 @@ pub struct Args {
 }
 
 const USAGE: &str = "usage: genmbz [--users N] [--instances N] [--files N] [--file-size BYTES] \
-                     [--random | --compressible] [--container tgz|zip] [--seed N] [-o FILE]";
+                     [--random | --compressible] [--text-percent P] [--container tgz|zip] [--seed N] [-o FILE]";
 
 fn parse() -> Args {
     let mut a = Args {
@@ -45,6 +50,7 @@ fn parse() -> Args {
         files: 0,
         file_size: 65_536,
         random: false,
+        text_percent: 0,
         zip: false,
         seed: 1,
         output: PathBuf::from("generated.mbz"),
@@ -59,6 +65,7 @@ fn parse() -> Args {
             "--file-size" => a.file_size = value().parse().unwrap_or(a.file_size),
             "--random" => a.random = true,
             "--compressible" => a.random = false,
+            "--text-percent" => a.text_percent = value().parse::<usize>().unwrap_or(0).min(100),
             "--container" => a.zip = value() == "zip",
             "--seed" => a.seed = value().parse().unwrap_or(1),
             "-o" | "--output" => a.output = PathBuf::from(value()),
@@ -252,8 +259,10 @@ pub fn documents(a: &Args) -> Vec<(String, Vec<u8>)> {
     ]
 }
 
-fn file_content(a: &Args, rng: &mut Rng) -> Vec<u8> {
-    if a.random {
+fn file_content(a: &Args, i: usize, rng: &mut Rng, text: &mut Rng) -> Vec<u8> {
+    if a.random && is_text(a.text_percent, i) {
+        course_text(a.file_size, text)
+    } else if a.random {
         let mut v = Vec::with_capacity(a.file_size + 8);
         while v.len() < a.file_size {
             v.extend_from_slice(&rng.next().to_le_bytes());
@@ -267,6 +276,133 @@ fn file_content(a: &Args, rng: &mut Rng) -> Vec<u8> {
         );
         line.bytes().cycle().take(a.file_size).collect()
     }
+}
+
+/// Whether file `i` holds text when `percent` of the files do: spread evenly (50 %: every other file).
+fn is_text(percent: usize, i: usize) -> bool {
+    (i + 1) * percent / 100 != i * percent / 100
+}
+
+/// `size` bytes of XML/HTML-like course content (question text, pages, forum posts): tags and words drawn from
+/// small vocabularies, numbers, the way activity XML and HTML pages repeat themselves. Deflates about 4 to 5 times at
+/// level 6. Deterministic for the state of `rng` (a stream of its own, so random files stay what they were).
+fn course_text(size: usize, rng: &mut Rng) -> Vec<u8> {
+    const WORDS: [&str; 64] = [
+        "the",
+        "of",
+        "and",
+        "to",
+        "in",
+        "is",
+        "that",
+        "for",
+        "it",
+        "as",
+        "with",
+        "was",
+        "on",
+        "be",
+        "at",
+        "by",
+        "this",
+        "are",
+        "from",
+        "or",
+        "an",
+        "which",
+        "student",
+        "course",
+        "answer",
+        "question",
+        "module",
+        "lesson",
+        "quiz",
+        "grade",
+        "feedback",
+        "assignment",
+        "submission",
+        "forum",
+        "discussion",
+        "resource",
+        "page",
+        "week",
+        "topic",
+        "section",
+        "activity",
+        "completion",
+        "teacher",
+        "group",
+        "cohort",
+        "enrolment",
+        "learning",
+        "outcome",
+        "rubric",
+        "criterion",
+        "level",
+        "score",
+        "attempt",
+        "review",
+        "deadline",
+        "file",
+        "folder",
+        "label",
+        "chapter",
+        "book",
+        "glossary",
+        "entry",
+        "wiki",
+        "workshop",
+    ];
+    const TAGS: [(&str, &str); 8] = [
+        ("<p>", "</p>\n"),
+        ("<li>", "</li>\n"),
+        (
+            "<questiontext format=\"1\">&lt;p&gt;",
+            "&lt;/p&gt;</questiontext>\n",
+        ),
+        ("<feedback>", "</feedback>\n"),
+        ("<h3 class=\"section-title\">", "</h3>\n"),
+        ("<td class=\"cell c1\">", "</td>\n"),
+        ("<answer fraction=\"0.0000000\">", "</answer>\n"),
+        (
+            "<div class=\"no-overflow\"><span lang=\"en\" class=\"multilang\">",
+            "</span></div>\n",
+        ),
+    ];
+    let mut v = Vec::with_capacity(size + 1024);
+    while v.len() < size {
+        let r = rng.next();
+        let (open, close) = TAGS[(r & 7) as usize];
+        if r >> 3 & 3 == 0 {
+            v.extend_from_slice(
+                format!(
+                    "<item id=\"{}\" timemodified=\"{}\">\n",
+                    r >> 40,
+                    T + (r >> 48)
+                )
+                .as_bytes(),
+            );
+        }
+        v.extend_from_slice(open.as_bytes());
+        let words = 4 + (r >> 5) % 20;
+        let mut w = rng.next();
+        for k in 0..words {
+            if k % 10 == 9 {
+                w = rng.next();
+            }
+            if k > 0 {
+                v.push(b' ');
+            }
+            v.extend_from_slice(WORDS[(w & 63) as usize].as_bytes());
+            w >>= 6;
+        }
+        if r >> 12 & 3 == 0 {
+            v.extend_from_slice(format!(" {}.{:02}", (r >> 16) % 1000, (r >> 26) % 100).as_bytes());
+        }
+        v.extend_from_slice(close.as_bytes());
+    }
+    v.truncate(size);
+    v
 }
 
 fn main() -> std::io::Result<()> {
@@ -293,6 +429,7 @@ fn main() -> std::io::Result<()> {
     docs.sort();
     let out = BufWriter::new(File::create(&a.output)?);
     let mut content_rng = Rng(a.seed.wrapping_add(7) | 1);
+    let mut text_rng = Rng(a.seed.wrapping_add(11) | 1);
     if a.zip {
         let mut z = zip::ZipWriter::new(out);
         let opts = zip::write::SimpleFileOptions::default()
@@ -303,10 +440,10 @@ fn main() -> std::io::Result<()> {
                 .map_err(std::io::Error::other)?;
             z.write_all(data)?;
         }
-        for (name, _) in &files {
+        for (name, i) in &files {
             z.start_file(name.as_str(), opts)
                 .map_err(std::io::Error::other)?;
-            z.write_all(&file_content(&a, &mut content_rng))?;
+            z.write_all(&file_content(&a, *i, &mut content_rng, &mut text_rng))?;
         }
         z.start_file("moodle_backup.log", opts)
             .map_err(std::io::Error::other)?;
@@ -317,8 +454,9 @@ fn main() -> std::io::Result<()> {
     let mut members: Vec<Member> = Vec::new();
     let mut dirs = std::collections::BTreeSet::new();
     let dir_of = |path: &str| path.rsplit_once('/').map(|(d, _)| format!("{d}/"));
-    let mut plan: Vec<(Member, Option<usize>)> = Vec::new();
-    let mut add_dirs = |path: &str, plan: &mut Vec<(Member, Option<usize>)>| {
+    // (member, its document, its file number)
+    let mut plan: Vec<(Member, Option<usize>, usize)> = Vec::new();
+    let mut add_dirs = |path: &str, plan: &mut Vec<(Member, Option<usize>, usize)>| {
         let mut prefix = String::new();
         if let Some(d) = dir_of(path) {
             for part in d.trim_end_matches('/').split('/') {
@@ -328,6 +466,7 @@ fn main() -> std::io::Result<()> {
                     plan.push((
                         Member::dir(prefix.as_bytes(), 0o755, tar::DEFAULT_TIMESTAMP),
                         None,
+                        0,
                     ));
                 }
             }
@@ -338,26 +477,28 @@ fn main() -> std::io::Result<()> {
         plan.push((
             Member::file(name.as_bytes(), data.len() as u64, 0o644, T),
             Some(i),
+            0,
         ));
     }
-    for (name, _) in &files {
+    for (name, i) in &files {
         add_dirs(name, &mut plan);
         plan.push((
             Member::file(name.as_bytes(), a.file_size as u64, 0o644, T),
             None,
+            *i,
         ));
     }
-    plan.push((Member::file(b"moodle_backup.log", 0, 0o644, T), None));
-    members.extend(plan.iter().map(|(m, _)| m.clone()));
+    plan.push((Member::file(b"moodle_backup.log", 0, 0o644, T), None, 0));
+    members.extend(plan.iter().map(|(m, _, _)| m.clone()));
     let index = tar::archive_index(&members);
     let mut w = tar::Writer::new(ParGz::new(out, 6, 2));
     w.append_bytes(&tar::index_member(index.len() as u64), &index)
         .map_err(std::io::Error::other)?;
-    for (m, doc) in &plan {
+    for (m, doc, i) in &plan {
         match doc {
-            Some(i) => w.append_bytes(m, &docs[*i].1),
+            Some(d) => w.append_bytes(m, &docs[*d].1),
             None if m.kind == tar::Kind::Dir || m.size == 0 => w.append_bytes(m, &[]),
-            None => w.append_bytes(m, &file_content(&a, &mut content_rng)),
+            None => w.append_bytes(m, &file_content(&a, *i, &mut content_rng, &mut text_rng)),
         }
         .map_err(std::io::Error::other)?;
     }

@@ -5,6 +5,11 @@
 #   B1  tar.gz full backup (30,000 users, 3 converted instances, 3,000 random 64 KiB files, ~200 MB):
 #       convert  vs  gzip -dc IN | gzip -6 > /dev/null              target <= 0.4, output <= 1.01 x input
 #   B2  the same as zip: convert  vs  cp IN OUT                     target <= 3
+#   B1m the B1 course with half of its 3,000 files XML/HTML-like text (~125 MB tar.gz; the text deflates ~4x):
+#       convert  vs  pigz -p2 -dc IN | pigz -p2 -6 > /dev/null       target <= 0.6
+#                vs  pigz -dc IN > /dev/null (one inflate)           target <= 2.0, output <= 1.01 x input
+#       the three alternating, median of 5 each (pigz: Debian's package)
+#   B2m the same as zip: convert  vs  cp IN OUT (alternating, median of 5)   target <= 1.5
 #   B3  1,000 users-only archives (30 users each) through batch
 #       vs  a shell loop of gzip -dc f | gzip -6 > /dev/null          target <= 0.2
 #   B4  users-only archives with 1,000 / 10,000 / 100,000 users: time and peak RSS of convert
@@ -48,6 +53,35 @@ best_of() {
   done
   echo "$best $rss"
 }
+# alternating CMD...: runs each command string (through bash -c) in turn, five rounds, and prints one line per
+# command, "median_seconds peak_kb": the commands share the machine's state (load, caches) the same way.
+alternating() {
+  local n=$# i round
+  local -a times
+  local -a rss
+  for ((i = 0; i < n; i++)); do times[i]=""; rss[i]=0; done
+  for round in 1 2 3 4 5; do
+    i=0
+    for cmd in "$@"; do
+      local start=$EPOCHREALTIME
+      /usr/bin/time -f '%e %M %x' -o "$work/.time" bash -c "$cmd" >/dev/null 2>"$work/.err" || true
+      local end=$EPOCHREALTIME
+      local t m x
+      read -r t m x < <(tail -1 "$work/.time")
+      if [ "$x" != 0 ]; then
+        echo "bench: failed (exit $x): $cmd" >&2
+        cat "$work/.err" >&2
+        exit 1
+      fi
+      times[i]="${times[i]} $(awk "BEGIN{printf \"%.3f\", $end - $start}")"
+      [ "$m" -gt "${rss[i]}" ] && rss[i]=$m
+      i=$((i + 1))
+    done
+  done
+  for ((i = 0; i < n; i++)); do
+    echo "$(tr ' ' '\n' <<<"${times[i]}" | grep . | sort -n | sed -n 3p) ${rss[i]}"
+  done
+}
 ratio() { awk "BEGIN{printf \"%.3f\", $1 / $2}"; }
 line() { printf '%-4s %-44s %8s s  %8s s  ratio %-6s target %-8s rss %6s MB\n' "$@"; }
 
@@ -67,6 +101,23 @@ line B1 "convert tgz 200 MB vs gzip -dc|gzip -6" "$t1" "$b1" "$(ratio "$t1" "$b1
 read -r t2 m2 < <(best_of "$bin" convert "$work/b2.mbz" -o "$work/b2.out.mbz" --until 2027-08-31 --timezone Europe/Paris --from cohort --force)
 read -r b2 _ < <(best_of cp "$work/b2.mbz" "$work/b2.copy")
 line B2 "convert zip 200 MB vs cp" "$t2" "$b2" "$(ratio "$t2" "$b2")" "<= 3" "$((m2 / 1024))"
+
+"$gen" --users 30000 --instances 3 --files 3000 --file-size 65536 --random --text-percent 50 --container tgz --seed 1 -o "$work/b1m.mbz"
+"$gen" --users 30000 --instances 3 --files 3000 --file-size 65536 --random --text-percent 50 --container zip --seed 1 -o "$work/b2m.mbz"
+conv="'$bin' convert --until 2027-08-31 --timezone Europe/Paris --from cohort --force"
+{ read -r t1m m1m; read -r p1m _; read -r i1m _; } < <(alternating \
+  "$conv '$work/b1m.mbz' -o '$work/b1m.out.mbz'" \
+  "pigz -p2 -dc '$work/b1m.mbz' | pigz -p2 -6 > /dev/null" \
+  "pigz -dc '$work/b1m.mbz' > /dev/null")
+size_in=$(stat -c %s "$work/b1m.mbz"); size_out=$(stat -c %s "$work/b1m.out.mbz")
+echo "sizes: B1m input $size_in, output $size_out, ratio $(ratio "$size_out" "$size_in") (target <= 1.01)"
+line B1m "convert tgz 125 MB, half text, vs pigz -dc|pigz" "$t1m" "$p1m" "$(ratio "$t1m" "$p1m")" "<= 0.6" "$((m1m / 1024))"
+line B1m "  the same vs one inflate (pigz -dc)" "$t1m" "$i1m" "$(ratio "$t1m" "$i1m")" "<= 2.0" "$((m1m / 1024))"
+{ read -r t2m m2m; read -r c2m _; } < <(alternating \
+  "$conv '$work/b2m.mbz' -o '$work/b2m.out.mbz'" \
+  "cp '$work/b2m.mbz' '$work/b2m.copy'")
+line B2m "convert zip, half text, vs cp" "$t2m" "$c2m" "$(ratio "$t2m" "$c2m")" "<= 1.5" "$((m2m / 1024))"
+rm -f "$work"/b1m* "$work"/b2m*
 
 mkdir -p "$work/b3/in"
 for i in $(seq -w 1 1000); do

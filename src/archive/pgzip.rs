@@ -103,6 +103,12 @@ fn compress_once(level: u32, data: &[u8], dict: &[u8], out: &mut Vec<u8>) -> io:
     deflate_with(&mut c, data, dict, true, out)
 }
 
+/// Blocks handed to the workers and not yet written: three per worker keeps two cores busy, and at most 16 (about
+/// 5 MiB of buffers) keeps memory flat on machines with many cores.
+fn in_flight_limit(threads: usize) -> usize {
+    (threads * 3).min(threads.max(16))
+}
+
 /// A gzip writer compressing blocks on worker threads while the caller goes on producing data.
 ///
 /// Workers block on a channel (no spinning, which on a small machine would steal the producer's core); results
@@ -198,7 +204,7 @@ impl<W: Write> ParGz<W> {
         pool.jobs
             .send(job)
             .map_err(|_| io::Error::other("compressor thread stopped"))?;
-        while self.in_flight >= self.threads * 3 {
+        while self.in_flight >= in_flight_limit(self.threads) {
             self.collect_one()?;
         }
         Ok(())

@@ -280,6 +280,9 @@ pub struct Applied {
     pub users: Vec<UserOutcome>,
     /// Things the admin should know.
     pub warnings: Vec<String>,
+    /// How many of `warnings` were told before anything was sent (the rest came from the answers).
+    #[serde(skip)]
+    pub told_before: usize,
     /// The journal.
     pub journal: PathBuf,
 }
@@ -431,6 +434,7 @@ pub fn apply(
         shortname: course.shortname.clone(),
         calls: 0,
         users,
+        told_before: warnings.len(),
         warnings,
         journal: journal_path,
     };

@@ -200,7 +200,7 @@ pub fn run(a: ApplyArgs, globals: super::Globals) -> Result<ExitCode> {
                             r.journal.display()
                         );
                     }
-                    for w in &r.warnings {
+                    for w in r.warnings.iter().skip(r.told_before) {
                         eprintln!("warning: {}: {w}", r.shortname);
                     }
                 }

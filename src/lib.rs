@@ -28,7 +28,6 @@ pub mod error;
 pub mod job;
 pub mod plan;
 pub mod report;
-#[cfg(any(test, feature = "testkit"))]
 #[doc(hidden)]
 pub mod testkit;
 pub mod time;

@@ -2,8 +2,8 @@
 //! a conversion reads (`course/enrolments.xml`, `course/roles.xml`, `roles.xml`, `groups.xml`) in Moodle's exact
 //! backup layout (2-space indentation, `$@NULL@$` for NULL, no final newline).
 //!
-//! Compiled only for the crate's own unit tests and with the `testkit` feature (enabled for integration tests,
-//! examples and benches by the crate's dev-dependency on itself); the binary never includes it.
+//! Always compiled (hidden from the documentation), so that `cargo test` reuses the library that `cargo build`
+//! made instead of compiling it again with a feature; the binary never calls it, so the linker drops it.
 
 /// The XML declaration line Moodle writes at the top of every member.
 pub const HEAD: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";

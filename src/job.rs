@@ -94,8 +94,9 @@ fn info(path: &Path, loaded: &Loaded) -> Result<backup::Info> {
                 path: path.to_path_buf(),
                 member: MOODLE_BACKUP.into(),
                 reason: if dotted {
-                    "missing at the archive root: members are named `./…` (made with `tar -C dir .`?), \
-                     which Moodle cannot restore: repack them with paths relative to the backup folder"
+                    "missing at the archive root: this zip names its members `./…`, which Moodle's restore \
+                     extracts in place but this tool reads only at the root (a tar.gz with `./` names is read): \
+                     repack it with paths relative to the backup folder (`cd folder && zip -r ../x.mbz *`)"
                         .into()
                 } else {
                     let names: Vec<String> = loaded

@@ -58,10 +58,46 @@ impl std::fmt::Display for Release {
     }
 }
 
+/// The `$version` of each major release's first build (`version.php`), oldest first: a backup whose
+/// `moodle_release` is missing or unreadable is placed by its `moodle_version` (3.10 starts at 2020110900, the
+/// boundary the Upload users plan needs; versions before 3.5 are not placed).
+const FIRST_VERSIONS: [(i64, u32, u32); 15] = [
+    (2018051700, 3, 5),
+    (2018120300, 3, 6),
+    (2019052000, 3, 7),
+    (2019111800, 3, 8),
+    (2020061500, 3, 9),
+    (2020110900, 3, 10),
+    (2021051700, 3, 11),
+    (2022041900, 4, 0),
+    (2022112800, 4, 1),
+    (2023042400, 4, 2),
+    (2023100900, 4, 3),
+    (2024042200, 4, 4),
+    (2024100700, 4, 5),
+    (2025041400, 5, 0),
+    (2025100600, 5, 1),
+];
+
+impl Release {
+    /// The major release a `moodle_version` (`2023100900`) belongs to ([`FIRST_VERSIONS`]).
+    pub fn of_version(version: &str) -> Option<Self> {
+        let v: i64 = version.trim().parse().ok()?;
+        FIRST_VERSIONS
+            .iter()
+            .rev()
+            .find(|(first, _, _)| v >= *first)
+            .map(|&(_, major, minor)| Self { major, minor })
+    }
+}
+
 impl Info {
-    /// The release of the site that made the backup (`moodle_release`), when it reads as `X.Y`.
+    /// The release of the site that made the backup: `moodle_release` when it reads as `X.Y`, else the major
+    /// release of `moodle_version`.
     pub fn release(&self) -> Option<Release> {
-        self.get("moodle_release").and_then(Release::parse)
+        self.get("moodle_release")
+            .and_then(Release::parse)
+            .or_else(|| self.get("moodle_version").and_then(Release::of_version))
     }
 }
 
@@ -244,5 +280,11 @@ mod tests {
         assert_eq!(Release::parse("four.three"), None);
         assert!(Release::parse("3.9") < Release::parse("3.10"));
         assert_eq!(Release::parse("3.10").unwrap().to_string(), "3.10");
+        assert_eq!(Release::of_version("2023100900"), r(4, 3));
+        assert_eq!(Release::of_version("2020110900"), r(3, 10));
+        assert_eq!(Release::of_version("2020110899"), r(3, 9));
+        assert_eq!(Release::of_version(" 2025041400 "), r(5, 0));
+        assert_eq!(Release::of_version("2017111300"), None);
+        assert_eq!(Release::of_version("four"), None);
     }
 }

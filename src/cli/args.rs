@@ -467,7 +467,8 @@ pub struct PlanArgs {
     #[arg(long, value_name = "TARGET.mbz")]
     pub into: Option<PathBuf>,
     /// The Moodle release of the site that will read the plan, as X.Y (e.g. 4.3). Default: the --into target's
-    /// release, else the oldest of the backups' (their moodle_release). Upload users needs 3.10 or later.
+    /// release, else the oldest of the backups' (their moodle_release, else their moodle_version). Upload users
+    /// needs 3.10 or later.
     #[arg(long, value_name = "X.Y")]
     pub moodle_version: Option<String>,
     /// The archives come from the site the plan is for, so their numeric ids are valid there (required by ws).

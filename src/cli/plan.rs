@@ -305,18 +305,22 @@ fn moodle_release(
         };
         (Some(r), "--moodle-version")
     } else if target.is_some() {
-        (target, "the --into target's moodle_release")
+        (
+            target,
+            "the --into target's moodle_release or moodle_version",
+        )
     } else {
         (
             plans.iter().filter_map(|p| p.release).min(),
-            "the backups' moodle_release",
+            "the backups' moodle_release or moodle_version",
         )
     };
     match release {
         Some(r) => writeln!(err, "Moodle release: {r} (from {from})")?,
         None => writeln!(
             err,
-            "Moodle release: unknown (no moodle_release in the backups; --moodle-version X.Y sets it)"
+            "Moodle release: unknown (no readable moodle_release or moodle_version in the backups; --moodle-version \
+             X.Y sets it)"
         )?,
     }
     Ok(release)

@@ -59,7 +59,7 @@ fn releases_before_3_10_are_refused_with_the_reason_and_what_to_do() {
     let (code, err, csv) = plan(None, &[]);
     assert_eq!(code, 0, "{err}");
     assert!(
-        err.contains("Moodle release: 4.3 (from the backups' moodle_release)"),
+        err.contains("Moodle release: 4.3 (from the backups' moodle_release or moodle_version)"),
         "{err}"
     );
     assert!(csv.starts_with("username,"), "{csv}");
@@ -103,13 +103,29 @@ fn the_backups_release_is_the_default_and_an_into_target_overrides_it() {
     let (code, err, _) = plan_stdout(&old, "UTC", &["--format", "uploaduser"]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("Moodle 3.9's Upload users"), "{err}");
+    // Without a readable moodle_release, moodle_version places the backup (3.9 began at 2020061500, 3.10 at
+    // 2020110900).
+    let unnamed = live2_with(dir.path(), "unnamed.mbz", "moodle_backup.xml", |t| {
+        t.replace(
+            "<moodle_release>4.3 (Build: 20231009)</moodle_release>",
+            "<moodle_release></moodle_release>",
+        )
+        .replace(
+            "<moodle_version>2023100900</moodle_version>",
+            "<moodle_version>2020071000</moodle_version>",
+        )
+    });
+    let (code, err, _) = plan_stdout(&unnamed, "UTC", &["--format", "uploaduser"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("Moodle release: 3.9 (from"), "{err}");
+    assert!(err.contains("Moodle 3.9's Upload users"), "{err}");
     // The live course's backup says which release reads the plan.
     let live = live2();
     let args = ["--format", "uploaduser", "--into", live.to_str().unwrap()];
     let (code, err, _) = plan_stdout(&old, "UTC", &args);
     assert_eq!(code, 0, "{err}");
     assert!(
-        err.contains("Moodle release: 4.3 (from the --into target's moodle_release)"),
+        err.contains("Moodle release: 4.3 (from the --into target's moodle_release or moodle_version)"),
         "{err}"
     );
 }

@@ -54,6 +54,8 @@ pub fn courses(total: usize, terminal: bool, quiet: bool) -> Option<ProgressBar>
                 .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
         b.set_message(format!("0/{total} courses"));
+        // A course takes seconds of calls: the clock and spinner move meanwhile.
+        b.enable_steady_tick(TICK);
         b
     })
 }

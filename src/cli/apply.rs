@@ -2,15 +2,18 @@
 //! batch driver (at most --jobs courses at once), with per-user lines for a dry run, a JSON report and the
 //! journals beside it. The token is read here and handed to the library's client; it is never printed.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use anyhow::{Context, Result, bail};
 use mbz_enrol::ConvertOptions;
 use mbz_enrol::apply::{self, ApplyError, Client, ClientOptions, State, Token};
 use mbz_enrol::error::Error;
 use mbz_enrol::plan::CourseKey;
+use mbz_enrol::report::{self, apply::ApplyRow};
 
 use super::args::{ApplyArgs, CourseKeyArg};
 use super::render;
@@ -53,7 +56,11 @@ fn describe(e: &mbz_enrol::plan::Enrolment, tz: chrono_tz::Tz) -> String {
 
 /// Runs `apply`.
 pub fn run(a: ApplyArgs, globals: super::Globals) -> Result<ExitCode> {
+    let started = mbz_enrol::time::now_epoch();
     let mut err = globals.err();
+    if let Some(path) = &a.report {
+        super::batch::report_kind(path)?;
+    }
     let (tz, source) = resolve::zone(a.conversion.zone.timezone.as_deref(), &mut err)?;
     let until_text = a.conversion.until.as_deref().unwrap_or_default();
     writeln!(err, "time zone: {tz} (from {source})")?;
@@ -108,6 +115,23 @@ pub fn run(a: ApplyArgs, globals: super::Globals) -> Result<ExitCode> {
         now: mbz_enrol::time::now_epoch(),
     };
     let lines = Mutex::new(());
+    let total = found.jobs.len();
+    let bar = super::progress::courses(total, std::io::stderr().is_terminal(), globals.quiet);
+    let done = AtomicUsize::new(0);
+    let failed = AtomicUsize::new(0);
+    // Every line goes through here: above the bar when there is one, one write per line otherwise.
+    let say = |text: &str| {
+        if globals.quiet || text.is_empty() {
+            return;
+        }
+        let _guard = lines.lock();
+        match &bar {
+            Some(b) => b.suspend(|| eprint!("{text}")),
+            None => {
+                let _ = std::io::stderr().write_all(text.as_bytes());
+            }
+        }
+    };
     let cancel = mbz_enrol::archive::Cancel::never();
     let results = mbz_enrol::batch::run(
         &found.jobs,
@@ -125,18 +149,10 @@ pub fn run(a: ApplyArgs, globals: super::Globals) -> Result<ExitCode> {
                 let mut plans = vec![plan];
                 super::plan::apply_into(&mut plans, target, tz, &mut told, &globals.limits)
                     .map_err(|e| Error::Usage(super::hint::chain_any(&e)))?;
-                if !globals.quiet {
-                    let _guard = lines.lock();
-                    eprint!("{}", String::from_utf8_lossy(&told));
-                }
+                say(&String::from_utf8_lossy(&told));
                 plan = plans.remove(0);
             }
-            let note = |w: &str| {
-                if !globals.quiet {
-                    let _guard = lines.lock();
-                    eprintln!("warning: {}: {w}", plan.course.shortname);
-                }
-            };
+            let note = |w: &str| say(&format!("warning: {}: {w}\n", plan.course.shortname));
             apply::apply(
                 &client,
                 &site,
@@ -152,64 +168,150 @@ pub fn run(a: ApplyArgs, globals: super::Globals) -> Result<ExitCode> {
             })
         },
         |job, result, _| {
-            if globals.quiet {
-                return;
+            let n = done.fetch_add(1, Ordering::SeqCst) + 1;
+            if result.is_err() {
+                failed.fetch_add(1, Ordering::SeqCst);
             }
-            let _guard = lines.lock();
-            match result {
-                Ok(r) => {
-                    let count = |s: State| r.users.iter().filter(|u| u.state == s).count();
-                    if a.dry_run {
-                        for u in r.users.iter().filter(|u| u.state == State::WouldSend) {
-                            let enrol: Vec<String> =
-                                u.enrolments.iter().map(|e| describe(e, tz)).collect();
-                            eprintln!(
-                                "would send {} ({}): {}{}",
-                                u.username,
-                                u.userid,
-                                if enrol.is_empty() {
-                                    "enrolment already done".into()
-                                } else {
-                                    format!("enrol {}", enrol.join(", "))
-                                },
-                                if u.groups.is_empty() {
-                                    String::new()
-                                } else {
-                                    format!("; add to group ids {:?}", u.groups)
-                                }
-                            );
-                        }
-                        eprintln!(
-                            "dry run {} ({}): {} would be sent, {} already done, {} left out; nothing sent",
-                            job.relative,
-                            r.shortname,
-                            render::count(count(State::WouldSend), "user", "users"),
-                            count(State::AlreadyDone),
-                            count(State::LeftOut)
-                        );
-                    } else {
-                        eprintln!(
-                            "ok  {} ({}): {} sent in {} and read back, {} already done (nothing sent \
-                             for them), {} left out; journal {}",
-                            job.relative,
-                            r.shortname,
-                            render::count(count(State::Sent), "user", "users"),
-                            render::count(r.calls, "call", "calls"),
-                            count(State::AlreadyDone),
-                            count(State::LeftOut),
-                            r.journal.display()
-                        );
-                    }
-                    for w in r.warnings.iter().skip(r.told_before) {
-                        eprintln!("warning: {}: {w}", r.shortname);
-                    }
-                }
-                Err(e) => eprintln!("FAILED  {}: {}", job.relative, super::hint::chain(e)),
+            say(&outcome_lines(&job.relative, result, a.dry_run, tz));
+            if let Some(b) = &bar {
+                b.inc(1);
+                b.set_message(format!(
+                    "{n}/{total} courses, {} failed",
+                    failed.load(Ordering::SeqCst)
+                ));
             }
         },
     );
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
     let failed = results.iter().filter(|(r, _)| r.is_err()).count();
     if let Some(path) = &a.report {
+        let run = report::Run {
+            started,
+            finished: mbz_enrol::time::now_epoch(),
+            tz,
+            version: format!("mbz-enrol {}", super::args::VERSION),
+            inputs: a.inputs.iter().map(|p| p.display().to_string()).collect(),
+            output: apply_opts.journal_dir.display().to_string(),
+            options: options_given(&a, client.endpoint(), &opts),
+        };
+        let jobs: Vec<&str> = found.jobs.iter().map(|j| j.relative.as_str()).collect();
+        write_report(path, &jobs, &results, a.dry_run, client.endpoint(), &run)?;
+        writeln!(err, "report: {}", path.display())?;
+    }
+    Ok(if failed > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// What the terminal says of one finished course: per user on a dry run, the counts, the warnings not told
+/// before sending; or why it failed.
+fn outcome_lines(
+    archive: &str,
+    result: &mbz_enrol::Result<apply::Applied>,
+    dry_run: bool,
+    tz: chrono_tz::Tz,
+) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::new();
+    let r = match result {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = writeln!(s, "FAILED  {archive}: {}", super::hint::chain(e));
+            return s;
+        }
+    };
+    let count = |st: State| r.users.iter().filter(|u| u.state == st).count();
+    if dry_run {
+        for u in r.users.iter().filter(|u| u.state == State::WouldSend) {
+            let enrol: Vec<String> = u.enrolments.iter().map(|e| describe(e, tz)).collect();
+            let _ = writeln!(
+                s,
+                "would send {} ({}): {}{}",
+                u.username,
+                u.userid,
+                if enrol.is_empty() {
+                    "enrolment already done".into()
+                } else {
+                    format!("enrol {}", enrol.join(", "))
+                },
+                if u.groups.is_empty() {
+                    String::new()
+                } else {
+                    format!("; add to group ids {:?}", u.groups)
+                }
+            );
+        }
+        let _ = writeln!(
+            s,
+            "dry run {archive} ({}): {} would be sent, {} already done, {} left out; nothing sent",
+            r.shortname,
+            render::count(count(State::WouldSend), "user", "users"),
+            count(State::AlreadyDone),
+            count(State::LeftOut)
+        );
+    } else {
+        let _ = writeln!(
+            s,
+            "ok  {archive} ({}): {} sent in {} and read back, {} already done (nothing sent for them), {} left \
+             out; journal {}",
+            r.shortname,
+            render::count(count(State::Sent), "user", "users"),
+            render::count(r.calls, "call", "calls"),
+            count(State::AlreadyDone),
+            count(State::LeftOut),
+            r.journal.display()
+        );
+    }
+    for w in r.warnings.iter().skip(r.told_before) {
+        let _ = writeln!(s, "warning: {}: {w}", r.shortname);
+    }
+    s
+}
+
+/// The options that shaped the run, as an admin types them (the site by its endpoint; never the token).
+fn options_given(a: &ApplyArgs, site: &str, opts: &ConvertOptions) -> Vec<String> {
+    let mut v = vec![format!("--url {site}")];
+    if let Some(until) = &a.conversion.until {
+        v.push(format!("--until {until}"));
+    }
+    v.push(format!("--from {}", opts.from.join(",")));
+    v.push(format!("--stamp-roles {}", opts.stamp_roles.join(",")));
+    v.push(format!(
+        "--course-key {}",
+        match a.course_key {
+            CourseKeyArg::Shortname => "shortname",
+            CourseKeyArg::Idnumber => "idnumber",
+            CourseKeyArg::Id => "id",
+        }
+    ));
+    if let Some(into) = &a.into {
+        v.push(format!("--into {}", into.display()));
+    }
+    for (on, flag) in [(a.dry_run, "--dry-run"), (a.allow_http, "--allow-http")] {
+        if on {
+            v.push(flag.to_owned());
+        }
+    }
+    v
+}
+
+/// The report in the format its name chooses: JSON with every user (schema `mbz-enrol/apply/1`), or batch's
+/// CSV and HTML with one row per course; failures first in each.
+fn write_report(
+    path: &Path,
+    jobs: &[&str],
+    results: &[(mbz_enrol::Result<apply::Applied>, std::time::Duration)],
+    dry_run: bool,
+    site: &str,
+    run: &report::Run,
+) -> Result<()> {
+    let mut buf = Vec::new();
+    let kind = super::batch::report_kind(path)?;
+    if kind == "json" {
         #[derive(serde::Serialize)]
         struct Row<'a> {
             archive: &'a str,
@@ -219,34 +321,53 @@ pub fn run(a: ApplyArgs, globals: super::Globals) -> Result<ExitCode> {
             #[serde(skip_serializing_if = "Option::is_none")]
             course: Option<&'a apply::Applied>,
         }
-        let rows: Vec<Row<'_>> = found
-            .jobs
+        let mut rows: Vec<Row<'_>> = jobs
             .iter()
-            .zip(&results)
+            .zip(results)
             .map(|(job, (r, _))| Row {
-                archive: &job.relative,
+                archive: job,
                 status: match r {
-                    Ok(_) if a.dry_run => "dry-run",
+                    Ok(_) if dry_run => "dry-run",
                     Ok(_) => "done",
                     Err(_) => "failed",
                 },
-                error: r.as_ref().err().map(|e| super::hint::chain(e)),
+                error: r
+                    .as_ref()
+                    .err()
+                    .map(|e| report::plain(&super::hint::chain(e))),
                 course: r.as_ref().ok(),
             })
             .collect();
-        let text = serde_json::to_string_pretty(&serde_json::json!({
+        rows.sort_by_key(|r| (report::rank(r.status), r.archive));
+        buf = serde_json::to_vec_pretty(&serde_json::json!({
             "schema": "mbz-enrol/apply/1",
-            "site": client.endpoint(),
-            "dry_run": a.dry_run,
+            "site": site,
+            "dry_run": dry_run,
             "courses": rows,
         }))?;
-        std::fs::write(path, text + "\n")
-            .with_context(|| format!("cannot write {}", path.display()))?;
-        writeln!(err, "report: {}", path.display())?;
-    }
-    Ok(if failed > 0 {
-        ExitCode::from(1)
+        buf.push(b'\n');
     } else {
-        ExitCode::SUCCESS
-    })
+        let rows: Vec<ApplyRow> = jobs
+            .iter()
+            .zip(results)
+            .map(|(job, (r, took))| match r {
+                Ok(done) => ApplyRow::applied(job, done, dry_run, took.as_secs_f64()),
+                Err(e) => {
+                    let course = match e {
+                        Error::Apply { course, .. } => course.as_str(),
+                        _ => "",
+                    };
+                    ApplyRow::failed(job, course, &super::hint::chain(e), took.as_secs_f64())
+                }
+            })
+            .collect();
+        if kind == "csv" {
+            report::apply::write_csv(&rows, &mut buf)?;
+        } else {
+            report::apply::write_html(&rows, run, "mbz-enrol apply report", &mut buf)?;
+        }
+    }
+    std::fs::write(path, buf)
+        .with_context(|| format!("cannot write report `{}`", path.display()))?;
+    Ok(())
 }

@@ -198,8 +198,9 @@ Examples:
       --until 2027-08-31 --timezone Europe/Paris --dry-run
   mbz-enrol apply course.mbz --url https://moodle.example.org --token-file ~/.mbz-token \\
       --until 2027-08-31 --timezone Europe/Paris --report apply/report.json
-  # Several courses, two at a time; the token from the environment:
-  MBZ_MOODLE_TOKEN=... mbz-enrol apply backups/ --url https://moodle.example.org --until 2027-08-31";
+  # Several courses, two at a time, an HTML report; the token from the environment:
+  MBZ_MOODLE_TOKEN=... mbz-enrol apply backups/ --url https://moodle.example.org --until 2027-08-31 \\
+      --report apply/report.html";
 
 const RENEW_HELP: &str = "\
 Examples:
@@ -512,7 +513,8 @@ pub struct ApplyArgs {
     /// Make the read calls only and print what would be sent, per user.
     #[arg(long)]
     pub dry_run: bool,
-    /// Write a JSON report of every course and user here; the journals go beside it.
+    /// Write a report here: .csv or .html (a row per course), .json (every user), by extension; the journals go
+    /// beside it.
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
     /// A fresh users-and-roles backup of the live course (one ARCHIVE): send only what changes something, never

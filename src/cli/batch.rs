@@ -366,7 +366,7 @@ pub fn run(a: BatchArgs, globals: super::Globals) -> Result<ExitCode> {
 }
 
 /// The report format from the file name, checked before any work starts.
-fn report_kind(path: &Path) -> Result<&'static str> {
+pub(super) fn report_kind(path: &Path) -> Result<&'static str> {
     let ext = path
         .extension()
         .and_then(|e| e.to_str())

@@ -5,6 +5,8 @@
 //! is read, then copied into the output; verify reads the output, then the original) shows one pass after the
 //! other. Nothing is shown when stderr is not a terminal, with --quiet, for archives of 100 MB or less, or where
 //! `/proc` is not there.
+//!
+//! Also the bar of apply's courses ([`courses`]), counted by course.
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -40,6 +42,22 @@ impl Drop for Watch {
 #[must_use]
 pub fn wanted(size: u64, terminal: bool, quiet: bool) -> bool {
     terminal && !quiet && size > THRESHOLD
+}
+
+/// The bar of a run over several courses (apply): courses done of all, failures counted, on a terminal only,
+/// not with --quiet, not for one course.
+pub fn courses(total: usize, terminal: bool, quiet: bool) -> Option<ProgressBar> {
+    (terminal && !quiet && total > 1).then(|| {
+        let b = ProgressBar::new(total as u64);
+        b.set_style(
+            ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {msg} ETA {eta}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        b.set_message(format!("0/{total} courses"));
+        // A course takes seconds of calls: the clock and spinner move meanwhile.
+        b.enable_steady_tick(TICK);
+        b
+    })
 }
 
 /// Watches `files` (the archive first: its size decides) while the returned guard lives, when [`wanted`].
@@ -159,6 +177,14 @@ mod tests {
         assert!(!wanted(THRESHOLD, true, false), "100 MB or less");
         assert!(!wanted(THRESHOLD + 1, false, false), "not a terminal");
         assert!(!wanted(THRESHOLD + 1, true, true), "--quiet");
+    }
+
+    #[test]
+    fn a_courses_bar_only_for_several_on_a_terminal_without_quiet() {
+        assert!(courses(2, true, false).is_some());
+        assert!(courses(1, true, false).is_none(), "one course");
+        assert!(courses(2, false, false).is_none(), "not a terminal");
+        assert!(courses(2, true, true).is_none(), "--quiet");
     }
 
     #[test]

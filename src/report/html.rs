@@ -6,7 +6,8 @@ use std::io::{self, Write};
 
 use super::{Row, Run, Totals, ordered, totals, words};
 
-fn esc(s: &str) -> String {
+/// `s` escaped for HTML text and attribute values.
+pub(super) fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
@@ -33,7 +34,7 @@ td.n{text-align:right} td.d{min-width:8em}
 td.p{min-width:9em} td.e{min-width:14em} td.w{min-width:8em}
 @media (min-width:1600px){td.d{white-space:nowrap}}
 tr.failed td{background:#fde8e8} tr.cancelled td{background:#fff4d6}
-tr.skipped td,tr.ignored td{color:#777} tr.unchanged td{background:#f7f7f7}
+tr.skipped td,tr.ignored td{color:#777} tr.unchanged td,tr.dry-run td{background:#f7f7f7}
 </style>"#;
 
 const SCRIPT: &str = r##"<script>
@@ -57,7 +58,7 @@ document.querySelectorAll("#r th").forEach(function(th, col) {
 </script>"##;
 
 /// The run's details as a definition list.
-fn run_details(out: &mut impl Write, run: &Run) -> io::Result<()> {
+fn run_details(out: &mut impl Write, run: &Run, output: &str) -> io::Result<()> {
     let list = |items: &[String]| {
         if items.is_empty() {
             "none".to_owned()
@@ -73,7 +74,7 @@ fn run_details(out: &mut impl Write, run: &Run) -> io::Result<()> {
         out,
         "<dl class=\"run\">\n<dt>started</dt><dd>{}</dd>\n<dt>finished</dt><dd>{}</dd>\n\
          <dt>time zone</dt><dd>{}</dd>\n<dt>tool</dt><dd>{}</dd>\n<dt>{}</dt><dd>{}</dd>\n\
-         <dt>output folder</dt><dd>{}</dd>\n<dt>options</dt><dd>{}</dd>\n</dl>",
+         <dt>{}</dt><dd>{}</dd>\n<dt>options</dt><dd>{}</dd>\n</dl>",
         esc(&words(run.started, run.tz)),
         esc(&words(run.finished, run.tz)),
         esc(run.tz.name()),
@@ -84,29 +85,72 @@ fn run_details(out: &mut impl Write, run: &Run) -> io::Result<()> {
             "inputs"
         },
         list(&run.inputs),
+        esc(output),
         esc(&run.output),
         list(&run.options),
     )
 }
 
-/// The totals as boxes: archives only; files that are not archives in a line of their own.
-fn totals_boxes(out: &mut impl Write, t: &Totals) -> io::Result<()> {
-    let boxes = [
-        (t.archives, "archives"),
-        (t.converted, "converted"),
-        (t.unchanged, "nothing to convert"),
-        (t.failed, "failed"),
-        (t.skipped, "skipped"),
-        (t.cancelled, "cancelled"),
-        (t.users_converted, "users converted"),
-        (t.stamped, "users given the end date"),
-        (t.suspended, "users suspended"),
-    ];
+/// Numbers in boxes, each with what it counts.
+pub(super) fn boxes(out: &mut impl Write, boxes: &[(usize, &str)]) -> io::Result<()> {
     writeln!(out, "<div class=\"totals\">")?;
     for (n, what) in boxes {
         writeln!(out, "<div><b>{n}</b>{what}</div>")?;
     }
-    writeln!(out, "</div>")?;
+    writeln!(out, "</div>")
+}
+
+/// The page's head, title and run details (`output`: what [`Run::output`] names, e.g. "output folder").
+pub(super) fn head(out: &mut impl Write, title: &str, run: &Run, output: &str) -> io::Result<()> {
+    writeln!(
+        out,
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{title}</title>\n\
+         {STYLE}</head><body>\n<h1>{title}</h1>",
+        title = esc(title)
+    )?;
+    run_details(out, run, output)
+}
+
+/// One table row of class `status`: per cell its class, its sort key (none when empty) and its text, escaped
+/// here.
+pub(super) fn table_row(
+    out: &mut impl Write,
+    status: &str,
+    cells: &[(&str, &str, &str)],
+) -> io::Result<()> {
+    let mut line = format!("<tr class=\"{}\">", esc(status));
+    for (class, key, text) in cells {
+        line.push_str(&format!("<td class=\"{class}\""));
+        if !key.is_empty() {
+            line.push_str(&format!(" data-k=\"{}\"", esc(key)));
+        }
+        line.push_str(&format!(">{}</td>", esc(text)));
+    }
+    writeln!(out, "{line}</tr>")
+}
+
+/// The page's end: the table closed, the sorting script.
+pub(super) fn tail(out: &mut impl Write) -> io::Result<()> {
+    writeln!(out, "</tbody></table></div>\n{SCRIPT}\n</body></html>")
+}
+
+/// The totals as boxes: archives only; files that are not archives in a line of their own.
+fn totals_boxes(out: &mut impl Write, t: &Totals) -> io::Result<()> {
+    boxes(
+        out,
+        &[
+            (t.archives, "archives"),
+            (t.converted, "converted"),
+            (t.unchanged, "nothing to convert"),
+            (t.failed, "failed"),
+            (t.skipped, "skipped"),
+            (t.cancelled, "cancelled"),
+            (t.users_converted, "users converted"),
+            (t.stamped, "users given the end date"),
+            (t.suspended, "users suspended"),
+        ],
+    )?;
     if t.ignored > 0 {
         writeln!(
             out,
@@ -128,14 +172,7 @@ fn totals_boxes(out: &mut impl Write, t: &Totals) -> io::Result<()> {
 /// # Errors
 /// Write errors.
 pub fn write_html(rows: &[Row], run: &Run, title: &str, mut out: impl Write) -> io::Result<()> {
-    writeln!(
-        out,
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{title}</title>\n\
-         {STYLE}</head><body>\n<h1>{title}</h1>",
-        title = esc(title)
-    )?;
-    run_details(&mut out, run)?;
+    head(&mut out, title, run, "output folder")?;
     totals_boxes(&mut out, &totals(rows))?;
     writeln!(
         out,
@@ -145,24 +182,22 @@ pub fn write_html(rows: &[Row], run: &Run, title: &str, mut out: impl Write) -> 
          <th title=\"the last second of access\">until</th><th>warnings</th><th>seconds</th></tr></thead><tbody>"
     )?;
     for r in ordered(rows) {
-        writeln!(
-            out,
-            "<tr class=\"{}\"><td class=\"p\">{}</td><td class=\"c\">{}</td><td class=\"s\">{}</td><td class=\"e\">{}</td>\
-             <td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>\
-             <td class=\"d\" data-k=\"{}\">{}</td><td class=\"w\">{}</td><td class=\"n\">{:.2}</td></tr>",
-            esc(&r.status),
-            esc(&r.path),
-            esc(&r.course),
-            esc(&r.status),
-            esc(&r.error),
-            r.users_converted,
-            r.stamped,
-            r.suspended,
-            esc(&r.access_through),
-            esc(&r.access_through_words),
-            esc(&r.warnings),
-            r.seconds
+        table_row(
+            &mut out,
+            &r.status,
+            &[
+                ("p", "", &r.path),
+                ("c", "", &r.course),
+                ("s", "", &r.status),
+                ("e", "", &r.error),
+                ("n", "", &r.users_converted.to_string()),
+                ("n", "", &r.stamped.to_string()),
+                ("n", "", &r.suspended.to_string()),
+                ("d", &r.access_through, &r.access_through_words),
+                ("w", "", &r.warnings),
+                ("n", "", &format!("{:.2}", r.seconds)),
+            ],
         )?;
     }
-    writeln!(out, "</tbody></table></div>\n{SCRIPT}\n</body></html>")
+    tail(&mut out)
 }

@@ -6,6 +6,7 @@ use std::io::{self, Write};
 use chrono_tz::Tz;
 use serde::Serialize;
 
+pub mod apply;
 mod html;
 
 pub use html::write_html;
@@ -202,25 +203,45 @@ pub fn totals(rows: &[Row]) -> Totals {
     t
 }
 
-/// Rows with failures first, then by path; each with its texts in plain words ([`plain`]).
-pub fn ordered(rows: &[Row]) -> Vec<Row> {
-    let rank = |s: &str| match s {
+/// Where a row of this status goes in a report: failures first, then cancelled, done, unchanged, skipped.
+#[must_use]
+pub fn rank(status: &str) -> u8 {
+    match status {
         "failed" => 0,
         "cancelled" => 1,
-        "converted" => 2,
+        "converted" | "done" | "dry-run" => 2,
         "unchanged" => 3,
         "skipped" => 4,
         _ => 5,
-    };
-    let mut v: Vec<Row> = rows
-        .iter()
-        .map(|r| Row {
-            error: plain(&r.error),
-            warnings: plain(&r.warnings),
-            ..r.clone()
-        })
-        .collect();
-    v.sort_by(|a, b| (rank(&a.status), &a.path).cmp(&(rank(&b.status), &b.path)));
+    }
+}
+
+/// Rows with failures first, then by path; each with its texts in plain words ([`plain`]).
+pub fn ordered(rows: &[Row]) -> Vec<Row> {
+    failures_first(
+        rows,
+        |r| (&r.status, &r.path),
+        |r| [&mut r.error, &mut r.warnings],
+    )
+}
+
+/// `rows` ordered by [`rank`] of their status, then by path (`key`: status and path), the texts `texts` names
+/// made [`plain`]: the order of every report.
+pub(crate) fn failures_first<T: Clone>(
+    rows: &[T],
+    key: impl Fn(&T) -> (&String, &String),
+    texts: impl Fn(&mut T) -> [&mut String; 2],
+) -> Vec<T> {
+    let mut v: Vec<T> = rows.to_vec();
+    for r in &mut v {
+        for t in texts(r) {
+            *t = plain(t);
+        }
+    }
+    v.sort_by(|a, b| {
+        let ((sa, pa), (sb, pb)) = (key(a), key(b));
+        (rank(sa), pa).cmp(&(rank(sb), pb))
+    });
     v
 }
 
@@ -250,12 +271,20 @@ pub fn plain(s: &str) -> String {
 /// # Errors
 /// Write errors.
 pub fn write_csv(rows: &[Row], out: impl Write) -> io::Result<()> {
+    csv_table(&CSV_COLUMNS, ordered(rows), out)
+}
+
+/// CSV: the header `columns` (written even with no row), then `rows`.
+pub(crate) fn csv_table<T: Serialize>(
+    columns: &[&str],
+    rows: Vec<T>,
+    out: impl Write,
+) -> io::Result<()> {
     let mut w = csv::WriterBuilder::new()
         .has_headers(false)
         .from_writer(out);
-    // The header is written even for an empty batch.
-    w.write_record(CSV_COLUMNS).map_err(io::Error::other)?;
-    for r in ordered(rows) {
+    w.write_record(columns).map_err(io::Error::other)?;
+    for r in rows {
         w.serialize(r).map_err(io::Error::other)?;
     }
     w.flush()

@@ -3,6 +3,7 @@
 //! disabled manual method, a course not found, a dropped connection (then resumed), a 500 (retried), plain
 //! http to another host, and the token never shown anywhere.
 
+mod reports;
 mod standin;
 
 use std::collections::BTreeMap;
@@ -103,7 +104,16 @@ fn apply(url: &str, dir: &Path, extra: &[&str]) -> (Output, String, String) {
 
 /// [`apply`] on `input`.
 fn apply_to(input: &Path, url: &str, dir: &Path, extra: &[&str]) -> (Output, String, String) {
-    let report = dir.join("report.json");
+    apply_report(input, url, &dir.join("report.json"), extra)
+}
+
+/// [`apply`] on `input` with the report at `report` (the journals beside it).
+fn apply_report(
+    input: &Path,
+    url: &str,
+    report: &Path,
+    extra: &[&str],
+) -> (Output, String, String) {
     let mut args = vec![
         "apply",
         input.to_str().unwrap(),
@@ -126,7 +136,7 @@ fn apply_to(input: &Path, url: &str, dir: &Path, extra: &[&str]) -> (Output, Str
         String::from_utf8_lossy(&o.stderr)
     );
     assert!(!text.contains("panicked"), "{text}");
-    let report = std::fs::read_to_string(&report).unwrap_or_default();
+    let report = std::fs::read_to_string(report).unwrap_or_default();
     (o, text, report)
 }
 

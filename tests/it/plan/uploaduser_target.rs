@@ -125,7 +125,9 @@ fn the_backups_release_is_the_default_and_an_into_target_overrides_it() {
     let (code, err, _) = plan_stdout(&old, "UTC", &args);
     assert_eq!(code, 0, "{err}");
     assert!(
-        err.contains("Moodle release: 4.3 (from the --into target's moodle_release or moodle_version)"),
+        err.contains(
+            "Moodle release: 4.3 (from the --into target's moodle_release or moodle_version)"
+        ),
         "{err}"
     );
 }

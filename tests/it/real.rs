@@ -16,7 +16,18 @@ const REWRITABLE: &[&str] = &[
 ];
 
 fn convert(input: &Path, output: &Path) -> std::process::Output {
-    run(&[
+    let mut o = convert_args(input, output);
+    o.push("--verify");
+    run(&o)
+}
+
+/// [`convert`] without `--verify` (the idempotence check compares bytes).
+fn convert_plain(input: &Path, output: &Path) -> std::process::Output {
+    run(&convert_args(input, output))
+}
+
+fn convert_args<'a>(input: &'a Path, output: &'a Path) -> Vec<&'a str> {
+    vec![
         "convert",
         input.to_str().unwrap(),
         "-o",
@@ -27,8 +38,7 @@ fn convert(input: &Path, output: &Path) -> std::process::Output {
         "Europe/Paris",
         "--from",
         FROM,
-        "--verify",
-    ])
+    ]
 }
 
 /// No untouched real backup fails `verify` (warnings are fine: restore skips or misreports, it does not fail).
@@ -68,80 +78,103 @@ fn real_backups_convert_cleanly() {
         return;
     };
     let tmp = tempdir();
-    let mut failures = Vec::new();
     let files = util::mbz_files(&dir);
     assert!(
         files.len() >= 30,
         "expected the real corpus, found {}",
         files.len()
     );
-    for input in files {
-        let name = input.file_name().unwrap().to_string_lossy().into_owned();
-        let out = tmp.path().join(&name);
-        let o = convert(&input, &out);
-        let err = String::from_utf8_lossy(&o.stderr).into_owned();
-        if !o.status.success() {
-            failures.push(format!("{name}: exit {:?}: {err}", o.status));
-            continue;
-        }
-        // `./`-prefixed archives (`tar -C dir .`): Moodle's extractor trims the prefix, and the output is written
-        // in Moodle's root layout.
-        let bare = |e: &util::Entry| {
-            let mut e = e.clone();
-            while let Some(p) = e.path.strip_prefix("./") {
-                e.path = p.to_owned();
-            }
-            e
-        };
-        let before: Vec<util::Entry> = entries(&input)
-            .iter()
-            .map(bare)
-            .filter(|e| !e.path.is_empty() && e.path != ".")
+    // Two workers, so this long test does not finish alone on one core after the others.
+    let failures: Vec<String> = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..2)
+            .map(|w| {
+                let (files, tmp) = (&files, tmp.path());
+                s.spawn(move || {
+                    files
+                        .iter()
+                        .skip(w)
+                        .step_by(2)
+                        .flat_map(|input| converts_cleanly(input, tmp))
+                        .collect::<Vec<_>>()
+                })
+            })
             .collect();
-        let after = entries(&out);
-        if after.iter().any(|e| e.path.starts_with("./")) {
-            failures.push(format!("{name}: `./` names in the output"));
+        workers
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
+    });
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// One real backup converted (with `--verify`) into `tmp`: what is wrong with it, if anything.
+fn converts_cleanly(input: &Path, tmp: &Path) -> Vec<String> {
+    let mut failures = Vec::new();
+    let name = input.file_name().unwrap().to_string_lossy().into_owned();
+    let out = tmp.join(&name);
+    let o = convert(input, &out);
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    if !o.status.success() {
+        failures.push(format!("{name}: exit {:?}: {err}", o.status));
+        return failures;
+    }
+    // `./`-prefixed archives (`tar -C dir .`): Moodle's extractor trims the prefix, and the output is written
+    // in Moodle's root layout.
+    let bare = |e: &util::Entry| {
+        let mut e = e.clone();
+        while let Some(p) = e.path.strip_prefix("./") {
+            e.path = p.to_owned();
         }
-        let names = |l: &[util::Entry]| {
-            l.iter()
-                .filter(|e| e.path != ".ARCHIVE_INDEX")
-                .map(|e| e.path.clone())
-                .collect::<Vec<_>>()
-        };
-        if names(&before) != names(&after) {
-            failures.push(format!("{name}: member list changed"));
+        e
+    };
+    let before: Vec<util::Entry> = entries(input)
+        .iter()
+        .map(bare)
+        .filter(|e| !e.path.is_empty() && e.path != ".")
+        .collect();
+    let after = entries(&out);
+    if after.iter().any(|e| e.path.starts_with("./")) {
+        failures.push(format!("{name}: `./` names in the output"));
+    }
+    let names = |l: &[util::Entry]| {
+        l.iter()
+            .filter(|e| e.path != ".ARCHIVE_INDEX")
+            .map(|e| e.path.clone())
+            .collect::<Vec<_>>()
+    };
+    if names(&before) != names(&after) {
+        failures.push(format!("{name}: member list changed"));
+    }
+    let after_by: std::collections::BTreeMap<_, _> =
+        after.iter().map(|e| (e.path.as_str(), e)).collect();
+    for b in &before {
+        if REWRITABLE.contains(&b.path.as_str()) {
+            return failures;
         }
-        let after_by: std::collections::BTreeMap<_, _> =
-            after.iter().map(|e| (e.path.as_str(), e)).collect();
-        for b in &before {
-            if REWRITABLE.contains(&b.path.as_str()) {
-                continue;
-            }
-            match after_by.get(b.path.as_str()) {
-                Some(a) if a.data == b.data => {}
-                _ => failures.push(format!("{name}: member {} changed", b.path)),
-            }
-        }
-        if std::fs::read(&input).unwrap()[..2] == [0x1f, 0x8b] {
-            for h in tar_headers(&out) {
-                if &h[257..265] != b"ustar\x0000" || matches!(h[156], b'x' | b'g' | b'L' | b'K') {
-                    failures.push(format!("{name}: non-ustar header in output"));
-                    break;
-                }
-            }
-            // A fresh index first, as Moodle's own backups have, whether or not the input had one.
-            if after[0].path != ".ARCHIVE_INDEX" {
-                failures.push(format!("{name}: no .ARCHIVE_INDEX first"));
-            }
-        }
-        // Converting again changes nothing.
-        let again = tmp.path().join(format!("again-{name}"));
-        let o2 = convert(&out, &again);
-        if !o2.status.success() || std::fs::read(&again).unwrap() != std::fs::read(&out).unwrap() {
-            failures.push(format!("{name}: second conversion is not identical"));
+        match after_by.get(b.path.as_str()) {
+            Some(a) if a.data == b.data => {}
+            _ => failures.push(format!("{name}: member {} changed", b.path)),
         }
     }
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    if std::fs::read(input).unwrap()[..2] == [0x1f, 0x8b] {
+        for h in tar_headers(&out) {
+            if &h[257..265] != b"ustar\x0000" || matches!(h[156], b'x' | b'g' | b'L' | b'K') {
+                failures.push(format!("{name}: non-ustar header in output"));
+                break;
+            }
+        }
+        // A fresh index first, as Moodle's own backups have, whether or not the input had one.
+        if after[0].path != ".ARCHIVE_INDEX" {
+            failures.push(format!("{name}: no .ARCHIVE_INDEX first"));
+        }
+    }
+    // Converting again changes nothing.
+    let again = tmp.join(format!("again-{name}"));
+    let o2 = convert_plain(&out, &again);
+    if !o2.status.success() || std::fs::read(&again).unwrap() != std::fs::read(&out).unwrap() {
+        failures.push(format!("{name}: second conversion is not identical"));
+    }
+    failures
 }
 
 #[test]

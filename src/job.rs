@@ -43,16 +43,6 @@ fn load_with_users(
     Ok((loaded, users))
 }
 
-/// The usernames of `input`'s `users.xml` by user id, for listings that name users (`users.xml` streamed; no
-/// other member held).
-///
-/// # Errors
-/// [`Error`] naming the archive and member.
-pub fn usernames(input: &Path, limits: &archive::Limits) -> Result<BTreeMap<i64, String>> {
-    let (_, users) = load_with_users(input, &[], limits)?;
-    Ok(users.into_iter().map(|(id, u)| (id, u.username)).collect())
-}
-
 /// Refuses an archive holding a member no Moodle backup holds (absolute, `..`, backslash, NUL, link, device):
 /// the tool writes nothing from it (no output, no plan).
 fn refuse_hostile(input: &Path, loaded: &Loaded) -> Result<()> {
@@ -181,6 +171,8 @@ pub struct Outcome<R> {
     pub verification: Option<Verification>,
     /// How the job was run, when the caller records it with the outcome.
     pub context: Option<Context>,
+    /// Usernames by user id from `users.xml`, when the job was asked for them (listings); not in the JSON.
+    pub usernames: BTreeMap<i64, String>,
 }
 
 /// What `convert` did to one archive.
@@ -261,6 +253,8 @@ pub struct Settings {
     pub verify: Verify,
     /// Recorded in the outcome (its JSON).
     pub context: Option<Context>,
+    /// Keep the usernames of `users.xml` in the outcome ([`Outcome::usernames`]), read in the same pass.
+    pub usernames: bool,
 }
 
 /// Converts `input` into `output` (`None`: a dry run) with the options `options` chooses for its course, then
@@ -274,7 +268,7 @@ pub fn convert(
     settings: &Settings,
     options: impl FnOnce(&Course) -> Result<rules::Options>,
 ) -> Result<ConvertOutcome> {
-    let outcome = convert_file_with(input, output, &settings.write, options)?;
+    let outcome = convert_file_named(input, output, &settings.write, settings.usernames, options)?;
     finish(outcome, input, output, settings)
 }
 
@@ -350,6 +344,7 @@ impl<R> Outcome<R> {
             report,
             verification: None,
             context: None,
+            usernames: BTreeMap::new(),
         };
         (loaded, replacements, outcome)
     }
@@ -380,10 +375,31 @@ pub fn convert_file_with(
     write: &archive::WriteOptions,
     options: impl FnOnce(&Course) -> Result<rules::Options>,
 ) -> Result<ConvertOutcome> {
+    convert_file_named(input, output, write, false, options)
+}
+
+/// [`convert_file_with`], keeping the usernames of `users.xml` in the outcome when `usernames` (streamed in the
+/// same pass; not held otherwise, so memory does not grow with the users).
+fn convert_file_named(
+    input: &Path,
+    output: Option<&Path>,
+    write: &archive::WriteOptions,
+    usernames: bool,
+    options: impl FnOnce(&Course) -> Result<rules::Options>,
+) -> Result<ConvertOutcome> {
     // The output is checked before anything is read; for a zip, the members the conversion cannot change are
     // copied while it runs.
     archive::produce_and_write(input, output, REWRITTEN, write, || {
-        let loaded = archive::load_limited(input, READ, &write.limits)?;
+        let (loaded, names) = if usernames {
+            let (loaded, users) = load_with_users(input, READ, &write.limits)?;
+            let names = users.into_iter().map(|(id, u)| (id, u.username)).collect();
+            (loaded, names)
+        } else {
+            (
+                archive::load_limited(input, READ, &write.limits)?,
+                BTreeMap::new(),
+            )
+        };
         refuse_hostile(input, &loaded)?;
         let info = info(input, &loaded)?;
         let course = Course::new(&info, &loaded);
@@ -401,9 +417,10 @@ pub fn convert_file_with(
             (GROUPS, conversion.groups),
         ];
         let report = conversion.report;
-        Ok(Outcome::of(
-            input, output, loaded, course, rewritten, report,
-        ))
+        let (loaded, replacements, mut outcome) =
+            Outcome::of(input, output, loaded, course, rewritten, report);
+        outcome.usernames = names;
+        Ok((loaded, replacements, outcome))
     })
 }
 

@@ -86,16 +86,20 @@ pub fn run(a: ConvertArgs, globals: Globals) -> Result<ExitCode> {
     } else {
         a.output.output.as_deref()
     };
-    let settings = super::job_settings(
-        super::write_options(a.output.level.level, super::interruptible(), globals),
-        a.output.verify.then_some(Verify::Report),
-        Some(Context {
-            timezone: tz.name().into(),
-            dry_run: a.output.dry_run,
-            until_iso: Some(time::format_iso(until.epoch, tz)),
-            now: None,
-        }),
-    );
+    let settings = job::Settings {
+        // `-v` lists users by username: users.xml is read in the same pass.
+        usernames: globals.verbose,
+        ..super::job_settings(
+            super::write_options(a.output.level.level, super::interruptible(), globals),
+            a.output.verify.then_some(Verify::Report),
+            Some(Context {
+                timezone: tz.name().into(),
+                dry_run: a.output.dry_run,
+                until_iso: Some(time::format_iso(until.epoch, tz)),
+                now: None,
+            }),
+        )
+    };
     let progress = super::progress::watch(
         &[a.input.as_path()]
             .into_iter()
@@ -131,19 +135,7 @@ pub fn run(a: ConvertArgs, globals: Globals) -> Result<ExitCode> {
     render::hint_flags(&mut outcome.report.warnings);
     render::convert_summary(&mut err, &outcome, tz)?;
     if globals.verbose {
-        // Usernames from the input's users.xml (a second read, only for this listing); ids alone when it fails.
-        let names = match job::usernames(&a.input, &globals.limits) {
-            Ok(names) => names,
-            Err(e) => {
-                writeln!(
-                    err,
-                    "warning: usernames not read ({}): users listed by id",
-                    super::hint::chain(&e)
-                )?;
-                std::collections::BTreeMap::new()
-            }
-        };
-        render::convert_users(&mut err, &outcome, &names, tz)?;
+        render::convert_users(&mut err, &outcome, tz)?;
     }
     let code = render::verify_result(&mut err, outcome.verification.as_ref(), output, tz)?;
     if a.output.json {

@@ -125,6 +125,7 @@ pub(crate) fn job_settings(
         require_change: false,
         verify: verify.unwrap_or_default(),
         context,
+        usernames: false,
     }
 }
 

@@ -573,12 +573,8 @@ pub fn renew_summary(w: &mut impl Write, o: &RenewOutcome, tz: Tz) -> io::Result
 
 /// Every converted user's resulting enrolment (--verbose): username (from `users.xml`; the id when the user is
 /// not there) and id, methods, roles, status, start and the last second of access, in the zone.
-pub fn convert_users(
-    w: &mut impl Write,
-    o: &ConvertOutcome,
-    names: &std::collections::BTreeMap<i64, String>,
-    tz: Tz,
-) -> io::Result<()> {
+pub fn convert_users(w: &mut impl Write, o: &ConvertOutcome, tz: Tz) -> io::Result<()> {
+    let names = &o.usernames;
     writeln!(
         w,
         "users (username, id, converted from, roles, status, start .. last second of access, manual enrolment):"

@@ -12,6 +12,16 @@ use serde_json::Value;
 
 use super::ApplyError;
 use crate::plan::form_encode;
+/// Whether a write whose answer was lost took effect, as read back ([`Client::call_checked`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Landed {
+    /// It did: not sent again.
+    Yes,
+    /// It did not, or sending it again changes nothing a user would notice: sent again.
+    No,
+    /// The read-back cannot tell, and sending it again could mail users again: stop.
+    Unknown,
+}
 
 /// A web-service token. Its `Debug` and `Display` never show it.
 #[derive(Clone)]
@@ -201,13 +211,14 @@ impl Client {
     /// # Errors
     /// [`ApplyError::Moodle`], [`ApplyError::Network`], [`ApplyError::Http`], [`ApplyError::NotJson`].
     pub fn call(&self, function: &str, params: &[(String, String)]) -> Result<Value, ApplyError> {
-        self.call_checked(function, params, &|| false)
+        self.call_checked(function, params, &|| Landed::No)
             .map(Option::unwrap_or_default)
     }
 
-    /// [`Client::call`] for a write: before each retry, `settled` is asked whether the call already took
-    /// effect (its answer lost on the way back); then it is not sent again (`Ok(None)`): a write sent twice
-    /// mails Moodle 4.4's course welcome message twice.
+    /// [`Client::call`] for a write: before each retry, `landed` reads back whether the call already took
+    /// effect (its answer lost on the way back). [`Landed::Yes`]: not sent again (`Ok(None)`); [`Landed::No`]:
+    /// sent again; [`Landed::Unknown`]: the error is returned, never sent again (a write sent twice mails
+    /// Moodle 4.4's course welcome message twice).
     ///
     /// # Errors
     /// As [`Client::call`].
@@ -215,7 +226,7 @@ impl Client {
         &self,
         function: &str,
         params: &[(String, String)],
-        settled: &dyn Fn() -> bool,
+        landed: &dyn Fn() -> Landed,
     ) -> Result<Option<Value>, ApplyError> {
         let mut pairs = vec![
             ("wstoken".to_owned(), self.token.0.clone()),
@@ -236,11 +247,27 @@ impl Client {
                         status: 500..=599, ..
                     }),
                 ) if !last => {
-                    let _ = e;
                     std::thread::sleep(wait);
                     wait *= 2;
-                    if settled() {
-                        return Ok(None);
+                    match landed() {
+                        Landed::Yes => return Ok(None),
+                        Landed::No => {}
+                        Landed::Unknown => {
+                            return Err(match e {
+                                ApplyError::Network {
+                                    function, detail, ..
+                                } => ApplyError::Network {
+                                    function,
+                                    detail: format!(
+                                        "{detail}; not sent again: the read-back cannot tell whether it was \
+                                         written, and a second call would mail the course welcome message \
+                                         again (check the participants, then run apply again)"
+                                    ),
+                                    tries,
+                                },
+                                other => other,
+                            });
+                        }
                     }
                 }
                 Err(ApplyError::Network {

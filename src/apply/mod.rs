@@ -22,7 +22,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-pub use client::{Client, ClientOptions, Token};
+pub use client::{Client, ClientOptions, Landed, Token};
 pub use live::{FUNCTIONS, SiteInfo};
 
 use crate::plan::{self, Call, CourseKey, CoursePlan, Enrolment, Member};
@@ -210,7 +210,11 @@ fn what_to_do(errorcode: &str) -> &'static str {
         "invalidrecord" | "invalidrecordunknown" => {
             "the function or the course does not exist on this site"
         }
-        "invalidparameter" => "Moodle refused a value (a group member must be enrolled first)",
+        "invalidparameter" => {
+            "Moodle refused a value: a group member must be enrolled first, or the site's max_input_vars is \
+             below the variables of one call (PHP drops the rest, and an enrolment cut short lacks a required \
+             field: nothing of the call was written); raise max_input_vars to at least 1000"
+        }
         "wsusercannotassign" => {
             "the token's user may not assign this role (Define roles > Allow role assignments)"
         }
@@ -357,12 +361,33 @@ pub fn apply(
         .collect();
     let mut users = Vec::new();
     let (mut send_enrol, mut send_members) = (Vec::new(), Vec::new());
+    // `--into`: the fresh backup shows the live manual enrolment already granting at least the promise.
+    let kept: BTreeSet<i64> = plan
+        .actions
+        .iter()
+        .filter(|a| a.into.as_ref().is_some_and(|o| o.kind == "kept"))
+        .map(|a| a.user.id)
+        .collect();
+    let mut not_suspended = Vec::new();
     for (uid, (es, ms)) in &by_user {
         let live = before.get(uid);
+        // Active now while the backup shows the user suspended: apply never suspends an access the live course
+        // grants (it may have been given since the backup was taken).
+        if live.is_some_and(|p| p.active) && !es.is_empty() && es.iter().all(|e| e.suspend != 0) {
+            not_suspended.push(names.get(uid).copied().unwrap_or_default().to_owned());
+            users.push(UserOutcome {
+                userid: *uid,
+                username: names.get(uid).copied().unwrap_or_default().to_owned(),
+                state: State::LeftOut,
+                enrolments: Vec::new(),
+                groups: Vec::new(),
+            });
+            continue;
+        }
         let enrol_done = live.is_some_and(|p| {
-            es.iter()
-                .all(|e| journal.enrolled.contains(e) && p.roles.contains(&e.roleid))
-                && (p.active || !es.iter().any(|e| active_at(e, opts.now)))
+            es.iter().all(|e| {
+                (journal.enrolled.contains(e) || kept.contains(uid)) && p.roles.contains(&e.roleid)
+            }) && (p.active || !es.iter().any(|e| active_at(e, opts.now)))
         });
         let need_members: Vec<Member> = ms
             .iter()
@@ -412,16 +437,23 @@ pub fn apply(
             }
         ));
     }
+    if !not_suspended.is_empty() {
+        warnings.push(format!(
+            "{} active in the live course now but suspended in the backup: not suspended (apply never takes away \
+             an access the live course grants; a fresh backup of the course, compared with the plan, shows the \
+             current state): {}",
+            if not_suspended.len() == 1 { "1 user is" } else { "users are" },
+            not_suspended.join(", ")
+        ));
+    }
     if welcome && site.version >= live::WELCOME_ON_EVERY_CALL && !send_enrol.is_empty() {
-        let n = send_enrol
-            .iter()
-            .map(|e| e.userid)
-            .collect::<BTreeSet<_>>()
-            .len();
+        // One mail per enrolment item: a user holding two roles gets two.
+        let n = send_enrol.len();
         warnings.push(format!(
             "the backup's manual method sends the course welcome message and this site ({}) mails it on every \
-             enrolment call: {n} users may get it (each at most once from this run); switch it off in the \
-             manual method first if they should not",
+             enrolment call: {n} enrolments will be sent, each mailing its user once (a user holding two roles \
+             gets it twice; no call is sent twice by this run); switch it off in the manual method first if \
+             they should not",
             site.release
         ));
     }
@@ -456,23 +488,44 @@ pub fn apply(
         }
     };
     for (i, call) in calls.iter().enumerate() {
-        // A lost answer is read back before the call is sent again: settled when every item shows now and could
-        // not show before (a user enrolled before cannot prove new dates: that call is sent again).
-        let settled = || {
-            live::participants(client, course.id).is_ok_and(|now| match call {
-                Call::Enrol(items) => items.iter().all(|e| {
-                    !before.contains_key(&e.userid)
-                        && now
-                            .get(&e.userid)
-                            .is_some_and(|p| p.roles.contains(&e.roleid))
-                }),
-                Call::AddMembers(items) => items.iter().all(|m| {
-                    now.get(&m.userid)
-                        .is_some_and(|p| p.groups.contains(&m.groupid))
-                }),
-            })
+        // A lost answer is read back before the call is sent again. Enrolments: landed when every item shows now
+        // and could not show before; not landed when none shows now. A user enrolled before cannot prove new
+        // dates: sending again is harmless where the welcome message is not mailed on every call, and is
+        // never done where it is (Moodle 4.4+ with the message on).
+        let mails_again = welcome && site.version >= live::WELCOME_ON_EVERY_CALL;
+        let landed = || {
+            let Ok(now) = live::participants(client, course.id) else {
+                return Landed::Unknown;
+            };
+            let shows = |e: &Enrolment| {
+                now.get(&e.userid)
+                    .is_some_and(|p| p.roles.contains(&e.roleid))
+            };
+            match call {
+                Call::Enrol(items) => {
+                    let new = items.iter().all(|e| !before.contains_key(&e.userid));
+                    if new && items.iter().all(shows) {
+                        Landed::Yes
+                    } else if !mails_again || (new && !items.iter().any(shows)) {
+                        Landed::No
+                    } else {
+                        Landed::Unknown
+                    }
+                }
+                // Adding a member twice changes nothing and mails nobody.
+                Call::AddMembers(items) => {
+                    if items.iter().all(|m| {
+                        now.get(&m.userid)
+                            .is_some_and(|p| p.groups.contains(&m.groupid))
+                    }) {
+                        Landed::Yes
+                    } else {
+                        Landed::No
+                    }
+                }
+            }
         };
-        let answer = match client.call_checked(call.function(), &call.params(), &settled) {
+        let answer = match client.call_checked(call.function(), &call.params(), &landed) {
             Ok(Some(_)) => "ok".to_owned(),
             Ok(None) => "ok (answer lost, confirmed by reading back)".to_owned(),
             // Committed before the mail failed (ws-responses.md §4): a warning once read back, never re-sent.
@@ -486,7 +539,6 @@ pub fn apply(
             }
             Err(e) => return Err(stop(i, e)),
         };
-        journal.record(call, &answer, crate::time::now_epoch())?;
         applied.calls += 1;
         // Read back after each enrolment batch: PHP may have cut it at max_input_vars, and a group member must
         // be enrolled first (add_group_members() refuses others).
@@ -516,6 +568,8 @@ pub fn apply(
                 return Err(stop(i + 1, truncated));
             }
         }
+        // Journalled once the batch is read back: only what Moodle shows it accepted.
+        journal.record(call, &answer, crate::time::now_epoch())?;
     }
     if total > 0 {
         read_back(client, course.id, &by_user, &groups, opts.now, &names)?;

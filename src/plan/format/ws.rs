@@ -96,13 +96,17 @@ impl Call {
         match self {
             Self::Enrol(items) => {
                 for (i, e) in items.iter().enumerate() {
+                    // The optional fields first, the required ones last: PHP keeps the first
+                    // `max_input_vars` variables, so an item cut short lacks a required field and Moodle
+                    // refuses the whole call (`invalidparameter`) before writing anything, instead of writing
+                    // the item with a missing start, end or suspend read as 0 (ws-responses.md §5).
                     for (field, value) in [
-                        ("roleid", e.roleid),
-                        ("userid", e.userid),
-                        ("courseid", e.courseid),
                         ("timestart", e.timestart),
                         ("timeend", e.timeend),
                         ("suspend", e.suspend),
+                        ("roleid", e.roleid),
+                        ("userid", e.userid),
+                        ("courseid", e.courseid),
                     ] {
                         out.push((format!("enrolments[{i}][{field}]"), value.to_string()));
                     }
@@ -260,7 +264,7 @@ mod tests {
         let sizes: Vec<usize> = calls.iter().map(|c| c.params().len() + FIXED_VARS).collect();
         assert_eq!(sizes, [999, 999, 9, 999, 5]);
         assert!(calls[0].body_without_token().starts_with(
-            "wsfunction=enrol_manual_enrol_users&moodlewsrestformat=json&enrolments%5B0%5D%5Broleid%5D=5&"
+            "wsfunction=enrol_manual_enrol_users&moodlewsrestformat=json&enrolments%5B0%5D%5Btimestart%5D=0&"
         ));
     }
 }

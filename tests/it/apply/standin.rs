@@ -311,7 +311,20 @@ fn handle(s: &mut Site, mut post: Map<String, Value>) -> Option<Value> {
                     "Manual enrolment plugin instance doesn't exist or is disabled for the course (id = {$a->courseid})",
                 ));
             }
-            for (_, e) in post["enrolments"].as_object().unwrap() {
+            // validate_parameters(): an item without a required field refuses the whole call, nothing written.
+            let items = post["enrolments"].as_object().unwrap();
+            if items.values().any(|e| {
+                ["roleid", "userid", "courseid"]
+                    .iter()
+                    .any(|f| e.get(*f).is_none())
+            }) {
+                return Some(exception(
+                    "invalid_parameter_exception",
+                    "invalidparameter",
+                    "Invalid parameter value detected",
+                ));
+            }
+            for (_, e) in items {
                 assert_eq!(int(e.get("courseid")), s.course_id);
                 // enrol_users(): a missing field is 0 (active, no dates), also for an existing enrolment.
                 let u = s.users.entry(int(e.get("userid"))).or_default();

@@ -126,8 +126,24 @@ impl std::fmt::Debug for Client {
 /// # Errors
 /// [`ApplyError::Url`], [`ApplyError::PlainHttp`].
 pub fn endpoint(url: &str, allow_http: bool) -> Result<String, ApplyError> {
+    // Shown without query, fragment or user info: a pasted `?wstoken=…` or `user:password@` never reaches the
+    // terminal or a report.
+    let shown = {
+        let cut = url.split(['?', '#']).next().unwrap_or_default();
+        match cut.split_once("://") {
+            Some((scheme, rest)) => {
+                let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+                match authority.rsplit_once('@') {
+                    Some((_, host)) if path.is_empty() => format!("{scheme}://…@{host}"),
+                    Some((_, host)) => format!("{scheme}://…@{host}/{path}"),
+                    None => cut.to_owned(),
+                }
+            }
+            None => cut.to_owned(),
+        }
+    };
     let bad = |why: &str| ApplyError::Url {
-        url: url.to_owned(),
+        url: shown.clone(),
         why: why.to_owned(),
     };
     let (scheme, rest) = url

@@ -100,3 +100,23 @@ fn a_lost_answer_that_cannot_be_told_is_not_sent_again_where_it_would_mail_again
         s.functions()
     );
 }
+
+#[test]
+fn a_secret_pasted_into_the_url_is_never_shown() {
+    for url in [
+        "https://m.example/webservice/rest/server.php?wstoken=SECRETinQUERY",
+        "https://bob:SECRETinUSERINFO@m.example/moodle",
+        "https://m.example/moodle#SECRETinFRAGMENT",
+    ] {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_mbz-enrol"))
+            .args(["apply", fixture().to_str().unwrap(), "--url", url])
+            .args(["--until", "2027-08-31", "--timezone", "Europe/Paris"])
+            .env("MBZ_MOODLE_TOKEN", super::TOKEN)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{text}");
+        assert!(text.contains("--url"), "{text}");
+        assert!(!text.contains("SECRET"), "{text}");
+    }
+}

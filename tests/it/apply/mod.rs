@@ -384,11 +384,9 @@ fn the_token_stays_off_the_wire_in_clear_and_off_the_command_line() {
     assert!(!String::from_utf8_lossy(&o.stderr).contains(TOKEN));
 }
 
-#[test]
-fn the_welcome_message_is_warned_about_before_sending_on_4_4_and_later() {
-    let dir = tempdir();
-    let input = dir.path().join("welcome.mbz");
-    // The backup's manual method sends the course welcome message (customint1 = 1).
+/// The fixture with its manual method sending the course welcome message (`customint1` 1), in `dir`.
+fn welcome_input(dir: &Path) -> PathBuf {
+    let input = dir.join("welcome.mbz");
     util::with_member(
         &fixture(),
         "course/enrolments.xml",
@@ -401,6 +399,13 @@ fn the_welcome_message_is_warned_about_before_sending_on_4_4_and_later() {
         },
         &input,
     );
+    input
+}
+
+#[test]
+fn the_welcome_message_is_warned_about_before_sending_on_4_4_and_later() {
+    let dir = tempdir();
+    let input = welcome_input(dir.path());
     let (site, promised) = site();
     let s = StandIn::start(Site {
         version: "2025041400",

@@ -3,7 +3,7 @@
 //! lost when the read-back cannot tell whether it was written (a second call would mail the users again).
 
 use super::standin::{Enrolled, Site, StandIn};
-use super::{apply_to, count, fixture, promise, site};
+use super::{apply_to, count, fixture, promise, site, welcome_input};
 use crate::util::{self, tempdir};
 
 #[test]
@@ -56,20 +56,7 @@ fn a_user_active_now_is_never_suspended_from_the_backup() {
 #[test]
 fn a_lost_answer_that_cannot_be_told_is_not_sent_again_where_it_would_mail_again() {
     let dir = tempdir();
-    let input = dir.path().join("welcome.mbz");
-    // The backup's manual method sends the course welcome message (customint1 = 1).
-    util::with_member(
-        &fixture(),
-        "course/enrolments.xml",
-        |x| {
-            x.replacen(
-                "<customint1>$@NULL@$</customint1>",
-                "<customint1>1</customint1>",
-                1,
-            )
-        },
-        &input,
-    );
+    let input = welcome_input(dir.path());
     let (site, promised) = site();
     // Every user is already a participant (through the sync): the read-back cannot prove new dates.
     let users = promised

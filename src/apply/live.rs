@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use super::ApplyError;
 use super::client::Client;
-use crate::plan::CourseKey;
+use crate::plan::{CourseKey, MAX_INPUT_VARS};
 
 /// The functions apply calls: the service must allow each.
 pub const FUNCTIONS: &[&str] = &[
@@ -193,4 +193,29 @@ pub fn participants(
         }
     }
     Ok(out)
+}
+
+/// Checks that the site keeps [`MAX_INPUT_VARS`] form variables per call: PHP drops the variables past its
+/// `max_input_vars` silently, and an enrolment call cut that way is accepted with some users missing, unseen by
+/// a read-back when they are participants already (through the sync). A read call of exactly that many
+/// variables, with its one required parameter (`courseid`) last, is refused (`invalidparameter`, measured on
+/// Moodle 4.3 with `max_input_vars` 500) when any is dropped.
+///
+/// # Errors
+/// [`ApplyError::InputVars`], or the call's errors.
+pub fn check_input_vars(client: &Client, course: i64) -> Result<(), ApplyError> {
+    // wstoken, wsfunction and moodlewsrestformat, then option pairs, then courseid.
+    let pairs = (MAX_INPUT_VARS - 3 - 1) / 2;
+    let mut params = Vec::with_capacity(pairs * 2 + 1);
+    for i in 0..pairs {
+        params.push((format!("options[{i}][name]"), "limitnumber".to_owned()));
+        params.push((format!("options[{i}][value]"), "1".to_owned()));
+    }
+    params.push(("courseid".to_owned(), course.to_string()));
+    match client.call("core_enrol_get_enrolled_users", &params) {
+        Err(ApplyError::Moodle { errorcode, .. }) if errorcode == "invalidparameter" => {
+            Err(ApplyError::InputVars)
+        }
+        other => other.map(|_| ()),
+    }
 }

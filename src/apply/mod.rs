@@ -163,6 +163,13 @@ pub enum ApplyError {
         /// The failure.
         source: Box<ApplyError>,
     },
+    /// The site keeps fewer form variables per call than the calls need.
+    #[error(
+        "the site's PHP max_input_vars is below 1,000: a read call of 1,000 form variables lost its last one \
+         (PHP drops the rest of a call silently, so enrolments would be lost without an error): raise \
+         max_input_vars to 1,000 or more (php.ini), then run again; nothing was sent"
+    )]
+    InputVars,
     /// A call Moodle accepted but applied only in part: PHP dropped the form variables past `max_input_vars`.
     #[error(
         "{function}: {missing} of the {sent} users sent are not enrolled although Moodle accepted the call: the \
@@ -335,6 +342,7 @@ pub fn apply(
         .to_owned();
     let journal_path = opts.journal_dir.join(journal::file_name(&host, course.id));
     let mut journal = journal::Journal::open(&journal_path)?;
+    live::check_input_vars(client, course.id)?;
     let groups = live::groups(client, course.id)?;
     let before = live::participants(client, course.id)?;
     let (enrolments, members, output) =

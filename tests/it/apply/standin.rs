@@ -265,6 +265,14 @@ fn handle(s: &mut Site, mut post: Map<String, Value>) -> Option<Value> {
             )
         }
         "core_enrol_get_enrolled_users" => {
+            // validate_parameters(): courseid is required (a probe cut by max_input_vars lacks it).
+            if post.get("courseid").is_none() {
+                return Some(exception(
+                    "invalid_parameter_exception",
+                    "invalidparameter",
+                    "Invalid parameter value detected",
+                ));
+            }
             if int(post.get("courseid")) != s.course_id {
                 return Some(exception(
                     "dml_missing_record_exception",

@@ -76,6 +76,8 @@ pub struct LiveCourse {
     pub shortname: String,
     /// Enabled enrolment methods (plugin names).
     pub methods: Vec<String>,
+    /// The course's group mode (`groupmode`: 0 none, 1 separate, 2 visible groups).
+    pub groupmode: i64,
 }
 
 /// The course whose `key` is `value`.
@@ -114,8 +116,12 @@ pub fn course(client: &Client, key: CourseKey, value: &str) -> Result<LiveCourse
                     .collect()
             })
             .unwrap_or_default(),
+        groupmode: c["groupmode"].as_i64().unwrap_or(0),
     })
 }
+
+/// Moodle's `SEPARATEGROUPS` (`lib/grouplib.php`).
+pub const SEPARATE_GROUPS: i64 = 1;
 
 /// The course's group ids.
 ///

@@ -101,6 +101,13 @@ pub enum ApplyError {
          External services > Functions)", .0.join(", ")
     )]
     MissingFunctions(Vec<String>),
+    /// A separate-groups course listed without participants: the token's role cannot see them.
+    #[error(
+        "the site lists nobody in this separate-groups course: the token's role needs \
+         moodle/site:accessallgroups (without it core_enrol_get_enrolled_users answers an empty list, and every \
+         user would be sent again as if new); add it and run again; nothing was sent"
+    )]
+    NoParticipantsSeen,
     /// No course, or several, for the key.
     #[error(
         "no single course has {field} `{value}` on the site ({found} found, or hidden from the token's user)"
@@ -345,6 +352,11 @@ pub fn apply(
     live::check_input_vars(client, course.id)?;
     let groups = live::groups(client, course.id)?;
     let before = live::participants(client, course.id)?;
+    // In a separate-groups course a role without moodle/site:accessallgroups sees nobody (ws-responses.md §6,
+    // measured on 4.3 and 5.0): an empty list there is not the course's state.
+    if before.is_empty() && course.groupmode == live::SEPARATE_GROUPS && !plan.actions.is_empty() {
+        return Err(ApplyError::NoParticipantsSeen);
+    }
     let (enrolments, members, output) =
         plan::ws_items(std::slice::from_ref(plan)).map_err(|_| ApplyError::NoCourseId)?;
     let mut warnings: Vec<String> = output.warnings.clone();

@@ -107,3 +107,18 @@ fn a_secret_pasted_into_the_url_is_never_shown() {
         assert!(!text.contains("SECRET"), "{text}");
     }
 }
+
+#[test]
+fn a_separate_groups_course_listed_empty_is_refused_before_any_write() {
+    // A role without moodle/site:accessallgroups: Moodle lists nobody in a separate-groups course.
+    let (site, _) = site();
+    let s = StandIn::start(Site {
+        groupmode: 1,
+        ..site
+    });
+    let dir = tempdir();
+    let (o, text, _) = apply_to(&fixture(), &s.url, dir.path(), &[]);
+    assert_eq!(o.status.code(), Some(1), "{text}");
+    assert!(text.contains("moodle/site:accessallgroups"), "{text}");
+    assert_eq!(count(&s, "enrol_manual_enrol_users"), 0);
+}

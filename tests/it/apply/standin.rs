@@ -48,6 +48,8 @@ pub struct Site {
     pub max_input_vars: Option<usize>,
     /// `version` and `release` of the site (empty: 4.3's).
     pub version: &'static str,
+    /// The course's group mode (1: separate groups).
+    pub groupmode: i64,
 }
 
 /// The functions of the service `ws_setup.php` makes.
@@ -239,7 +241,7 @@ fn handle(s: &mut Site, mut post: Map<String, Value>) -> Option<Value> {
             let courses: Vec<Value> = if hit {
                 vec![
                     json!({"id": s.course_id, "fullname": s.shortname, "shortname": s.shortname,
-                    "enrollmentmethods": s.methods, "visible": 1}),
+                    "enrollmentmethods": s.methods, "visible": 1, "groupmode": s.groupmode}),
                 ]
             } else {
                 Vec::new()

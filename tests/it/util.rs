@@ -248,13 +248,18 @@ pub fn with_member(src: &Path, member: &str, edit: impl Fn(&str) -> String, out:
     let mut members = raw_members(src);
     let m = members.iter_mut().find(|m| m.0 == member).unwrap();
     m.2 = edit(std::str::from_utf8(&m.2).unwrap()).into_bytes();
-    let index = index_for(&members);
+    write_indexed(out, &mut members);
+}
+
+/// Writes `members` as a tar.gz at `out`, their `.ARCHIVE_INDEX` (which must be there) made to match them.
+pub fn write_indexed(out: &Path, members: &mut [RawMember]) {
+    let index = index_for(members);
     members
         .iter_mut()
         .find(|m| m.0 == ".ARCHIVE_INDEX")
-        .unwrap()
+        .expect("an .ARCHIVE_INDEX member")
         .2 = index;
-    write_tgz(out, &members);
+    write_tgz(out, members);
 }
 
 /// Compares `text` with `tests/golden/NAME` (rewritten instead when MBZ_UPDATE_GOLDEN is set), after replacing the

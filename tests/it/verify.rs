@@ -3,7 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::util::{self, RawMember, index_for, raw_members, run, tempdir, write_tgz};
+use crate::util::{
+    self, RawMember, index_for, raw_members, run, tempdir, write_indexed, write_tgz,
+};
 
 fn fixture(name: &str) -> PathBuf {
     util::root().join("fixtures").join(name)
@@ -178,14 +180,8 @@ fn the_rebuilt_good_archive_passes() {
     // The generator itself must not break anything.
     let dir = tempdir();
     let mut members = raw_members(&fixture("coh_basic.mbz"));
-    let index = index_for(&members);
-    members
-        .iter_mut()
-        .find(|m| m.0 == ".ARCHIVE_INDEX")
-        .unwrap()
-        .2 = index;
     let path = dir.path().join("good.mbz");
-    write_tgz(&path, &members);
+    write_indexed(&path, &mut members);
     let (code, failed, _) = verify(&path, None);
     assert_eq!((code, failed), (0, vec![]));
 }
@@ -401,14 +397,8 @@ fn tampered(name: &str, check: &str, damage: impl FnOnce(&mut Vec<RawMember>)) {
     convert(&fixture("coh_basic.mbz"), &converted);
     let mut members = raw_members(&converted);
     damage(&mut members);
-    let index = index_for(&members);
-    members
-        .iter_mut()
-        .find(|m| m.0 == ".ARCHIVE_INDEX")
-        .unwrap()
-        .2 = index;
     let path = dir.path().join(format!("{name}.mbz"));
-    write_tgz(&path, &members);
+    write_indexed(&path, &mut members);
     let (code, failed, v) = verify(&path, Some(&fixture("coh_basic.mbz")));
     assert_eq!(code, 1, "{name}: {v:#}");
     assert!(
@@ -424,14 +414,8 @@ fn change_proof_catches_edits_inside_records() {
     let converted = dir.path().join("converted.mbz");
     convert(&fixture("coh_basic.mbz"), &converted);
     let mut members = raw_members(&converted);
-    let index = index_for(&members);
-    members
-        .iter_mut()
-        .find(|m| m.0 == ".ARCHIVE_INDEX")
-        .unwrap()
-        .2 = index;
     let rebuilt = dir.path().join("rebuilt.mbz");
-    write_tgz(&rebuilt, &members);
+    write_indexed(&rebuilt, &mut members);
     let (code, failed, _) = verify(&rebuilt, Some(&fixture("coh_basic.mbz")));
     assert_eq!((code, failed), (0, vec![]));
 

@@ -232,37 +232,42 @@ fn multi_course_plan_from_a_folder() {
 fn into_a_target_plans_only_changes_and_predicts_the_merge() {
     let dir = tempdir();
     let cb = fixture("coh_basic.mbz");
+    // The JSON plan of coh_basic compared with `target`.
+    let plan_into = |target: &Path| {
+        plan(
+            &[&cb],
+            &[
+                &["--format", "json", "--into", target.to_str().unwrap()],
+                UNTIL,
+            ]
+            .concat(),
+        )
+    };
+    // The course after a restore of coh_basic converted to end on `until`.
+    let converted = |name: &str, until: &str| {
+        let out = dir.path().join(name);
+        let o = run(&[
+            "convert",
+            cb.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+            "--until",
+            until,
+            "--timezone",
+            "Europe/Paris",
+        ]);
+        assert!(o.status.success());
+        out
+    };
     // Target = the live course as it is now: cohort users have no manual enrolment: all new.
-    let (code, err, text) = plan(
-        &[&cb],
-        &[&["--format", "json", "--into", cb.to_str().unwrap()], UNTIL].concat(),
-    );
+    let (code, err, text) = plan_into(&cb);
     assert_eq!(code, 0, "{err}");
     let v: serde_json::Value = serde_json::from_str(&text).unwrap();
     let actions = v["courses"][0]["actions"].as_array().unwrap();
     assert_eq!(actions.len(), 30);
     assert!(actions.iter().all(|a| a["into"]["kind"] == "new"));
     // Target = the course after a restore of a conversion ending later: nothing to do, nothing shortened.
-    let later = dir.path().join("later.mbz");
-    let o = run(&[
-        "convert",
-        cb.to_str().unwrap(),
-        "-o",
-        later.to_str().unwrap(),
-        "--until",
-        "2028-08-31",
-        "--timezone",
-        "Europe/Paris",
-    ]);
-    assert!(o.status.success());
-    let (code, err, text) = plan(
-        &[&cb],
-        &[
-            &["--format", "json", "--into", later.to_str().unwrap()],
-            UNTIL,
-        ]
-        .concat(),
-    );
+    let (code, err, text) = plan_into(&converted("later.mbz", "2028-08-31"));
     assert_eq!(code, 0, "{err}");
     let v: serde_json::Value = serde_json::from_str(&text).unwrap();
     assert_eq!(v["courses"][0]["actions"].as_array().unwrap().len(), 0);
@@ -270,26 +275,7 @@ fn into_a_target_plans_only_changes_and_predicts_the_merge() {
     // Target ending earlier: every student extended to the plan's end. A merge restore would not extend them:
     // Moodle's merge rule ignores a later end when the backup's start is not later (moodle-format.md §3.6), and
     // the prediction says so.
-    let earlier = dir.path().join("earlier.mbz");
-    let o = run(&[
-        "convert",
-        cb.to_str().unwrap(),
-        "-o",
-        earlier.to_str().unwrap(),
-        "--until",
-        "2026-12-31",
-        "--timezone",
-        "Europe/Paris",
-    ]);
-    assert!(o.status.success());
-    let (_, err, text) = plan(
-        &[&cb],
-        &[
-            &["--format", "json", "--into", earlier.to_str().unwrap()],
-            UNTIL,
-        ]
-        .concat(),
-    );
+    let (_, err, text) = plan_into(&converted("earlier.mbz", "2026-12-31"));
     let v: serde_json::Value = serde_json::from_str(&text).unwrap();
     let actions = v["courses"][0]["actions"].as_array().unwrap();
     assert_eq!(actions.len(), 30, "{err}");

@@ -39,13 +39,7 @@ pub(crate) fn write_archive(path: &Path, t: &Texts) {
             .unwrap_or_else(|| panic!("{member}"))
             .2 = text.as_bytes().to_vec();
     }
-    let index = index_for(&members);
-    members
-        .iter_mut()
-        .find(|m| m.0 == ".ARCHIVE_INDEX")
-        .expect("index")
-        .2 = index;
-    write_tgz(path, &members);
+    write_indexed(path, &mut members);
 }
 
 /// The four documents of an archive.

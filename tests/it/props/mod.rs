@@ -35,7 +35,7 @@ use proptest::prelude::*;
 use proptest::sample::{Index, select, subsequence};
 use proptest::test_runner::TestCaseError;
 
-use crate::util::{self, RawMember, index_for, raw_members, tempdir, write_tgz};
+use crate::util::{self, RawMember, raw_members, tempdir, write_indexed};
 
 /// A config with `cases` cases and no regression files.
 fn config(cases: u32) -> ProptestConfig {

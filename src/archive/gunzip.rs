@@ -8,7 +8,9 @@
 use std::io::{self, BufRead, Read};
 
 use flate2::Crc;
-use flate2::bufread::DeflateDecoder;
+use zlib_rs::{Inflate, InflateFlush, Status};
+
+use super::blockmap::{BlockMap, Recorder};
 
 /// Header flags (RFC 1952 §2.3.1).
 const FHCRC: u8 = 0x02;
@@ -18,14 +20,19 @@ const FCOMMENT: u8 = 0x10;
 
 /// A multi-member gzip decoder over a buffered reader.
 pub struct Gunzip<R: BufRead> {
-    inflate: DeflateDecoder<R>,
+    r: Counted<R>,
+    inflate: Inflate,
     state: State,
     crc: Crc,
+    /// Builds the block map of the first member, when asked for ([`Gunzip::mapping`]).
+    recorder: Option<Box<Recorder>>,
+    members: u32,
 }
 
 enum State {
     Header,
     Body,
+    Trailer,
     Done,
 }
 
@@ -33,9 +40,87 @@ impl<R: BufRead> Gunzip<R> {
     /// Decodes `r`, which must start with a gzip member.
     pub fn new(r: R) -> Self {
         Gunzip {
-            inflate: DeflateDecoder::new(r),
+            r: Counted { inner: r, n: 0 },
+            // Raw deflate, 32 KiB window: the gzip framing is read here.
+            inflate: Inflate::new(false, 15),
             state: State::Header,
             crc: Crc::new(),
+            recorder: None,
+            members: 0,
+        }
+    }
+
+    /// Like [`Gunzip::new`], also recording the block map of the (single) member, for the write to reuse the
+    /// compressed stream ([`Gunzip::block_map`]).
+    pub fn mapping(r: R) -> Self {
+        let mut g = Gunzip::new(r);
+        g.recorder = Some(Box::default());
+        g
+    }
+
+    /// The recorder, while a map is being built.
+    pub(super) fn recorder(&mut self) -> Option<&mut Recorder> {
+        self.recorder.as_deref_mut()
+    }
+
+    /// The block map, once the stream has been read to its end, when it was recorded and is whole.
+    pub fn block_map(&mut self) -> Option<BlockMap> {
+        self.recorder.take().and_then(|r| r.finish())
+    }
+
+    fn body(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let flush = if self.recorder.is_some() {
+            InflateFlush::Block
+        } else {
+            InflateFlush::NoFlush
+        };
+        loop {
+            let input = self.r.fill_buf()?;
+            if input.is_empty() {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "gzip stream ends early",
+                ));
+            }
+            let (in0, out0) = (self.inflate.total_in(), self.inflate.total_out());
+            let status = self
+                .inflate
+                .decompress(input, buf, flush)
+                .map_err(|_| invalid("corrupt deflate stream"))?;
+            let used = (self.inflate.total_in() - in0) as usize;
+            let produced = (self.inflate.total_out() - out0) as usize;
+            let left = input.len() - used;
+            self.r.consume(used);
+            if produced > 0 {
+                self.crc.update(&buf[..produced]);
+                if let Some(rec) = &mut self.recorder {
+                    rec.output(&buf[..produced]);
+                }
+            }
+            match status {
+                Status::StreamEnd => {
+                    if let Some(rec) = &mut self.recorder {
+                        rec.end(self.inflate.total_in());
+                    }
+                    self.state = State::Trailer;
+                    return Ok(produced);
+                }
+                // Stopped with input left and room left: a block boundary (zlib's Z_BLOCK). A stop that also
+                // used the last input byte or filled the buffer is not taken for one (a boundary missed there
+                // only joins two blocks).
+                Status::Ok if left > 0 && produced < buf.len() => {
+                    if let Some(rec) = &mut self.recorder {
+                        rec.boundary(self.inflate.total_in());
+                    }
+                }
+                _ => {}
+            }
+            if produced > 0 {
+                return Ok(produced);
+            }
+            if used == 0 && left > 0 && !matches!(status, Status::Ok) {
+                return Err(invalid("corrupt deflate stream"));
+            }
         }
     }
 }
@@ -49,28 +134,35 @@ impl<R: BufRead> Read for Gunzip<R> {
             match self.state {
                 State::Done => return Ok(0),
                 State::Header => {
-                    header(self.inflate.get_mut())?;
-                    self.inflate.reset_data();
+                    header(&mut self.r)?;
+                    self.members += 1;
+                    if self.members == 1 {
+                        if let Some(rec) = &mut self.recorder {
+                            **rec = Recorder::new(self.r.n);
+                        }
+                    } else if let Some(rec) = &mut self.recorder {
+                        rec.another_member();
+                    }
+                    self.inflate.reset(false);
                     self.crc.reset();
                     self.state = State::Body;
                 }
                 State::Body => {
-                    // 0 bytes: the deflate stream ended, or its input did (the trailer read then fails).
-                    let n = self.inflate.read(buf)?;
+                    let n = self.body(buf)?;
                     if n > 0 {
-                        self.crc.update(&buf[..n]);
                         return Ok(n);
                     }
-                    let r = self.inflate.get_mut();
+                }
+                State::Trailer => {
                     let mut trailer = [0u8; 8];
-                    r.read_exact(&mut trailer)?;
+                    self.r.read_exact(&mut trailer)?;
                     let (crc, len) = (le32(&trailer[..4]), le32(&trailer[4..]));
                     if crc != self.crc.sum() || len != self.crc.amount() {
                         return Err(invalid(
                             "corrupt gzip stream: its CRC or length does not match the data",
                         ));
                     }
-                    self.state = if r.fill_buf()?.is_empty() {
+                    self.state = if self.r.fill_buf()?.is_empty() {
                         State::Done
                     } else {
                         State::Header
@@ -78,6 +170,30 @@ impl<R: BufRead> Read for Gunzip<R> {
                 }
             }
         }
+    }
+}
+
+/// A buffered reader counting the bytes consumed (where the deflate data starts in the file).
+struct Counted<R> {
+    inner: R,
+    n: u64,
+}
+
+impl<R: BufRead> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.n += n as u64;
+        Ok(n)
+    }
+}
+
+impl<R: BufRead> BufRead for Counted<R> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        self.inner.fill_buf()
+    }
+    fn consume(&mut self, amt: usize) {
+        self.n += amt as u64;
+        self.inner.consume(amt);
     }
 }
 

@@ -93,14 +93,20 @@ fn compress(level: u32, data: &[u8], dict: &[u8], last: bool, out: &mut Vec<u8>)
 
 /// [`compress`] for an archive of one block (most users-only backups): a fresh compressor, whose zeroed window
 /// needs no scrub; the bytes are the same as a scrubbed one's (a test checks).
-fn compress_once(level: u32, data: &[u8], dict: &[u8], out: &mut Vec<u8>) -> io::Result<()> {
+fn compress_once(
+    level: u32,
+    data: &[u8],
+    dict: &[u8],
+    last: bool,
+    out: &mut Vec<u8>,
+) -> io::Result<()> {
     let level = if level > 0 && incompressible(data) {
         0
     } else {
         level
     };
     let mut c = Compress::new(Compression::new(level), false);
-    deflate_with(&mut c, data, dict, true, out)
+    deflate_with(&mut c, data, dict, last, out)
 }
 
 /// Blocks handed to the workers and not yet written: three per worker keeps two cores busy, and at most 16 (about
@@ -121,7 +127,11 @@ pub struct ParGz<W: Write> {
     /// The last `WINDOW` bytes of the previous block.
     tail: Vec<u8>,
     crc: Crc,
+    /// Whether the gzip header is written (or, for [`ParGz::raw`], not to be).
     header: bool,
+    /// [`ParGz::raw`]: no gzip framing; `Some(true)` when the stream's final block is written here.
+    raw: Option<bool>,
+    written: u64,
     pool: Option<Pool>,
     next_seq: u64,
     next_write: u64,
@@ -143,6 +153,8 @@ impl<W: Write> ParGz<W> {
             tail: Vec::new(),
             crc: Crc::new(),
             header: false,
+            raw: None,
+            written: 0,
             pool: None,
             next_seq: 0,
             next_write: 0,
@@ -150,6 +162,19 @@ impl<W: Write> ParGz<W> {
             in_flight: 0,
             free: Vec::new(),
         }
+    }
+
+    /// A stretch of raw deflate blocks, no gzip framing, primed with `dict` (the 32 KiB of output before it):
+    /// the rewritten parts of a tar.gz whose untouched parts are copied compressed (`splice.rs`). It ends
+    /// on a byte boundary (sync flush), or with the stream's final block when `last`. [`ParGz::finish_raw`]
+    /// returns its CRC-32 and length.
+    pub fn raw(inner: W, level: u32, threads: usize, dict: &[u8], last: bool) -> Self {
+        let mut gz = ParGz::new(inner, level, threads);
+        gz.header = true;
+        gz.raw = Some(last);
+        gz.tail
+            .extend_from_slice(&dict[dict.len().saturating_sub(WINDOW)..]);
+        gz
     }
 
     fn write_header(&mut self) -> io::Result<()> {
@@ -183,8 +208,10 @@ impl<W: Write> ParGz<W> {
         self.tail
             .extend_from_slice(&data[data.len().saturating_sub(WINDOW)..]);
         let mut out = self.free.pop().unwrap_or_default();
-        if last && self.pool.is_none() {
-            compress_once(self.level, &data, &dict, &mut out)?;
+        // The end of a raw stretch is the stream's end only when the caller says so.
+        let (final_submit, last) = (last, last && self.raw.unwrap_or(true));
+        if final_submit && self.pool.is_none() {
+            compress_once(self.level, &data, &dict, last, &mut out)?;
             self.inner.write_all(&out)?;
             self.next_seq += 1;
             self.next_write += 1;
@@ -239,6 +266,27 @@ impl<W: Write> ParGz<W> {
     /// # Errors
     /// Write errors.
     pub fn finish(mut self) -> io::Result<W> {
+        self.drain()?;
+        let (sum, amount) = (self.crc.sum(), self.crc.amount());
+        self.inner.write_all(&sum.to_le_bytes())?;
+        self.inner.write_all(&amount.to_le_bytes())?;
+        self.inner.flush()?;
+        // Dropping a writer without `finish` closes the job channel: the workers end on their own.
+        Ok(self.inner)
+    }
+
+    /// Ends a [`ParGz::raw`] stretch: the inner writer (not flushed), and the CRC-32 and length of the data.
+    ///
+    /// # Errors
+    /// Write errors.
+    pub fn finish_raw(mut self) -> io::Result<(W, u32, u64)> {
+        self.drain()?;
+        let (sum, len) = (self.crc.sum(), self.written);
+        Ok((self.inner, sum, len))
+    }
+
+    /// Compresses what is left and writes every block.
+    fn drain(&mut self) -> io::Result<()> {
         self.submit(true)?;
         while self.in_flight > 0 {
             self.collect_one()?;
@@ -249,18 +297,14 @@ impl<W: Write> ParGz<W> {
                 let _ = w.join();
             }
         }
-        let (sum, amount) = (self.crc.sum(), self.crc.amount());
-        self.inner.write_all(&sum.to_le_bytes())?;
-        self.inner.write_all(&amount.to_le_bytes())?;
-        self.inner.flush()?;
-        // Dropping a writer without `finish` closes the job channel: the workers end on their own.
-        Ok(self.inner)
+        Ok(())
     }
 }
 
 impl<W: Write> Write for ParGz<W> {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
         self.crc.update(data);
+        self.written += data.len() as u64;
         let mut rest = data;
         while !rest.is_empty() {
             let take = (BLOCK - self.current.len()).min(rest.len());

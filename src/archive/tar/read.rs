@@ -23,6 +23,15 @@ pub struct Reader<R: Read> {
     /// Zero-block bytes skipped so far, and how many may be.
     zeros: u64,
     max_zeros: u64,
+    /// Bytes read from `inner` so far.
+    pos: u64,
+    /// The current member's record: where its first block starts, how many header blocks it has (extension
+    /// records and zero blocks before it included) and its last header block as read.
+    record_start: u64,
+    record_blocks: u32,
+    header: [u8; BLOCK],
+    /// Some padding after a member's data was not zeros.
+    dirty_padding: bool,
 }
 
 impl<R: Read> Reader<R> {
@@ -37,6 +46,11 @@ impl<R: Read> Reader<R> {
             done: false,
             zeros: 0,
             max_zeros: u64::MAX,
+            pos: 0,
+            record_start: 0,
+            record_blocks: 0,
+            header: [0; BLOCK],
+            dirty_padding: false,
         }
     }
 
@@ -67,6 +81,7 @@ impl<R: Read> Reader<R> {
     /// Skips `n` bytes; an early end is a truncation of the member named by `at`.
     fn skip(&mut self, n: u64, at: impl FnOnce(&Self) -> String) -> Result<(), TarError> {
         let skipped = io::copy(&mut (&mut self.inner).take(n), &mut io::sink())?;
+        self.pos += skipped;
         if skipped < n {
             return Err(TarError::Truncated {
                 at: at(self),
@@ -93,6 +108,7 @@ impl<R: Read> Reader<R> {
         })?;
         let mut data = vec![0; len];
         let got = read_full(&mut self.inner, &mut data)?;
+        self.pos += got as u64;
         if got < len {
             return Err(TarError::Truncated {
                 at: self.after(),
@@ -119,15 +135,39 @@ impl<R: Read> Reader<R> {
             return Ok(None);
         }
         let rest = self.remaining.saturating_add(self.padding);
-        self.skip(rest, Self::this)?;
+        let skipped = io::copy(&mut (&mut self.inner).take(self.remaining), &mut io::sink())?;
+        self.pos += skipped;
+        if skipped < self.remaining {
+            return Err(TarError::Truncated {
+                at: self.this(),
+                expected: rest - skipped,
+            });
+        }
+        // The padding is read, not skipped: less than a block, and whether it is zeros tells whether the record
+        // is as a strict writer writes it.
+        let pad = usize::try_from(self.padding).unwrap_or(BLOCK).min(BLOCK);
+        let mut zeros = [0u8; BLOCK];
+        let got = read_full(&mut self.inner, &mut zeros[..pad])?;
+        self.pos += got as u64;
+        if got < pad {
+            return Err(TarError::Truncated {
+                at: self.this(),
+                expected: rest - self.remaining - got as u64,
+            });
+        }
+        self.dirty_padding |= zeros[..pad].iter().any(|&b| b != 0);
         self.remaining = 0;
         self.padding = 0;
+        self.record_start = self.pos;
+        self.record_blocks = 0;
 
         let mut overrides = Overrides::default();
         let mut pending = false;
         loop {
             let mut block = [0u8; BLOCK];
             let got = read_full(&mut self.inner, &mut block)?;
+            self.pos += got as u64;
+            self.record_blocks += 1;
             if got == 0 {
                 if pending {
                     return Err(TarError::Truncated {
@@ -213,6 +253,7 @@ impl<R: Read> Reader<R> {
                     self.remaining = member.size;
                     self.padding = padding(member.size);
                     self.current = Some(member.path.clone());
+                    self.header = block;
                     return Ok(Some(member));
                 }
             }
@@ -232,6 +273,30 @@ impl<R: Read> Reader<R> {
     pub fn into_inner(self) -> R {
         self.inner
     }
+
+    /// The inner stream.
+    pub fn get_mut(&mut self) -> &mut R {
+        &mut self.inner
+    }
+
+    /// Bytes read from the inner stream so far.
+    pub fn position(&self) -> u64 {
+        self.pos
+    }
+
+    /// The member [`Reader::next_member`] returned last: where its record starts in the stream, and its header
+    /// block as read when that is the record's only block (no extension record, no zero block before it).
+    pub fn record(&self) -> (u64, Option<&[u8; BLOCK]>) {
+        (
+            self.record_start,
+            (self.record_blocks == 1).then_some(&self.header),
+        )
+    }
+
+    /// Whether some member's padding held other bytes than zeros.
+    pub fn dirty_padding(&self) -> bool {
+        self.dirty_padding
+    }
 }
 
 /// The remaining data of a [`Reader`]'s current member.
@@ -248,6 +313,7 @@ impl<R: Read> Read for Data<'_, R> {
         // Bounded by buf.len(), so the conversion back to usize is lossless.
         let max = reader.remaining.min(buf.len() as u64) as usize;
         let n = reader.inner.read(&mut buf[..max])?;
+        reader.pos += n as u64;
         if n == 0 {
             return Err(io::Error::new(
                 io::ErrorKind::UnexpectedEof,

@@ -11,14 +11,18 @@
 //! - tar.gz: POSIX ustar headers only, original order, names, modes and mtimes, and a freshly computed
 //!   `.ARCHIVE_INDEX` always first, whether or not the input had one, `./` prefixes trimmed as Moodle's
 //!   extractor trims them (moodle-format.md §1.2–§1.3); gzip header mtime 0, so the same input gives the same
-//!   bytes.
+//!   bytes. A large tar.gz is inflated once: the first pass records where the input's deflate blocks start
+//!   (`blockmap.rs`), and the write copies the input's compressed blocks wherever the output's bytes are the
+//!   input's (`splice.rs`), compressing only around the changes.
 //! - zip: untouched members are raw-copied (no recompression), rewritten ones deflated.
 
+mod blockmap;
 mod error;
 pub mod gunzip;
 mod kept;
 pub mod output;
 pub mod pgzip;
+mod splice;
 pub mod tar;
 mod tgz;
 mod zip;

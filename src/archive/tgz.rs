@@ -5,7 +5,9 @@ use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::path::Path;
 
+use super::blockmap::{BlockMap, Recorder};
 use super::gunzip::Gunzip;
+use super::splice::{self, Change};
 
 use super::kept::KeptList;
 use super::output::Atomic;
@@ -25,6 +27,55 @@ pub(super) struct Listed {
     pub(super) dotted: bool,
     /// A small tar.gz's inflated tar stream, kept for the second pass.
     pub(super) tar: Option<Vec<u8>>,
+    /// What the write needs to copy the input's compressed bytes where the output is the same (a large
+    /// archive whose every record is as the ustar writer writes it).
+    pub(super) splice: Option<Box<Spliceable>>,
+}
+
+/// A large tar.gz's block map and where its records are, from the first pass.
+#[derive(Debug, Clone)]
+pub(super) struct Spliceable {
+    map: BlockMap,
+    /// Where each kept member's record starts in the tar stream, in the order of [`Listed::members`].
+    starts: Vec<u64>,
+    /// The input's index record: where it starts and its bytes (header, data, padding).
+    index: Option<(u64, Vec<u8>)>,
+    /// The members the rules may rewrite (those held), whole, for their new headers.
+    held: BTreeMap<String, tar::Member>,
+    /// Where the end-of-archive marker starts.
+    end: u64,
+    /// The input file's length and modification time when it was read: the copy is from the same file.
+    stamp: (u64, Option<std::time::SystemTime>),
+}
+
+/// The first pass's hold on the inflate, for [`Spliceable`]: `&[u8]` (a small archive in memory) has none.
+pub(super) trait Capture {
+    fn recorder(&mut self) -> Option<&mut Recorder> {
+        None
+    }
+    fn block_map(&mut self) -> Option<BlockMap> {
+        None
+    }
+}
+
+impl Capture for &[u8] {}
+
+impl<R: io::BufRead> Capture for Gunzip<R> {
+    fn recorder(&mut self) -> Option<&mut Recorder> {
+        Gunzip::recorder(self)
+    }
+    fn block_map(&mut self) -> Option<BlockMap> {
+        Gunzip::block_map(self)
+    }
+}
+
+/// The first pass's record of where things are, while the input stays spliceable.
+struct Walk {
+    starts: Vec<u64>,
+    index: Option<(u64, Vec<u8>)>,
+    held: BTreeMap<String, tar::Member>,
+    /// Where the next record must start.
+    next: u64,
 }
 
 /// I/O buffer size: under glibc's 128 KiB mmap threshold, so buffers are reused across the archives of a batch.
@@ -43,6 +94,21 @@ pub(super) fn open(path: &Path) -> Result<tar::Reader<Gunzip<BufReader<File>>>> 
     Ok(tar::Reader::new(Gunzip::new(BufReader::with_capacity(
         BUF, f,
     ))))
+}
+
+/// [`open`], recording the block map for the write to copy the compressed stream.
+pub(super) fn open_mapping(path: &Path) -> Result<tar::Reader<Gunzip<BufReader<File>>>> {
+    let f = File::open(path).map_err(|source| Error::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Ok(tar::Reader::new(Gunzip::mapping(BufReader::with_capacity(
+        BUF, f,
+    ))))
+}
+
+fn stamp(path: &Path) -> (u64, Option<std::time::SystemTime>) {
+    std::fs::metadata(path).map_or((0, None), |m| (m.len(), m.modified().ok()))
 }
 
 /// A small archive's whole tar stream, inflated once (a batch of small courses then pays one decompression
@@ -165,7 +231,7 @@ pub(super) fn load<E: From<Error>>(
         }
         None => load_from(
             path,
-            open(path)?.max_zero_bytes(limits.max_total),
+            open_mapping(path)?.max_zero_bytes(limits.max_total),
             wanted,
             limits,
             each,
@@ -173,7 +239,7 @@ pub(super) fn load<E: From<Error>>(
     }
 }
 
-pub(super) fn load_from<R: Read, E: From<Error>>(
+pub(super) fn load_from<R: Read + Capture, E: From<Error>>(
     path: &Path,
     mut reader: tar::Reader<R>,
     wanted: &Wanted,
@@ -186,8 +252,27 @@ pub(super) fn load_from<R: Read, E: From<Error>>(
     let mut total: u64 = 0;
     let mut last: Option<String> = None;
     let mut dotted = false;
+    let stamp = stamp(path);
+    let mut walk = reader.get_mut().recorder().map(|rec| {
+        // A new index is always written first: the input from its start may be rewritten.
+        rec.want_after(0);
+        Walk {
+            starts: Vec::new(),
+            index: None,
+            held: BTreeMap::new(),
+            next: 0,
+        }
+    });
     while let Some(m) = next(&mut reader, path, last.as_deref(), &mut dotted)? {
         let name = m.path_lossy();
+        if let Some(w) = &mut walk
+            && !walked(w, &mut reader, &m, wanted.held(&name))
+        {
+            walk = None;
+            if let Some(rec) = reader.get_mut().recorder() {
+                rec.give_up();
+            }
+        }
         total = total.saturating_add(m.size);
         limits.check_total(path, &name, total)?;
         last = Some(name.clone());
@@ -200,6 +285,23 @@ pub(super) fn load_from<R: Read, E: From<Error>>(
                 .into());
             }
             has_index = true;
+            if let Some(w) = &mut walk {
+                let (start, _) = reader.record();
+                let mut record = tar::ustar_header(&m).map(Vec::from).unwrap_or_default();
+                let read = (&mut reader.data())
+                    .take(64 << 20)
+                    .read_to_end(&mut record)
+                    .map_err(|e| read_err(path, format!("member `{name}`"), TarError::from(e)))?;
+                if read as u64 == m.size {
+                    record.resize(record.len() + tar_padding(m.size), 0);
+                    w.index = Some((start, record));
+                } else {
+                    walk = None;
+                    if let Some(rec) = reader.get_mut().recorder() {
+                        rec.give_up();
+                    }
+                }
+            }
             continue;
         }
         if m.kind == Kind::File && wanted.streamed(&name) {
@@ -222,7 +324,26 @@ pub(super) fn load_from<R: Read, E: From<Error>>(
             .into());
         }
     }
-    drain(path, reader)?;
+    let end = walk.as_ref().map(|w| w.next);
+    if let (Some(end), Some(rec)) = (end, reader.get_mut().recorder()) {
+        rec.want_before(end);
+    }
+    let dirty = reader.dirty_padding();
+    let mut reader = reader;
+    let drained = drain_keep(path, &mut reader);
+    drained?;
+    let map = reader.get_mut().block_map();
+    let splice = match (walk, map) {
+        (Some(w), Some(map)) if !dirty && !dotted => Some(Box::new(Spliceable {
+            map,
+            starts: w.starts,
+            index: w.index,
+            held: w.held,
+            end: w.next,
+            stamp,
+        })),
+        _ => None,
+    };
     // Duplicate names, found by sorting borrowed paths (no second copy of every name).
     members.shrink_to_fit();
     let mut names: Vec<&[u8]> = members.iter().map(|(p, _)| p).collect();
@@ -242,8 +363,53 @@ pub(super) fn load_from<R: Read, E: From<Error>>(
             has_index,
             dotted,
             tar: None,
+            splice,
         }),
     })
+}
+
+/// Notes where member `m`'s record is; `false` when it is not as the ustar writer would write it (the input's
+/// compressed bytes are then not reused). Asks for the bytes around the members the rules may rewrite.
+fn walked<R: Read + Capture>(
+    w: &mut Walk,
+    reader: &mut tar::Reader<R>,
+    m: &tar::Member,
+    held: bool,
+) -> bool {
+    let (start, header) = reader.record();
+    let same = header.is_some_and(|h| tar::ustar_header(m).is_ok_and(|ours| ours == *h));
+    if !same || start != w.next {
+        return false;
+    }
+    let end = start + 512 + m.size + tar_padding(m.size) as u64;
+    w.next = end;
+    if m.path != ARCHIVE_INDEX {
+        w.starts.push(start);
+    }
+    if held || m.path == ARCHIVE_INDEX {
+        if held {
+            w.held.insert(m.path_lossy(), m.clone());
+        }
+        if let Some(rec) = reader.get_mut().recorder() {
+            rec.want_before(start);
+            rec.want_after(end);
+        }
+    }
+    true
+}
+
+fn tar_padding(size: u64) -> usize {
+    ((512 - size % 512) % 512) as usize
+}
+
+/// [`drain`] keeping the reader, for its block map.
+fn drain_keep<R: Read>(path: &Path, reader: &mut tar::Reader<R>) -> Result<()> {
+    io::copy(reader.get_mut(), &mut io::sink()).map_err(|source| Error::Gzip {
+        path: path.to_path_buf(),
+        at: "after the last member".into(),
+        source,
+    })?;
+    Ok(())
 }
 
 pub(super) fn write(
@@ -254,6 +420,15 @@ pub(super) fn write(
     opts: &super::WriteOptions,
 ) -> Result<()> {
     let cancel = &opts.cancel;
+    if let Some(sp) = &loaded.splice {
+        // At the default level the input's compressed bytes are kept where the output is the same; any other
+        // level asks for the whole archive at that level.
+        if opts.level == super::WriteOptions::default().level
+            && write_spliced(input, loaded, sp, replacements, atomic, opts)?
+        {
+            return Ok(());
+        }
+    }
     let file = atomic.handle()?;
     let mut gz = ParGz::new(
         BufWriter::with_capacity(BUF, file),
@@ -306,6 +481,116 @@ pub(super) fn write(
     let mut buf = gz.finish().map_err(|e| atomic.write_error(e))?;
     buf.flush().map_err(|e| atomic.write_error(e))?;
     Ok(())
+}
+
+/// The output as changes to the input's tar stream, copying the input's compressed bytes between them
+/// ([`splice`]). `false` (nothing written) when they cannot be reused; the caller then writes the usual way.
+fn write_spliced(
+    input: &Path,
+    loaded: &Listed,
+    sp: &Spliceable,
+    replacements: &BTreeMap<String, Vec<u8>>,
+    atomic: &mut Atomic,
+    opts: &super::WriteOptions,
+) -> Result<bool> {
+    if stamp(input) != sp.stamp || sp.starts.len() != loaded.members.len() {
+        return Ok(false);
+    }
+    let index = tar::index_of(loaded.members.iter().map(|(path, m)| {
+        let size = replacements
+            .get(&*String::from_utf8_lossy(path))
+            .map_or(m.size, |new| new.len() as u64);
+        (path, m.kind, size, m.mtime)
+    }));
+    let index_header = tar::index_member(index.len() as u64);
+    let Ok(index_header) = tar::ustar_header(&index_header) else {
+        return Ok(false);
+    };
+    let pad = |n: usize| -> std::borrow::Cow<'static, [u8]> {
+        std::borrow::Cow::Borrowed(&[0u8; 512][..tar_padding(n as u64)])
+    };
+    let mut changes: Vec<Change<'_>> = Vec::new();
+    let new_index = [&index_header[..], &index[..]].concat();
+    let same_index = sp.index.as_ref().is_some_and(|(at, old)| {
+        *at == 0
+            && old.len() == new_index.len() + tar_padding(index.len() as u64)
+            && old.starts_with(&new_index)
+    });
+    if !same_index {
+        let del = match &sp.index {
+            Some((0, old)) => old.len() as u64,
+            _ => 0,
+        };
+        changes.push(Change {
+            at: 0,
+            del,
+            new: vec![new_index.into(), pad(index.len())],
+        });
+        if let Some((at, old)) = sp.index.as_ref().filter(|(at, _)| *at != 0) {
+            changes.push(Change {
+                at: *at,
+                del: old.len() as u64,
+                new: Vec::new(),
+            });
+        }
+    }
+    for (name, new) in replacements {
+        let Some(member) = sp.held.get(name) else {
+            return Ok(false);
+        };
+        let Some(i) = loaded
+            .members
+            .iter()
+            .position(|(p, _)| p == member.path.as_slice())
+        else {
+            return Ok(false);
+        };
+        let mut header = member.clone();
+        header.size = new.len() as u64;
+        let Ok(header) = tar::ustar_header(&header) else {
+            return Ok(false);
+        };
+        changes.push(Change {
+            at: sp.starts[i],
+            del: 512 + member.size + tar_padding(member.size) as u64,
+            new: vec![
+                header.to_vec().into(),
+                new.as_slice().into(),
+                pad(new.len()),
+            ],
+        });
+    }
+    let total = sp.map.total();
+    if total.checked_sub(sp.end) != Some(1024) {
+        changes.push(Change {
+            at: sp.end,
+            del: total.saturating_sub(sp.end),
+            new: vec![std::borrow::Cow::Borrowed(&[0u8; 1024][..])],
+        });
+    }
+    changes.sort_by_key(|c| (c.at, c.del));
+    let read_err = |source| Error::Read {
+        path: input.to_path_buf(),
+        source,
+    };
+    let Some(plan) = splice::plan(input, &sp.map, &changes).map_err(read_err)? else {
+        return Ok(false);
+    };
+    opts.cancel.check()?;
+    let file = atomic.handle()?;
+    let mut out = BufWriter::with_capacity(BUF, file);
+    splice::write(
+        input,
+        &sp.map,
+        &changes,
+        &plan,
+        &mut out,
+        opts.level,
+        opts.threads,
+    )
+    .map_err(|e| atomic.write_error(e))?;
+    out.flush().map_err(|e| atomic.write_error(e))?;
+    Ok(true)
 }
 
 /// The second pass: every member of `reader` to `writer`, `replacements` in place of theirs.

@@ -11,6 +11,7 @@ mod props;
 mod real;
 mod renew;
 mod rules;
+mod splice;
 mod util;
 mod verify;
 mod verify_origin;

@@ -103,6 +103,11 @@ impl Recorder {
         }
     }
 
+    /// The deflate data starts at this offset of the file (after the gzip header).
+    pub fn deflate_at(&mut self, at: u64) {
+        self.map.deflate_at = at;
+    }
+
     /// Output bytes, in order.
     pub fn output(&mut self, bytes: &[u8]) {
         if !self.ok {
@@ -169,6 +174,11 @@ impl Recorder {
         let mut i = 0;
         while i < self.pending.len() {
             let y = self.pending[i];
+            if y > u && !self.ended {
+                // Not produced yet.
+                i += 1;
+                continue;
+            }
             if y > u || y < self.hist_at {
                 // Past the stream's end (the member it followed was cut short) or no longer held.
                 self.give_up();

@@ -54,7 +54,8 @@ impl<R: BufRead> Gunzip<R> {
     /// compressed stream ([`Gunzip::block_map`]).
     pub fn mapping(r: R) -> Self {
         let mut g = Gunzip::new(r);
-        g.recorder = Some(Box::default());
+        // Recording from the start: captures may be asked for before the header is read.
+        g.recorder = Some(Box::new(Recorder::new(0)));
         g
     }
 
@@ -138,7 +139,7 @@ impl<R: BufRead> Read for Gunzip<R> {
                     self.members += 1;
                     if self.members == 1 {
                         if let Some(rec) = &mut self.recorder {
-                            **rec = Recorder::new(self.r.n);
+                            rec.deflate_at(self.r.n);
                         }
                     } else if let Some(rec) = &mut self.recorder {
                         rec.another_member();

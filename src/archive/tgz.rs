@@ -342,7 +342,14 @@ pub(super) fn load_from<R: Read + Capture, E: From<Error>>(
             end: w.next,
             stamp,
         })),
-        _ => None,
+        (w, m) => {
+            eprintln!(
+                "SPLICE none: walk {} map {} dirty {dirty} dotted {dotted}",
+                w.is_some(),
+                m.is_some()
+            );
+            None
+        }
     };
     // Duplicate names, found by sorting borrowed paths (no second copy of every name).
     members.shrink_to_fit();
@@ -494,7 +501,10 @@ fn write_spliced(
     opts: &super::WriteOptions,
 ) -> Result<bool> {
     if stamp(input) != sp.stamp || sp.starts.len() != loaded.members.len() {
-        return Ok(false);
+        {
+            eprintln!("SPLICE fallback at line {}", line!());
+            return Ok(false);
+        }
     }
     let index = tar::index_of(loaded.members.iter().map(|(path, m)| {
         let size = replacements
@@ -504,7 +514,10 @@ fn write_spliced(
     }));
     let index_header = tar::index_member(index.len() as u64);
     let Ok(index_header) = tar::ustar_header(&index_header) else {
-        return Ok(false);
+        {
+            eprintln!("SPLICE fallback at line {}", line!());
+            return Ok(false);
+        }
     };
     let pad = |n: usize| -> std::borrow::Cow<'static, [u8]> {
         std::borrow::Cow::Borrowed(&[0u8; 512][..tar_padding(n as u64)])
@@ -536,19 +549,28 @@ fn write_spliced(
     }
     for (name, new) in replacements {
         let Some(member) = sp.held.get(name) else {
-            return Ok(false);
+            {
+                eprintln!("SPLICE fallback at line {}", line!());
+                return Ok(false);
+            }
         };
         let Some(i) = loaded
             .members
             .iter()
             .position(|(p, _)| p == member.path.as_slice())
         else {
-            return Ok(false);
+            {
+                eprintln!("SPLICE fallback at line {}", line!());
+                return Ok(false);
+            }
         };
         let mut header = member.clone();
         header.size = new.len() as u64;
         let Ok(header) = tar::ustar_header(&header) else {
-            return Ok(false);
+            {
+                eprintln!("SPLICE fallback at line {}", line!());
+                return Ok(false);
+            }
         };
         changes.push(Change {
             at: sp.starts[i],
@@ -574,7 +596,10 @@ fn write_spliced(
         source,
     };
     let Some(plan) = splice::plan(input, &sp.map, &changes).map_err(read_err)? else {
-        return Ok(false);
+        {
+            eprintln!("SPLICE fallback at line {}", line!());
+            return Ok(false);
+        }
     };
     opts.cancel.check()?;
     let file = atomic.handle()?;

@@ -185,3 +185,20 @@ fn a_failing_conversion_leaves_nothing() {
         .collect();
     assert_eq!(left, ["in.zip"]);
 }
+
+/// The copier's priority is lowered on its own thread only.
+#[cfg(target_os = "linux")]
+#[test]
+fn only_the_copier_thread_is_put_behind_the_rules() {
+    use rustix::process::getpriority_process;
+    use rustix::thread::gettid;
+    let before = getpriority_process(Some(gettid())).unwrap();
+    let copier = std::thread::spawn(|| {
+        super::write::behind_the_rules();
+        getpriority_process(Some(gettid())).unwrap()
+    })
+    .join()
+    .unwrap();
+    assert_eq!(copier, 19);
+    assert_eq!(getpriority_process(Some(gettid())).unwrap(), before);
+}

@@ -80,7 +80,10 @@ pub(in crate::archive) fn write_overlapped<T, E: From<Error>>(
     let copy_head = || Raw::copying(input, &plan, &atomic, &head, &opts.cancel, &stop);
     let produced = std::thread::scope(|scope| -> Result<T, E> {
         let copier = std::thread::Builder::new()
-            .spawn_scoped(scope, copy_head)
+            .spawn_scoped(scope, || {
+                behind_the_rules();
+                copy_head()
+            })
             .ok();
         // The copy stops early when `produce` fails or panics (the guard is dropped), not only on success.
         let guard = StopOnDrop(&stop);
@@ -111,6 +114,24 @@ pub(in crate::archive) fn write_overlapped<T, E: From<Error>>(
     opts.cancel.check()?;
     atomic.commit()?;
     Ok(produced)
+}
+
+/// Gives the calling thread (the copier of [`write_overlapped`]) the lowest priority (nice 19), so that the kernel
+/// copy runs on the CPU time `produce`'s threads leave idle instead of taking a share of their cores: on two
+/// cores, the rules' two parsing threads and the copier would otherwise split two cores three ways, and the rules
+/// (reading, parsing and rewriting the XML, then compressing it) are what the output waits for. The copy still
+/// gets a whole core while the rules run on one, and all of the machine once they are done.
+///
+/// The nice value is per thread on Linux (`setpriority` on the thread id), and with autogroups or CPU cgroups
+/// (the process's session or service; the default of most distributions) it weighs only against the threads of
+/// the same group: it orders this conversion's own work rather than handing the copy's CPU to other programs.
+/// The thread ends with the copy. Elsewhere (where the nice value is the whole process's) nothing is changed.
+pub(super) fn behind_the_rules() {
+    #[cfg(target_os = "linux")]
+    {
+        // Best effort: a refusal (a seccomp filter, say) only leaves the copy at the usual priority.
+        let _ = rustix::process::setpriority_process(Some(rustix::thread::gettid()), 19);
+    }
 }
 
 /// Sets its flag when dropped.

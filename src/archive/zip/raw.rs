@@ -13,9 +13,9 @@ use super::write::{Deflated, deflate};
 use crate::archive::output::Atomic;
 use crate::archive::{Error, Result};
 
-/// Bytes copied per kernel call, between two looks at the cancel, stop and hand-over flags (a few milliseconds
-/// of copying in memory).
-pub(super) const COPY_CHUNK: u64 = 4 << 20;
+/// Bytes copied per kernel call, between two looks at the cancel, stop and hand-over flags (about a millisecond
+/// of copying in memory: what a hand-over may wait for).
+pub(super) const COPY_CHUNK: u64 = 1 << 20;
 
 /// Where a copy of a list of entries is: the next run of records to copy, and whether it was begun (its central
 /// records written and the input's position inside it).

@@ -70,7 +70,7 @@ pub(in crate::archive) fn prepare(input: &Path, output: &Path) -> Option<Prepare
 ///
 /// The copier runs behind `produce` (see [`behind_the_rules`]): on the CPU time `produce`'s threads leave idle.
 /// Once `produce` has returned, what is left of the copy is handed over to this thread, at the usual priority,
-/// while the replacements are compressed on others.
+/// and goes on while the replacements are compressed on others.
 pub(in crate::archive) fn write_overlapped<T, E: From<Error>>(
     input: &Path,
     prepared: Prepared,
@@ -108,7 +108,8 @@ pub(in crate::archive) fn write_overlapped<T, E: From<Error>>(
             .into());
         }
         std::thread::scope(|inner| {
-            let pending = deflate_all(&replacements, &plan, opts, Some(inner));
+            // The copier stops at the end of its chunk, before the compression threads start: they would
+            // otherwise keep it (at its low priority) from reaching the end of the chunk while this thread waits.
             hand_over.store(true, Ordering::Relaxed);
             let (mut raw, mut cursor) = match copier {
                 Some(h) => h.join().unwrap_or_else(|_| {
@@ -117,6 +118,7 @@ pub(in crate::archive) fn write_overlapped<T, E: From<Error>>(
                 // No thread (the system refuses one): the copy runs below.
                 None => (Raw::new(input, &plan, &atomic)?, Cursor::default()),
             };
+            let pending = deflate_all(&replacements, &plan, opts, Some(inner));
             let never = AtomicBool::new(false);
             raw.copy_until(&head, &mut cursor, &opts.cancel, &stop, &never)?;
             raw.finish(&tail, &replacements, pending, opts)

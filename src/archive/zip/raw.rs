@@ -13,17 +13,8 @@ use super::write::{Deflated, deflate};
 use crate::archive::output::Atomic;
 use crate::archive::{Error, Result};
 
-/// Bytes copied per kernel call, between two looks at the cancel, stop and hand-over flags (about a millisecond
-/// of copying in memory: what a hand-over may wait for).
-pub(super) const COPY_CHUNK: u64 = 1 << 20;
-
-/// Where a copy of a list of entries is: the next run of records to copy, and whether it was begun (its central
-/// records written and the input's position inside it).
-#[derive(Debug, Default, Clone, Copy)]
-pub(super) struct Cursor {
-    next: usize,
-    in_run: bool,
-}
+/// Bytes copied per kernel call, between two looks at the cancel and stop flags.
+pub(super) const COPY_CHUNK: u64 = 16 << 20;
 
 /// The byte copier's output: records written so far and their central records, offsets updated.
 pub(super) struct Raw<'a> {
@@ -105,26 +96,9 @@ impl<'a> Raw<'a> {
         cancel: &crate::archive::Cancel,
         stop: &AtomicBool,
     ) -> Result<()> {
-        let never = AtomicBool::new(false);
-        self.copy_until(entries, &mut Cursor::default(), cancel, stop, &never)?;
-        Ok(())
-    }
-
-    /// [`Raw::copy`] from `cursor` on, stopping between two chunks once `hand_over` is set (`Ok(false)`, with
-    /// `cursor` where to go on from, on whichever thread) or at the end (`Ok(true)`). Each call copies at least
-    /// one chunk when any is left.
-    pub(super) fn copy_until(
-        &mut self,
-        entries: &[usize],
-        cursor: &mut Cursor,
-        cancel: &crate::archive::Cancel,
-        stop: &AtomicBool,
-        hand_over: &AtomicBool,
-    ) -> Result<bool> {
         let plan = self.plan;
-        let mut moved = false;
-        while cursor.next < entries.len() {
-            let k = cursor.next;
+        let mut k = 0;
+        while k < entries.len() {
             // The longest run of records that follow each other in the input.
             let first = &plan.entries[entries[k]];
             let mut run = k + 1;
@@ -133,30 +107,22 @@ impl<'a> Raw<'a> {
             {
                 run += 1;
             }
-            let last = &plan.entries[entries[run - 1]];
-            if !cursor.in_run {
-                for &i in &entries[k..run] {
-                    let r = &plan.entries[i];
-                    let offset = u32::try_from(self.pos + (r.start - first.start))
-                        .map_err(|_| self.too_big())?;
-                    let mut record = r.central.clone();
-                    record[42..46].copy_from_slice(&offset.to_le_bytes());
-                    self.central[i] = Some(record);
-                }
-                self.seek_to(first.start)?;
-                cursor.in_run = true;
+            for &i in &entries[k..run] {
+                let r = &plan.entries[i];
+                let offset = u32::try_from(self.pos + (r.start - first.start))
+                    .map_err(|_| self.too_big())?;
+                let mut record = r.central.clone();
+                record[42..46].copy_from_slice(&offset.to_le_bytes());
+                self.central[i] = Some(record);
             }
-            // The input's position is in this run (at its start, or where a hand-over left it).
-            let mut left = last.end - self.at;
+            let last = &plan.entries[entries[run - 1]];
+            self.seek_to(first.start)?;
+            let mut left = last.end - first.start;
             while left > 0 {
                 cancel.check()?;
                 if stop.load(Ordering::Relaxed) {
                     return Err(Error::Cancelled);
                 }
-                if moved && hand_over.load(Ordering::Relaxed) {
-                    return Ok(false);
-                }
-                moved = true;
                 let want = left.min(COPY_CHUNK);
                 let copied = io::copy(&mut (&mut self.src).take(want), &mut self.out)
                     .map_err(|err| self.atomic.write_error(err))?;
@@ -171,10 +137,9 @@ impl<'a> Raw<'a> {
                 }
                 left -= want;
             }
-            cursor.next = run;
-            cursor.in_run = false;
+            k = run;
         }
-        Ok(true)
+        Ok(())
     }
 
     /// Writes entry `i` with `new` as its content (deflated to `data` with `crc`): the original local header's

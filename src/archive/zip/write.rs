@@ -12,7 +12,7 @@ use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, ZipArchive, ZipWriter};
 
 use super::plan::{RawPlan, raw_plan};
-use super::raw::{Cursor, Raw};
+use super::raw::Raw;
 use super::{name_of, open, zip_err};
 use crate::archive::output::Atomic;
 use crate::archive::{Error, Result};
@@ -67,10 +67,6 @@ pub(in crate::archive) fn prepare(input: &Path, output: &Path) -> Option<Prepare
 /// [`write`] with the records of all but the `last` members copied on another thread while `produce` reads the
 /// archive and computes the replacements (which must be among `last`). The output's bytes are those of
 /// [`write`]. Whatever `produce` returns first wins: its error, or the copy's, or the write's.
-///
-/// The copier runs behind `produce` (see [`behind_the_rules`]): on the CPU time `produce`'s threads leave idle.
-/// Once `produce` has returned, what is left of the copy is handed over to this thread, at the usual priority,
-/// and goes on while the replacements are compressed on others.
 pub(in crate::archive) fn write_overlapped<T, E: From<Error>>(
     input: &Path,
     prepared: Prepared,
@@ -80,19 +76,11 @@ pub(in crate::archive) fn write_overlapped<T, E: From<Error>>(
 ) -> Result<T, E> {
     let Prepared { plan, atomic } = prepared;
     let (head, tail) = plan.split(|name| last.contains(&name));
-    let (stop, hand_over) = (AtomicBool::new(false), AtomicBool::new(false));
-    let copy_head = || -> Result<(Raw<'_>, Cursor)> {
-        let mut raw = Raw::new(input, &plan, &atomic)?;
-        let mut cursor = Cursor::default();
-        raw.copy_until(&head, &mut cursor, &opts.cancel, &stop, &hand_over)?;
-        Ok((raw, cursor))
-    };
+    let stop = AtomicBool::new(false);
+    let copy_head = || Raw::copying(input, &plan, &atomic, &head, &opts.cancel, &stop);
     let produced = std::thread::scope(|scope| -> Result<T, E> {
         let copier = std::thread::Builder::new()
-            .spawn_scoped(scope, || {
-                behind_the_rules();
-                copy_head()
-            })
+            .spawn_scoped(scope, copy_head)
             .ok();
         // The copy stops early when `produce` fails or panics (the guard is dropped), not only on success.
         let guard = StopOnDrop(&stop);
@@ -108,19 +96,14 @@ pub(in crate::archive) fn write_overlapped<T, E: From<Error>>(
             .into());
         }
         std::thread::scope(|inner| {
-            // The copier stops at the end of its chunk, before the compression threads start: they would
-            // otherwise keep it (at its low priority) from reaching the end of the chunk while this thread waits.
-            hand_over.store(true, Ordering::Relaxed);
-            let (mut raw, mut cursor) = match copier {
+            let pending = deflate_all(&replacements, &plan, opts, Some(inner));
+            let raw = match copier {
                 Some(h) => h.join().unwrap_or_else(|_| {
                     Err(atomic.write_error(io::Error::other("copy thread failed")))
                 })?,
-                // No thread (the system refuses one): the copy runs below.
-                None => (Raw::new(input, &plan, &atomic)?, Cursor::default()),
+                // No thread (the system refuses one): the copy runs now.
+                None => copy_head()?,
             };
-            let pending = deflate_all(&replacements, &plan, opts, Some(inner));
-            let never = AtomicBool::new(false);
-            raw.copy_until(&head, &mut cursor, &opts.cancel, &stop, &never)?;
             raw.finish(&tail, &replacements, pending, opts)
         })?;
         Ok(value)
@@ -128,26 +111,6 @@ pub(in crate::archive) fn write_overlapped<T, E: From<Error>>(
     opts.cancel.check()?;
     atomic.commit()?;
     Ok(produced)
-}
-
-/// Gives the calling thread (the copier of [`write_overlapped`]) the lowest priority (nice 19), so that the kernel
-/// copy runs on the CPU time `produce`'s threads leave idle instead of taking a share of their cores: on two
-/// cores, the rules' two parsing threads and the copier would otherwise split two cores three ways, and the rules
-/// (reading, parsing and rewriting the XML) are what the output waits for. The copy still gets a whole core
-/// while the rules run on one; whatever is left of it when they are done is handed over to a thread at the usual
-/// priority (so a copier starved by a busy machine never holds the output back for long).
-///
-/// The nice value is per thread on Linux (`setpriority` on the thread id), and with autogroups or CPU cgroups
-/// (the process's session or service; the default of most distributions) it weighs only against the threads of
-/// the same group: it orders this conversion's own work rather than handing the copy's CPU to other programs.
-/// The thread ends with its part of the copy. Elsewhere (where the nice value is the whole process's) nothing is
-/// changed.
-pub(super) fn behind_the_rules() {
-    #[cfg(target_os = "linux")]
-    {
-        // Best effort: a refusal (a seccomp filter, say) only leaves the copy at the usual priority.
-        let _ = rustix::process::setpriority_process(Some(rustix::thread::gettid()), 19);
-    }
 }
 
 /// Sets its flag when dropped.

@@ -1,16 +1,12 @@
 //! zip reading and rewriting: untouched members are raw-copied (same compressed bytes and CRC), rewritten
 //! members are deflated with the original's timestamp and permissions.
 //!
-//! - [`load`](load()): the member list and the wanted members, through the zip crate's reader unless `held`
-//!   reads them;
-//! - `held`: the wanted members of plain records (stored or deflated) read straight from the file, the large
-//!   ones side by side;
+//! - [`load`](load()): the member list and the wanted members, through the zip crate's reader;
 //! - `plan`: the central directory read as bytes, for the byte copier;
 //! - `raw`: the byte copier (records copied as they are, offsets rewritten in the central directory);
 //! - `write`: the output, sequential or overlapped with the caller's work, and the zip crate's writer for
 //!   layouts the byte copier leaves alone (ZIP64).
 
-mod held;
 mod load;
 mod local;
 mod plan;

@@ -324,20 +324,17 @@ pub(super) fn load_from<R: Read + Capture, E: From<Error>>(
     let splice = match (walk, map) {
         (Some(w), Some(map)) if !dirty && !dotted => Some(Box::new(Spliceable {
             map,
-            starts: w.starts,
+            starts: {
+                let mut starts = w.starts;
+                starts.shrink_to_fit();
+                starts
+            },
             index: w.index,
             held: w.held,
             end: w.next,
             stamp,
         })),
-        (w, m) => {
-            eprintln!(
-                "SPLICE none: walk {} map {} dirty {dirty} dotted {dotted}",
-                w.is_some(),
-                m.is_some()
-            );
-            None
-        }
+        _ => None,
     };
     // Duplicate names, found by sorting borrowed paths (no second copy of every name).
     members.shrink_to_fit();
@@ -489,10 +486,7 @@ fn write_spliced(
     opts: &super::WriteOptions,
 ) -> Result<bool> {
     if stamp(input) != sp.stamp || sp.starts.len() != loaded.members.len() {
-        {
-            eprintln!("SPLICE fallback at line {}", line!());
-            return Ok(false);
-        }
+        return Ok(false);
     }
     let index = tar::index_of(loaded.members.iter().map(|(path, m)| {
         let size = replacements
@@ -502,17 +496,14 @@ fn write_spliced(
     }));
     let index_header = tar::index_member(index.len() as u64);
     let Ok(index_header) = tar::ustar_header(&index_header) else {
-        {
-            eprintln!("SPLICE fallback at line {}", line!());
-            return Ok(false);
-        }
+        return Ok(false);
     };
     let pad = |n: usize| -> std::borrow::Cow<'static, [u8]> {
         std::borrow::Cow::Borrowed(&[0u8; 512][..tar_padding(n as u64)])
     };
     let mut changes: Vec<Change<'_>> = Vec::new();
-    let new_index = [&index_header[..], &index[..]].concat();
-    let padded = new_index.len() as u64 + tar_padding(index.len() as u64) as u64;
+    let new_index = [&index_header[..], &index[..]];
+    let padded = (512 + index.len() + tar_padding(index.len() as u64)) as u64;
     let same_index = match sp.index {
         Some((0, len)) if len == padded => {
             starts_with(input, &new_index).map_err(|source| Error::Read {
@@ -530,7 +521,7 @@ fn write_spliced(
         changes.push(Change {
             at: 0,
             del,
-            new: vec![new_index.into(), pad(index.len())],
+            new: vec![index_header[..].into(), index[..].into(), pad(index.len())],
         });
         if let Some((at, len)) = sp.index.filter(|(at, _)| *at != 0) {
             changes.push(Change {
@@ -542,28 +533,19 @@ fn write_spliced(
     }
     for (name, new) in replacements {
         let Some(member) = sp.held.get(name) else {
-            {
-                eprintln!("SPLICE fallback at line {}", line!());
-                return Ok(false);
-            }
+            return Ok(false);
         };
         let Some(i) = loaded
             .members
             .iter()
             .position(|(p, _)| p == member.path.as_slice())
         else {
-            {
-                eprintln!("SPLICE fallback at line {}", line!());
-                return Ok(false);
-            }
+            return Ok(false);
         };
         let mut header = member.clone();
         header.size = new.len() as u64;
         let Ok(header) = tar::ustar_header(&header) else {
-            {
-                eprintln!("SPLICE fallback at line {}", line!());
-                return Ok(false);
-            }
+            return Ok(false);
         };
         changes.push(Change {
             at: sp.starts[i],
@@ -589,10 +571,7 @@ fn write_spliced(
         source,
     };
     let Some(plan) = splice::plan(input, &sp.map, &changes).map_err(read_err)? else {
-        {
-            eprintln!("SPLICE fallback at line {}", line!());
-            return Ok(false);
-        }
+        return Ok(false);
     };
     opts.cancel.check()?;
     let file = atomic.handle()?;
@@ -612,21 +591,23 @@ fn write_spliced(
 }
 
 /// Whether the input's tar stream starts with `bytes` (its index record, read again: a few milliseconds).
-fn starts_with(input: &Path, bytes: &[u8]) -> io::Result<bool> {
+fn starts_with(input: &Path, parts: &[&[u8]]) -> io::Result<bool> {
     let mut gz = Gunzip::new(BufReader::with_capacity(BUF, File::open(input)?));
     let mut buf = vec![0u8; BUF];
-    let mut at = 0;
-    while at < bytes.len() {
-        let n = (bytes.len() - at).min(buf.len());
-        match gz.read_exact(&mut buf[..n]) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(false),
-            Err(e) => return Err(e),
+    for bytes in parts {
+        let mut at = 0;
+        while at < bytes.len() {
+            let n = (bytes.len() - at).min(buf.len());
+            match gz.read_exact(&mut buf[..n]) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(false),
+                Err(e) => return Err(e),
+            }
+            if buf[..n] != bytes[at..at + n] {
+                return Ok(false);
+            }
+            at += n;
         }
-        if buf[..n] != bytes[at..at + n] {
-            return Ok(false);
-        }
-        at += n;
     }
     Ok(true)
 }

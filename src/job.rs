@@ -591,8 +591,8 @@ pub fn plan_for_apply(
     );
     plan.release = info.release();
     let mut sync_groups: BTreeMap<(String, String), usize> = BTreeMap::new();
-    for u in &conversion.report.users {
-        for c in &u.cannot {
+    for u in conversion.report.users.iter() {
+        for c in u.cannot {
             if let crate::enrol::restore::Limit::GroupOwnedBySync { group, component } = c {
                 *sync_groups
                     .entry((group.clone(), component.clone()))

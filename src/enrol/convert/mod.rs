@@ -24,6 +24,7 @@ mod holder;
 mod read;
 mod retype;
 mod roles;
+mod rows;
 mod users;
 
 use serde::Serialize;
@@ -31,10 +32,11 @@ use serde::Serialize;
 pub use super::error::EnrolError;
 pub use super::members::Docs;
 use super::members::{COURSE_ROLES, ENROLMENTS};
-use super::model::{self, MANUAL, Values};
+use super::model::{self, MANUAL};
 pub use super::restore::{Limit, LiveCourse, Outcomes, Target as RestoreTarget};
 use super::warning::{Setting, Warning};
 use crate::xml;
+pub use rows::{UserOutcome, Users, UsersIter};
 
 /// What to convert and how to stamp.
 #[derive(Debug, Clone, Default)]
@@ -117,7 +119,7 @@ pub struct Report {
     /// Totals over users (a user converted from two methods counts once).
     pub totals: Totals,
     /// Every converted user's result.
-    pub users: Vec<UserOutcome>,
+    pub users: Users,
     /// `course/roles.xml` assignments turned into manual ones.
     pub role_assignments_rewritten: usize,
     /// Assignments removed as exact duplicates of a manual one.
@@ -149,15 +151,11 @@ impl Report {
         if limits.is_empty() {
             return;
         }
-        let at: std::collections::HashMap<i64, usize> = self
-            .users
-            .iter()
-            .enumerate()
-            .map(|(i, u)| (u.userid, i))
-            .collect();
+        let at: std::collections::HashMap<i64, usize> =
+            self.users.ids().enumerate().map(|(i, u)| (u, i)).collect();
         for (userid, limit) in limits {
             if let Some(&i) = at.get(&userid) {
-                self.users[i].cannot.push(limit);
+                self.users.add_limit(i, limit);
             }
         }
     }
@@ -185,23 +183,27 @@ impl Report {
         self.totals.stamped += usize::from(merged.stamped);
         self.totals.suspended += suspended;
         self.totals.merged_with_manual += with_manual;
-        let promised = merged.outcomes.get(self.restore_target);
         self.shaped += usize::from(merged.written != merged.values);
         self.live_enrol_calls += usize::from(merged.outcomes.live_enrols);
-        self.users.push(UserOutcome {
-            userid,
-            methods,
-            roles: user_roles.of(userid).map(|id| stamped.name(id)).collect(),
-            status: promised.status,
-            timestart: promised.timestart,
-            timeend: promised.timeend,
-            stamped: merged.stamped,
-            manual: merged.manual.as_str(),
-            archive: merged.written,
-            outcomes: merged.outcomes,
-            live_before: merged.live,
-            cannot: merged.limits.clone(),
-        });
+        let manual = match merged.manual {
+            users::Manual::Kept => rows::Manual::Kept,
+            users::Manual::Combined(_) => rows::Manual::Combined,
+            users::Manual::New => rows::Manual::New,
+        };
+        self.users.push(
+            rows::NewRow {
+                userid,
+                methods,
+                role_ids: user_roles.of(userid).collect(),
+                archive: merged.written,
+                live: merged.live,
+                live_enabled: merged.live_enabled,
+                stamped: merged.stamped,
+                manual,
+                cannot: merged.limits.clone(),
+            },
+            |id| stamped.name(id),
+        );
     }
 }
 
@@ -246,35 +248,6 @@ pub struct Totals {
     pub merged_with_manual: usize,
 }
 
-/// One converted user's resulting manual enrolment.
-#[derive(Debug, Clone, Serialize)]
-pub struct UserOutcome {
-    /// `userid` in the backup.
-    pub userid: i64,
-    /// Methods the user came from.
-    pub methods: Vec<String>,
-    /// Role shortnames the user holds in the course.
-    pub roles: Vec<String>,
-    /// 0 active, 1 suspended.
-    pub status: i64,
-    /// Resulting start (epoch, 0 = none).
-    pub timestart: i64,
-    /// Resulting end (epoch, 0 = unlimited).
-    pub timeend: i64,
-    /// `timeend` was set to `until`.
-    pub stamped: bool,
-    /// `combined` with or `kept` an existing manual enrolment, or `new`.
-    pub manual: &'static str,
-    /// What the archive holds for the user (the promise, or its start shaped for the live merge).
-    pub archive: Values,
-    /// What each restore target stores.
-    pub outcomes: Outcomes,
-    /// The live course's manual enrolment that a merge meets (the backup's own), if any.
-    pub live_before: Option<Values>,
-    /// What no archive can make the live merge do for this user, in words.
-    pub cannot: Vec<Limit>,
-}
-
 impl Conversion {
     /// No member changes: only the report.
     fn unchanged(report: Report) -> Self {
@@ -300,6 +273,7 @@ pub fn convert(docs: &Docs<'_>, opts: &Options) -> Result<Conversion, EnrolError
         stamp_roles: opts.stamp_roles.clone(),
         until: opts.until,
         restore_target: opts.target,
+        users: Users::new(opts.target),
         ..Report::default()
     };
     let Some(ex) = docs.enrolments else {
@@ -413,6 +387,7 @@ fn rewrite_enrolments(
         }
         report.tally(*userid, set.methods_of(srcs), &merged, user_roles, stamped);
     }
+    report.users.done();
     let users::Rewrite {
         mut edits,
         appended,

@@ -305,7 +305,7 @@ fn text(b: &[u8]) -> &str {
     std::str::from_utf8(b).unwrap()
 }
 
-fn outcome(c: &Conversion, userid: i64) -> &UserOutcome {
+fn outcome(c: &Conversion, userid: i64) -> UserOutcome<'_> {
     c.report
         .users
         .iter()

@@ -25,15 +25,6 @@ pub(super) enum Manual {
 }
 
 impl Manual {
-    /// The report's word.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Manual::Kept => "kept",
-            Manual::Combined(_) => "combined",
-            Manual::New => "new",
-        }
-    }
-
     /// The user already had a manual enrolment.
     pub fn merged(self) -> bool {
         self != Manual::New
@@ -49,6 +40,8 @@ pub(super) struct Merged {
     pub written: Values,
     /// The live course's manual enrolment a merge meets (the backup's own), if any.
     pub live: Option<Values>,
+    /// The live course's manual instance is enabled.
+    pub live_enabled: bool,
     /// What each restore target stores.
     pub outcomes: restore::Outcomes,
     /// What the live merge cannot do for this user.
@@ -260,6 +253,7 @@ impl Merged {
             values: promise.values,
             written,
             live,
+            live_enabled,
             limits: restore::limits(promise.values, live, outcomes.live),
             outcomes,
             stamped: promise.stamped,

@@ -407,20 +407,28 @@ fn rewrite_enrolments(
     }
     edits.extend(welcome_edit);
     // New enrolments go at the end of the holder's <user_enrolments>.
-    if !appended.is_empty() {
-        edits.push(append::append_enrolments(
-            ex,
-            holder_instance,
-            appended,
-            line_mode,
-        ));
-    }
+    let place = (!appended.is_empty()).then(|| append::place(ex, holder_instance, line_mode));
 
     // The model is not needed for the splice: freed first, so it and the rewritten document are never held at
     // once (peak memory).
     drop(sources);
     drop(set);
-    xml::splice(ex, edits).map_err(EnrolError::edit(ENROLMENTS))
+    match place {
+        Some(place) => {
+            let fill = xml::Fill {
+                range: place.range,
+                len: place.before.len() + appended.len() + place.after.len(),
+                write: |out: &mut Vec<u8>| {
+                    out.extend_from_slice(&place.before);
+                    appended.write(ex, out);
+                    out.extend_from_slice(&place.after);
+                },
+            };
+            xml::splice_filled(ex, edits, fill)
+        }
+        None => xml::splice(ex, edits),
+    }
+    .map_err(EnrolError::edit(ENROLMENTS))
 }
 
 #[cfg(test)]

@@ -137,6 +137,62 @@ fn apply<F: FnOnce(&mut Vec<u8>)>(
     Ok(out)
 }
 
+/// [`splice`] for an input the caller gives up: `None` when the output equals the input, else the output,
+/// written over the input's own buffer when no edit makes it run ahead of the input (values made shorter,
+/// elements removed: a second document-sized buffer is never needed), else into a new one.
+///
+/// # Errors
+/// As [`splice`].
+pub fn splice_owned(
+    mut input: Vec<u8>,
+    mut edits: Vec<Edit>,
+) -> Result<Option<Vec<u8>>, EditError> {
+    edits.sort_by_key(|e| (e.range.start, e.range.end));
+    // Checked as `splice` checks, before anything is written; the output compared with the input meanwhile.
+    let (mut at, mut pos, mut same, mut ahead) = (0, 0, true, false);
+    let mut last: Option<Range<usize>> = None;
+    for edit in &edits {
+        if edit.range.start < at
+            || edit.range.end > input.len()
+            || edit.range.start > edit.range.end
+        {
+            return Err(EditError {
+                first: last.unwrap_or(0..0),
+                second: edit.range.clone(),
+            });
+        }
+        for piece in [&input[at..edit.range.start], &edit.with[..]] {
+            same = same && input.get(pos..pos + piece.len()) == Some(piece);
+            pos += piece.len();
+        }
+        at = edit.range.end;
+        ahead = ahead || pos > at;
+        last = Some(edit.range.clone());
+    }
+    let tail = input.len() - at;
+    if same && pos + tail == input.len() && input[pos..] == input[at..] {
+        return Ok(None);
+    }
+    if ahead {
+        return splice(&input, edits).map(Some);
+    }
+    // Every piece lands at or before where it was read: copied forward in place.
+    let mut at = 0;
+    let mut pos = 0;
+    for edit in edits {
+        let keep = edit.range.start - at;
+        input.copy_within(at..edit.range.start, pos);
+        pos += keep;
+        input[pos..pos + edit.with.len()].copy_from_slice(&edit.with);
+        pos += edit.with.len();
+        at = edit.range.end;
+    }
+    input.copy_within(at.., pos);
+    input.truncate(pos + tail);
+    input.shrink_to_fit();
+    Ok(Some(input))
+}
+
 /// Widens `span` to whole lines when the element sits alone on its lines: from the start of its first line
 /// (if only spaces or tabs precede it) to after the newline ending its last line (if only spaces or tabs
 /// follow it). Used to remove or copy an element with its indentation.
@@ -218,6 +274,37 @@ mod tests {
                 (w, g) => panic!("{w:?} != {g:?}"),
             }
         }
+    }
+
+    #[test]
+    fn owned_splice_equals_splice() {
+        let x = b"0123456789";
+        let cases: Vec<Vec<Edit>> = vec![
+            vec![],
+            vec![Edit::replace(2..4, "23")],
+            vec![Edit::delete(2..4), Edit::insert(6, "23")],
+            vec![Edit::replace(2..4, "a"), Edit::delete(6..8)],
+            vec![Edit::replace(2..4, "abc"), Edit::delete(5..8)],
+            vec![Edit::replace(2..4, "abc"), Edit::delete(6..8)],
+            vec![Edit::insert(0, "x"), Edit::delete(0..1)],
+            vec![Edit::delete(0..1), Edit::insert(10, "0")],
+            vec![Edit::delete(9..10), Edit::insert(0, "9")],
+            vec![Edit::insert(10, "!")],
+            vec![Edit::delete(0..2), Edit::delete(1..3)],
+            vec![Edit::delete(3..11)],
+        ];
+        for edits in cases {
+            let want = splice(x, edits.clone());
+            match (want, splice_owned(x.to_vec(), edits.clone())) {
+                (Ok(w), Ok(g)) => assert_eq!((w != x).then_some(w), g, "{edits:?}"),
+                (Err(w), Err(g)) => assert_eq!((w.first, w.second), (g.first, g.second)),
+                (w, g) => panic!("{edits:?}: {w:?} != {g:?}"),
+            }
+        }
+        // Shifted, yet the same bytes in the end.
+        let same = vec![Edit::delete(0..1), Edit::insert(2, "a")];
+        assert_eq!(splice(b"aab", same.clone()).unwrap(), b"aab");
+        assert_eq!(splice_owned(b"aab".to_vec(), same).unwrap(), None);
     }
 
     #[test]

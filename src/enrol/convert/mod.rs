@@ -248,7 +248,29 @@ pub struct Totals {
     pub merged_with_manual: usize,
 }
 
+impl Report {
+    /// An empty report of a conversion per `opts`.
+    fn new(opts: &Options) -> Self {
+        Report {
+            from: opts.from.clone(),
+            stamp_roles: opts.stamp_roles.clone(),
+            until: opts.until,
+            restore_target: opts.target,
+            users: Users::new(opts.target),
+            ..Report::default()
+        }
+    }
+}
+
 impl Conversion {
+    /// The backup has no enrolments: nothing converts.
+    fn without_enrolments(mut report: Report) -> Self {
+        report.warnings.push(Warning::Note(format!(
+            "no {ENROLMENTS} in this backup: nothing to convert"
+        )));
+        Conversion::unchanged(report)
+    }
+
     /// No member changes: only the report.
     fn unchanged(report: Report) -> Self {
         Conversion {
@@ -268,50 +290,20 @@ impl Conversion {
 /// and is not a standard Moodle role (a standard role it lacks, or any role when it defines none, is held by
 /// nobody in the course: a warning).
 pub fn convert(docs: &Docs<'_>, opts: &Options) -> Result<Conversion, EnrolError> {
-    let mut report = Report {
-        from: opts.from.clone(),
-        stamp_roles: opts.stamp_roles.clone(),
-        until: opts.until,
-        restore_target: opts.target,
-        users: Users::new(opts.target),
-        ..Report::default()
-    };
+    let mut report = Report::new(opts);
     let Some(ex) = docs.enrolments else {
-        report.warnings.push(Warning::Note(format!(
-            "no {ENROLMENTS} in this backup: nothing to convert"
-        )));
+        return Ok(Conversion::without_enrolments(report));
+    };
+    let Some(plan) = plan(ex, docs.course_roles, docs.roles, opts, &mut report)? else {
         return Ok(Conversion::unchanged(report));
     };
-    // enrolments.xml and course/roles.xml are parsed side by side when both are large (a course of tens of
-    // thousands of users); errors are still reported in document order.
-    let (instances, parsed_roles) = read::parse_both(ex, docs.course_roles);
-    let instances = instances.map_err(EnrolError::xml(ENROLMENTS))?;
-    let stamped = read::StampedRoles::read(docs.roles, &opts.stamp_roles)?;
-    for name in stamped.check(&opts.stamp_roles)? {
-        report.warnings.push(Warning::Missing {
-            setting: Setting::StampRoles,
-            name,
-        });
-    }
-    let set = read::Instances::new(ex, instances, &opts.from);
-    let components = set.components();
-    // course/roles.xml, parsed once: who holds which role, and the plan of its rewrite, applied at the end.
-    let (user_roles, role_ops) = match docs.course_roles {
-        Some(x) => {
-            let assignments = parsed_roles
-                .unwrap_or_else(|| model::parse_assignments(x))
-                .map_err(EnrolError::xml(COURSE_ROLES))?;
-            let ops = roles::plan_assignments(x, &assignments, &components, &mut report);
-            (read::UserRoles::new(&assignments), ops)
-        }
-        None => (read::UserRoles::default(), Vec::new()),
-    };
-    if set.converted.is_empty() {
-        report
-            .warnings
-            .push(set.nothing_to_convert(&opts.from).into());
-        return Ok(Conversion::unchanged(report));
-    }
+    let Plan {
+        set,
+        components,
+        user_roles,
+        stamped,
+        role_ops,
+    } = plan;
 
     let enrolments = rewrite_enrolments(set, &user_roles, &stamped, opts, &mut report)?;
 
@@ -331,6 +323,132 @@ pub fn convert(docs: &Docs<'_>, opts: &Options) -> Result<Conversion, EnrolError
         groups,
         report,
     })
+}
+
+/// The members a conversion reads, owned by it ([`convert_owned`]).
+#[derive(Debug, Default)]
+pub struct OwnedDocs {
+    /// [`ENROLMENTS`].
+    pub enrolments: Option<Vec<u8>>,
+    /// [`COURSE_ROLES`].
+    pub course_roles: Option<Vec<u8>>,
+    /// Root `roles.xml`.
+    pub roles: Option<Vec<u8>>,
+    /// `groups.xml`.
+    pub groups: Option<Vec<u8>>,
+}
+
+/// [`convert`] of members it is given: each is freed, or rewritten over its own buffer, as soon as its rewrite
+/// is built, so that a document and its rewrite are held together as little as possible (a course of a hundred
+/// thousand users has tens of megabytes of each). Same results as [`convert`].
+///
+/// # Errors
+/// As [`convert`].
+pub fn convert_owned(docs: OwnedDocs, opts: &Options) -> Result<Conversion, EnrolError> {
+    let OwnedDocs {
+        enrolments,
+        course_roles,
+        roles,
+        groups,
+    } = docs;
+    let mut report = Report::new(opts);
+    let Some(ex) = enrolments else {
+        return Ok(Conversion::without_enrolments(report));
+    };
+    let Some(plan) = plan(
+        &ex,
+        course_roles.as_deref(),
+        roles.as_deref(),
+        opts,
+        &mut report,
+    )?
+    else {
+        return Ok(Conversion::unchanged(report));
+    };
+    drop(roles);
+    let Plan {
+        set,
+        components,
+        user_roles,
+        stamped,
+        role_ops,
+    } = plan;
+    // course/roles.xml first: its rewrite takes its own place (values made shorter, duplicates removed), and
+    // its plan is freed before the enrolments are rewritten.
+    let course_roles = match course_roles {
+        Some(x) => roles::apply_role_ops_owned(x, role_ops)?,
+        None => None,
+    };
+    let enrolments = rewrite_enrolments(set, &user_roles, &stamped, opts, &mut report)?;
+    let enrolments = (enrolments != ex).then_some(enrolments);
+    drop(ex);
+    let groups = match groups {
+        Some(x) => roles::rewrite_members_owned(x, &components, &mut report)?,
+        None => None,
+    };
+    Ok(Conversion {
+        enrolments,
+        course_roles,
+        groups,
+        report,
+    })
+}
+
+/// What a conversion knows before it writes: the instances that convert, the role holders and the planned
+/// rewrite of `course/roles.xml`.
+struct Plan<'a> {
+    set: read::Instances<'a>,
+    components: std::collections::BTreeSet<String>,
+    user_roles: read::UserRoles,
+    stamped: read::StampedRoles,
+    role_ops: Vec<roles::RoleOp>,
+}
+
+/// Parses the members and plans the conversion; `None` when nothing converts (the report says why).
+fn plan<'a>(
+    ex: &'a [u8],
+    course_roles: Option<&[u8]>,
+    roles: Option<&[u8]>,
+    opts: &Options,
+    report: &mut Report,
+) -> Result<Option<Plan<'a>>, EnrolError> {
+    // enrolments.xml and course/roles.xml are parsed side by side when both are large (a course of tens of
+    // thousands of users); errors are still reported in document order.
+    let (instances, parsed_roles) = read::parse_both(ex, course_roles);
+    let instances = instances.map_err(EnrolError::xml(ENROLMENTS))?;
+    let stamped = read::StampedRoles::read(roles, &opts.stamp_roles)?;
+    for name in stamped.check(&opts.stamp_roles)? {
+        report.warnings.push(Warning::Missing {
+            setting: Setting::StampRoles,
+            name,
+        });
+    }
+    let set = read::Instances::new(ex, instances, &opts.from);
+    let components = set.components();
+    // course/roles.xml, parsed once: who holds which role, and the plan of its rewrite, applied at the end.
+    let (user_roles, role_ops) = match course_roles {
+        Some(x) => {
+            let assignments = parsed_roles
+                .unwrap_or_else(|| model::parse_assignments(x))
+                .map_err(EnrolError::xml(COURSE_ROLES))?;
+            let ops = roles::plan_assignments(x, &assignments, &components, report);
+            (read::UserRoles::new(&assignments), ops)
+        }
+        None => (read::UserRoles::default(), Vec::new()),
+    };
+    if set.converted.is_empty() {
+        report
+            .warnings
+            .push(set.nothing_to_convert(&opts.from).into());
+        return Ok(None);
+    }
+    Ok(Some(Plan {
+        set,
+        components,
+        user_roles,
+        stamped,
+        role_ops,
+    }))
 }
 
 /// The rewrite of `course/enrolments.xml` once the instances that convert are known: the holder chosen, each

@@ -14,7 +14,10 @@ pub use bounded::{Bounded, TooLong};
 
 pub use decode::{int, reference, text, unescape};
 pub use scan::{Closed, Open, Visit, XmlError, attr, walk, walk_quick_xml};
-pub use splice::{Edit, EditError, Fill, line_span, splice, splice_filled, splice_owned};
+pub use splice::{
+    Edit, EditError, Fill, FillPieces, Piece, line_span, splice, splice_filled, splice_owned,
+    splice_pieces_owned,
+};
 
 /// Moodle's literal for SQL NULL inside an element (`backup_xml_transformer::process()`).
 pub const NULL: &str = "$@NULL@$";

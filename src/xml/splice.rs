@@ -193,6 +193,238 @@ pub fn splice_owned(
     Ok(Some(input))
 }
 
+/// A piece of a spliced output: a range of the input, or other bytes.
+#[derive(Debug, Clone)]
+pub enum Piece<'a> {
+    /// These bytes of the input.
+    Input(Range<usize>),
+    /// These bytes.
+    Bytes(&'a [u8]),
+}
+
+impl Piece<'_> {
+    fn len(&self) -> usize {
+        match self {
+            Piece::Input(r) => r.len(),
+            Piece::Bytes(b) => b.len(),
+        }
+    }
+}
+
+/// A replacement given as pieces ([`splice_pieces_owned`]): `pieces` calls its argument with each piece, in order,
+/// the same pieces every time.
+pub struct FillPieces<F> {
+    /// Bytes of the original to replace (an empty range inserts).
+    pub range: Range<usize>,
+    /// Gives the replacement's pieces.
+    pub pieces: F,
+}
+
+/// Beyond this many runs of ascending input ranges, [`splice_pieces_owned`] writes a new buffer.
+const MAX_RUNS: usize = 4096;
+
+/// [`splice_filled`] for an input the caller gives up, the filled edit given as pieces: `None` when the output
+/// equals the input, else the output, written over the input's own buffer. Input bytes a later piece still
+/// needs are set aside just before they are overwritten, so the extra memory is what the output runs ahead of
+/// the input (new enrolments copied towards the start of `course/enrolments.xml` and removed further on: a
+/// few kilobytes), not a second document.
+///
+/// # Errors
+/// As [`splice`].
+pub fn splice_pieces_owned<F>(
+    input: Vec<u8>,
+    mut edits: Vec<Edit>,
+    fill: Option<FillPieces<F>>,
+) -> Result<Option<Vec<u8>>, EditError>
+where
+    F: Fn(&mut dyn FnMut(Piece<'_>)),
+{
+    edits.sort_by_key(|e| (e.range.start, e.range.end));
+    let key = |r: &Range<usize>| (r.start, r.end);
+    let fill_at = fill.as_ref().map_or(edits.len(), |f| {
+        edits.partition_point(|e| key(&e.range) <= key(&f.range))
+    });
+    let n = input.len();
+    // First pass: checks (as `splice`), the output's length, whether it equals the input, and its runs of
+    // ascending, disjoint input ranges (the first piece of each and where it starts).
+    let (mut len, mut same) = (0usize, true);
+    let mut runs: Vec<(usize, usize)> = Vec::new();
+    let (mut ord, mut prev_end) = (0usize, 0usize);
+    for_each_piece(n, &edits, fill_at, fill.as_ref(), &mut |p| {
+        let piece_len = p.len();
+        let bytes = match &p {
+            Piece::Input(r) => &input[r.clone()],
+            Piece::Bytes(b) => b,
+        };
+        same = same && input.get(len..len + piece_len) == Some(bytes);
+        len += piece_len;
+        if let Piece::Input(r) = p
+            && !r.is_empty()
+        {
+            if runs.is_empty() || r.start < prev_end {
+                runs.push((ord, r.start));
+            }
+            prev_end = r.end;
+            ord += 1;
+        }
+    })?;
+    if same && len == n {
+        return Ok(None);
+    }
+    if runs.len() > MAX_RUNS {
+        let mut out = Vec::with_capacity(len);
+        for_each_piece(n, &edits, fill_at, fill.as_ref(), &mut |p| match p {
+            Piece::Input(r) => out.extend_from_slice(&input[r]),
+            Piece::Bytes(b) => out.extend_from_slice(b),
+        })?;
+        return Ok(Some(out));
+    }
+    // The least start of the runs after each run.
+    let mut later = vec![usize::MAX; runs.len()];
+    for i in (0..runs.len().saturating_sub(1)).rev() {
+        later[i] = later[i + 1].min(runs[i + 1].1);
+    }
+    let mut buf = input;
+    buf.resize(n.max(len), 0);
+    let mut stash = Stash::default();
+    // `floor`: no later piece of the current run starts before it; `low`: no later piece at all does.
+    let (mut w, mut ord, mut run, mut low) = (0usize, 0usize, 0usize, 0usize);
+    let mut floor = runs.first().map_or(usize::MAX, |r| r.1);
+    for_each_piece(n, &edits, fill_at, fill.as_ref(), &mut |p| {
+        let piece_len = p.len();
+        if piece_len == 0 {
+            return;
+        }
+        if let Piece::Input(r) = &p {
+            if run + 1 < runs.len() && runs[run + 1].0 == ord {
+                run += 1;
+            }
+            ord += 1;
+            floor = r.end;
+        }
+        let later_runs = later.get(run).copied().unwrap_or(usize::MAX);
+        low = low.max(floor.min(later_runs));
+        // Set aside what a later piece needs of the bytes about to be overwritten.
+        let (need_lo, need_hi) = (w.max(low), (w + piece_len).min(n));
+        if need_lo < need_hi {
+            stash.keep(&buf, need_lo, need_hi);
+        }
+        match p {
+            Piece::Bytes(b) => buf[w..w + piece_len].copy_from_slice(b),
+            Piece::Input(r) if r.start >= w => buf.copy_within(r, w),
+            Piece::Input(r) => {
+                // Partly or wholly overwritten already: that part is in the stash.
+                let split = r.end.min(w);
+                if r.end > w {
+                    buf.copy_within(w..r.end, w + (w - r.start));
+                }
+                buf[w..w + (split - r.start)].copy_from_slice(stash.get(r.start..split));
+            }
+        }
+        w += piece_len;
+        stash.trim(low);
+    })?;
+    buf.truncate(len);
+    buf.shrink_to_fit();
+    Ok(Some(buf))
+}
+
+/// Input bytes set aside by [`splice_pieces_owned`]: `bytes[start..]` are the input's `lo..` (contiguous).
+#[derive(Default)]
+struct Stash {
+    bytes: Vec<u8>,
+    start: usize,
+    lo: usize,
+}
+
+impl Stash {
+    fn hi(&self) -> usize {
+        self.lo + self.bytes.len() - self.start
+    }
+
+    /// Keeps `buf[from..to]` (`from` at or after the write position). Whenever the stash holds anything it ends
+    /// at the write position (what it held before `low` is trimmed each step, and `low` passes what was not
+    /// kept), so it stays contiguous: it takes the bytes from its end on, the few before `from` as well.
+    fn keep(&mut self, buf: &[u8], from: usize, to: usize) {
+        if self.bytes.len() == self.start {
+            self.bytes.clear();
+            self.start = 0;
+            self.lo = from;
+        }
+        let hi = self.hi();
+        debug_assert!(hi <= from);
+        if hi < to {
+            self.bytes.extend_from_slice(&buf[hi..to]);
+        }
+    }
+
+    fn get(&self, r: Range<usize>) -> &[u8] {
+        &self.bytes[self.start + (r.start - self.lo)..self.start + (r.end - self.lo)]
+    }
+
+    /// Forgets the bytes before `low`.
+    fn trim(&mut self, low: usize) {
+        if low <= self.lo {
+            return;
+        }
+        let drop = (low - self.lo).min(self.bytes.len() - self.start);
+        self.start += drop;
+        self.lo += drop;
+        if self.start == self.bytes.len() {
+            self.bytes.clear();
+            self.start = 0;
+        } else if self.start > self.bytes.len() / 2 {
+            self.bytes.drain(..self.start);
+            self.start = 0;
+        }
+    }
+}
+
+/// Calls `f` with each piece of the output of `edits` (sorted) and `fill` (at `fill_at`), checking the edits
+/// as [`splice`] does.
+fn for_each_piece<F>(
+    n: usize,
+    edits: &[Edit],
+    fill_at: usize,
+    fill: Option<&FillPieces<F>>,
+    f: &mut dyn FnMut(Piece<'_>),
+) -> Result<(), EditError>
+where
+    F: Fn(&mut dyn FnMut(Piece<'_>)),
+{
+    let mut at = 0;
+    let mut last: Option<Range<usize>> = None;
+    let mut step = |range: &Range<usize>, f: &mut dyn FnMut(Piece<'_>)| {
+        if range.start < at || range.end > n || range.start > range.end {
+            return Err(EditError {
+                first: last.clone().unwrap_or(0..0),
+                second: range.clone(),
+            });
+        }
+        f(Piece::Input(at..range.start));
+        at = range.end;
+        last = Some(range.clone());
+        Ok(())
+    };
+    let mut fill = fill;
+    for (i, edit) in edits.iter().enumerate() {
+        if i == fill_at
+            && let Some(fp) = fill.take()
+        {
+            step(&fp.range, f)?;
+            (fp.pieces)(f);
+        }
+        step(&edit.range, f)?;
+        f(Piece::Bytes(&edit.with));
+    }
+    if let Some(fp) = fill {
+        step(&fp.range, f)?;
+        (fp.pieces)(f);
+    }
+    f(Piece::Input(at..n));
+    Ok(())
+}
+
 /// Widens `span` to whole lines when the element sits alone on its lines: from the start of its first line
 /// (if only spaces or tabs precede it) to after the newline ending its last line (if only spaces or tabs
 /// follow it). Used to remove or copy an element with its indentation.
@@ -305,6 +537,92 @@ mod tests {
         let same = vec![Edit::delete(0..1), Edit::insert(2, "a")];
         assert_eq!(splice(b"aab", same.clone()).unwrap(), b"aab");
         assert_eq!(splice_owned(b"aab".to_vec(), same).unwrap(), None);
+    }
+
+    /// A small deterministic generator (xorshift).
+    struct Rng(u64);
+
+    impl Rng {
+        fn below(&mut self, n: usize) -> usize {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            (self.0 % n.max(1) as u64) as usize
+        }
+    }
+
+    /// Random edits over `n` bytes, and a fill of copies of random input ranges (ascending or not).
+    fn random_case(rng: &mut Rng, n: usize) -> (Vec<Edit>, Range<usize>, Vec<Range<usize>>) {
+        let mut edits = Vec::new();
+        let mut at = 0;
+        while at < n && edits.len() < 30 {
+            let start = at + rng.below(n - at);
+            let end = (start + rng.below(6)).min(n);
+            let with: Vec<u8> = (0..rng.below(5)).map(|i| b'A' + i as u8).collect();
+            edits.push(Edit::replace(start..end, with));
+            at = end + 1;
+        }
+        let fill_at = rng.below(n + 1);
+        let mut copies = Vec::new();
+        let mut from = 0;
+        for _ in 0..rng.below(40) {
+            let start = if rng.below(4) == 0 {
+                rng.below(n)
+            } else {
+                (from + rng.below(8)).min(n)
+            };
+            let end = (start + rng.below(12)).min(n);
+            copies.push(start..end);
+            from = end;
+        }
+        (edits, fill_at..fill_at, copies)
+    }
+
+    #[test]
+    fn pieces_spliced_in_place_equal_splice() {
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        for case in 0..20_000 {
+            let n = 1 + rng.below(300);
+            let input: Vec<u8> = (0..n).map(|i| b'a' + (i % 26) as u8).collect();
+            let (edits, range, copies) = random_case(&mut rng, n);
+            let with = |copies: &[Range<usize>]| -> Vec<u8> {
+                copies
+                    .iter()
+                    .flat_map(|r| input[r.clone()].to_vec())
+                    .chain(*b"|")
+                    .collect()
+            };
+            let bytes = with(&copies);
+            let want = splice_filled(
+                &input,
+                edits.clone(),
+                Fill {
+                    range: range.clone(),
+                    len: bytes.len(),
+                    write: |out: &mut Vec<u8>| out.extend_from_slice(&bytes),
+                },
+            );
+            let pieces = |f: &mut dyn FnMut(Piece<'_>)| {
+                for r in &copies {
+                    f(Piece::Input(r.clone()));
+                }
+                f(Piece::Bytes(b"|"));
+            };
+            let got = splice_pieces_owned(
+                input.clone(),
+                edits.clone(),
+                Some(FillPieces { range, pieces }),
+            );
+            match (want, got) {
+                (Ok(w), Ok(g)) => assert_eq!(
+                    (w != input).then_some(w),
+                    g,
+                    "case {case}: {edits:?} {copies:?}"
+                ),
+                (Err(w), Err(g)) => assert_eq!((w.first, w.second), (g.first, g.second)),
+                (w, g) => panic!("case {case}: {w:?} != {g:?}"),
+            }
+        }
     }
 
     #[test]

@@ -7,7 +7,7 @@
 use std::ops::Range;
 
 use crate::enrol::model::Instance;
-use crate::xml::{Edit, EditError};
+use crate::xml::{Edit, EditError, Piece};
 
 /// New enrolments as spans of the original document and the changes inside each.
 #[derive(Debug, Default)]
@@ -64,6 +64,22 @@ impl Copies {
     /// The bytes [`Copies::write`] appends.
     pub fn len(&self) -> usize {
         self.len
+    }
+
+    /// Calls `f` with the pieces the copies are made of: ranges of the original and the changed values.
+    pub fn pieces(&self, f: &mut dyn FnMut(Piece<'_>)) {
+        let (mut change, mut text) = (0, 0);
+        for (range, changes_end) in &self.items {
+            let mut at = range.start;
+            for (replaced, text_end) in &self.changes[change..*changes_end] {
+                f(Piece::Input(at..replaced.start));
+                f(Piece::Bytes(&self.text[text..*text_end]));
+                at = replaced.end;
+                text = *text_end;
+            }
+            f(Piece::Input(at..range.end));
+            change = *changes_end;
+        }
     }
 
     /// Appends the copies, made from the original `ex`, to `out`.

@@ -305,7 +305,8 @@ pub fn convert(docs: &Docs<'_>, opts: &Options) -> Result<Conversion, EnrolError
         role_ops,
     } = plan;
 
-    let enrolments = rewrite_enrolments(set, &user_roles, &stamped, opts, &mut report)?;
+    let enrolments =
+        rewrite_enrolments(set, &user_roles, &stamped, opts, &mut report)?.splice(ex)?;
 
     // Role assignments and group members of converted plugins become plain manual ones.
     let course_roles = match docs.course_roles {
@@ -379,9 +380,8 @@ pub fn convert_owned(docs: OwnedDocs, opts: &Options) -> Result<Conversion, Enro
         Some(x) => roles::apply_role_ops_owned(x, role_ops)?,
         None => None,
     };
-    let enrolments = rewrite_enrolments(set, &user_roles, &stamped, opts, &mut report)?;
-    let enrolments = (enrolments != ex).then_some(enrolments);
-    drop(ex);
+    let enrolments =
+        rewrite_enrolments(set, &user_roles, &stamped, opts, &mut report)?.splice_owned(ex)?;
     let groups = match groups {
         Some(x) => roles::rewrite_members_owned(x, &components, &mut report)?,
         None => None,
@@ -459,7 +459,7 @@ fn rewrite_enrolments(
     stamped: &read::StampedRoles,
     opts: &Options,
     report: &mut Report,
-) -> Result<Vec<u8>, EnrolError> {
+) -> Result<Rewritten, EnrolError> {
     let until = opts.until;
     let ex = set.ex;
     let holder = holder::Holder::choose(&set, report);
@@ -526,27 +526,65 @@ fn rewrite_enrolments(
     edits.extend(welcome_edit);
     // New enrolments go at the end of the holder's <user_enrolments>.
     let place = (!appended.is_empty()).then(|| append::place(ex, holder_instance, line_mode));
+    Ok(Rewritten {
+        edits,
+        place,
+        appended,
+    })
+}
 
-    // The model is not needed for the splice: freed first, so it and the rewritten document are never held at
-    // once (peak memory).
-    drop(sources);
-    drop(set);
-    match place {
-        Some(place) => {
-            let fill = xml::Fill {
-                range: place.range,
-                len: place.before.len() + appended.len() + place.after.len(),
-                write: |out: &mut Vec<u8>| {
-                    out.extend_from_slice(&place.before);
-                    appended.write(ex, out);
-                    out.extend_from_slice(&place.after);
-                },
-            };
-            xml::splice_filled(ex, edits, fill)
+/// The rewrite of `course/enrolments.xml`, to be written: the edits, and the new enrolments and where they go.
+/// The model is not needed to write it: freed first, so it and the rewritten document are never held at once
+/// (peak memory).
+struct Rewritten {
+    edits: Vec<xml::Edit>,
+    place: Option<append::Place>,
+    appended: append::Copies,
+}
+
+impl Rewritten {
+    /// The rewritten document.
+    fn splice(self, ex: &[u8]) -> Result<Vec<u8>, EnrolError> {
+        let Rewritten {
+            edits,
+            place,
+            appended,
+        } = self;
+        match place {
+            Some(place) => {
+                let fill = xml::Fill {
+                    range: place.range,
+                    len: place.before.len() + appended.len() + place.after.len(),
+                    write: |out: &mut Vec<u8>| {
+                        out.extend_from_slice(&place.before);
+                        appended.write(ex, out);
+                        out.extend_from_slice(&place.after);
+                    },
+                };
+                xml::splice_filled(ex, edits, fill)
+            }
+            None => xml::splice(ex, edits),
         }
-        None => xml::splice(ex, edits),
+        .map_err(EnrolError::edit(ENROLMENTS))
     }
-    .map_err(EnrolError::edit(ENROLMENTS))
+
+    /// The rewritten document written over the original `ex` (`None`: unchanged).
+    fn splice_owned(self, ex: Vec<u8>) -> Result<Option<Vec<u8>>, EnrolError> {
+        let Rewritten {
+            edits,
+            place,
+            appended,
+        } = self;
+        let fill = place.map(|place| xml::FillPieces {
+            range: place.range.clone(),
+            pieces: move |f: &mut dyn FnMut(xml::Piece<'_>)| {
+                f(xml::Piece::Bytes(&place.before));
+                appended.pieces(f);
+                f(xml::Piece::Bytes(&place.after));
+            },
+        });
+        xml::splice_pieces_owned(ex, edits, fill).map_err(EnrolError::edit(ENROLMENTS))
+    }
 }
 
 #[cfg(test)]

@@ -353,9 +353,13 @@ pub fn convert_owned(docs: OwnedDocs, opts: &Options) -> Result<Conversion, Enro
         groups,
     } = docs;
     let mut report = Report::new(opts);
-    let Some(ex) = enrolments else {
+    let Some(mut ex) = enrolments else {
         return Ok(Conversion::without_enrolments(report));
     };
+    // The rewrite is written over the document and can be a little longer (new enrolments stamped with longer
+    // values): room for it is made now, while little else is held, rather than by moving the document when it
+    // is written (the pages reserved cost nothing until written).
+    ex.reserve_exact(ex.len() / 8);
     let Some(plan) = plan(
         &ex,
         course_roles.as_deref(),

@@ -221,13 +221,19 @@ pub struct FillPieces<F> {
 }
 
 /// Beyond this many runs of ascending input ranges, [`splice_pieces_owned`] writes a new buffer.
-const MAX_RUNS: usize = 4096;
+const MAX_RUNS: usize = 16;
+
+/// Input ranges of a later run closer than this are recorded as one (a few bytes more may be set aside).
+const MERGE_GAP: usize = 64;
 
 /// [`splice_filled`] for an input the caller gives up, the filled edit given as pieces: `None` when the output
-/// equals the input, else the output, written over the input's own buffer. Input bytes a later piece still
-/// needs are set aside just before they are overwritten, so the extra memory is what the output runs ahead of
-/// the input (new enrolments copied towards the start of `course/enrolments.xml` and removed further on: a
-/// few kilobytes), not a second document.
+/// equals the input, else the output, written over the input's own buffer.
+///
+/// The output is a few runs of ascending input ranges (the text before the filled edit, the filled pieces, the
+/// text after it). Just before input bytes are overwritten, those a later piece still needs are set aside: the
+/// current run's bytes that the output has run ahead of, and the bytes of later runs (recorded in a first
+/// pass). For `course/enrolments.xml` that is what the new enrolments outgrow the ones they replace, and the
+/// instances' own lines, not a second document.
 ///
 /// # Errors
 /// As [`splice`].
@@ -246,9 +252,10 @@ where
     });
     let n = input.len();
     // First pass: checks (as `splice`), the output's length, whether it equals the input, and its runs of
-    // ascending, disjoint input ranges (the first piece of each and where it starts).
+    // ascending, disjoint input ranges: where each starts (its first non-empty input piece) and, for the runs
+    // after the first, the input ranges they read.
     let (mut len, mut same) = (0usize, true);
-    let mut runs: Vec<(usize, usize)> = Vec::new();
+    let mut runs: Vec<Run> = Vec::new();
     let (mut ord, mut prev_end) = (0usize, 0usize);
     for_each_piece(n, &edits, fill_at, fill.as_ref(), &mut |p| {
         let piece_len = p.len();
@@ -262,7 +269,20 @@ where
             && !r.is_empty()
         {
             if runs.is_empty() || r.start < prev_end {
-                runs.push((ord, r.start));
+                runs.push(Run {
+                    first: ord,
+                    reads: Vec::new(),
+                    next: 0,
+                });
+            }
+            if runs.len() > 1
+                && runs.len() <= MAX_RUNS
+                && let Some(run) = runs.last_mut()
+            {
+                match run.reads.last_mut() {
+                    Some(last) if r.start <= last.end + MERGE_GAP => last.end = r.end,
+                    _ => run.reads.push(r.clone()),
+                }
             }
             prev_end = r.end;
             ord += 1;
@@ -279,103 +299,138 @@ where
         })?;
         return Ok(Some(out));
     }
-    // The least start of the runs after each run.
-    let mut later = vec![usize::MAX; runs.len()];
-    for i in (0..runs.len().saturating_sub(1)).rev() {
-        later[i] = later[i + 1].min(runs[i + 1].1);
-    }
     let mut buf = input;
     buf.resize(n.max(len), 0);
-    let mut stash = Stash::default();
-    // `floor`: no later piece of the current run starts before it; `low`: no later piece at all does.
-    let (mut w, mut ord, mut run, mut low) = (0usize, 0usize, 0usize, 0usize);
-    let mut floor = runs.first().map_or(usize::MAX, |r| r.1);
+    // `ahead`: the current run's bytes that the output overwrote before they were read; `kept`: later runs'
+    // bytes (the current run's too, kept before it began at `began`).
+    let (mut ahead, mut kept) = (Stash::default(), Stash::default());
+    let mut needed: Vec<Range<usize>> = Vec::new();
+    // `floor`: no later piece of the current run reads before it.
+    let (mut w, mut ord, mut run, mut began, mut floor) = (0usize, 0usize, 0usize, 0usize, 0usize);
     for_each_piece(n, &edits, fill_at, fill.as_ref(), &mut |p| {
         let piece_len = p.len();
         if piece_len == 0 {
             return;
         }
         if let Piece::Input(r) = &p {
-            if run + 1 < runs.len() && runs[run + 1].0 == ord {
+            if run + 1 < runs.len() && runs[run + 1].first == ord {
                 run += 1;
+                began = w;
+                ahead = Stash::default();
             }
             ord += 1;
             floor = r.end;
         }
-        let later_runs = later.get(run).copied().unwrap_or(usize::MAX);
-        low = low.max(floor.min(later_runs));
         // Set aside what a later piece needs of the bytes about to be overwritten.
-        let (need_lo, need_hi) = (w.max(low), (w + piece_len).min(n));
-        if need_lo < need_hi {
-            stash.keep(&buf, need_lo, need_hi);
+        let (lo, hi) = (w, (w + piece_len).min(n));
+        if lo < hi {
+            if floor.max(lo) < hi {
+                ahead.keep(floor.max(lo), &buf[floor.max(lo)..hi]);
+            }
+            needed.clear();
+            for later in runs.iter_mut().skip(run + 1) {
+                while later.next < later.reads.len() && later.reads[later.next].end <= lo {
+                    later.next += 1;
+                }
+                for r in later.reads[later.next..]
+                    .iter()
+                    .take_while(|r| r.start < hi)
+                {
+                    needed.push(r.start.max(lo)..r.end.min(hi));
+                }
+            }
+            needed.sort_unstable_by_key(|r| r.start);
+            let mut at = lo;
+            for r in &needed {
+                let from = r.start.max(at);
+                if from < r.end {
+                    kept.keep(from, &buf[from..r.end]);
+                    at = r.end;
+                }
+            }
         }
         match p {
             Piece::Bytes(b) => buf[w..w + piece_len].copy_from_slice(b),
             Piece::Input(r) if r.start >= w => buf.copy_within(r, w),
             Piece::Input(r) => {
-                // Partly or wholly overwritten already: that part is in the stash.
+                // Partly or wholly overwritten already: that part was set aside.
                 let split = r.end.min(w);
                 if r.end > w {
                     buf.copy_within(w..r.end, w + (w - r.start));
                 }
-                buf[w..w + (split - r.start)].copy_from_slice(stash.get(r.start..split));
+                let mid = split.clamp(r.start, began.max(r.start));
+                let dest = &mut buf[w..w + (split - r.start)];
+                let (before, after) = dest.split_at_mut(mid - r.start);
+                kept.copy(r.start..mid, before);
+                ahead.copy(mid..split, after);
             }
         }
         w += piece_len;
-        stash.trim(low);
+        ahead.trim(floor);
+        // Nothing reads before the current run's floor and the later runs' first reads any more.
+        let low = runs
+            .iter()
+            .skip(run + 1)
+            .filter_map(|r| r.reads.first().map(|f| f.start))
+            .fold(floor, usize::min);
+        kept.trim(low);
     })?;
     buf.truncate(len);
     buf.shrink_to_fit();
     Ok(Some(buf))
 }
 
-/// Input bytes set aside by [`splice_pieces_owned`]: `bytes[start..]` are the input's `lo..` (contiguous).
+/// A run of ascending, disjoint input ranges in a splice's output ([`splice_pieces_owned`]).
+struct Run {
+    /// Its first non-empty input piece (counted over the output).
+    first: usize,
+    /// The input it reads, ranges closer than [`MERGE_GAP`] merged (recorded for runs after the first).
+    reads: Vec<Range<usize>>,
+    /// Reads before this one end before the write position.
+    next: usize,
+}
+
+/// Input bytes set aside by [`splice_pieces_owned`], in ascending segments of the input.
 #[derive(Default)]
 struct Stash {
-    bytes: Vec<u8>,
-    start: usize,
-    lo: usize,
+    /// Each segment's input offset and bytes; adjacent ones are joined.
+    segments: std::collections::VecDeque<(usize, Vec<u8>)>,
 }
 
 impl Stash {
-    fn hi(&self) -> usize {
-        self.lo + self.bytes.len() - self.start
-    }
-
-    /// Keeps `buf[from..to]` (`from` at or after the write position). Whenever the stash holds anything it ends
-    /// at the write position (what it held before `low` is trimmed each step, and `low` passes what was not
-    /// kept), so it stays contiguous: it takes the bytes from its end on, the few before `from` as well.
-    fn keep(&mut self, buf: &[u8], from: usize, to: usize) {
-        if self.bytes.len() == self.start {
-            self.bytes.clear();
-            self.start = 0;
-            self.lo = from;
-        }
-        let hi = self.hi();
-        debug_assert!(hi <= from);
-        if hi < to {
-            self.bytes.extend_from_slice(&buf[hi..to]);
+    /// Keeps `bytes`, the input's from `at` on (after everything kept so far).
+    fn keep(&mut self, at: usize, bytes: &[u8]) {
+        match self.segments.back_mut() {
+            Some((start, seg)) if *start + seg.len() == at => seg.extend_from_slice(bytes),
+            _ => self.segments.push_back((at, bytes.to_vec())),
         }
     }
 
-    fn get(&self, r: Range<usize>) -> &[u8] {
-        &self.bytes[self.start + (r.start - self.lo)..self.start + (r.end - self.lo)]
+    /// Copies the input's bytes `r`, all kept, into `out`.
+    fn copy(&self, r: Range<usize>, out: &mut [u8]) {
+        let mut at = r.start;
+        let first = self
+            .segments
+            .partition_point(|(start, _)| *start <= r.start)
+            .saturating_sub(1);
+        for (start, seg) in self.segments.range(first..) {
+            if at >= r.end {
+                break;
+            }
+            let to = r.end.min(start + seg.len());
+            out[at - r.start..to - r.start].copy_from_slice(&seg[at - start..to - start]);
+            at = to;
+        }
+        debug_assert_eq!(at.max(r.start), r.end.max(r.start));
     }
 
-    /// Forgets the bytes before `low`.
+    /// Forgets the segments that end before `low`.
     fn trim(&mut self, low: usize) {
-        if low <= self.lo {
-            return;
-        }
-        let drop = (low - self.lo).min(self.bytes.len() - self.start);
-        self.start += drop;
-        self.lo += drop;
-        if self.start == self.bytes.len() {
-            self.bytes.clear();
-            self.start = 0;
-        } else if self.start > self.bytes.len() / 2 {
-            self.bytes.drain(..self.start);
-            self.start = 0;
+        while let Some((start, seg)) = self.segments.front() {
+            if start + seg.len() > low {
+                break;
+            }
+            self.segments.pop_front();
         }
     }
 }
@@ -608,11 +663,17 @@ mod tests {
                 }
                 f(Piece::Bytes(b"|"));
             };
-            let got = splice_pieces_owned(
-                input.clone(),
-                edits.clone(),
-                Some(FillPieces { range, pieces }),
-            );
+            let got = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                splice_pieces_owned(
+                    input.clone(),
+                    edits.clone(),
+                    Some(FillPieces {
+                        range: range.clone(),
+                        pieces,
+                    }),
+                )
+            }))
+            .unwrap_or_else(|_| panic!("case {case}: n {n} {edits:?} at {range:?} {copies:?}"));
             match (want, got) {
                 (Ok(w), Ok(g)) => assert_eq!(
                     (w != input).then_some(w),

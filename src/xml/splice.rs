@@ -393,16 +393,33 @@ struct Run {
 /// Input bytes set aside by [`splice_pieces_owned`], in ascending segments of the input.
 #[derive(Default)]
 struct Stash {
-    /// Each segment's input offset and bytes; adjacent ones are joined.
-    segments: std::collections::VecDeque<(usize, Vec<u8>)>,
+    /// Each segment's input offset and bytes (from `skip` on); adjacent ones are joined.
+    segments: std::collections::VecDeque<Segment>,
+}
+
+/// Input bytes `start..` are `bytes[skip..]`.
+struct Segment {
+    start: usize,
+    skip: usize,
+    bytes: Vec<u8>,
+}
+
+impl Segment {
+    fn end(&self) -> usize {
+        self.start + self.bytes.len() - self.skip
+    }
 }
 
 impl Stash {
     /// Keeps `bytes`, the input's from `at` on (after everything kept so far).
     fn keep(&mut self, at: usize, bytes: &[u8]) {
         match self.segments.back_mut() {
-            Some((start, seg)) if *start + seg.len() == at => seg.extend_from_slice(bytes),
-            _ => self.segments.push_back((at, bytes.to_vec())),
+            Some(seg) if seg.end() == at => seg.bytes.extend_from_slice(bytes),
+            _ => self.segments.push_back(Segment {
+                start: at,
+                skip: 0,
+                bytes: bytes.to_vec(),
+            }),
         }
     }
 
@@ -411,26 +428,37 @@ impl Stash {
         let mut at = r.start;
         let first = self
             .segments
-            .partition_point(|(start, _)| *start <= r.start)
+            .partition_point(|seg| seg.start <= r.start)
             .saturating_sub(1);
-        for (start, seg) in self.segments.range(first..) {
+        for seg in self.segments.range(first..) {
             if at >= r.end {
                 break;
             }
-            let to = r.end.min(start + seg.len());
-            out[at - r.start..to - r.start].copy_from_slice(&seg[at - start..to - start]);
+            let to = r.end.min(seg.end());
+            let from = seg.skip + (at - seg.start);
+            out[at - r.start..to - r.start].copy_from_slice(&seg.bytes[from..from + (to - at)]);
             at = to;
         }
         debug_assert_eq!(at.max(r.start), r.end.max(r.start));
     }
 
-    /// Forgets the segments that end before `low`.
+    /// Forgets the bytes before `low`.
     fn trim(&mut self, low: usize) {
-        while let Some((start, seg)) = self.segments.front() {
-            if start + seg.len() > low {
-                break;
+        while let Some(seg) = self.segments.front_mut() {
+            if seg.end() <= low {
+                self.segments.pop_front();
+                continue;
             }
-            self.segments.pop_front();
+            if seg.start < low {
+                seg.skip += low - seg.start;
+                seg.start = low;
+                // Compacted once half is dead: each byte moves at most once on average.
+                if seg.skip > seg.bytes.len() / 2 {
+                    seg.bytes.drain(..seg.skip);
+                    seg.skip = 0;
+                }
+            }
+            break;
         }
     }
 }

@@ -125,7 +125,7 @@ impl UeFields {
     pub fn get(&self, name: &str) -> Option<Field> {
         let i = ENROLMENT_FIELDS.iter().position(|n| *n == name)?;
         let s = self.slots[i];
-        (s != Slot::EMPTY).then(|| Field {
+        (s != Slot::EMPTY).then_some(Field {
             content: s.content.0 as usize..s.content.1 as usize,
             span: s.span.0 as usize..s.span.1 as usize,
         })

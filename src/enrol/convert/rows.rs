@@ -48,6 +48,9 @@ struct Row {
     flags: Flags,
 }
 
+// The size the module's doc promises (memory of a hundred thousand users).
+const _: () = assert!(std::mem::size_of::<Row>() == 72);
+
 /// A row's small facts.
 #[derive(Debug, Clone, Copy)]
 struct Flags {

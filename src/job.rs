@@ -15,7 +15,7 @@ use crate::archive::{self, Container, Loaded};
 use crate::backup;
 use crate::enrol::convert as rules;
 use crate::enrol::members::{
-    COURSE, COURSE_ROLES, ENROLMENTS, GROUPS, MOODLE_BACKUP, READ, REWRITTEN, USERS,
+    COURSE, COURSE_ROLES, ENROLMENTS, GROUPS, MOODLE_BACKUP, READ, REWRITTEN, ROLES, USERS,
 };
 use crate::enrol::summary::{self, Summary};
 use crate::enrol::{Docs, EnrolError, Values, merge};
@@ -404,13 +404,21 @@ fn convert_file_named(
         let info = info(input, &loaded)?;
         let course = Course::new(&info, &loaded);
         let opts = options(&course)?;
-        let mut conversion = rules::convert(&docs(&loaded), &opts).map_err(enrol_err(input))?;
+        // The conversion owns the members it reads and frees each once its rewrite is built; the others are no
+        // longer needed while the archive is written (memory stays flat).
+        let mut loaded = loaded;
+        let mut take = |member| loaded.docs.remove(member);
+        let owned = rules::OwnedDocs {
+            enrolments: take(ENROLMENTS),
+            course_roles: take(COURSE_ROLES),
+            roles: take(ROLES),
+            groups: take(GROUPS),
+        };
+        loaded.docs.clear();
+        let mut conversion = rules::convert_owned(owned, &opts).map_err(enrol_err(input))?;
         if let Some(w) = without_users(&info) {
             conversion.report.warnings.insert(0, w.into());
         }
-        // The originals are no longer needed while the archive is written: free them (memory stays flat).
-        let mut loaded = loaded;
-        loaded.docs.clear();
         let rewritten = [
             (ENROLMENTS, conversion.enrolments),
             (COURSE_ROLES, conversion.course_roles),
@@ -591,8 +599,8 @@ pub fn plan_for_apply(
     );
     plan.release = info.release();
     let mut sync_groups: BTreeMap<(String, String), usize> = BTreeMap::new();
-    for u in &conversion.report.users {
-        for c in &u.cannot {
+    for u in conversion.report.users.iter() {
+        for c in u.cannot {
             if let crate::enrol::restore::Limit::GroupOwnedBySync { group, component } = c {
                 *sync_groups
                     .entry((group.clone(), component.clone()))

@@ -38,8 +38,9 @@ pub(super) struct Spliceable {
     map: BlockMap,
     /// Where each kept member's record starts in the tar stream, in the order of [`Listed::members`].
     starts: Vec<u64>,
-    /// The input's index record: where it starts and its bytes (header, data, padding).
-    index: Option<(u64, Vec<u8>)>,
+    /// The input's index record: where it starts and its length (header, data, padding). Its bytes are read
+    /// again when needed rather than held (an archive of 30,000 files has a 3 MB index).
+    index: Option<(u64, u64)>,
     /// The members the rules may rewrite (those held), whole, for their new headers.
     held: BTreeMap<String, tar::Member>,
     /// Where the end-of-archive marker starts.
@@ -72,7 +73,7 @@ impl<R: io::BufRead> Capture for Gunzip<R> {
 /// The first pass's record of where things are, while the input stays spliceable.
 struct Walk {
     starts: Vec<u64>,
-    index: Option<(u64, Vec<u8>)>,
+    index: Option<(u64, u64)>,
     held: BTreeMap<String, tar::Member>,
     /// Where the next record must start.
     next: u64,
@@ -287,20 +288,7 @@ pub(super) fn load_from<R: Read + Capture, E: From<Error>>(
             has_index = true;
             if let Some(w) = &mut walk {
                 let (start, _) = reader.record();
-                let mut record = tar::ustar_header(&m).map(Vec::from).unwrap_or_default();
-                let read = (&mut reader.data())
-                    .take(64 << 20)
-                    .read_to_end(&mut record)
-                    .map_err(|e| read_err(path, format!("member `{name}`"), TarError::from(e)))?;
-                if read as u64 == m.size {
-                    record.resize(record.len() + tar_padding(m.size), 0);
-                    w.index = Some((start, record));
-                } else {
-                    walk = None;
-                    if let Some(rec) = reader.get_mut().recorder() {
-                        rec.give_up();
-                    }
-                }
+                w.index = Some((start, 512 + m.size + tar_padding(m.size) as u64));
             }
             continue;
         }
@@ -336,20 +324,17 @@ pub(super) fn load_from<R: Read + Capture, E: From<Error>>(
     let splice = match (walk, map) {
         (Some(w), Some(map)) if !dirty && !dotted => Some(Box::new(Spliceable {
             map,
-            starts: w.starts,
+            starts: {
+                let mut starts = w.starts;
+                starts.shrink_to_fit();
+                starts
+            },
             index: w.index,
             held: w.held,
             end: w.next,
             stamp,
         })),
-        (w, m) => {
-            eprintln!(
-                "SPLICE none: walk {} map {} dirty {dirty} dotted {dotted}",
-                w.is_some(),
-                m.is_some()
-            );
-            None
-        }
+        _ => None,
     };
     // Duplicate names, found by sorting borrowed paths (no second copy of every name).
     members.shrink_to_fit();
@@ -501,10 +486,7 @@ fn write_spliced(
     opts: &super::WriteOptions,
 ) -> Result<bool> {
     if stamp(input) != sp.stamp || sp.starts.len() != loaded.members.len() {
-        {
-            eprintln!("SPLICE fallback at line {}", line!());
-            return Ok(false);
-        }
+        return Ok(false);
     }
     let index = tar::index_of(loaded.members.iter().map(|(path, m)| {
         let size = replacements
@@ -514,63 +496,56 @@ fn write_spliced(
     }));
     let index_header = tar::index_member(index.len() as u64);
     let Ok(index_header) = tar::ustar_header(&index_header) else {
-        {
-            eprintln!("SPLICE fallback at line {}", line!());
-            return Ok(false);
-        }
+        return Ok(false);
     };
     let pad = |n: usize| -> std::borrow::Cow<'static, [u8]> {
         std::borrow::Cow::Borrowed(&[0u8; 512][..tar_padding(n as u64)])
     };
     let mut changes: Vec<Change<'_>> = Vec::new();
-    let new_index = [&index_header[..], &index[..]].concat();
-    let same_index = sp.index.as_ref().is_some_and(|(at, old)| {
-        *at == 0
-            && old.len() == new_index.len() + tar_padding(index.len() as u64)
-            && old.starts_with(&new_index)
-    });
+    let new_index = [&index_header[..], &index[..]];
+    let padded = (512 + index.len() + tar_padding(index.len() as u64)) as u64;
+    let same_index = match sp.index {
+        Some((0, len)) if len == padded => {
+            starts_with(input, &new_index).map_err(|source| Error::Read {
+                path: input.to_path_buf(),
+                source,
+            })?
+        }
+        _ => false,
+    };
     if !same_index {
-        let del = match &sp.index {
-            Some((0, old)) => old.len() as u64,
+        let del = match sp.index {
+            Some((0, len)) => len,
             _ => 0,
         };
         changes.push(Change {
             at: 0,
             del,
-            new: vec![new_index.into(), pad(index.len())],
+            new: vec![index_header[..].into(), index[..].into(), pad(index.len())],
         });
-        if let Some((at, old)) = sp.index.as_ref().filter(|(at, _)| *at != 0) {
+        if let Some((at, len)) = sp.index.filter(|(at, _)| *at != 0) {
             changes.push(Change {
-                at: *at,
-                del: old.len() as u64,
+                at,
+                del: len,
                 new: Vec::new(),
             });
         }
     }
     for (name, new) in replacements {
         let Some(member) = sp.held.get(name) else {
-            {
-                eprintln!("SPLICE fallback at line {}", line!());
-                return Ok(false);
-            }
+            return Ok(false);
         };
         let Some(i) = loaded
             .members
             .iter()
             .position(|(p, _)| p == member.path.as_slice())
         else {
-            {
-                eprintln!("SPLICE fallback at line {}", line!());
-                return Ok(false);
-            }
+            return Ok(false);
         };
         let mut header = member.clone();
         header.size = new.len() as u64;
         let Ok(header) = tar::ustar_header(&header) else {
-            {
-                eprintln!("SPLICE fallback at line {}", line!());
-                return Ok(false);
-            }
+            return Ok(false);
         };
         changes.push(Change {
             at: sp.starts[i],
@@ -596,10 +571,7 @@ fn write_spliced(
         source,
     };
     let Some(plan) = splice::plan(input, &sp.map, &changes).map_err(read_err)? else {
-        {
-            eprintln!("SPLICE fallback at line {}", line!());
-            return Ok(false);
-        }
+        return Ok(false);
     };
     opts.cancel.check()?;
     let file = atomic.handle()?;
@@ -615,6 +587,28 @@ fn write_spliced(
     )
     .map_err(|e| atomic.write_error(e))?;
     out.flush().map_err(|e| atomic.write_error(e))?;
+    Ok(true)
+}
+
+/// Whether the input's tar stream starts with `bytes` (its index record, read again: a few milliseconds).
+fn starts_with(input: &Path, parts: &[&[u8]]) -> io::Result<bool> {
+    let mut gz = Gunzip::new(BufReader::with_capacity(BUF, File::open(input)?));
+    let mut buf = vec![0u8; BUF];
+    for bytes in parts {
+        let mut at = 0;
+        while at < bytes.len() {
+            let n = (bytes.len() - at).min(buf.len());
+            match gz.read_exact(&mut buf[..n]) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(false),
+                Err(e) => return Err(e),
+            }
+            if buf[..n] != bytes[at..at + n] {
+                return Ok(false);
+            }
+            at += n;
+        }
+    }
     Ok(true)
 }
 

@@ -280,7 +280,7 @@ fn merge_notes(w: &mut impl Write, r: &mbz_enrol::enrol::Report) -> io::Result<(
         )?;
     }
     let mut groups: std::collections::BTreeMap<(&str, &str), usize> = Default::default();
-    for c in r.users.iter().flat_map(|u| &u.cannot) {
+    for c in r.users.iter().flat_map(|u| u.cannot) {
         if let Limit::GroupOwnedBySync { group, component } = c {
             *groups.entry((group, component)).or_default() += 1;
         }

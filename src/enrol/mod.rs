@@ -13,7 +13,7 @@ pub mod restore;
 pub mod summary;
 pub mod warning;
 
-pub use convert::{Conversion, Options, Report, convert};
+pub use convert::{Conversion, Options, OwnedDocs, Report, convert, convert_owned};
 pub use error::EnrolError;
 pub use members::Docs;
 pub use model::Values;

@@ -92,23 +92,40 @@ pub struct UserEnrolment {
 /// The leaf fields of an `<enrolment>`, in fixed compact slots (a backup can hold hundreds of thousands of
 /// them, so no map per enrolment, and 32-bit offsets: XML members are capped far below 4 GiB). Other children
 /// are ignored: restore reads only these.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct UeFields {
-    slots: [Option<Slot>; 6],
+    slots: [Slot; 6],
 }
 
-/// A field's content and element spans as 32-bit offsets.
-#[derive(Debug, Clone, Copy)]
+impl Default for UeFields {
+    fn default() -> Self {
+        UeFields {
+            slots: [Slot::EMPTY; 6],
+        }
+    }
+}
+
+/// A field's content and element spans as 32-bit offsets; [`Slot::EMPTY`] when absent (an element never
+/// starts at `u32::MAX`: offsets that do not fit are not recorded).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Slot {
     content: (u32, u32),
     span: (u32, u32),
+}
+
+impl Slot {
+    const EMPTY: Slot = Slot {
+        content: (0, 0),
+        span: (u32::MAX, u32::MAX),
+    };
 }
 
 impl UeFields {
     /// The field named `name`, if present.
     pub fn get(&self, name: &str) -> Option<Field> {
         let i = ENROLMENT_FIELDS.iter().position(|n| *n == name)?;
-        self.slots[i].map(|s| Field {
+        let s = self.slots[i];
+        (s != Slot::EMPTY).then_some(Field {
             content: s.content.0 as usize..s.content.1 as usize,
             span: s.span.0 as usize..s.span.1 as usize,
         })
@@ -119,12 +136,14 @@ impl UeFields {
         let Some(i) = ENROLMENT_FIELDS.iter().position(|n| n.as_bytes() == name) else {
             return;
         };
-        let small =
-            |r: &Range<usize>| Some((u32::try_from(r.start).ok()?, u32::try_from(r.end).ok()?));
-        if self.slots[i].is_none()
+        let small = |r: &Range<usize>| {
+            Some((u32::try_from(r.start).ok()?, u32::try_from(r.end).ok()?))
+                .filter(|&(start, _)| start != u32::MAX)
+        };
+        if self.slots[i] == Slot::EMPTY
             && let (Some(content), Some(span)) = (small(&field.content), small(&field.span))
         {
-            self.slots[i] = Some(Slot { content, span });
+            self.slots[i] = Slot { content, span };
         }
     }
 }
@@ -281,6 +300,8 @@ pub fn parse_enrolments(xml: &[u8]) -> Result<Vec<Instance>, XmlError> {
                 3 if c.name == b"enrol" => {
                     if let Some(mut inst) = current.take() {
                         inst.span = c.span;
+                        // Held through a conversion: no room left over from growing.
+                        inst.enrolments.shrink_to_fit();
                         out.push(inst);
                     }
                 }
@@ -422,6 +443,8 @@ pub fn parse_assignments(xml: &[u8]) -> Result<Vec<Assignment>, XmlError> {
         }
         Ok(())
     })?;
+    // Held through a conversion: no room left over from growing.
+    out.shrink_to_fit();
     Ok(out)
 }
 

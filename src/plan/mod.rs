@@ -199,7 +199,7 @@ pub fn build(
         .unwrap_or(0);
     let mut warnings = report.warnings.clone();
     let mut actions = Vec::new();
-    for u in &report.users {
+    for u in report.users.iter() {
         let user = users.get(&u.userid).cloned().unwrap_or_default();
         if user.username.is_empty() {
             warnings.push(Warning::Note(format!(
@@ -229,7 +229,7 @@ pub fn build(
                 timeend: u.timeend,
             },
             stamped: u.stamped,
-            sources: u.methods.clone(),
+            sources: u.methods.to_vec(),
             into: None,
         });
     }

@@ -52,28 +52,86 @@ pub struct EditError {
 ///
 /// # Errors
 /// [`EditError`] if two edits overlap or one lies outside `input`.
-pub fn splice(input: &[u8], mut edits: Vec<Edit>) -> Result<Vec<u8>, EditError> {
+pub fn splice(input: &[u8], edits: Vec<Edit>) -> Result<Vec<u8>, EditError> {
+    apply::<fn(&mut Vec<u8>)>(input, edits, None)
+}
+
+/// A replacement written straight into the output by [`splice_filled`]: `len` bytes for `range`.
+pub struct Fill<F> {
+    /// Bytes of the original to replace (an empty range inserts).
+    pub range: Range<usize>,
+    /// How many bytes `write` appends.
+    pub len: usize,
+    /// Appends the replacement to the output.
+    pub write: F,
+}
+
+/// [`splice`] with one more edit, as if pushed last, whose replacement `fill` writes into the output itself: a
+/// large replacement built from pieces of the input need not be held as well as the output.
+///
+/// # Errors
+/// As [`splice`].
+pub fn splice_filled<F: FnOnce(&mut Vec<u8>)>(
+    input: &[u8],
+    edits: Vec<Edit>,
+    fill: Fill<F>,
+) -> Result<Vec<u8>, EditError> {
+    apply(input, edits, Some(fill))
+}
+
+fn apply<F: FnOnce(&mut Vec<u8>)>(
+    input: &[u8],
+    mut edits: Vec<Edit>,
+    fill: Option<Fill<F>>,
+) -> Result<Vec<u8>, EditError> {
     // Stable sort: insertions (empty ranges) at an offset sort before a replacement starting there.
     edits.sort_by_key(|e| (e.range.start, e.range.end));
-    let mut out = Vec::with_capacity(edits.iter().fold(input.len(), |n, e| {
-        (n + e.with.len()).saturating_sub(e.range.end.saturating_sub(e.range.start))
-    }));
+    let key = |r: &Range<usize>| (r.start, r.end);
+    // The filled edit goes where a stable sort puts an edit pushed last: after every edit sorting equal to it.
+    let fill_at = fill.as_ref().map_or(edits.len(), |f| {
+        edits.partition_point(|e| key(&e.range) <= key(&f.range))
+    });
+    let grown = |n: usize, range: &Range<usize>, len: usize| {
+        (n + len).saturating_sub(range.end.saturating_sub(range.start))
+    };
+    let mut capacity = edits[..fill_at]
+        .iter()
+        .fold(input.len(), |n, e| grown(n, &e.range, e.with.len()));
+    if let Some(f) = &fill {
+        capacity = grown(capacity, &f.range, f.len);
+    }
+    let capacity = edits[fill_at..]
+        .iter()
+        .fold(capacity, |n, e| grown(n, &e.range, e.with.len()));
+    let mut out = Vec::with_capacity(capacity);
     let mut at = 0;
     let mut last: Option<Range<usize>> = None;
-    for edit in edits {
-        if edit.range.start < at
-            || edit.range.end > input.len()
-            || edit.range.start > edit.range.end
-        {
+    let mut step = |range: Range<usize>, out: &mut Vec<u8>| {
+        if range.start < at || range.end > input.len() || range.start > range.end {
             return Err(EditError {
-                first: last.unwrap_or(0..0),
-                second: edit.range,
+                first: last.clone().unwrap_or(0..0),
+                second: range,
             });
         }
-        out.extend_from_slice(&input[at..edit.range.start]);
+        out.extend_from_slice(&input[at..range.start]);
+        at = range.end;
+        last = Some(range);
+        Ok(())
+    };
+    let mut fill = fill;
+    for (i, edit) in edits.into_iter().enumerate() {
+        if i == fill_at
+            && let Some(f) = fill.take()
+        {
+            step(f.range, &mut out)?;
+            (f.write)(&mut out);
+        }
+        step(edit.range, &mut out)?;
         out.extend_from_slice(&edit.with);
-        at = edit.range.end;
-        last = Some(edit.range);
+    }
+    if let Some(f) = fill {
+        step(f.range, &mut out)?;
+        (f.write)(&mut out);
     }
     out.extend_from_slice(&input[at..]);
     Ok(out)
@@ -126,6 +184,40 @@ mod tests {
         )
         .unwrap();
         assert_eq!(out, b"01ab45XY89");
+    }
+
+    #[test]
+    fn filled_edit_goes_where_pushed_last() {
+        let x = b"0123456789";
+        let edits = || {
+            vec![
+                Edit::replace(2..4, "ab"),
+                Edit::insert(6, "X"),
+                Edit::delete(6..8),
+            ]
+        };
+        for (range, with) in [
+            (6..6, "Z"),
+            (6..8, "Z"),
+            (0..0, "Z"),
+            (10..10, "Z"),
+            (2..4, "Z"),
+        ] {
+            let mut all = edits();
+            all.push(Edit::replace(range.clone(), with));
+            let want = splice(x, all);
+            let fill = Fill {
+                range,
+                len: with.len(),
+                write: |out: &mut Vec<u8>| out.extend_from_slice(with.as_bytes()),
+            };
+            let got = splice_filled(x, edits(), fill);
+            match (want, got) {
+                (Ok(w), Ok(g)) => assert_eq!(w, g),
+                (Err(w), Err(g)) => assert_eq!((w.first, w.second), (g.first, g.second)),
+                (w, g) => panic!("{w:?} != {g:?}"),
+            }
+        }
     }
 
     #[test]

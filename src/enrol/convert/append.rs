@@ -1,8 +1,103 @@
 //! Where new enrolments go in the holder's `<user_enrolments>`: as whole indented lines when the container
 //! closes on a line of its own (Moodle's layout), else as bare elements; the container is created when needed.
+//! New enrolments are copies of enrolments of the original document with a few values changed: they are kept
+//! as spans of it ([`Copies`]) and written straight into the rewritten document, never held as a second copy
+//! of a course's enrolments.
+
+use std::ops::Range;
 
 use crate::enrol::model::Instance;
-use crate::xml::Edit;
+use crate::xml::{Edit, EditError, Piece};
+
+/// New enrolments as spans of the original document and the changes inside each.
+#[derive(Debug, Default)]
+pub(super) struct Copies {
+    /// Each copy: its span in the original, and the end of its changes in `changes`.
+    items: Vec<(Range<usize>, usize)>,
+    /// The changes inside the copies, in order and disjoint within each: the span replaced (in the original)
+    /// and the end of the replacement in `text`.
+    changes: Vec<(Range<usize>, usize)>,
+    /// The replacements, one after another.
+    text: Vec<u8>,
+    /// The bytes the copies make.
+    len: usize,
+}
+
+impl Copies {
+    /// Adds a copy of `range` of the original with `edits` (in the original's offsets) applied.
+    ///
+    /// # Errors
+    /// [`EditError`] (offsets relative to `range`) if two edits overlap or one lies outside `range`.
+    pub fn push(&mut self, range: Range<usize>, mut edits: Vec<Edit>) -> Result<(), EditError> {
+        // As `xml::splice` orders and checks them.
+        edits.sort_by_key(|e| (e.range.start, e.range.end));
+        let mut at = range.start;
+        let mut last: Option<Range<usize>> = None;
+        let relative =
+            |r: &Range<usize>| r.start.wrapping_sub(range.start)..r.end.wrapping_sub(range.start);
+        let mut len = range.len();
+        for e in &edits {
+            if e.range.start < at || e.range.end > range.end || e.range.start > e.range.end {
+                return Err(EditError {
+                    first: last.as_ref().map_or(0..0, relative),
+                    second: relative(&e.range),
+                });
+            }
+            at = e.range.end;
+            last = Some(e.range.clone());
+            len = (len + e.with.len()).saturating_sub(e.range.len());
+        }
+        for e in edits {
+            self.text.extend_from_slice(&e.with);
+            self.changes.push((e.range, self.text.len()));
+        }
+        self.items.push((range, self.changes.len()));
+        self.len += len;
+        Ok(())
+    }
+
+    /// No copy.
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// The bytes [`Copies::write`] appends.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Calls `f` with the pieces the copies are made of: ranges of the original and the changed values.
+    pub fn pieces(&self, f: &mut dyn FnMut(Piece<'_>)) {
+        let (mut change, mut text) = (0, 0);
+        for (range, changes_end) in &self.items {
+            let mut at = range.start;
+            for (replaced, text_end) in &self.changes[change..*changes_end] {
+                f(Piece::Input(at..replaced.start));
+                f(Piece::Bytes(&self.text[text..*text_end]));
+                at = replaced.end;
+                text = *text_end;
+            }
+            f(Piece::Input(at..range.end));
+            change = *changes_end;
+        }
+    }
+
+    /// Appends the copies, made from the original `ex`, to `out`.
+    pub fn write(&self, ex: &[u8], out: &mut Vec<u8>) {
+        let (mut change, mut text) = (0, 0);
+        for (range, changes_end) in &self.items {
+            let mut at = range.start;
+            for (replaced, text_end) in &self.changes[change..*changes_end] {
+                out.extend_from_slice(&ex[at..replaced.start]);
+                out.extend_from_slice(&self.text[text..*text_end]);
+                at = replaced.end;
+                text = *text_end;
+            }
+            out.extend_from_slice(&ex[at..range.end]);
+            change = *changes_end;
+        }
+    }
+}
 
 /// The indentation before `pos` when only spaces or tabs precede it on its line.
 fn indent_of(ex: &[u8], pos: usize) -> Option<&[u8]> {
@@ -26,29 +121,41 @@ pub(super) fn appends_lines(ex: &[u8], holder: &Instance) -> bool {
     }
 }
 
-/// The edit adding `items` (built per [`appends_lines`]) as the last children of the holder's
-/// `<user_enrolments>`, creating the container when needed.
-pub(super) fn append_enrolments(
-    ex: &[u8],
-    holder: &Instance,
-    items: Vec<u8>,
-    line_mode: bool,
-) -> Edit {
+/// Where the new enrolments go: the holder's `<user_enrolments>` gets them as its last children (built per
+/// [`appends_lines`]), and is created when needed.
+pub(super) struct Place {
+    /// The bytes replaced (an empty range inserts).
+    pub range: Range<usize>,
+    /// Written before the new enrolments.
+    pub before: Vec<u8>,
+    /// Written after them.
+    pub after: Vec<u8>,
+}
+
+/// Where the new enrolments go in the holder, and what surrounds them.
+pub(super) fn place(ex: &[u8], holder: &Instance, line_mode: bool) -> Place {
     match &holder.user_enrolments {
         Some(c) if !c.empty_tag => {
             let close = c.content.end;
-            match indent_of(ex, close) {
-                Some(indent) if line_mode => Edit::insert(close - indent.len(), items),
-                _ => Edit::insert(close, items),
+            let at = match indent_of(ex, close) {
+                Some(indent) if line_mode => close - indent.len(),
+                _ => close,
+            };
+            Place {
+                range: at..at,
+                before: Vec::new(),
+                after: Vec::new(),
             }
         }
         Some(c) => {
             let indent = indent_of(ex, c.span.start).unwrap_or_default();
-            let mut with = b"<user_enrolments>\n".to_vec();
-            with.extend_from_slice(&items);
-            with.extend_from_slice(indent);
-            with.extend_from_slice(b"</user_enrolments>");
-            Edit::replace(c.span.clone(), with)
+            let mut after = indent.to_vec();
+            after.extend_from_slice(b"</user_enrolments>");
+            Place {
+                range: c.span.clone(),
+                before: b"<user_enrolments>\n".to_vec(),
+                after,
+            }
         }
         None => {
             // Before the holder's closing tag.
@@ -56,10 +163,11 @@ pub(super) fn append_enrolments(
                 .windows(2)
                 .rposition(|w| w == b"</")
                 .map_or(holder.span.end, |i| holder.span.start + i);
-            let mut with = b"<user_enrolments>".to_vec();
-            with.extend_from_slice(&items);
-            with.extend_from_slice(b"</user_enrolments>");
-            Edit::insert(close, with)
+            Place {
+                range: close..close,
+                before: b"<user_enrolments>".to_vec(),
+                after: b"</user_enrolments>".to_vec(),
+            }
         }
     }
 }

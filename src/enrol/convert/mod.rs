@@ -24,6 +24,7 @@ mod holder;
 mod read;
 mod retype;
 mod roles;
+mod rows;
 mod users;
 
 use serde::Serialize;
@@ -31,10 +32,11 @@ use serde::Serialize;
 pub use super::error::EnrolError;
 pub use super::members::Docs;
 use super::members::{COURSE_ROLES, ENROLMENTS};
-use super::model::{self, MANUAL, Values};
+use super::model::{self, MANUAL};
 pub use super::restore::{Limit, LiveCourse, Outcomes, Target as RestoreTarget};
 use super::warning::{Setting, Warning};
 use crate::xml;
+pub use rows::{UserOutcome, Users, UsersIter};
 
 /// What to convert and how to stamp.
 #[derive(Debug, Clone, Default)]
@@ -117,7 +119,7 @@ pub struct Report {
     /// Totals over users (a user converted from two methods counts once).
     pub totals: Totals,
     /// Every converted user's result.
-    pub users: Vec<UserOutcome>,
+    pub users: Users,
     /// `course/roles.xml` assignments turned into manual ones.
     pub role_assignments_rewritten: usize,
     /// Assignments removed as exact duplicates of a manual one.
@@ -149,15 +151,11 @@ impl Report {
         if limits.is_empty() {
             return;
         }
-        let at: std::collections::HashMap<i64, usize> = self
-            .users
-            .iter()
-            .enumerate()
-            .map(|(i, u)| (u.userid, i))
-            .collect();
+        let at: std::collections::HashMap<i64, usize> =
+            self.users.ids().enumerate().map(|(i, u)| (u, i)).collect();
         for (userid, limit) in limits {
             if let Some(&i) = at.get(&userid) {
-                self.users[i].cannot.push(limit);
+                self.users.add_limit(i, limit);
             }
         }
     }
@@ -185,23 +183,27 @@ impl Report {
         self.totals.stamped += usize::from(merged.stamped);
         self.totals.suspended += suspended;
         self.totals.merged_with_manual += with_manual;
-        let promised = merged.outcomes.get(self.restore_target);
         self.shaped += usize::from(merged.written != merged.values);
         self.live_enrol_calls += usize::from(merged.outcomes.live_enrols);
-        self.users.push(UserOutcome {
-            userid,
-            methods,
-            roles: user_roles.of(userid).map(|id| stamped.name(id)).collect(),
-            status: promised.status,
-            timestart: promised.timestart,
-            timeend: promised.timeend,
-            stamped: merged.stamped,
-            manual: merged.manual.as_str(),
-            archive: merged.written,
-            outcomes: merged.outcomes,
-            live_before: merged.live,
-            cannot: merged.limits.clone(),
-        });
+        let manual = match merged.manual {
+            users::Manual::Kept => rows::Manual::Kept,
+            users::Manual::Combined(_) => rows::Manual::Combined,
+            users::Manual::New => rows::Manual::New,
+        };
+        self.users.push(
+            rows::NewRow {
+                userid,
+                methods,
+                role_ids: user_roles.of(userid).collect(),
+                archive: merged.written,
+                live: merged.live,
+                live_enabled: merged.live_enabled,
+                stamped: merged.stamped,
+                manual,
+                cannot: merged.limits.clone(),
+            },
+            |id| stamped.name(id),
+        );
     }
 }
 
@@ -246,36 +248,29 @@ pub struct Totals {
     pub merged_with_manual: usize,
 }
 
-/// One converted user's resulting manual enrolment.
-#[derive(Debug, Clone, Serialize)]
-pub struct UserOutcome {
-    /// `userid` in the backup.
-    pub userid: i64,
-    /// Methods the user came from.
-    pub methods: Vec<String>,
-    /// Role shortnames the user holds in the course.
-    pub roles: Vec<String>,
-    /// 0 active, 1 suspended.
-    pub status: i64,
-    /// Resulting start (epoch, 0 = none).
-    pub timestart: i64,
-    /// Resulting end (epoch, 0 = unlimited).
-    pub timeend: i64,
-    /// `timeend` was set to `until`.
-    pub stamped: bool,
-    /// `combined` with or `kept` an existing manual enrolment, or `new`.
-    pub manual: &'static str,
-    /// What the archive holds for the user (the promise, or its start shaped for the live merge).
-    pub archive: Values,
-    /// What each restore target stores.
-    pub outcomes: Outcomes,
-    /// The live course's manual enrolment that a merge meets (the backup's own), if any.
-    pub live_before: Option<Values>,
-    /// What no archive can make the live merge do for this user, in words.
-    pub cannot: Vec<Limit>,
+impl Report {
+    /// An empty report of a conversion per `opts`.
+    fn new(opts: &Options) -> Self {
+        Report {
+            from: opts.from.clone(),
+            stamp_roles: opts.stamp_roles.clone(),
+            until: opts.until,
+            restore_target: opts.target,
+            users: Users::new(opts.target),
+            ..Report::default()
+        }
+    }
 }
 
 impl Conversion {
+    /// The backup has no enrolments: nothing converts.
+    fn without_enrolments(mut report: Report) -> Self {
+        report.warnings.push(Warning::Note(format!(
+            "no {ENROLMENTS} in this backup: nothing to convert"
+        )));
+        Conversion::unchanged(report)
+    }
+
     /// No member changes: only the report.
     fn unchanged(report: Report) -> Self {
         Conversion {
@@ -295,51 +290,23 @@ impl Conversion {
 /// and is not a standard Moodle role (a standard role it lacks, or any role when it defines none, is held by
 /// nobody in the course: a warning).
 pub fn convert(docs: &Docs<'_>, opts: &Options) -> Result<Conversion, EnrolError> {
-    let mut report = Report {
-        from: opts.from.clone(),
-        stamp_roles: opts.stamp_roles.clone(),
-        until: opts.until,
-        restore_target: opts.target,
-        ..Report::default()
-    };
+    let mut report = Report::new(opts);
     let Some(ex) = docs.enrolments else {
-        report.warnings.push(Warning::Note(format!(
-            "no {ENROLMENTS} in this backup: nothing to convert"
-        )));
+        return Ok(Conversion::without_enrolments(report));
+    };
+    let Some(plan) = plan(ex, docs.course_roles, docs.roles, opts, &mut report)? else {
         return Ok(Conversion::unchanged(report));
     };
-    // enrolments.xml and course/roles.xml are parsed side by side when both are large (a course of tens of
-    // thousands of users); errors are still reported in document order.
-    let (instances, parsed_roles) = read::parse_both(ex, docs.course_roles);
-    let instances = instances.map_err(EnrolError::xml(ENROLMENTS))?;
-    let stamped = read::StampedRoles::read(docs.roles, &opts.stamp_roles)?;
-    for name in stamped.check(&opts.stamp_roles)? {
-        report.warnings.push(Warning::Missing {
-            setting: Setting::StampRoles,
-            name,
-        });
-    }
-    let set = read::Instances::new(ex, instances, &opts.from);
-    let components = set.components();
-    // course/roles.xml, parsed once: who holds which role, and the plan of its rewrite, applied at the end.
-    let (user_roles, role_ops) = match docs.course_roles {
-        Some(x) => {
-            let assignments = parsed_roles
-                .unwrap_or_else(|| model::parse_assignments(x))
-                .map_err(EnrolError::xml(COURSE_ROLES))?;
-            let ops = roles::plan_assignments(x, &assignments, &components, &mut report);
-            (read::UserRoles::new(&assignments), ops)
-        }
-        None => (read::UserRoles::default(), Vec::new()),
-    };
-    if set.converted.is_empty() {
-        report
-            .warnings
-            .push(set.nothing_to_convert(&opts.from).into());
-        return Ok(Conversion::unchanged(report));
-    }
+    let Plan {
+        set,
+        components,
+        user_roles,
+        stamped,
+        role_ops,
+    } = plan;
 
-    let enrolments = rewrite_enrolments(set, &user_roles, &stamped, opts, &mut report)?;
+    let enrolments =
+        rewrite_enrolments(set, &user_roles, &stamped, opts, &mut report)?.splice(ex)?;
 
     // Role assignments and group members of converted plugins become plain manual ones.
     let course_roles = match docs.course_roles {
@@ -359,6 +326,135 @@ pub fn convert(docs: &Docs<'_>, opts: &Options) -> Result<Conversion, EnrolError
     })
 }
 
+/// The members a conversion reads, owned by it ([`convert_owned`]).
+#[derive(Debug, Default)]
+pub struct OwnedDocs {
+    /// [`ENROLMENTS`].
+    pub enrolments: Option<Vec<u8>>,
+    /// [`COURSE_ROLES`].
+    pub course_roles: Option<Vec<u8>>,
+    /// Root `roles.xml`.
+    pub roles: Option<Vec<u8>>,
+    /// `groups.xml`.
+    pub groups: Option<Vec<u8>>,
+}
+
+/// [`convert`] of members it is given: each is freed, or rewritten over its own buffer, as soon as its rewrite
+/// is built, so that a document and its rewrite are held together as little as possible (a course of a hundred
+/// thousand users has tens of megabytes of each). Same results as [`convert`].
+///
+/// # Errors
+/// As [`convert`].
+pub fn convert_owned(docs: OwnedDocs, opts: &Options) -> Result<Conversion, EnrolError> {
+    let OwnedDocs {
+        enrolments,
+        course_roles,
+        roles,
+        groups,
+    } = docs;
+    let mut report = Report::new(opts);
+    let Some(mut ex) = enrolments else {
+        return Ok(Conversion::without_enrolments(report));
+    };
+    // The rewrite is written over the document and can be a little longer (new enrolments stamped with longer
+    // values): room for it is made now, while little else is held, rather than by moving the document when it
+    // is written (the pages reserved cost nothing until written).
+    ex.reserve_exact(ex.len() / 8);
+    let Some(plan) = plan(
+        &ex,
+        course_roles.as_deref(),
+        roles.as_deref(),
+        opts,
+        &mut report,
+    )?
+    else {
+        return Ok(Conversion::unchanged(report));
+    };
+    drop(roles);
+    let Plan {
+        set,
+        components,
+        user_roles,
+        stamped,
+        role_ops,
+    } = plan;
+    // course/roles.xml first: its rewrite takes its own place (values made shorter, duplicates removed), and
+    // its plan is freed before the enrolments are rewritten.
+    let course_roles = match course_roles {
+        Some(x) => roles::apply_role_ops_owned(x, role_ops)?,
+        None => None,
+    };
+    let enrolments =
+        rewrite_enrolments(set, &user_roles, &stamped, opts, &mut report)?.splice_owned(ex)?;
+    let groups = match groups {
+        Some(x) => roles::rewrite_members_owned(x, &components, &mut report)?,
+        None => None,
+    };
+    Ok(Conversion {
+        enrolments,
+        course_roles,
+        groups,
+        report,
+    })
+}
+
+/// What a conversion knows before it writes: the instances that convert, the role holders and the planned
+/// rewrite of `course/roles.xml`.
+struct Plan<'a> {
+    set: read::Instances<'a>,
+    components: std::collections::BTreeSet<String>,
+    user_roles: read::UserRoles,
+    stamped: read::StampedRoles,
+    role_ops: Vec<roles::RoleOp>,
+}
+
+/// Parses the members and plans the conversion; `None` when nothing converts (the report says why).
+fn plan<'a>(
+    ex: &'a [u8],
+    course_roles: Option<&[u8]>,
+    roles: Option<&[u8]>,
+    opts: &Options,
+    report: &mut Report,
+) -> Result<Option<Plan<'a>>, EnrolError> {
+    // enrolments.xml and course/roles.xml are parsed side by side when both are large (a course of tens of
+    // thousands of users); errors are still reported in document order.
+    let (instances, parsed_roles) = read::parse_both(ex, course_roles);
+    let instances = instances.map_err(EnrolError::xml(ENROLMENTS))?;
+    let stamped = read::StampedRoles::read(roles, &opts.stamp_roles)?;
+    for name in stamped.check(&opts.stamp_roles)? {
+        report.warnings.push(Warning::Missing {
+            setting: Setting::StampRoles,
+            name,
+        });
+    }
+    let set = read::Instances::new(ex, instances, &opts.from);
+    let components = set.components();
+    // course/roles.xml, parsed once: who holds which role, and the plan of its rewrite, applied at the end.
+    let (user_roles, role_ops) = match course_roles {
+        Some(x) => {
+            let assignments = parsed_roles
+                .unwrap_or_else(|| model::parse_assignments(x))
+                .map_err(EnrolError::xml(COURSE_ROLES))?;
+            let ops = roles::plan_assignments(x, &assignments, &components, report);
+            (read::UserRoles::new(&assignments), ops)
+        }
+        None => (read::UserRoles::default(), Vec::new()),
+    };
+    if set.converted.is_empty() {
+        report
+            .warnings
+            .push(set.nothing_to_convert(&opts.from).into());
+        return Ok(None);
+    }
+    Ok(Some(Plan {
+        set,
+        components,
+        user_roles,
+        stamped,
+        role_ops,
+    }))
+}
+
 /// The rewrite of `course/enrolments.xml` once the instances that convert are known: the holder chosen, each
 /// user's sources merged into it, the holder enabled if it was disabled, the converted instances retyped.
 fn rewrite_enrolments(
@@ -367,7 +463,7 @@ fn rewrite_enrolments(
     stamped: &read::StampedRoles,
     opts: &Options,
     report: &mut Report,
-) -> Result<Vec<u8>, EnrolError> {
+) -> Result<Rewritten, EnrolError> {
     let until = opts.until;
     let ex = set.ex;
     let holder = holder::Holder::choose(&set, report);
@@ -413,6 +509,7 @@ fn rewrite_enrolments(
         }
         report.tally(*userid, set.methods_of(srcs), &merged, user_roles, stamped);
     }
+    report.users.done();
     let users::Rewrite {
         mut edits,
         appended,
@@ -432,20 +529,66 @@ fn rewrite_enrolments(
     }
     edits.extend(welcome_edit);
     // New enrolments go at the end of the holder's <user_enrolments>.
-    if !appended.is_empty() {
-        edits.push(append::append_enrolments(
-            ex,
-            holder_instance,
+    let place = (!appended.is_empty()).then(|| append::place(ex, holder_instance, line_mode));
+    Ok(Rewritten {
+        edits,
+        place,
+        appended,
+    })
+}
+
+/// The rewrite of `course/enrolments.xml`, to be written: the edits, and the new enrolments and where they go.
+/// The model is not needed to write it: freed first, so it and the rewritten document are never held at once
+/// (peak memory).
+struct Rewritten {
+    edits: Vec<xml::Edit>,
+    place: Option<append::Place>,
+    appended: append::Copies,
+}
+
+impl Rewritten {
+    /// The rewritten document.
+    fn splice(self, ex: &[u8]) -> Result<Vec<u8>, EnrolError> {
+        let Rewritten {
+            edits,
+            place,
             appended,
-            line_mode,
-        ));
+        } = self;
+        match place {
+            Some(place) => {
+                let fill = xml::Fill {
+                    range: place.range,
+                    len: place.before.len() + appended.len() + place.after.len(),
+                    write: |out: &mut Vec<u8>| {
+                        out.extend_from_slice(&place.before);
+                        appended.write(ex, out);
+                        out.extend_from_slice(&place.after);
+                    },
+                };
+                xml::splice_filled(ex, edits, fill)
+            }
+            None => xml::splice(ex, edits),
+        }
+        .map_err(EnrolError::edit(ENROLMENTS))
     }
 
-    // The model is not needed for the splice: freed first, so it and the rewritten document are never held at
-    // once (peak memory).
-    drop(sources);
-    drop(set);
-    xml::splice(ex, edits).map_err(EnrolError::edit(ENROLMENTS))
+    /// The rewritten document written over the original `ex` (`None`: unchanged).
+    fn splice_owned(self, ex: Vec<u8>) -> Result<Option<Vec<u8>>, EnrolError> {
+        let Rewritten {
+            edits,
+            place,
+            appended,
+        } = self;
+        let fill = place.map(|place| xml::FillPieces {
+            range: place.range.clone(),
+            pieces: move |f: &mut dyn FnMut(xml::Piece<'_>)| {
+                f(xml::Piece::Bytes(&place.before));
+                appended.pieces(f);
+                f(xml::Piece::Bytes(&place.after));
+            },
+        });
+        xml::splice_pieces_owned(ex, edits, fill).map_err(EnrolError::edit(ENROLMENTS))
+    }
 }
 
 #[cfg(test)]

@@ -54,6 +54,21 @@ pub(super) fn plan_assignments(
 
 /// Applies the planned rewrite of `course/roles.xml` (`None`: unchanged).
 pub(super) fn apply_role_ops(x: &[u8], ops: Vec<RoleOp>) -> Result<Option<Vec<u8>>, EnrolError> {
+    let edits = role_edits(x, ops);
+    finish(x, edits, COURSE_ROLES)
+}
+
+/// [`apply_role_ops`] on a `course/roles.xml` given up: rewritten in its own buffer when it can be.
+pub(super) fn apply_role_ops_owned(
+    x: Vec<u8>,
+    ops: Vec<RoleOp>,
+) -> Result<Option<Vec<u8>>, EnrolError> {
+    let edits = role_edits(&x, ops);
+    finish_owned(x, edits, COURSE_ROLES)
+}
+
+/// The edits of the planned rewrite of `course/roles.xml`.
+fn role_edits(x: &[u8], ops: Vec<RoleOp>) -> Vec<Edit> {
     let mut edits = Vec::with_capacity(ops.len() * 2);
     for op in ops {
         match op {
@@ -68,7 +83,7 @@ pub(super) fn apply_role_ops(x: &[u8], ops: Vec<RoleOp>) -> Result<Option<Vec<u8
             }
         }
     }
-    finish(x, edits, COURSE_ROLES)
+    edits
 }
 
 /// Makes the converted plugins' group members manual (`None`: `groups.xml` unchanged).
@@ -77,6 +92,26 @@ pub(super) fn rewrite_members(
     components: &BTreeSet<String>,
     report: &mut Report,
 ) -> Result<Option<Vec<u8>>, EnrolError> {
+    let edits = member_edits(x, components, report)?;
+    finish(x, edits, GROUPS)
+}
+
+/// [`rewrite_members`] of a `groups.xml` given up: rewritten in its own buffer when it can be.
+pub(super) fn rewrite_members_owned(
+    x: Vec<u8>,
+    components: &BTreeSet<String>,
+    report: &mut Report,
+) -> Result<Option<Vec<u8>>, EnrolError> {
+    let edits = member_edits(&x, components, report)?;
+    finish_owned(x, edits, GROUPS)
+}
+
+/// The edits making the converted plugins' group members manual.
+fn member_edits(
+    x: &[u8],
+    components: &BTreeSet<String>,
+    report: &mut Report,
+) -> Result<Vec<Edit>, EnrolError> {
     let members = model::parse_group_members(x).map_err(EnrolError::xml(GROUPS))?;
     let mut edits = Vec::new();
     let mut owned: Vec<(i64, Limit)> = Vec::new();
@@ -103,7 +138,7 @@ pub(super) fn rewrite_members(
         report.group_members_rewritten += 1;
     }
     report.add_limits(owned);
-    finish(x, edits, GROUPS)
+    Ok(edits)
 }
 
 /// The member with `edits` applied, `None` when nothing changes.
@@ -113,4 +148,16 @@ fn finish(x: &[u8], edits: Vec<Edit>, member: &'static str) -> Result<Option<Vec
     }
     let out = xml::splice(x, edits).map_err(EnrolError::edit(member))?;
     Ok((out != x).then_some(out))
+}
+
+/// [`finish`] for a member given up: written over its own buffer when no edit makes it longer.
+fn finish_owned(
+    x: Vec<u8>,
+    edits: Vec<Edit>,
+    member: &'static str,
+) -> Result<Option<Vec<u8>>, EnrolError> {
+    if edits.is_empty() {
+        return Ok(None);
+    }
+    xml::splice_owned(x, edits).map_err(EnrolError::edit(member))
 }

@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 
 use super::EnrolError;
-use super::append::appends_lines;
+use super::append::{Copies, appends_lines};
 use super::holder::Holder;
 use super::read::{Instances, Source};
 use crate::enrol::members::ENROLMENTS;
@@ -25,15 +25,6 @@ pub(super) enum Manual {
 }
 
 impl Manual {
-    /// The report's word.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Manual::Kept => "kept",
-            Manual::Combined(_) => "combined",
-            Manual::New => "new",
-        }
-    }
-
     /// The user already had a manual enrolment.
     pub fn merged(self) -> bool {
         self != Manual::New
@@ -49,6 +40,8 @@ pub(super) struct Merged {
     pub written: Values,
     /// The live course's manual enrolment a merge meets (the backup's own), if any.
     pub live: Option<Values>,
+    /// The live course's manual instance is enabled.
+    pub live_enabled: bool,
     /// What each restore target stores.
     pub outcomes: restore::Outcomes,
     /// What the live merge cannot do for this user.
@@ -65,8 +58,8 @@ pub(super) struct Rewrite<'s, 'a> {
     holder: &'s Holder,
     /// Edits in the document.
     pub edits: Vec<Edit>,
-    /// New enrolments for the holder, built in one buffer (see `line_mode`).
-    pub appended: Vec<u8>,
+    /// New enrolments for the holder (see `line_mode`).
+    pub appended: Copies,
     /// New enrolments are whole lines (with their indentation), else bare elements.
     pub line_mode: bool,
     /// Positions of the holder's enrolments combined with a converted result.
@@ -85,7 +78,7 @@ impl<'s, 'a> Rewrite<'s, 'a> {
             set,
             holder,
             edits: Vec::new(),
-            appended: Vec::new(),
+            appended: Copies::default(),
             line_mode: appends_lines(set.ex, &set.all[holder.idx]),
             combined: HashSet::new(),
             live,
@@ -211,18 +204,9 @@ impl<'s, 'a> Rewrite<'s, 'a> {
         } else {
             ue.span.clone()
         };
-        let inner = set_values(ex, ue, v)
-            .into_iter()
-            .map(|e| {
-                Edit::replace(
-                    e.range.start - range.start..e.range.end - range.start,
-                    e.with,
-                )
-            })
-            .collect();
-        let copy = xml::splice(&ex[range], inner).map_err(EnrolError::edit(ENROLMENTS))?;
-        self.appended.extend_from_slice(&copy);
-        Ok(())
+        self.appended
+            .push(range, set_values(ex, ue, v))
+            .map_err(EnrolError::edit(ENROLMENTS))
     }
 }
 
@@ -260,6 +244,7 @@ impl Merged {
             values: promise.values,
             written,
             live,
+            live_enabled,
             limits: restore::limits(promise.values, live, outcomes.live),
             outcomes,
             stamped: promise.stamped,

@@ -93,6 +93,32 @@ fn mapped(path: &Path, changes: &[(u64, u64)]) -> BlockMap {
     g.block_map().expect("a whole map")
 }
 
+/// The changes replacing `[at, at + del)` of `input` by `news`, and the edited input they make.
+fn edited<'a>(
+    input: &[u8],
+    edits: &[(u64, u64, usize)],
+    news: &'a [Vec<u8>],
+) -> (Vec<Change<'a>>, Vec<u8>) {
+    let changes = edits
+        .iter()
+        .zip(news)
+        .map(|(e, n)| Change {
+            at: e.0,
+            del: e.1,
+            new: vec![Cow::Borrowed(&n[..])],
+        })
+        .collect();
+    let mut expected = Vec::new();
+    let mut pos = 0usize;
+    for (e, n) in edits.iter().zip(news) {
+        expected.extend_from_slice(&input[pos..e.0 as usize]);
+        expected.extend_from_slice(n);
+        pos = (e.0 + e.1) as usize;
+    }
+    expected.extend_from_slice(&input[pos..]);
+    (changes, expected)
+}
+
 fn spliced(level_in: u32, len: usize, edits: &[(u64, u64, usize)]) {
     let dir = tempfile_dir();
     let input = data(len, 7);
@@ -102,23 +128,7 @@ fn spliced(level_in: u32, len: usize, edits: &[(u64, u64, usize)]) {
     let map = mapped(&path, &spans);
     assert_eq!(map.total(), len as u64);
     let news: Vec<Vec<u8>> = edits.iter().map(|e| data(e.2, e.0 + 1)).collect();
-    let changes: Vec<Change<'_>> = edits
-        .iter()
-        .zip(&news)
-        .map(|(e, n)| Change {
-            at: e.0,
-            del: e.1,
-            new: vec![Cow::Borrowed(&n[..])],
-        })
-        .collect();
-    let mut expected = Vec::new();
-    let mut pos = 0usize;
-    for (e, n) in edits.iter().zip(&news) {
-        expected.extend_from_slice(&input[pos..e.0 as usize]);
-        expected.extend_from_slice(n);
-        pos = (e.0 + e.1) as usize;
-    }
-    expected.extend_from_slice(&input[pos..]);
+    let (changes, expected) = edited(&input, edits, &news);
     let plan = plan(&path, &map, &changes)
         .unwrap()
         .unwrap_or_else(|| panic!("a plan for level {level_in}, {len} bytes, edits {edits:?}"));
@@ -216,23 +226,7 @@ fn random_edits_on_random_streams() {
         let spans: Vec<(u64, u64)> = edits.iter().map(|e| (e.0, e.1)).collect();
         let map = mapped(&path, &spans);
         let news: Vec<Vec<u8>> = edits.iter().map(|e| data(e.2, e.0 ^ 5)).collect();
-        let changes: Vec<Change<'_>> = edits
-            .iter()
-            .zip(&news)
-            .map(|(e, n)| Change {
-                at: e.0,
-                del: e.1,
-                new: vec![Cow::Borrowed(&n[..])],
-            })
-            .collect();
-        let mut expected = Vec::new();
-        let mut pos = 0usize;
-        for (e, n) in edits.iter().zip(&news) {
-            expected.extend_from_slice(&input[pos..e.0 as usize]);
-            expected.extend_from_slice(n);
-            pos = (e.0 + e.1) as usize;
-        }
-        expected.extend_from_slice(&input[pos..]);
+        let (changes, expected) = edited(&input, &edits, &news);
         let Some(plan) = plan(&path, &map, &changes).unwrap() else {
             panic!(
                 "case {case}: no plan (level {level}, {} edits)",

@@ -88,24 +88,23 @@ const SMALL: u64 = 1 << 20;
 const SMALL_TAR: u64 = 8 << 20;
 
 pub(super) fn open(path: &Path) -> Result<tar::Reader<Gunzip<BufReader<File>>>> {
-    let f = File::open(path).map_err(|source| Error::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    Ok(tar::Reader::new(Gunzip::new(BufReader::with_capacity(
-        BUF, f,
-    ))))
+    open_with(path, Gunzip::new)
 }
 
 /// [`open`], recording the block map for the write to copy the compressed stream.
 pub(super) fn open_mapping(path: &Path) -> Result<tar::Reader<Gunzip<BufReader<File>>>> {
+    open_with(path, Gunzip::mapping)
+}
+
+fn open_with(
+    path: &Path,
+    gunzip: fn(BufReader<File>) -> Gunzip<BufReader<File>>,
+) -> Result<tar::Reader<Gunzip<BufReader<File>>>> {
     let f = File::open(path).map_err(|source| Error::Read {
         path: path.to_path_buf(),
         source,
     })?;
-    Ok(tar::Reader::new(Gunzip::mapping(BufReader::with_capacity(
-        BUF, f,
-    ))))
+    Ok(tar::Reader::new(gunzip(BufReader::with_capacity(BUF, f))))
 }
 
 fn stamp(path: &Path) -> (u64, Option<std::time::SystemTime>) {
@@ -205,9 +204,8 @@ fn after(last: Option<&str>) -> String {
 }
 
 /// Reads whatever follows the end-of-archive marker so the gzip trailer (CRC, length) is checked.
-fn drain<R: Read>(path: &Path, reader: tar::Reader<R>) -> Result<()> {
-    let mut rest = reader.into_inner();
-    io::copy(&mut rest, &mut io::sink()).map_err(|source| Error::Gzip {
+fn drain<R: Read>(path: &Path, reader: &mut tar::Reader<R>) -> Result<()> {
+    io::copy(reader.get_mut(), &mut io::sink()).map_err(|source| Error::Gzip {
         path: path.to_path_buf(),
         at: "after the last member".into(),
         source,
@@ -288,7 +286,7 @@ pub(super) fn load_from<R: Read + Capture, E: From<Error>>(
             has_index = true;
             if let Some(w) = &mut walk {
                 let (start, _) = reader.record();
-                w.index = Some((start, 512 + m.size + tar_padding(m.size) as u64));
+                w.index = Some((start, record_len(m.size)));
             }
             continue;
         }
@@ -317,9 +315,7 @@ pub(super) fn load_from<R: Read + Capture, E: From<Error>>(
         rec.want_before(end);
     }
     let dirty = reader.dirty_padding();
-    let mut reader = reader;
-    let drained = drain_keep(path, &mut reader);
-    drained?;
+    drain(path, &mut reader)?;
     let map = reader.get_mut().block_map();
     let splice = match (walk, map) {
         (Some(w), Some(map)) if !dirty && !dotted => Some(Box::new(Spliceable {
@@ -373,7 +369,7 @@ fn walked<R: Read + Capture>(
     if !same || start != w.next {
         return false;
     }
-    let end = start + 512 + m.size + tar_padding(m.size) as u64;
+    let end = start + record_len(m.size);
     w.next = end;
     if m.path != ARCHIVE_INDEX {
         w.starts.push(start);
@@ -390,18 +386,9 @@ fn walked<R: Read + Capture>(
     true
 }
 
-fn tar_padding(size: u64) -> usize {
-    ((512 - size % 512) % 512) as usize
-}
-
-/// [`drain`] keeping the reader, for its block map.
-fn drain_keep<R: Read>(path: &Path, reader: &mut tar::Reader<R>) -> Result<()> {
-    io::copy(reader.get_mut(), &mut io::sink()).map_err(|source| Error::Gzip {
-        path: path.to_path_buf(),
-        at: "after the last member".into(),
-        source,
-    })?;
-    Ok(())
+/// A member's whole record in the tar stream: header, data, padding.
+fn record_len(size: u64) -> u64 {
+    512 + size + tar::padding(size)
 }
 
 pub(super) fn write(
@@ -440,12 +427,7 @@ pub(super) fn write(
         },
     };
     // Always a fresh index first, as Moodle's own backups have, whether or not the input had one.
-    let index = tar::index_of(loaded.members.iter().map(|(path, m)| {
-        let size = replacements
-            .get(&*String::from_utf8_lossy(path))
-            .map_or(m.size, |new| new.len() as u64);
-        (path, m.kind, size, m.mtime)
-    }));
+    let index = fresh_index(loaded, replacements);
     writer
         .append_bytes(&tar::index_member(index.len() as u64), &index)
         .map_err(out_err)?;
@@ -475,6 +457,16 @@ pub(super) fn write(
     Ok(())
 }
 
+/// The `.ARCHIVE_INDEX` of the output: every kept member, with its new size where it is rewritten.
+fn fresh_index(loaded: &Listed, replacements: &BTreeMap<String, Vec<u8>>) -> Vec<u8> {
+    tar::index_of(loaded.members.iter().map(|(path, m)| {
+        let size = replacements
+            .get(&*String::from_utf8_lossy(path))
+            .map_or(m.size, |new| new.len() as u64);
+        (path, m.kind, size, m.mtime)
+    }))
+}
+
 /// The output as changes to the input's tar stream, copying the input's compressed bytes between them
 /// ([`splice`]). `false` (nothing written) when they cannot be reused; the caller then writes the usual way.
 fn write_spliced(
@@ -488,22 +480,17 @@ fn write_spliced(
     if stamp(input) != sp.stamp || sp.starts.len() != loaded.members.len() {
         return Ok(false);
     }
-    let index = tar::index_of(loaded.members.iter().map(|(path, m)| {
-        let size = replacements
-            .get(&*String::from_utf8_lossy(path))
-            .map_or(m.size, |new| new.len() as u64);
-        (path, m.kind, size, m.mtime)
-    }));
+    let index = fresh_index(loaded, replacements);
     let index_header = tar::index_member(index.len() as u64);
     let Ok(index_header) = tar::ustar_header(&index_header) else {
         return Ok(false);
     };
     let pad = |n: usize| -> std::borrow::Cow<'static, [u8]> {
-        std::borrow::Cow::Borrowed(&[0u8; 512][..tar_padding(n as u64)])
+        std::borrow::Cow::Borrowed(&[0u8; 512][..tar::padding(n as u64) as usize])
     };
     let mut changes: Vec<Change<'_>> = Vec::new();
     let new_index = [&index_header[..], &index[..]];
-    let padded = (512 + index.len() + tar_padding(index.len() as u64)) as u64;
+    let padded = record_len(index.len() as u64);
     let same_index = match sp.index {
         Some((0, len)) if len == padded => {
             starts_with(input, &new_index).map_err(|source| Error::Read {
@@ -549,7 +536,7 @@ fn write_spliced(
         };
         changes.push(Change {
             at: sp.starts[i],
-            del: 512 + member.size + tar_padding(member.size) as u64,
+            del: record_len(member.size),
             new: vec![
                 header.to_vec().into(),
                 new.as_slice().into(),
@@ -670,7 +657,7 @@ fn copy_members<R: Read, W: Write>(
             reason: "the archive changed while being read (members are missing after it)".into(),
         });
     }
-    drain(input, reader)
+    drain(input, &mut reader)
 }
 
 /// Marks read errors of the input while a member is copied, to tell them from write errors.

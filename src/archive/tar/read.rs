@@ -279,11 +279,6 @@ impl<R: Read> Reader<R> {
         &mut self.inner
     }
 
-    /// Bytes read from the inner stream so far.
-    pub fn position(&self) -> u64 {
-        self.pos
-    }
-
     /// The member [`Reader::next_member`] returned last: where its record starts in the stream, and its header
     /// block as read when that is the record's only block (no extension record, no zero block before it).
     pub fn record(&self) -> (u64, Option<&[u8; BLOCK]>) {

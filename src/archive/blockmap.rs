@@ -91,10 +91,12 @@ pub struct Recorder {
 }
 
 impl Recorder {
-    pub fn new(deflate_at: u64) -> Self {
+    /// Recording from the stream's first byte; where the deflate data starts is told by [`Recorder::deflate_at`]
+    /// once the gzip header is read (captures may be asked for before).
+    pub fn new() -> Self {
         Recorder {
             map: BlockMap {
-                deflate_at,
+                deflate_at: 0,
                 marks: vec![Mark { t: 0, u: 0, crc: 0 }],
                 captures: Vec::new(),
             },

@@ -54,8 +54,7 @@ impl<R: BufRead> Gunzip<R> {
     /// compressed stream ([`Gunzip::block_map`]).
     pub fn mapping(r: R) -> Self {
         let mut g = Gunzip::new(r);
-        // Recording from the start: captures may be asked for before the header is read.
-        g.recorder = Some(Box::new(Recorder::new(0)));
+        g.recorder = Some(Box::new(Recorder::new()));
         g
     }
 

@@ -15,7 +15,7 @@ use crate::archive::{self, Container, Loaded};
 use crate::backup;
 use crate::enrol::convert as rules;
 use crate::enrol::members::{
-    COURSE, COURSE_ROLES, ENROLMENTS, GROUPS, MOODLE_BACKUP, READ, REWRITTEN, ROLES, USERS,
+    COURSE, COURSE_ROLES, ENROLMENTS, GROUPS, MOODLE_BACKUP, READ, REWRITTEN, USERS,
 };
 use crate::enrol::summary::{self, Summary};
 use crate::enrol::{Docs, EnrolError, Values, merge};
@@ -407,13 +407,7 @@ fn convert_file_named(
         // The conversion owns the members it reads and frees each once its rewrite is built; the others are no
         // longer needed while the archive is written (memory stays flat).
         let mut loaded = loaded;
-        let mut take = |member| loaded.docs.remove(member);
-        let owned = rules::OwnedDocs {
-            enrolments: take(ENROLMENTS),
-            course_roles: take(COURSE_ROLES),
-            roles: take(ROLES),
-            groups: take(GROUPS),
-        };
+        let owned = rules::OwnedDocs::from_lookup(|member| loaded.docs.remove(member));
         loaded.docs.clear();
         let mut conversion = rules::convert_owned(owned, &opts).map_err(enrol_err(input))?;
         if let Some(w) = without_users(&info) {

@@ -33,8 +33,9 @@ impl Copies {
         edits.sort_by_key(|e| (e.range.start, e.range.end));
         let mut at = range.start;
         let mut last: Option<Range<usize>> = None;
-        let relative =
-            |r: &Range<usize>| r.start.wrapping_sub(range.start)..r.end.wrapping_sub(range.start);
+        let relative = |r: &Range<usize>| {
+            r.start.saturating_sub(range.start)..r.end.saturating_sub(range.start)
+        };
         let mut len = range.len();
         for e in &edits {
             if e.range.start < at || e.range.end > range.end || e.range.start > e.range.end {

@@ -31,7 +31,7 @@ use serde::Serialize;
 
 pub use super::error::EnrolError;
 pub use super::members::Docs;
-use super::members::{COURSE_ROLES, ENROLMENTS};
+use super::members::{COURSE_ROLES, ENROLMENTS, GROUPS, ROLES};
 use super::model::{self, MANUAL};
 pub use super::restore::{Limit, LiveCourse, Outcomes, Target as RestoreTarget};
 use super::warning::{Setting, Warning};
@@ -185,11 +185,7 @@ impl Report {
         self.totals.merged_with_manual += with_manual;
         self.shaped += usize::from(merged.written != merged.values);
         self.live_enrol_calls += usize::from(merged.outcomes.live_enrols);
-        let manual = match merged.manual {
-            users::Manual::Kept => rows::Manual::Kept,
-            users::Manual::Combined(_) => rows::Manual::Combined,
-            users::Manual::New => rows::Manual::New,
-        };
+        let manual = rows::Manual::from(merged.manual);
         self.users.push(
             rows::NewRow {
                 userid,
@@ -337,6 +333,18 @@ pub struct OwnedDocs {
     pub roles: Option<Vec<u8>>,
     /// `groups.xml`.
     pub groups: Option<Vec<u8>>,
+}
+
+impl OwnedDocs {
+    /// The documents `take` gives up, a lookup by member path (as [`Docs::from_lookup`]).
+    pub fn from_lookup(mut take: impl FnMut(&str) -> Option<Vec<u8>>) -> Self {
+        OwnedDocs {
+            enrolments: take(ENROLMENTS),
+            course_roles: take(COURSE_ROLES),
+            roles: take(ROLES),
+            groups: take(GROUPS),
+        }
+    }
 }
 
 /// [`convert`] of members it is given: each is freed, or rewritten over its own buffer, as soon as its rewrite

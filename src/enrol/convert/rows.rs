@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use serde::{Serialize, Serializer};
 
 use crate::enrol::model::Values;
-use crate::enrol::restore::{self, Limit, Outcomes, Target};
+use crate::enrol::restore::{Limit, Outcomes, Target};
 
 /// `combined` with or `kept` an existing manual enrolment, or `new` (the report's words).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,6 +18,16 @@ pub(super) enum Manual {
     Kept,
     Combined,
     New,
+}
+
+impl From<super::users::Manual> for Manual {
+    fn from(m: super::users::Manual) -> Self {
+        match m {
+            super::users::Manual::Kept => Manual::Kept,
+            super::users::Manual::Combined(_) => Manual::Combined,
+            super::users::Manual::New => Manual::New,
+        }
+    }
 }
 
 impl Manual {
@@ -189,15 +199,10 @@ impl Users {
         }
     }
 
-    /// The result of the user at position `i`.
-    pub fn get(&self, i: usize) -> Option<UserOutcome<'_>> {
-        self.rows.get(i).map(|r| self.outcome(r))
-    }
-
     fn outcome<'a>(&'a self, r: &Row) -> UserOutcome<'a> {
         let f = r.flags;
         let live = f.has_live.then_some(r.live);
-        let outcomes = restore::manual_outcomes(r.archive, true, live, f.live_enabled);
+        let outcomes = super::users::outcomes(r.archive, live, f.live_enabled);
         let promised = outcomes.get(self.target);
         UserOutcome {
             userid: r.userid,

@@ -229,6 +229,17 @@ struct Promise {
     manual: Manual,
 }
 
+/// What each restore target stores for a converted user whose enrolment is `written` in the backup's manual
+/// instance, enabled after conversion, met with the live course's `live` (in a manual instance `live_enabled` or
+/// not). The conversion decides with it, and the report's rows recompute it when read.
+pub(super) fn outcomes(
+    written: Values,
+    live: Option<Values>,
+    live_enabled: bool,
+) -> restore::Outcomes {
+    restore::manual_outcomes(written, true, live, live_enabled)
+}
+
 impl Merged {
     /// `promise` met with the live course's enrolment `live` (in a manual instance `live_enabled` or not): the
     /// values to write (a kept enrolment is written as it is, others shaped for the merge), what each target
@@ -239,7 +250,7 @@ impl Merged {
         } else {
             restore::shape(live, promise.values)
         };
-        let outcomes = restore::manual_outcomes(written, true, live, live_enabled);
+        let outcomes = outcomes(written, live, live_enabled);
         Merged {
             values: promise.values,
             written,

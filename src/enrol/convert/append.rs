@@ -19,8 +19,6 @@ pub(super) struct Copies {
     changes: Vec<(Range<usize>, usize)>,
     /// The replacements, one after another.
     text: Vec<u8>,
-    /// The bytes the copies make.
-    len: usize,
 }
 
 impl Copies {
@@ -36,7 +34,6 @@ impl Copies {
         let relative = |r: &Range<usize>| {
             r.start.saturating_sub(range.start)..r.end.saturating_sub(range.start)
         };
-        let mut len = range.len();
         for e in &edits {
             if e.range.start < at || e.range.end > range.end || e.range.start > e.range.end {
                 return Err(EditError {
@@ -46,25 +43,18 @@ impl Copies {
             }
             at = e.range.end;
             last = Some(e.range.clone());
-            len = (len + e.with.len()).saturating_sub(e.range.len());
         }
         for e in edits {
             self.text.extend_from_slice(&e.with);
             self.changes.push((e.range, self.text.len()));
         }
         self.items.push((range, self.changes.len()));
-        self.len += len;
         Ok(())
     }
 
     /// No copy.
     pub fn is_empty(&self) -> bool {
         self.items.is_empty()
-    }
-
-    /// The bytes [`Copies::write`] appends.
-    pub fn len(&self) -> usize {
-        self.len
     }
 
     /// Calls `f` with the pieces the copies are made of: ranges of the original and the changed values.
@@ -79,22 +69,6 @@ impl Copies {
                 text = *text_end;
             }
             f(Piece::Input(at..range.end));
-            change = *changes_end;
-        }
-    }
-
-    /// Appends the copies, made from the original `ex`, to `out`.
-    pub fn write(&self, ex: &[u8], out: &mut Vec<u8>) {
-        let (mut change, mut text) = (0, 0);
-        for (range, changes_end) in &self.items {
-            let mut at = range.start;
-            for (replaced, text_end) in &self.changes[change..*changes_end] {
-                out.extend_from_slice(&ex[at..replaced.start]);
-                out.extend_from_slice(&self.text[text..*text_end]);
-                at = replaced.end;
-                text = *text_end;
-            }
-            out.extend_from_slice(&ex[at..range.end]);
             change = *changes_end;
         }
     }

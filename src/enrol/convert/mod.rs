@@ -286,40 +286,15 @@ impl Conversion {
 /// and is not a standard Moodle role (a standard role it lacks, or any role when it defines none, is held by
 /// nobody in the course: a warning).
 pub fn convert(docs: &Docs<'_>, opts: &Options) -> Result<Conversion, EnrolError> {
-    let mut report = Report::new(opts);
-    let Some(ex) = docs.enrolments else {
-        return Ok(Conversion::without_enrolments(report));
+    // One conversion: on copies of the borrowed members (plan and apply, which keep the archive's documents).
+    let copy = |x: Option<&[u8]>| x.map(<[u8]>::to_vec);
+    let owned = OwnedDocs {
+        enrolments: copy(docs.enrolments),
+        course_roles: copy(docs.course_roles),
+        roles: copy(docs.roles),
+        groups: copy(docs.groups),
     };
-    let Some(plan) = plan(ex, docs.course_roles, docs.roles, opts, &mut report)? else {
-        return Ok(Conversion::unchanged(report));
-    };
-    let Plan {
-        set,
-        components,
-        user_roles,
-        stamped,
-        role_ops,
-    } = plan;
-
-    let enrolments =
-        rewrite_enrolments(set, &user_roles, &stamped, opts, &mut report)?.splice(ex)?;
-
-    // Role assignments and group members of converted plugins become plain manual ones.
-    let course_roles = match docs.course_roles {
-        Some(x) => roles::apply_role_ops(x, role_ops)?,
-        None => None,
-    };
-    let groups = match docs.groups {
-        Some(x) => roles::rewrite_members(x, &components, &mut report)?,
-        None => None,
-    };
-
-    Ok(Conversion {
-        enrolments: (enrolments != ex).then_some(enrolments),
-        course_roles,
-        groups,
-        report,
-    })
+    convert_owned(owned, opts)
 }
 
 /// The members a conversion reads, owned by it ([`convert_owned`]).
@@ -347,9 +322,9 @@ impl OwnedDocs {
     }
 }
 
-/// [`convert`] of members it is given: each is freed, or rewritten over its own buffer, as soon as its rewrite
+/// The conversion of members it is given: each is freed, or rewritten over its own buffer, as soon as its rewrite
 /// is built, so that a document and its rewrite are held together as little as possible (a course of a hundred
-/// thousand users has tens of megabytes of each). Same results as [`convert`].
+/// thousand users has tens of megabytes of each). [`convert`] runs it on copies of borrowed members.
 ///
 /// # Errors
 /// As [`convert`].
@@ -555,31 +530,6 @@ struct Rewritten {
 }
 
 impl Rewritten {
-    /// The rewritten document.
-    fn splice(self, ex: &[u8]) -> Result<Vec<u8>, EnrolError> {
-        let Rewritten {
-            edits,
-            place,
-            appended,
-        } = self;
-        match place {
-            Some(place) => {
-                let fill = xml::Fill {
-                    range: place.range,
-                    len: place.before.len() + appended.len() + place.after.len(),
-                    write: |out: &mut Vec<u8>| {
-                        out.extend_from_slice(&place.before);
-                        appended.write(ex, out);
-                        out.extend_from_slice(&place.after);
-                    },
-                };
-                xml::splice_filled(ex, edits, fill)
-            }
-            None => xml::splice(ex, edits),
-        }
-        .map_err(EnrolError::edit(ENROLMENTS))
-    }
-
     /// The rewritten document written over the original `ex` (`None`: unchanged).
     fn splice_owned(self, ex: Vec<u8>) -> Result<Option<Vec<u8>>, EnrolError> {
         let Rewritten {

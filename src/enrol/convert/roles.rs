@@ -52,13 +52,7 @@ pub(super) fn plan_assignments(
     ops
 }
 
-/// Applies the planned rewrite of `course/roles.xml` (`None`: unchanged).
-pub(super) fn apply_role_ops(x: &[u8], ops: Vec<RoleOp>) -> Result<Option<Vec<u8>>, EnrolError> {
-    let edits = role_edits(x, ops);
-    finish(x, edits, COURSE_ROLES)
-}
-
-/// [`apply_role_ops`] on a `course/roles.xml` given up: rewritten in its own buffer when it can be.
+/// Applies the planned rewrite of `course/roles.xml` (`None`: unchanged), in its own buffer when it can be.
 pub(super) fn apply_role_ops_owned(
     x: Vec<u8>,
     ops: Vec<RoleOp>,
@@ -86,17 +80,8 @@ fn role_edits(x: &[u8], ops: Vec<RoleOp>) -> Vec<Edit> {
     edits
 }
 
-/// Makes the converted plugins' group members manual (`None`: `groups.xml` unchanged).
-pub(super) fn rewrite_members(
-    x: &[u8],
-    components: &BTreeSet<String>,
-    report: &mut Report,
-) -> Result<Option<Vec<u8>>, EnrolError> {
-    let edits = member_edits(x, components, report)?;
-    finish(x, edits, GROUPS)
-}
-
-/// [`rewrite_members`] of a `groups.xml` given up: rewritten in its own buffer when it can be.
+/// Makes the converted plugins' group members manual (`None`: `groups.xml` unchanged), in its own buffer when
+/// it can be.
 pub(super) fn rewrite_members_owned(
     x: Vec<u8>,
     components: &BTreeSet<String>,
@@ -141,16 +126,7 @@ fn member_edits(
     Ok(edits)
 }
 
-/// The member with `edits` applied, `None` when nothing changes.
-fn finish(x: &[u8], edits: Vec<Edit>, member: &'static str) -> Result<Option<Vec<u8>>, EnrolError> {
-    if edits.is_empty() {
-        return Ok(None);
-    }
-    let out = xml::splice(x, edits).map_err(EnrolError::edit(member))?;
-    Ok((out != x).then_some(out))
-}
-
-/// [`finish`] for a member given up: written over its own buffer when no edit makes it longer.
+/// The member with `edits` applied over its own buffer, `None` when nothing changes.
 fn finish_owned(
     x: Vec<u8>,
     edits: Vec<Edit>,

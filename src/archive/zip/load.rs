@@ -115,8 +115,7 @@ pub(in crate::archive) fn load<E: From<Error>>(
             crate::archive::stream(&name, &mut f, each)?;
         } else if !is_dir && wanted.held(&name) {
             limits.check_xml(path, &name, size)?;
-            let mut buf = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
-            f.read_to_end(&mut buf).map_err(|e| Error::Zip {
+            let buf = read_held(&mut f, size).map_err(|e| Error::Zip {
                 path: path.to_path_buf(),
                 member: Some(name.clone()),
                 source: ZipError::Io(e),
@@ -145,6 +144,26 @@ pub(in crate::archive) fn load<E: From<Error>>(
         docs,
         list: Listing::Zip(infos),
     })
+}
+
+/// A held member's content, all of it (read to its end, where the zip reader checks the CRC-32). The buffer is
+/// the size the member declares, allocated zeroed (fresh pages from the system, not written twice) and filled
+/// by the reader, instead of grown by `read_to_end`, which zeroes each stretch before reading into it.
+fn read_held(f: &mut impl Read, size: u64) -> io::Result<Vec<u8>> {
+    let mut buf = vec![0u8; usize::try_from(size).unwrap_or(0)];
+    let mut got = 0;
+    while got < buf.len() {
+        match f.read(&mut buf[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    buf.truncate(got);
+    // The end (a member holding more than it declares keeps its extra bytes, for the caller's message).
+    f.read_to_end(&mut buf)?;
+    Ok(buf)
 }
 
 /// An entry's central record as [`local::check`] reads it.

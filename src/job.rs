@@ -389,7 +389,7 @@ fn convert_file_named(
 ) -> Result<ConvertOutcome> {
     // The output is checked before anything is read; for a zip, the members the conversion cannot change are
     // copied while it runs.
-    archive::produce_and_write(input, output, REWRITTEN, write, || {
+    archive::produce_and_write(input, output, REWRITTEN, write, |handoff| {
         let (loaded, names) = if usernames {
             let (loaded, users) = load_with_users(input, READ, &write.limits)?;
             let names = users.into_iter().map(|(id, u)| (id, u.username)).collect();
@@ -409,7 +409,12 @@ fn convert_file_named(
         let mut loaded = loaded;
         let owned = rules::OwnedDocs::from_lookup(|member| loaded.docs.remove(member));
         loaded.docs.clear();
-        let mut conversion = rules::convert_owned(owned, &opts).map_err(enrol_err(input))?;
+        // A zip writer compresses course/roles.xml as soon as it is rewritten, on another thread than the
+        // enrolments' rewrite.
+        let hand = |member: &'static str, bytes: Vec<u8>| handoff.give(member, bytes);
+        let hand: Option<rules::Hand<'_>> = handoff.compresses().then_some(&hand);
+        let mut conversion =
+            rules::convert_owned_with(owned, &opts, hand).map_err(enrol_err(input))?;
         if let Some(w) = without_users(&info) {
             conversion.report.warnings.insert(0, w.into());
         }
@@ -421,6 +426,8 @@ fn convert_file_named(
         let report = conversion.report;
         let (loaded, replacements, mut outcome) =
             Outcome::of(input, output, loaded, course, rewritten, report);
+        outcome.rewritten.extend(handoff.members());
+        outcome.rewritten.sort();
         outcome.usernames = names;
         Ok((loaded, replacements, outcome))
     })
@@ -515,7 +522,7 @@ pub fn renew_file_with(
     opts: &crate::enrol::renew::Options,
     write: &archive::WriteOptions,
 ) -> Result<RenewOutcome> {
-    archive::produce_and_write(input, output, REWRITTEN, write, || {
+    archive::produce_and_write(input, output, REWRITTEN, write, |_| {
         let (loaded, users) = load_with_users(input, READ, &write.limits)?;
         refuse_hostile(input, &loaded)?;
         let info = info(input, &loaded)?;

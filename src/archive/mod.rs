@@ -19,6 +19,7 @@
 mod blockmap;
 mod error;
 pub mod gunzip;
+mod handoff;
 mod kept;
 pub mod output;
 pub mod pgzip;
@@ -28,6 +29,7 @@ mod tgz;
 mod zip;
 
 pub use error::{Error, Limit, Result};
+pub use handoff::Handoff;
 pub use zip::central_names as zip_central_names;
 
 use std::collections::{BTreeMap, HashSet};
@@ -464,7 +466,8 @@ pub fn write_with(
 
 /// Runs `produce`, which reads `input` and returns it loaded, the rewritten members (all among `last`) and a
 /// value, then writes `output` (when given) as [`write_with`] does, with the same bytes. For a zip, every
-/// record but those of `last` is copied on another core while `produce` runs.
+/// record but those of `last` is copied on another core while `produce` runs, and the members `produce`
+/// hands to its [`Handoff`] (also among `last`) are compressed as soon as they are handed over.
 ///
 /// # Errors
 /// What `produce` returns, else as [`write_with`]; nothing is left at `output` on failure.
@@ -473,21 +476,27 @@ pub fn produce_and_write<T, E: From<Error>>(
     output: Option<&Path>,
     last: &[&str],
     opts: &WriteOptions,
-    produce: impl FnOnce() -> Result<(Loaded, BTreeMap<String, Vec<u8>>, T), E>,
+    produce: impl FnOnce(&Handoff) -> Result<(Loaded, BTreeMap<String, Vec<u8>>, T), E>,
 ) -> Result<T, E> {
     let Some(out) = output else {
-        return produce().map(|(_, _, value)| value);
+        return produce(&Handoff::keeping()).map(|(_, _, value)| value);
     };
     output::check(input, out)?;
     if opts.threads > 1
         && detect(input).ok() == Some(Container::Zip)
         && let Some(prepared) = zip::prepare(input, out)
     {
-        return zip::write_overlapped(input, prepared, last, opts, || {
-            produce().map(|(_, replacements, value)| (replacements, value))
+        return zip::write_overlapped(input, prepared, last, opts, |handoff| {
+            produce(handoff).map(|(_, replacements, value)| (replacements, value))
         });
     }
-    let (loaded, replacements, value) = produce()?;
+    let handoff = Handoff::keeping();
+    let (loaded, mut replacements, value) = produce(&handoff)?;
+    for (member, given) in handoff.into_given() {
+        if let handoff::Given::Kept(bytes) = given {
+            replacements.insert(member, bytes);
+        }
+    }
     write_with(input, &loaded, &replacements, out, last, opts)?;
     Ok(value)
 }
@@ -572,38 +581,65 @@ mod tests {
     const LAST: &[&str] = &["course/enrolments.xml", "course/roles.xml", "groups.xml"];
 
     /// A zip output: the rewritten members' records come last (the central directory keeps the input's order),
-    /// and the write that copies while the conversion runs gives the bytes of the sequential one. A failing
-    /// producer leaves nothing, and its error is the one returned.
+    /// and the write that copies while the conversion runs gives the bytes of the sequential one, whether a
+    /// member is handed over early (compressed at once) or returned with the others, and whatever the number of
+    /// threads (a member of several compression blocks included). A failing producer leaves nothing, and its
+    /// error is the one returned.
     #[test]
     fn zip_overlapped_and_sequential_writes_agree() {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
         let dir = tempfile::tempdir().unwrap();
         for name in ["coh_basic.zip.mbz", "db_sync.zip.mbz"] {
             let input = root.join("fixtures").join(name);
-            let produce = || -> Result<_> {
-                let loaded = load(&input, &["course/enrolments.xml"])?;
-                let x = &loaded.docs["course/enrolments.xml"];
-                let mut replacements = BTreeMap::new();
-                replacements.insert(
-                    "course/enrolments.xml".to_owned(),
-                    [x.as_slice(), b"\n"].concat(),
-                );
-                Ok((loaded, replacements, 7))
+            // course/roles.xml grown past several 128 KiB compression blocks.
+            let produce = |hand: bool| {
+                let input = &input;
+                move |handoff: &Handoff| -> Result<_> {
+                    let loaded = load(input, &["course/enrolments.xml", "course/roles.xml"])?;
+                    let x = &loaded.docs["course/enrolments.xml"];
+                    let roles = &loaded.docs["course/roles.xml"];
+                    let mut big = roles.clone();
+                    for i in 0..20_000 {
+                        big.extend_from_slice(
+                            format!("<!-- {i} {} -->\n", i * 7919 % 10_007).as_bytes(),
+                        );
+                    }
+                    let mut replacements = BTreeMap::new();
+                    replacements.insert(
+                        "course/enrolments.xml".to_owned(),
+                        [x.as_slice(), b"\n"].concat(),
+                    );
+                    if hand {
+                        handoff.give("course/roles.xml", big);
+                    } else {
+                        replacements.insert("course/roles.xml".to_owned(), big);
+                    }
+                    Ok((loaded, replacements, 7))
+                }
             };
             let mut outputs = Vec::new();
-            for threads in [1, 2] {
+            for (threads, hand) in [(1, false), (2, false), (1, true), (2, true)] {
                 let out = dir.path().join(format!("{threads}.mbz"));
                 let opts = WriteOptions {
                     threads,
                     ..WriteOptions::default()
                 };
                 assert_eq!(
-                    produce_and_write(&input, Some(&out), LAST, &opts, produce).unwrap(),
+                    produce_and_write(&input, Some(&out), LAST, &opts, produce(hand)).unwrap(),
                     7
                 );
                 outputs.push(std::fs::read(&out).unwrap());
             }
-            assert!(outputs[0] == outputs[1], "{name}: same bytes");
+            assert!(
+                outputs.iter().all(|o| *o == outputs[0]),
+                "{name}: same bytes"
+            );
+            let mut z = ::zip::ZipArchive::new(std::io::Cursor::new(&outputs[1])).unwrap();
+            let mut roles = Vec::new();
+            std::io::Read::read_to_end(&mut z.by_name("course/roles.xml").unwrap(), &mut roles)
+                .unwrap();
+            assert!(roles.len() > 3 * pgzip::BLOCK, "{}", roles.len());
+            assert!(roles.ends_with(b"<!-- 19999 1299 -->\n"));
             let (before, after) = (
                 records(&std::fs::read(&input).unwrap()),
                 records(&outputs[1]),
@@ -628,8 +664,9 @@ mod tests {
             );
 
             let out = dir.path().join("failed.mbz");
-            let failing =
-                || -> Result<(Loaded, BTreeMap<String, Vec<u8>>, ())> { Err(Error::Cancelled) };
+            let failing = |_: &Handoff| -> Result<(Loaded, BTreeMap<String, Vec<u8>>, ())> {
+                Err(Error::Cancelled)
+            };
             let err =
                 produce_and_write(&input, Some(&out), LAST, &WriteOptions::default(), failing);
             assert!(matches!(err, Err(Error::Cancelled)));

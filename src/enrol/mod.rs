@@ -13,7 +13,9 @@ pub mod restore;
 pub mod summary;
 pub mod warning;
 
-pub use convert::{Conversion, Options, OwnedDocs, Report, convert, convert_owned};
+pub use convert::{
+    Conversion, Options, OwnedDocs, Report, convert, convert_owned, convert_owned_with,
+};
 pub use error::EnrolError;
 pub use members::Docs;
 pub use model::Values;

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::plan::RawPlan;
 use super::u16_at;
-use super::write::{Deflated, deflate};
+use super::write::{Deflated, Packed, deflate};
 use crate::archive::output::Atomic;
 use crate::archive::{Error, Result};
 
@@ -142,14 +142,10 @@ impl<'a> Raw<'a> {
         Ok(())
     }
 
-    /// Writes entry `i` with `new` as its content (deflated to `data` with `crc`): the original local header's
-    /// name, flags and times, sizes in the header, no extra field.
-    pub(super) fn rewrite(
-        &mut self,
-        i: usize,
-        new: &[u8],
-        (data, crc): (Vec<u8>, u32),
-    ) -> Result<()> {
+    /// Writes entry `i` with its new content compressed in `packed`: the original local header's name, flags
+    /// and times, sizes in the header, no extra field.
+    pub(super) fn rewrite(&mut self, i: usize, packed: Packed) -> Result<()> {
+        let Packed { data, crc, len } = packed;
         let e = &self.plan.entries[i];
         let offset = u32::try_from(self.pos).map_err(|_| self.too_big())?;
         let mut record = e.central.clone();
@@ -166,7 +162,7 @@ impl<'a> Raw<'a> {
         self.at = e.start + 30 + nl as u64;
         let (csize, usize_) = (
             u32::try_from(data.len()).map_err(|_| self.too_big())?,
-            u32::try_from(new.len()).map_err(|_| self.too_big())?,
+            u32::try_from(len).map_err(|_| self.too_big())?,
         );
         // Data descriptor flag off: sizes are in the header.
         let flags = u16_at(&fixed, 6).unwrap_or(0) & !0x0008;
@@ -210,7 +206,7 @@ impl<'a> Raw<'a> {
         mut self,
         tail: &[usize],
         replacements: &BTreeMap<String, Vec<u8>>,
-        mut pending: BTreeMap<&str, Deflated<'_>>,
+        mut pending: BTreeMap<String, Deflated<'_>>,
         opts: &crate::archive::WriteOptions,
     ) -> Result<()> {
         let cancel = &opts.cancel;
@@ -219,17 +215,16 @@ impl<'a> Raw<'a> {
         for &i in tail {
             cancel.check()?;
             let e = &plan.entries[i];
-            match replacements.get(&e.name) {
-                Some(new) => {
-                    let deflated = match pending.remove(e.name.as_str()) {
-                        Some(job) => job.get(),
-                        None => deflate(new, opts.level),
-                    }
-                    .map_err(|err| self.atomic.write_error(err))?;
-                    self.rewrite(i, new, deflated)?;
+            let packed = match (pending.remove(e.name.as_str()), replacements.get(&e.name)) {
+                (Some(job), _) => job.get(),
+                (None, Some(new)) => deflate(new, opts.level, opts.threads),
+                (None, None) => {
+                    self.copy(&[i], cancel, &never)?;
+                    continue;
                 }
-                None => self.copy(&[i], cancel, &never)?,
-            }
+            };
+            let packed = packed.map_err(|err| self.atomic.write_error(err))?;
+            self.rewrite(i, packed)?;
         }
         let cd_offset = u32::try_from(self.pos).map_err(|_| self.too_big())?;
         let central: Vec<u8> = self.central.iter().flatten().flatten().copied().collect();

@@ -150,7 +150,7 @@ fn overlapped_write_gives_the_sequential_bytes() {
         ..WriteOptions::default()
     };
     let prepared = prepare(&input, &b).expect("a plain zip");
-    let value = write_overlapped(&input, prepared, &[REWRITTEN], &opts, || {
+    let value = write_overlapped(&input, prepared, &[REWRITTEN], &opts, |_| {
         Ok::<_, Error>((replaced(), 3))
     })
     .unwrap();
@@ -168,14 +168,14 @@ fn a_failing_conversion_leaves_nothing() {
         ..WriteOptions::default()
     };
     let prepared = prepare(&input, &output).expect("a plain zip");
-    let failed = write_overlapped(&input, prepared, &[REWRITTEN], &opts, || {
+    let failed = write_overlapped(&input, prepared, &[REWRITTEN], &opts, |_| {
         Err::<(BTreeMap<String, Vec<u8>>, ()), _>(Error::Cancelled)
     });
     assert!(matches!(failed, Err(Error::Cancelled)));
     // A replacement outside the members written last is a bug, refused the same way.
     let prepared = prepare(&input, &output).expect("a plain zip");
     let outside = BTreeMap::from([("groups.xml".to_owned(), b"<groups/>".to_vec())]);
-    let failed = write_overlapped(&input, prepared, &[REWRITTEN], &opts, || {
+    let failed = write_overlapped(&input, prepared, &[REWRITTEN], &opts, |_| {
         Ok::<_, Error>((outside, ()))
     });
     assert!(matches!(failed, Err(Error::Member { .. })), "{failed:?}");

@@ -14,6 +14,7 @@ use zip::{CompressionMethod, ZipArchive, ZipWriter};
 use super::plan::{RawPlan, raw_plan};
 use super::raw::Raw;
 use super::{name_of, open, zip_err};
+use crate::archive::handoff::{Given, Handoff};
 use crate::archive::output::Atomic;
 use crate::archive::{Error, Result};
 
@@ -72,7 +73,7 @@ pub(in crate::archive) fn write_overlapped<T, E: From<Error>>(
     prepared: Prepared,
     last: &[&str],
     opts: &crate::archive::WriteOptions,
-    produce: impl FnOnce() -> Result<(BTreeMap<String, Vec<u8>>, T), E>,
+    produce: impl FnOnce(&Handoff) -> Result<(BTreeMap<String, Vec<u8>>, T), E>,
 ) -> Result<T, E> {
     let Prepared { plan, atomic } = prepared;
     let (head, tail) = plan.split(|name| last.contains(&name));
@@ -84,9 +85,15 @@ pub(in crate::archive) fn write_overlapped<T, E: From<Error>>(
             .ok();
         // The copy stops early when `produce` fails or panics (the guard is dropped), not only on success.
         let guard = StopOnDrop(&stop);
-        let (replacements, value) = produce()?;
+        let handoff = Handoff::compressing(opts.level);
+        let (replacements, value) = produce(&handoff)?;
+        let given = handoff.into_given();
         std::mem::forget(guard);
-        if let Some(outside) = replacements.keys().find(|k| !last.contains(&k.as_str())) {
+        if let Some(outside) = replacements
+            .keys()
+            .chain(given.keys())
+            .find(|k| !last.contains(&k.as_str()))
+        {
             stop.store(true, Ordering::Relaxed);
             return Err(Error::Member {
                 path: input.to_path_buf(),
@@ -96,7 +103,12 @@ pub(in crate::archive) fn write_overlapped<T, E: From<Error>>(
             .into());
         }
         std::thread::scope(|inner| {
-            let pending = deflate_all(&replacements, &plan, opts, Some(inner));
+            let mut pending = deflate_all(&replacements, &plan, opts, Some(inner));
+            for (name, g) in given {
+                if plan.entries.iter().any(|e| e.name == name) {
+                    pending.insert(name, Deflated::Handed(g, opts.level, opts.threads));
+                }
+            }
             let raw = match copier {
                 Some(h) => h.join().unwrap_or_else(|_| {
                     Err(atomic.write_error(io::Error::other("copy thread failed")))
@@ -129,8 +141,8 @@ pub(super) fn deflate_all<'s, 'e>(
     plan: &RawPlan,
     opts: &crate::archive::WriteOptions,
     scope: Option<&'s std::thread::Scope<'s, 'e>>,
-) -> BTreeMap<&'s str, Deflated<'s>> {
-    let level = opts.level;
+) -> BTreeMap<String, Deflated<'s>> {
+    let (level, threads) = (opts.level, opts.threads);
     replacements
         .iter()
         .filter(|(name, _)| plan.entries.iter().any(|e| e.name == **name))
@@ -138,42 +150,55 @@ pub(super) fn deflate_all<'s, 'e>(
             let job = match scope.filter(|_| opts.threads > 1) {
                 // No thread (one core asked for, or the system refuses one): deflated when reached.
                 Some(scope) => std::thread::Builder::new()
-                    .spawn_scoped(scope, move || deflate(new, level))
-                    .map_or(Deflated::Later(new, level), Deflated::Running),
-                None => Deflated::Later(new, level),
+                    .spawn_scoped(scope, move || deflate(new, level, threads))
+                    .map_or(Deflated::Later(new, level, threads), Deflated::Running),
+                None => Deflated::Later(new, level, threads),
             };
-            (name.as_str(), job)
+            (name.clone(), job)
         })
         .collect()
 }
 
-/// A rewritten member's deflated bytes and CRC, being computed or to compute.
+/// A rewritten member compressed, being compressed, or to compress.
 pub(super) enum Deflated<'a> {
-    Running(std::thread::ScopedJoinHandle<'a, io::Result<(Vec<u8>, u32)>>),
-    Later(&'a [u8], u32),
+    Handed(Given, u32, usize),
+    Running(std::thread::ScopedJoinHandle<'a, io::Result<Packed>>),
+    Later(&'a [u8], u32, usize),
 }
 
 impl Deflated<'_> {
-    pub(super) fn get(self) -> io::Result<(Vec<u8>, u32)> {
+    pub(super) fn get(self) -> io::Result<Packed> {
         match self {
+            Deflated::Handed(given, level, threads) => given.packed(level, threads),
             Deflated::Running(h) => h
                 .join()
                 .unwrap_or_else(|_| Err(io::Error::other("compression thread failed"))),
-            Deflated::Later(new, level) => deflate(new, level),
+            Deflated::Later(new, level, threads) => deflate(new, level, threads),
         }
     }
 }
 
-pub(super) fn deflate(new: &[u8], level: u32) -> io::Result<(Vec<u8>, u32)> {
-    let mut enc = flate2::write::DeflateEncoder::new(
+pub(in crate::archive) fn deflate(new: &[u8], level: u32, threads: usize) -> io::Result<Packed> {
+    // In blocks, as the tar.gz writer compresses: a member of one block (a 30-user course) is one deflate
+    // stream, the same bytes as a plain encoder's; a larger one is compressed on `threads` cores, and its bytes
+    // depend only on the content and the level.
+    let mut gz = crate::archive::pgzip::ParGz::raw(
         Vec::with_capacity(new.len() / 4),
-        flate2::Compression::new(level),
+        level,
+        threads,
+        &[],
+        true,
     );
-    enc.write_all(new)?;
-    let data = enc.finish()?;
-    let mut c = flate2::Crc::new();
-    c.update(new);
-    Ok((data, c.sum()))
+    gz.write_all(new)?;
+    let (data, crc, len) = gz.finish_raw()?;
+    Ok(Packed { data, crc, len })
+}
+
+/// A rewritten member compressed: its deflate data, the CRC-32 and length of its content.
+pub(in crate::archive) struct Packed {
+    pub(super) data: Vec<u8>,
+    pub(super) crc: u32,
+    pub(super) len: u64,
 }
 
 /// The zip crate's writer: raw copies through `raw_copy_file`, for archives the byte copier leaves alone.

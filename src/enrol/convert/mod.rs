@@ -329,6 +329,24 @@ impl OwnedDocs {
 /// # Errors
 /// As [`convert`].
 pub fn convert_owned(docs: OwnedDocs, opts: &Options) -> Result<Conversion, EnrolError> {
+    convert_owned_with(docs, opts, None)
+}
+
+/// A member handed over as soon as its rewrite is built ([`convert_owned_with`]).
+pub type Hand<'a> = &'a (dyn Fn(&'static str, Vec<u8>) + Sync);
+
+/// [`convert_owned`], with `course/roles.xml`, when `hand` is given, rewritten on a second thread while
+/// `course/enrolments.xml` is rewritten on this one, and handed to `hand` on that thread instead of being
+/// returned (a zip writer compresses it there, on the core the enrolments' rewrite leaves free). The two
+/// rewrites read nothing of each other; the errors are those of [`convert_owned`], the roles' first.
+///
+/// # Errors
+/// As [`convert`].
+pub fn convert_owned_with(
+    docs: OwnedDocs,
+    opts: &Options,
+    hand: Option<Hand<'_>>,
+) -> Result<Conversion, EnrolError> {
     let OwnedDocs {
         enrolments,
         course_roles,
@@ -343,41 +361,77 @@ pub fn convert_owned(docs: OwnedDocs, opts: &Options) -> Result<Conversion, Enro
     // values): room for it is made now, while little else is held, rather than by moving the document when it
     // is written (the pages reserved cost nothing until written).
     ex.reserve_exact(ex.len() / 8);
-    let Some(plan) = plan(
-        &ex,
-        course_roles.as_deref(),
-        roles.as_deref(),
-        opts,
-        &mut report,
-    )?
-    else {
-        return Ok(Conversion::unchanged(report));
-    };
-    drop(roles);
-    let Plan {
-        set,
-        components,
-        user_roles,
-        stamped,
-        role_ops,
-    } = plan;
-    // course/roles.xml first: its rewrite takes its own place (values made shorter, duplicates removed), and
-    // its plan is freed before the enrolments are rewritten.
-    let course_roles = match course_roles {
-        Some(x) => roles::apply_role_ops_owned(x, role_ops)?,
-        None => None,
-    };
-    let enrolments =
-        rewrite_enrolments(set, &user_roles, &stamped, opts, &mut report)?.splice_owned(ex)?;
-    let groups = match groups {
-        Some(x) => roles::rewrite_members_owned(x, &components, &mut report)?,
-        None => None,
-    };
-    Ok(Conversion {
-        enrolments,
-        course_roles,
-        groups,
-        report,
+    // The scope holds the document, so that the plan borrowing it can be consumed before it is rewritten.
+    std::thread::scope(|scope| {
+        let Some(plan) = plan(
+            &ex,
+            course_roles.as_deref(),
+            roles.as_deref(),
+            opts,
+            &mut report,
+        )?
+        else {
+            return Ok(Conversion::unchanged(report));
+        };
+        drop(roles);
+        let Plan {
+            set,
+            components,
+            user_roles,
+            stamped,
+            role_ops,
+        } = plan;
+        // What the roles' rewrite takes, for whichever thread runs it (this one if no thread can be started).
+        let roles_input =
+            std::sync::Arc::new(std::sync::Mutex::new(course_roles.map(|x| (x, role_ops))));
+        let rewrite_roles =
+            |input: &std::sync::Mutex<Option<(Vec<u8>, Vec<roles::RoleOp>)>>| match input
+                .lock()
+                .ok()
+                .and_then(|mut taken| taken.take())
+            {
+                Some((x, ops)) => roles::apply_role_ops_owned(x, ops),
+                None => Ok(None),
+            };
+        let roles_thread = hand.and_then(|hand| {
+            let input = std::sync::Arc::clone(&roles_input);
+            std::thread::Builder::new()
+                .spawn_scoped(scope, move || {
+                    let new = rewrite_roles(&input)?;
+                    if let Some(new) = new {
+                        hand(COURSE_ROLES, new);
+                    }
+                    Ok::<_, EnrolError>(None)
+                })
+                .ok()
+        });
+        let (course_roles, enrolments) = match roles_thread {
+            Some(roles_thread) => {
+                let enrolments = rewrite_enrolments(set, &user_roles, &stamped, opts, &mut report)
+                    .and_then(|rewritten| rewritten.splice_owned(ex));
+                let course_roles = roles_thread
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+                (course_roles?, enrolments?)
+            }
+            None => {
+                // course/roles.xml first: its rewrite takes its own place (values made shorter, duplicates
+                // removed), and its plan is freed before the enrolments are rewritten.
+                let course_roles = rewrite_roles(&roles_input)?;
+                let rewritten = rewrite_enrolments(set, &user_roles, &stamped, opts, &mut report)?;
+                (course_roles, rewritten.splice_owned(ex)?)
+            }
+        };
+        let groups = match groups {
+            Some(x) => roles::rewrite_members_owned(x, &components, &mut report)?,
+            None => None,
+        };
+        Ok(Conversion {
+            enrolments,
+            course_roles,
+            groups,
+            report,
+        })
     })
 }
 

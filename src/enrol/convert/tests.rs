@@ -173,7 +173,40 @@ impl Fx {
             groups: self.groups.as_deref().map(str::as_bytes),
         };
         // `convert` is `convert_owned` on copies of the members: the job's own path.
-        convert(&docs, o)
+        let converted = convert(&docs, o);
+        // The zip writer's path: course/roles.xml rewritten on another thread and handed over. Same result.
+        let handed = std::sync::Mutex::new(Vec::new());
+        let hand =
+            |member: &'static str, bytes: Vec<u8>| handed.lock().unwrap().push((member, bytes));
+        let owned = OwnedDocs {
+            enrolments: self.enrolments.clone().map(String::into_bytes),
+            course_roles: self.course_roles.clone().map(String::into_bytes),
+            roles: self.roles.clone().map(String::into_bytes),
+            groups: self.groups.clone().map(String::into_bytes),
+        };
+        let with_hand = convert_owned_with(owned, o, Some(&hand));
+        let mut handed = handed.into_inner().unwrap();
+        match (&converted, with_hand) {
+            (Ok(c), Ok(mut h)) => {
+                assert!(h.course_roles.is_none(), "handed over, not returned");
+                assert!(handed.len() <= 1);
+                h.course_roles = handed.pop().map(|(member, bytes)| {
+                    assert_eq!(member, "course/roles.xml");
+                    bytes
+                });
+                assert_eq!(
+                    (&h.enrolments, &h.course_roles, &h.groups),
+                    (&c.enrolments, &c.course_roles, &c.groups)
+                );
+                assert_eq!(
+                    serde_json::to_string(&h.report).unwrap(),
+                    serde_json::to_string(&c.report).unwrap()
+                );
+            }
+            (Err(c), Err(h)) => assert_eq!(h.to_string(), c.to_string()),
+            (c, h) => panic!("convert gave {c:?}, the handing conversion {h:?}"),
+        }
+        converted
     }
 
     fn run(&self, o: &Options) -> Conversion {

@@ -1,0 +1,101 @@
+//! Rewritten members handed to the writer before the others are known.
+//!
+//! [`super::produce_and_write`] gives its `produce` a [`Handoff`]. When the output is a zip whose untouched
+//! records are being copied on another core, a member handed over is compressed at once, on a thread of its
+//! own: a conversion rewrites `course/roles.xml` on a second thread while `course/enrolments.xml` is
+//! rewritten, and hands it over from there; it is compressed while the enrolments are still being rewritten,
+//! on the core the copy has left free. Otherwise the bytes are kept and written with the other replacements. Either way the output's bytes are the same: a member's
+//! compressed bytes depend only on its content and the level (`zip::write::deflate`).
+
+use std::collections::BTreeMap;
+use std::io;
+use std::sync::Mutex;
+
+use super::zip::{Packed, deflate};
+
+/// Members handed over, by name.
+pub struct Handoff {
+    /// `Some(level)`: compress each member when it is handed over.
+    compress: Option<u32>,
+    given: Mutex<BTreeMap<String, Given>>,
+}
+
+/// A member handed over: its bytes, or their compressed form.
+pub(super) enum Given {
+    Kept(Vec<u8>),
+    Packed(io::Result<Packed>),
+    Packing(std::thread::JoinHandle<io::Result<Packed>>),
+}
+
+impl Given {
+    /// The compressed member: waited for when it is being compressed, compressed at `level` on `threads` cores
+    /// when it was kept.
+    pub(super) fn packed(self, level: u32, threads: usize) -> io::Result<Packed> {
+        match self {
+            Given::Kept(bytes) => deflate(&bytes, level, threads),
+            Given::Packed(p) => p,
+            Given::Packing(h) => h
+                .join()
+                .unwrap_or_else(|_| Err(io::Error::other("compression thread failed"))),
+        }
+    }
+}
+
+impl Handoff {
+    /// Keeps what is handed over, for the usual write.
+    pub(super) fn keeping() -> Self {
+        Handoff {
+            compress: None,
+            given: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// Compresses what is handed over at `level`, each on a thread of its own.
+    pub(super) fn compressing(level: u32) -> Self {
+        Handoff {
+            compress: Some(level),
+            given: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// True when a member handed over is compressed at once: worth handing over from another thread, early.
+    pub fn compresses(&self) -> bool {
+        self.compress.is_some()
+    }
+
+    /// Hands over `member`'s new bytes (a later hand-over of the same member replaces it).
+    pub fn give(&self, member: &str, bytes: Vec<u8>) {
+        let given = match self.compress {
+            // On one core: the other is the caller's, rewriting the next member. If no thread can be started,
+            // compressed here.
+            Some(level) => {
+                let bytes = std::sync::Arc::new(bytes);
+                let shared = std::sync::Arc::clone(&bytes);
+                match std::thread::Builder::new().spawn(move || deflate(&shared, level, 1)) {
+                    Ok(h) => Given::Packing(h),
+                    Err(_) => Given::Packed(deflate(&bytes, level, 1)),
+                }
+            }
+            None => Given::Kept(bytes),
+        };
+        self.lock().insert(member.to_owned(), given);
+    }
+
+    /// The members handed over, in name order.
+    pub fn members(&self) -> Vec<String> {
+        self.lock().keys().cloned().collect()
+    }
+
+    /// What was handed over.
+    pub(super) fn into_given(self) -> BTreeMap<String, Given> {
+        self.given
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Given>> {
+        self.given
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}

@@ -251,10 +251,47 @@ fn local<'a>(xml: &'a [u8], start: usize, tag: &BytesStart<'_>) -> &'a [u8] {
 
 /// The unescaped value of attribute `name` on `tag`, if present.
 pub fn attr(tag: &BytesStart<'_>, name: &[u8]) -> Option<String> {
+    match sole_attr(tag.attributes_raw(), name) {
+        Some(value) => Some(value.to_owned()),
+        None => attr_general(tag, name),
+    }
+}
+
+/// [`attr`] through quick-xml's attribute iterator: malformed and duplicate attributes skipped, prefixes ignored,
+/// references decoded.
+fn attr_general(tag: &BytesStart<'_>, name: &[u8]) -> Option<String> {
     tag.attributes()
         .flatten()
         .find(|a| a.key.local_name().as_ref().as_bytes() == name)
         .map(|a| crate::xml::unescape(&a.value))
+}
+
+/// What Moodle writes, `<enrolment id="12">`, read without quick-xml's iterator (whose setup and checks cost
+/// more than the rest of such a tag): the value when `attributes` (a tag's text after its name) is exactly
+/// whitespace, `name`, `=`, a quoted value without `&`, and whitespace. Nothing then needs decoding and no other
+/// attribute can clash with it, so [`attr_general`] would return the same. `None` for anything else, which goes
+/// to [`attr_general`].
+fn sole_attr<'t>(attributes: &'t str, name: &[u8]) -> Option<&'t str> {
+    let is_space = |b: u8| matches!(b, b' ' | b'\r' | b'\n' | b'\t');
+    let bytes = attributes.as_bytes();
+    if name.is_empty() || name.contains(&b':') {
+        return None;
+    }
+    let key = bytes.iter().position(|&b| !is_space(b))?;
+    let eq = key + name.len();
+    if bytes.get(key..eq)? != name || bytes.get(eq) != Some(&b'=') {
+        return None;
+    }
+    let quote = *bytes.get(eq + 1).filter(|&&q| q == b'"' || q == b'\'')?;
+    let start = eq + 2;
+    let end = start
+        + bytes[start..]
+            .iter()
+            .position(|&b| b == quote || b == b'&')?;
+    if bytes[end] != quote || !bytes[end + 1..].iter().all(|&b| is_space(b)) {
+        return None;
+    }
+    attributes.get(start..end)
 }
 
 /// The scanner behind [`walk`] for documents without `<!` or a byte order mark.
@@ -303,6 +340,76 @@ mod fast {
         })
     }
 
+    /// What a byte means to [`open_tag`]'s reading of a name.
+    const NAME: u8 = 0;
+    const SPACE: u8 = 1;
+    const END: u8 = 2;
+    const QUOTE: u8 = 3;
+    const COLON: u8 = 4;
+    static CLASS: [u8; 256] = {
+        let mut class = [NAME; 256];
+        class[b' ' as usize] = SPACE;
+        class[b'\r' as usize] = SPACE;
+        class[b'\n' as usize] = SPACE;
+        class[b'\t' as usize] = SPACE;
+        class[b'>' as usize] = END;
+        class[b'\'' as usize] = QUOTE;
+        class[b'"' as usize] = QUOTE;
+        class[b':' as usize] = COLON;
+        class
+    };
+
+    /// The start tag at `lt` read in one pass, for a name without quotes: the offset of its `>` (as [`tag_end`]
+    /// finds it), of the first whitespace after `<` (or the `>`), and of the name's last `:`. `None` when the
+    /// name holds a quote or the tag is unclosed: the caller then reads it the general way.
+    fn open_tag(xml: &[u8], lt: usize) -> Option<(usize, usize, Option<usize>)> {
+        let mut i = lt + 1;
+        let mut colon = None;
+        let space = loop {
+            match CLASS[usize::from(*xml.get(i)?)] {
+                NAME => {}
+                COLON => colon = Some(i),
+                SPACE | END => break i,
+                _ => return None,
+            }
+            i += 1;
+        };
+        // The attributes: a quoted value may hold `>`.
+        loop {
+            match *xml.get(i)? {
+                b'>' => return Some((i, space, colon)),
+                q @ (b'"' | b'\'') => i += 1 + xml.get(i + 1..)?.iter().position(|&b| b == q)?,
+                _ => {}
+            }
+            i += 1;
+        }
+    }
+
+    /// The offset of the first `<` or `&` from `from`. Text between Moodle's tags is short (indentation, a
+    /// number), where a word at a time costs less than a call to memchr; a long text goes to memchr.
+    fn markup(xml: &[u8], from: usize) -> Option<usize> {
+        const ONES: u64 = 0x0101_0101_0101_0101;
+        const HIGH: u64 = 0x8080_8080_8080_8080;
+        /// High bit set in each byte of `w` that is zero; exact up to the first zero byte, which is all
+        /// `trailing_zeros` reads (a borrow only runs towards higher bytes).
+        fn zeros(w: u64) -> u64 {
+            w.wrapping_sub(ONES) & !w & HIGH
+        }
+        let short = xml.len().min(from.saturating_add(64));
+        let mut i = from;
+        while let Some(word) = xml.get(i..i + 8).filter(|_| i + 8 <= short) {
+            let mut bytes = [0u8; 8];
+            bytes.copy_from_slice(word);
+            let w = u64::from_le_bytes(bytes);
+            let found = zeros(w ^ (ONES * u64::from(b'<'))) | zeros(w ^ (ONES * u64::from(b'&')));
+            if found != 0 {
+                return Some(i + (found.trailing_zeros() / 8) as usize);
+            }
+            i += 8;
+        }
+        memchr::memchr2(b'<', b'&', &xml[i..]).map(|j| i + j)
+    }
+
     /// Length of the name at the start of a tag's content: up to the first whitespace.
     fn name_len(content: &[u8]) -> usize {
         content
@@ -314,6 +421,8 @@ mod fast {
     struct Frame {
         /// The start tag's whole name (prefix included), as an offset range.
         qname: (usize, usize),
+        /// The name holds no quote, so `</` + name + `>` is its end tag as [`tag_end`] reads it.
+        plain: bool,
         /// Its local name.
         local: (usize, usize),
         start: usize,
@@ -330,16 +439,15 @@ mod fast {
         let Ok(doc) = std::str::from_utf8(xml) else {
             return super::walk_quick_xml(xml, visit);
         };
-        let mut stack: Vec<Frame> = Vec::new();
+        let mut stack: Vec<Frame> = Vec::with_capacity(16);
         let mut seen_root = false;
         let mut at = 0usize;
         while at < xml.len() {
             // Text up to the next markup or reference.
-            let Some(i) = memchr::memchr2(b'<', b'&', &xml[at..]) else {
+            let Some(here) = markup(xml, at) else {
                 root_text(doc, at, xml.len(), stack.is_empty())?;
                 break;
             };
-            let here = at + i;
             root_text(doc, at, here, stack.is_empty())?;
             if xml[here] == b'&' {
                 // A reference: `;` must come before another `&`, a `<` or the end.
@@ -383,6 +491,28 @@ mod fast {
                     at = end + 1;
                 }
                 Some(b'/') => {
+                    // The usual case: `</` + the open element's name + `>`. Its name holds no quote and no
+                    // whitespace, so the general reading below finds the same `>` and the same name.
+                    if let Some(frame) = stack.last().filter(|f| f.plain) {
+                        let name = &xml[frame.qname.0..frame.qname.1];
+                        let gt = lt + 2 + name.len();
+                        if xml.get(gt) == Some(&b'>') && &xml[lt + 2..gt] == name {
+                            let depth = stack.len();
+                            let (local, start, content_start, leaf) =
+                                (frame.local, frame.start, frame.content_start, frame.leaf);
+                            stack.pop();
+                            visit(Visit::Close(Closed {
+                                name: &xml[local.0..local.1],
+                                depth,
+                                span: start..gt + 1,
+                                content: content_start..lt,
+                                leaf,
+                                empty_tag: false,
+                            }))?;
+                            at = gt + 1;
+                            continue;
+                        }
+                    }
                     let gt = tag_end(xml, lt).map_err(|e| syntax(lt, QxError::Syntax(e)))?;
                     let content = &xml[lt + 2..gt];
                     let name_end = content
@@ -418,21 +548,33 @@ mod fast {
                     at = gt + 1;
                 }
                 Some(_) => {
-                    let gt = tag_end(xml, lt).map_err(|e| syntax(lt, QxError::Syntax(e)))?;
+                    let (gt, space, colon, plain) = match open_tag(xml, lt) {
+                        Some((gt, space, colon)) => (gt, space, colon, true),
+                        None => {
+                            let gt =
+                                tag_end(xml, lt).map_err(|e| syntax(lt, QxError::Syntax(e)))?;
+                            let space = lt + 1 + name_len(&xml[lt + 1..gt]);
+                            let name = &xml[lt + 1..space];
+                            let colon = name.iter().rposition(|&b| b == b':');
+                            let plain = !name.iter().any(|&b| b == b'"' || b == b'\'');
+                            (gt, space, colon.map(|p| lt + 1 + p), plain)
+                        }
+                    };
                     // `<name .../>` is empty; the content is what lies between `<` and `/>` or `>`.
                     let empty = gt > lt + 1 && xml[gt - 1] == b'/';
                     let content_end = if empty { gt - 1 } else { gt };
                     let content = &doc[lt + 1..content_end];
-                    let qlen = name_len(content.as_bytes());
+                    // The name runs to the first whitespace of the content. `space` is the first in the whole
+                    // tag (or `gt`): the same when it lies in the content, and the `/` of `/>` is no whitespace.
+                    let qname = (lt + 1, space.min(content_end));
+                    let qlen = qname.1 - qname.0;
                     super::start_tag(stack.is_empty(), &mut seen_root, lt)?;
                     if let Some(parent) = stack.last_mut() {
                         parent.leaf = false;
                     }
-                    let qname = (lt + 1, lt + 1 + qlen);
-                    let local_start = xml[qname.0..qname.1]
-                        .iter()
-                        .rposition(|&b| b == b':')
-                        .map_or(qname.0, |p| qname.0 + p + 1);
+                    // The last `:` before `space` is in the name: only a `/` can lie between the name's end and
+                    // `space`.
+                    let local_start = colon.map_or(qname.0, |c| c + 1);
                     let name = &xml[local_start..qname.1];
                     let depth = stack.len() + 1;
                     let tag = BytesStart::from_content(content, qlen);
@@ -454,6 +596,7 @@ mod fast {
                     } else {
                         stack.push(Frame {
                             qname,
+                            plain,
                             local: (local_start, qname.1),
                             start: lt,
                             content_start: gt + 1,
@@ -512,6 +655,134 @@ mod tests {
         assert_eq!(got[1], ("c".into(), 2, "<c/>".into(), true));
         assert_eq!(got[2].0, "a");
         assert!(!got[2].3);
+    }
+
+    /// Every visit of a walk (the start tag as the visitor gets it) and its result, error included.
+    fn trace(xml: &[u8], reference: bool) -> Vec<String> {
+        let mut seen = Vec::new();
+        let visit = |v: Visit<'_, '_>| {
+            seen.push(match v {
+                Visit::Open(o) => format!(
+                    "open {:?} {} {} {:?}",
+                    o.name,
+                    o.depth,
+                    o.start,
+                    AsRef::<str>::as_ref(o.tag)
+                ),
+                Visit::Close(c) => format!(
+                    "close {:?} {} {:?} {:?} {} {}",
+                    c.name, c.depth, c.span, c.content, c.leaf, c.empty_tag
+                ),
+            });
+            Ok(())
+        };
+        let result = if reference {
+            walk_quick_xml(xml, visit)
+        } else {
+            walk(xml, visit)
+        };
+        seen.push(match result {
+            Ok(()) => "ok".into(),
+            Err(XmlError::Syntax { position, source }) => {
+                format!("syntax at {position}: {source:?}")
+            }
+            Err(e) => e.to_string(),
+        });
+        seen
+    }
+
+    /// A small deterministic generator (xorshift), so that the test needs no seed and no dependency.
+    struct Rng(u64);
+    impl Rng {
+        fn below(&mut self, n: usize) -> usize {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            (self.0 % n as u64) as usize
+        }
+    }
+
+    /// The scanner's shortcuts (a start tag read in one pass, `</name>` matched against the open element, text
+    /// searched a word at a time) against quick-xml's reader, on documents built from the pieces they treat
+    /// specially: names with prefixes, quotes or odd whitespace, quoted `>`, long and multi-byte text with
+    /// markup at every offset around the word and memchr boundaries, end tags with spaces or other names.
+    #[test]
+    fn shortcuts_agree_with_quick_xml() {
+        // Separated by `|`, which none holds.
+        const PIECES: &str = concat!(
+            "<a>|</a>|<a/>|<a />|<a/ >|</a >|</a\n>|</ a>|<b:a>|</b:a>|<b:a/>|<:a>|</:a>|<a:>|</a:>|<a:/>|",
+            "<a\"b>|</a\"b>|<a'b c'>|</a'b>|<a id=\"1\">|<a id='x>y'>|<a id=\"1\"/>|<a id=\"1\" x='2' >|",
+            "<a id = \"1\">|<a id=\"1>|<a\tid=\"1\">|<a\r\n>|<>|</>|< a>|<a|</a|<a b=\"|<a b='|<?pi x?>|",
+            "<?xml version=\"1.0\"?>|<?>|&amp;|&#10;|&bad;|&|;|<|>|'|\"|/|=|:| |\n|\r\n|\t|x|é|日本|0123456789|",
+            "text with <a> inside|&lt;|<c>|</c>|<enrolment id=\"12\">|</enrolment>|<userid>|</userid>",
+        );
+        let pieces: Vec<&str> = PIECES.split('|').collect();
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        for round in 0..20_000 {
+            let mut doc = String::new();
+            for _ in 0..rng.below(16) {
+                doc.push_str(pieces[rng.below(pieces.len())]);
+                if rng.below(8) == 0 {
+                    // Text long enough to reach past the word-at-a-time search, ending anywhere around it.
+                    let filler = ["x", " ", "é"][rng.below(3)];
+                    doc.push_str(&filler.repeat(rng.below(80)));
+                }
+            }
+            if round % 2 == 0 {
+                doc = format!("<r>{doc}</r>");
+            }
+            let xml = doc.as_bytes();
+            assert_eq!(trace(xml, false), trace(xml, true), "{doc:?}");
+        }
+    }
+
+    /// [`attr`]'s shortcut returns what quick-xml's attribute iterator does, on the tags it takes and on those
+    /// it leaves (quoting, references, duplicates, prefixes, whitespace around `=`, unclosed values).
+    #[test]
+    fn attr_shortcut_agrees_with_quick_xml() {
+        let tags = [
+            r#"e id="12""#,
+            r#"e id='12'"#,
+            "e\tid=\"12\"\r\n",
+            r#"e  id="12"  "#,
+            r#"e id="""#,
+            r#"e id="1 2""#,
+            r#"e id="a>b""#,
+            r#"e id="1'2""#,
+            r#"e id='1"2'"#,
+            r#"e id="&#49;2""#,
+            r#"e id="1&amp;2""#,
+            r#"e id="&bad;""#,
+            r#"e id="1" id="2""#,
+            r#"e id="1"id="2""#,
+            r#"e id="1" x="2""#,
+            r#"e x="2" id="1""#,
+            r#"e x:id="1""#,
+            r#"e x:id="1" id="2""#,
+            r#"e id = "1""#,
+            r#"e id ="1""#,
+            r#"e id= "1""#,
+            r#"e id=1"#,
+            r#"e id="1"#,
+            r#"e id"#,
+            r#"e idx="1""#,
+            r#"e i="1""#,
+            r#"e"#,
+            r#"e "#,
+            r#"e id="é""#,
+            r#"e id="1"/"#,
+        ];
+        for tag in tags {
+            let name_len = tag.find([' ', '\t', '\r', '\n']).unwrap_or(tag.len());
+            let start = BytesStart::from_content(tag, name_len);
+            for name in [&b"id"[..], b"x", b"x:id", b"", b"i"] {
+                assert_eq!(
+                    attr(&start, name),
+                    attr_general(&start, name),
+                    "{tag:?} {name:?}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -57,6 +57,10 @@ impl Field {
     pub fn text(&self, xml: &[u8]) -> String {
         xml::text(xml, self.content.clone())
     }
+    /// The decoded text, borrowed when the raw bytes are that text ([`xml::text_cow`]).
+    pub fn text_cow<'x>(&self, xml: &'x [u8]) -> std::borrow::Cow<'x, str> {
+        xml::text_cow(xml, self.content.clone())
+    }
     /// The integer value, `None` for `$@NULL@$`, empty or non-numeric text.
     pub fn int(&self, xml: &[u8]) -> Option<i64> {
         xml::int(xml, self.content.clone())
@@ -65,7 +69,7 @@ impl Field {
     /// reads as exactly that. The whole content is replaced, so a value written as CDATA or a reference is
     /// replaced whole.
     pub fn set(&self, xml: &[u8], tag: &str, value: &str) -> Option<xml::Edit> {
-        if xml.get(self.content.clone()) == Some(value.as_bytes()) || self.text(xml) == value {
+        if xml.get(self.content.clone()) == Some(value.as_bytes()) || self.text_cow(xml) == value {
             return None;
         }
         if self.content.start == self.span.end {

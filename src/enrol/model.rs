@@ -57,6 +57,10 @@ impl Field {
     pub fn text(&self, xml: &[u8]) -> String {
         xml::text(xml, self.content.clone())
     }
+    /// The decoded text, borrowed when the raw bytes are that text ([`xml::text_cow`]).
+    pub fn text_cow<'x>(&self, xml: &'x [u8]) -> std::borrow::Cow<'x, str> {
+        xml::text_cow(xml, self.content.clone())
+    }
     /// The integer value, `None` for `$@NULL@$`, empty or non-numeric text.
     pub fn int(&self, xml: &[u8]) -> Option<i64> {
         xml::int(xml, self.content.clone())
@@ -65,16 +69,39 @@ impl Field {
     /// reads as exactly that. The whole content is replaced, so a value written as CDATA or a reference is
     /// replaced whole.
     pub fn set(&self, xml: &[u8], tag: &str, value: &str) -> Option<xml::Edit> {
-        if xml.get(self.content.clone()) == Some(value.as_bytes()) || self.text(xml) == value {
+        // Sized for the usual case, the content replaced (an allocation of its own, never a growth).
+        let mut with = Vec::with_capacity(value.len());
+        let range = self.set_into(xml, tag, value.as_bytes(), &mut with)?;
+        Some(xml::Edit { range, with })
+    }
+    /// [`Field::set`] of a UTF-8 `value` with the replacement appended to `out` (no allocation of its own): the
+    /// bytes it replaces, or `None`, appending nothing, if the field already reads as `value`.
+    pub fn set_into(
+        &self,
+        xml: &[u8],
+        tag: &str,
+        value: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Option<Range<usize>> {
+        if xml.get(self.content.clone()) == Some(value) || self.text_cow(xml).as_bytes() == value {
             return None;
         }
         if self.content.start == self.span.end {
-            return Some(xml::Edit::replace(
-                self.span.clone(),
-                format!("<{tag}>{value}</{tag}>"),
-            ));
+            for part in [
+                b"<",
+                tag.as_bytes(),
+                b">",
+                value,
+                b"</",
+                tag.as_bytes(),
+                b">",
+            ] {
+                out.extend_from_slice(part);
+            }
+            return Some(self.span.clone());
         }
-        Some(xml::Edit::replace(self.content.clone(), value))
+        out.extend_from_slice(value);
+        Some(self.content.clone())
     }
 }
 

@@ -2,6 +2,7 @@
 //! with character and predefined entity references decoded, CDATA sections taken literally, comments and
 //! processing instructions dropped, line ends normalised (CRLF and a lone CR read as LF, XML 1.0 §2.11).
 
+use std::borrow::Cow;
 use std::ops::Range;
 
 use memchr::memmem;
@@ -40,6 +41,18 @@ pub fn text(xml: &[u8], range: Range<usize>) -> String {
         at += taken;
     }
     out
+}
+
+/// [`text`] borrowed from `xml` when the raw bytes already are the decoded text (valid UTF-8 with no reference,
+/// markup or CR: what Moodle writes), so that reading or comparing a value allocates nothing.
+pub fn text_cow(xml: &[u8], range: Range<usize>) -> Cow<'_, str> {
+    let raw = xml.get(range.clone()).unwrap_or_default();
+    if !raw.iter().any(|b| matches!(b, b'&' | b'<' | b'\r'))
+        && let Ok(s) = std::str::from_utf8(raw)
+    {
+        return Cow::Borrowed(s);
+    }
+    Cow::Owned(text(xml, range))
 }
 
 /// The length of the markup at the start of `rest` that ends with `end` (searched from `from`), or all of it.
@@ -123,6 +136,7 @@ mod tests {
             "1<![CDATA[2]]>",
         ] {
             assert_eq!(all(s), "12", "{s}");
+            assert_eq!(text_cow(s.as_bytes(), 0..s.len()), "12", "{s}");
             assert_eq!(int(s.as_bytes(), 0..s.len()), Some(12), "{s}");
         }
         assert_eq!(all("a &amp; b"), "a & b");
@@ -130,6 +144,18 @@ mod tests {
         assert_eq!(all("a\r\nb\rc"), "a\nb\nc");
         assert_eq!(all("<![CDATA[x\r\ny]]>"), "x\ny");
         assert_eq!(all("&#13;"), "\r");
+        for s in [
+            "a &amp; b",
+            "a\r\nb",
+            "<![CDATA[x]]>",
+            "plain",
+            "",
+            "\u{e9}t\u{e9}",
+        ] {
+            assert_eq!(text_cow(s.as_bytes(), 0..s.len()), all(s), "{s:?}");
+        }
+        assert!(matches!(text_cow(b"enrol_cohort", 0..12), Cow::Borrowed(_)));
+        assert_eq!(text_cow(b"a\xffb", 0..3), all("a\u{fffd}b"));
         for (name, ok) in [
             ("amp", true),
             ("#48", true),

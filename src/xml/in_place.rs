@@ -77,6 +77,8 @@ where
     // ascending, disjoint input ranges: where each starts (its first non-empty input piece) and, for the runs
     // after the first, the input ranges they read.
     let (mut len, mut same) = (0usize, true);
+    // No piece reads input bytes that the output before it covers: then nothing needs setting aside.
+    let mut behind = true;
     let mut runs: Vec<Run> = Vec::new();
     let (mut ord, mut prev_end) = (0usize, 0usize);
     for_each_piece(n, &edits, fill_at, fill.as_ref(), &mut |p| {
@@ -86,10 +88,12 @@ where
             Piece::Bytes(b) => b,
         };
         same = same && input.get(len..len + piece_len) == Some(bytes);
+        let written = len;
         len += piece_len;
         if let Piece::Input(r) = p
             && !r.is_empty()
         {
+            behind = behind && written <= r.start;
             if runs.is_empty() || r.start < prev_end {
                 runs.push(Run {
                     first: ord,
@@ -123,6 +127,26 @@ where
     }
     let mut buf = input;
     buf.resize(n.max(len), 0);
+    if behind {
+        // The output only ever overwrites bytes no later piece reads (the output before a piece ends at or before
+        // the input it reads, and writes are made in order): one pass, nothing set aside. What a document whose
+        // values only shrink or keep their length gets (course/roles.xml made manual).
+        let mut w = 0;
+        for_each_piece(n, &edits, fill_at, fill.as_ref(), &mut |p| match p {
+            Piece::Input(r) => {
+                let piece_len = r.len();
+                buf.copy_within(r, w);
+                w += piece_len;
+            }
+            Piece::Bytes(b) => {
+                buf[w..w + b.len()].copy_from_slice(b);
+                w += b.len();
+            }
+        })?;
+        buf.truncate(len);
+        buf.shrink_to_fit();
+        return Ok(Some(buf));
+    }
     // `ahead`: the current run's bytes that the output overwrote before they were read; `kept`: later runs'
     // bytes (the current run's too, kept before it began at `began`).
     let (mut ahead, mut kept) = (Stash::default(), Stash::default());

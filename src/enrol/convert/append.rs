@@ -7,7 +7,7 @@
 use std::ops::Range;
 
 use crate::enrol::model::Instance;
-use crate::xml::{Edit, EditError, Piece};
+use crate::xml::{EditError, Piece};
 
 /// New enrolments as spans of the original document and the changes inside each.
 #[derive(Debug, Default)]
@@ -22,31 +22,36 @@ pub(super) struct Copies {
 }
 
 impl Copies {
-    /// Adds a copy of `range` of the original with `edits` (in the original's offsets) applied.
+    /// Adds a copy of `range` of the original with `changes` applied: each the bytes it replaces (in the
+    /// original's offsets) and its replacement. Borrowed, so a copy costs no allocation of its own.
     ///
     /// # Errors
-    /// [`EditError`] (offsets relative to `range`) if two edits overlap or one lies outside `range`.
-    pub fn push(&mut self, range: Range<usize>, mut edits: Vec<Edit>) -> Result<(), EditError> {
-        // As `xml::splice` orders and checks them.
-        edits.sort_by_key(|e| (e.range.start, e.range.end));
+    /// [`EditError`] (offsets relative to `range`) if two changes overlap or one lies outside `range`.
+    pub fn push(
+        &mut self,
+        range: Range<usize>,
+        changes: &mut [(Range<usize>, &[u8])],
+    ) -> Result<(), EditError> {
+        // As `xml::splice` orders and checks them (a stable sort).
+        changes.sort_by_key(|(r, _)| (r.start, r.end));
         let mut at = range.start;
         let mut last: Option<Range<usize>> = None;
         let relative = |r: &Range<usize>| {
             r.start.saturating_sub(range.start)..r.end.saturating_sub(range.start)
         };
-        for e in &edits {
-            if e.range.start < at || e.range.end > range.end || e.range.start > e.range.end {
+        for (r, _) in changes.iter() {
+            if r.start < at || r.end > range.end || r.start > r.end {
                 return Err(EditError {
                     first: last.as_ref().map_or(0..0, relative),
-                    second: relative(&e.range),
+                    second: relative(r),
                 });
             }
-            at = e.range.end;
-            last = Some(e.range.clone());
+            at = r.end;
+            last = Some(r.clone());
         }
-        for e in edits {
-            self.text.extend_from_slice(&e.with);
-            self.changes.push((e.range, self.text.len()));
+        for (r, with) in changes.iter() {
+            self.text.extend_from_slice(with);
+            self.changes.push((r.clone(), self.text.len()));
         }
         self.items.push((range, self.changes.len()));
         Ok(())

@@ -1,8 +1,7 @@
 //! The holder: the manual instance that receives every converted enrolment (the backup's first manual
 //! instance, else the first converted one, retyped), and the enrolments it already has.
 
-use std::collections::HashMap;
-
+use super::fast_hash::IdMap;
 use super::read::Instances;
 use super::{MethodReport, Report, Target};
 use crate::enrol::model;
@@ -63,8 +62,8 @@ impl Holder {
     }
 
     /// The holder's own enrolments when it was already manual: user id to the position of the user's first one.
-    pub fn existing(&self, set: &Instances<'_>) -> HashMap<i64, usize> {
-        let mut existing = HashMap::new();
+    pub fn existing(&self, set: &Instances<'_>) -> IdMap<i64, usize> {
+        let mut existing = IdMap::default();
         if !self.retyped {
             for (ui, ue) in set.all[self.idx].enrolments.iter().enumerate() {
                 if let Some(u) = ue.int(set.ex, "userid") {

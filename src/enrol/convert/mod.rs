@@ -20,6 +20,7 @@
 //! group members).
 
 mod append;
+mod fast_hash;
 mod holder;
 mod read;
 mod retype;
@@ -151,7 +152,7 @@ impl Report {
         if limits.is_empty() {
             return;
         }
-        let at: std::collections::HashMap<i64, usize> =
+        let at: fast_hash::IdMap<i64, usize> =
             self.users.ids().enumerate().map(|(i, u)| (u, i)).collect();
         for (userid, limit) in limits {
             if let Some(&i) = at.get(&userid) {
@@ -160,19 +161,21 @@ impl Report {
         }
     }
 
-    /// Counts one converted user and records its outcome.
+    /// Counts one converted user and records its outcome: `methods` are the user's methods as positions in
+    /// `names` ([`read::Methods`]), `role_ids` the roles the user holds.
     fn tally(
         &mut self,
         userid: i64,
-        methods: Vec<String>,
-        merged: &users::Merged,
-        user_roles: &read::UserRoles,
+        methods: &[usize],
+        names: &[String],
+        merged: users::Merged,
+        role_ids: &[i64],
         stamped: &read::StampedRoles,
     ) {
         let suspended = usize::from(merged.values.status != 0);
         let with_manual = usize::from(merged.manual.merged());
-        for m in &methods {
-            if let Some(mr) = self.methods.iter_mut().find(|r| r.plugin == *m) {
+        for &m in methods {
+            if let Some(mr) = self.methods.iter_mut().find(|r| r.plugin == names[m]) {
                 mr.users_converted += 1;
                 mr.stamped += usize::from(merged.stamped);
                 mr.suspended += suspended;
@@ -190,14 +193,15 @@ impl Report {
             rows::NewRow {
                 userid,
                 methods,
-                role_ids: user_roles.of(userid).collect(),
+                role_ids,
                 archive: merged.written,
                 live: merged.live,
                 live_enabled: merged.live_enabled,
                 stamped: merged.stamped,
                 manual,
-                cannot: merged.limits.clone(),
+                cannot: merged.limits,
             },
+            |m| names[m].clone(),
             |id| stamped.name(id),
         );
     }
@@ -531,11 +535,15 @@ fn rewrite_enrolments(
 
     let mut rewrite = users::Rewrite::new(&set, &holder, opts.live.as_ref());
     report.users.reserve_exact(sources.users.len());
+    let all_methods = read::Methods::new(&set);
+    let mut methods = Vec::new();
+    let mut roles = user_roles.cursor();
     for (userid, range) in &sources.users {
         let srcs = &sources.list[range.clone()];
-        let stamp = user_roles
-            .of(*userid)
-            .any(|id| stamped.ids.contains(&id))
+        let role_ids = roles.of(*userid);
+        let stamp = role_ids
+            .iter()
+            .any(|id| stamped.ids.contains(id))
             .then_some(until);
         let merged = rewrite.merge_user(*userid, existing.get(userid).copied(), srcs, stamp)?;
         if merged.stamped && merged.values.timestart > until {
@@ -544,7 +552,15 @@ fn rewrite_enrolments(
                 merged.values.timestart
             )));
         }
-        report.tally(*userid, set.methods_of(srcs), &merged, user_roles, stamped);
+        all_methods.of(srcs, &mut methods);
+        report.tally(
+            *userid,
+            &methods,
+            &all_methods.names,
+            merged,
+            role_ids,
+            stamped,
+        );
     }
     report.users.done();
     let users::Rewrite {

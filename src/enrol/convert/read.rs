@@ -1,10 +1,11 @@
 //! The first steps of a conversion: parse the members, find the stamped roles and who holds them, choose the
 //! instances that convert, and gather each user's enrolments from them (the user's sources).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
 
 use super::EnrolError;
+use super::fast_hash::IdMap;
 use crate::enrol::members::ROLES;
 use crate::enrol::model::{self, Assignment, Instance, MANUAL, Values};
 use crate::xml::XmlError;
@@ -103,10 +104,13 @@ impl StampedRoles {
     }
 }
 
-/// Who holds which role in the course: the (user, role) pairs of `course/roles.xml`, sorted (compact even for
-/// a hundred thousand users).
+/// Who holds which role in the course: the (user, role) pairs of `course/roles.xml`, sorted, as two columns
+/// (compact even for a hundred thousand users, and a user's roles are one slice).
 #[derive(Default)]
-pub(super) struct UserRoles(Vec<(i64, i64)>);
+pub(super) struct UserRoles {
+    users: Vec<i64>,
+    roles: Vec<i64>,
+}
 
 impl UserRoles {
     pub fn new(assignments: &[Assignment]) -> Self {
@@ -114,19 +118,50 @@ impl UserRoles {
             .iter()
             .filter_map(|a| Some((a.userid?, a.roleid?)))
             .collect();
-        pairs.sort_unstable();
+        // Stable: a few runs (Moodle writes assignments role by role, users ascending) merge in linear time.
+        pairs.sort();
         pairs.dedup();
-        pairs.shrink_to_fit();
-        UserRoles(pairs)
+        UserRoles {
+            users: pairs.iter().map(|&(u, _)| u).collect(),
+            roles: pairs.iter().map(|&(_, r)| r).collect(),
+        }
     }
 
+    /// Reads users' roles from the start, faster when users are asked for in ascending order.
+    pub fn cursor(&self) -> RolesCursor<'_> {
+        RolesCursor { roles: self, at: 0 }
+    }
+}
+
+/// Reads [`UserRoles`] user after user: a user after the last one asked for is searched from there, by
+/// doubling steps, so users asked for in ascending order (the usual document order) cost a step or two each.
+pub(super) struct RolesCursor<'a> {
+    roles: &'a UserRoles,
+    /// Every user before this position is before the last user asked for.
+    at: usize,
+}
+
+impl<'a> RolesCursor<'a> {
     /// The role ids `user` holds, ascending.
-    pub fn of(&self, user: i64) -> impl Iterator<Item = i64> + '_ {
-        let from = self.0.partition_point(|&(u, _)| u < user);
-        self.0[from..]
-            .iter()
-            .take_while(move |&&(u, _)| u == user)
-            .map(|&(_, r)| r)
+    pub fn of(&mut self, user: i64) -> &'a [i64] {
+        let users = &self.roles.users;
+        let n = users.len();
+        // Every user before `lo` is before `user`, and `user` is at or before `hi`.
+        let mut lo = if self.at > 0 && self.at <= n && users[self.at - 1] < user {
+            self.at
+        } else {
+            0
+        };
+        let (mut hi, mut step) = (lo, 1);
+        while hi < n && users[hi] < user {
+            lo = hi + 1;
+            hi = lo + step;
+            step *= 2;
+        }
+        let from = lo + users[lo..hi.min(n)].partition_point(|&u| u < user);
+        let to = from + users[from..].iter().take_while(|&&u| u == user).count();
+        self.at = to;
+        &self.roles.roles[from..to]
     }
 }
 
@@ -180,16 +215,41 @@ impl<'a> Instances<'a> {
             }
         )
     }
+}
 
-    /// The plugins a user's `sources` came from, sorted, once each.
-    pub fn methods_of(&self, sources: &[Source]) -> Vec<String> {
-        let mut methods: Vec<String> = sources
+/// The converted plugins, sorted by name, once each: a user's methods are positions in this list, so that no
+/// name is copied per user.
+pub(super) struct Methods {
+    /// The names, sorted.
+    pub names: Vec<String>,
+    /// Each instance's position in `names` (`usize::MAX` for an instance that does not convert).
+    of_instance: Vec<usize>,
+}
+
+impl Methods {
+    pub fn new(set: &Instances<'_>) -> Self {
+        let mut names: Vec<String> = set
+            .converted
             .iter()
-            .map(|s| self.plugins[s.inst].clone())
+            .map(|&i| set.plugins[i].clone())
             .collect();
-        methods.sort();
-        methods.dedup();
-        methods
+        names.sort();
+        names.dedup();
+        let of_instance = set
+            .plugins
+            .iter()
+            .map(|p| names.binary_search(p).unwrap_or(usize::MAX))
+            .collect();
+        Methods { names, of_instance }
+    }
+
+    /// The methods a user's `sources` came from, as positions in [`Methods::names`]: ascending, once each (as
+    /// the names sorted), written over `out`.
+    pub fn of(&self, sources: &[Source], out: &mut Vec<usize>) {
+        out.clear();
+        out.extend(sources.iter().map(|s| self.of_instance[s.inst]));
+        out.sort_unstable();
+        out.dedup();
     }
 }
 
@@ -220,16 +280,26 @@ impl Sources {
     /// # Errors
     /// [`EnrolError::Invalid`] when one lacks an integer `userid`, `status`, `timestart` or `timeend`.
     pub fn collect(set: &Instances<'_>) -> Result<Self, EnrolError> {
-        // One flat list sorted by user (stable, so each user's sources stay in document order), then users
-        // ordered by their first source.
-        let mut flat: Vec<(i64, Source)> = Vec::new();
+        // One flat list sorted by user (stable, so each user's sources stay in document order), users ordered by
+        // their first source: each source carries that position, looked up once as it is added rather than at
+        // every comparison of the sort (which most backups, one source per user in user order, skip).
+        let total = set
+            .converted
+            .iter()
+            .map(|&i| set.all[i].enrolments.len())
+            .sum();
+        let mut first_seen: IdMap<i64, usize> =
+            IdMap::with_capacity_and_hasher(total, Default::default());
+        let mut flat: Vec<(usize, i64, Source)> = Vec::with_capacity(total);
         for &inst in &set.converted {
             let instance = &set.all[inst];
             let enabled = instance.status(set.ex) == 0;
             for (ue, e) in instance.enrolments.iter().enumerate() {
                 let userid = e.required(set.ex, instance, "userid")?;
                 let values = e.values(set.ex, instance)?;
+                let first = *first_seen.entry(userid).or_insert(flat.len());
                 flat.push((
+                    first,
                     userid,
                     Source {
                         inst,
@@ -240,22 +310,19 @@ impl Sources {
                 ));
             }
         }
-        let first_seen: HashMap<i64, usize> = flat
-            .iter()
-            .enumerate()
-            .rev()
-            .map(|(seq, s)| (s.0, seq))
-            .collect();
-        flat.sort_by_key(|s| (first_seen[&s.0], s.0));
+        let user_count = first_seen.len();
         drop(first_seen);
-        let mut users: Vec<(i64, Range<usize>)> = Vec::new();
+        if !flat.is_sorted_by_key(|s| s.0) {
+            flat.sort_by_key(|s| s.0);
+        }
+        let mut users: Vec<(i64, Range<usize>)> = Vec::with_capacity(user_count);
         for (i, s) in flat.iter().enumerate() {
             match users.last_mut() {
-                Some((u, r)) if *u == s.0 => r.end = i + 1,
-                _ => users.push((s.0, i..i + 1)),
+                Some((u, r)) if *u == s.1 => r.end = i + 1,
+                _ => users.push((s.1, i..i + 1)),
             }
         }
-        let list = flat.into_iter().map(|(_, s)| s).collect();
+        let list = flat.into_iter().map(|(_, _, s)| s).collect();
         Ok(Sources { list, users })
     }
 }

@@ -2,8 +2,7 @@
 //! be read as the 4.4+ welcome option); a disabled manual holder is enabled with its active enrolments
 //! suspended, so nobody gains access.
 
-use std::collections::HashSet;
-
+use super::fast_hash::IdSet;
 use crate::enrol::members::{CUSTOM_FIELDS, EXPIRY_THRESHOLD, NULLED, ZEROED};
 use crate::enrol::model::{Instance, MANUAL};
 use crate::xml::{self, Edit};
@@ -34,7 +33,7 @@ pub(super) fn retype(ex: &[u8], inst: &Instance, edits: &mut Vec<Edit>) {
 pub(super) fn enable_holder(
     ex: &[u8],
     holder: &Instance,
-    combined: &HashSet<usize>,
+    combined: &IdSet<usize>,
     edits: &mut Vec<Edit>,
 ) -> usize {
     if let Some(f) = holder.fields.get("status") {

@@ -1,8 +1,9 @@
 //! Role assignments (`course/roles.xml`) and group members (`groups.xml`) of the converted plugins become
 //! plain manual ones (component '', itemid 0); an assignment that would duplicate a manual one is removed.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::BTreeSet;
 
+use super::fast_hash::IdSet;
 use super::{EnrolError, Limit, Report};
 use crate::enrol::members::{COURSE_ROLES, GROUPS};
 use crate::enrol::model::{self, Field};
@@ -22,8 +23,9 @@ pub(super) fn plan_assignments(
     components: &BTreeSet<String>,
     report: &mut Report,
 ) -> Vec<RoleOp> {
-    let component_of = |a: &model::Assignment| a.component.as_ref().map(|c| c.text(x));
-    let mut manual: HashSet<(i64, i64)> = assignments
+    // Borrowed when the value needs no decoding (what Moodle writes): no allocation per assignment.
+    let component_of = |a: &model::Assignment| a.component.as_ref().map(|c| c.text_cow(x));
+    let mut manual: IdSet<(i64, i64)> = assignments
         .iter()
         .filter(|a| component_of(a).is_none_or(|c| c.is_empty()))
         .filter_map(|a| Some((a.roleid?, a.userid?)))

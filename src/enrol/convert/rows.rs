@@ -5,10 +5,9 @@
 //! ([`restore::manual_outcomes`], as the conversion computed them), and [`UserOutcome`] is what a reader sees
 //! and what `--json` writes, field for field.
 
-use std::collections::HashMap;
-
 use serde::{Serialize, Serializer};
 
+use super::fast_hash::IdMap;
 use crate::enrol::model::Values;
 use crate::enrol::restore::{Limit, Outcomes, Target};
 
@@ -70,13 +69,13 @@ struct Flags {
     manual: Manual,
 }
 
-/// What one user's row is made of ([`Users::push`]).
-pub(super) struct NewRow {
+/// What one user's row is made of ([`Users::push`]), borrowed: most users share their lists with an earlier one.
+pub(super) struct NewRow<'a> {
     pub userid: i64,
-    /// The user's methods, sorted, once each.
-    pub methods: Vec<String>,
+    /// The user's methods, as positions in the sorted list of converted methods: ascending, once each.
+    pub methods: &'a [usize],
     /// The role ids the user holds, ascending.
-    pub role_ids: Vec<i64>,
+    pub role_ids: &'a [i64],
     pub archive: Values,
     pub live: Option<Values>,
     /// The live course's manual instance is enabled.
@@ -96,9 +95,10 @@ pub struct Users {
     cannot: Vec<Vec<Limit>>,
     /// The restore target the promised values are read for.
     target: Target,
-    /// While rows are added: the index of each methods list, and of each role-id list's names.
-    methods_at: HashMap<Vec<String>, u32>,
-    roles_at: HashMap<Vec<i64>, u32>,
+    /// While rows are added: the index of each methods list (by the methods' positions), and of each role-id
+    /// list's names.
+    methods_at: IdMap<Vec<usize>, u32>,
+    roles_at: IdMap<Vec<i64>, u32>,
 }
 
 impl Users {
@@ -115,21 +115,26 @@ impl Users {
         self.rows.reserve_exact(n);
     }
 
-    /// Adds a row; `role_name` names a role id.
-    pub(super) fn push(&mut self, new: NewRow, role_name: impl Fn(i64) -> String) {
-        let methods = match self.methods_at.get(&new.methods) {
+    /// Adds a row; `method_name` names a method's position, `role_name` a role id.
+    pub(super) fn push(
+        &mut self,
+        new: NewRow<'_>,
+        method_name: impl Fn(usize) -> String,
+        role_name: impl Fn(i64) -> String,
+    ) {
+        let methods = match self.methods_at.get(new.methods) {
             Some(&i) => i,
             None => {
-                let i = self.add_list(new.methods.clone());
-                self.methods_at.insert(new.methods, i);
+                let i = self.add_list(new.methods.iter().map(|&m| method_name(m)).collect());
+                self.methods_at.insert(new.methods.to_vec(), i);
                 i
             }
         };
-        let roles = match self.roles_at.get(&new.role_ids) {
+        let roles = match self.roles_at.get(new.role_ids) {
             Some(&i) => i,
             None => {
                 let i = self.add_list(new.role_ids.iter().map(|&id| role_name(id)).collect());
-                self.roles_at.insert(new.role_ids, i);
+                self.roles_at.insert(new.role_ids.to_vec(), i);
                 i
             }
         };
@@ -162,8 +167,8 @@ impl Users {
 
     /// Rows are complete: the lookup tables are dropped.
     pub(super) fn done(&mut self) {
-        self.methods_at = HashMap::new();
-        self.roles_at = HashMap::new();
+        self.methods_at = IdMap::default();
+        self.roles_at = IdMap::default();
     }
 
     /// Adds `limit` to the user at position `i`.

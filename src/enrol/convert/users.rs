@@ -2,10 +2,11 @@
 //! enrolment of that user, if any: kept as it is when the result is suspended (restore never suspends an
 //! active manual enrolment either), combined with it otherwise, or written new; then the edits that say so.
 
-use std::collections::HashSet;
+use std::ops::Range;
 
 use super::EnrolError;
 use super::append::{Copies, appends_lines};
+use super::fast_hash::IdSet;
 use super::holder::Holder;
 use super::read::{Instances, Source};
 use crate::enrol::members::ENROLMENTS;
@@ -63,9 +64,11 @@ pub(super) struct Rewrite<'s, 'a> {
     /// New enrolments are whole lines (with their indentation), else bare elements.
     pub line_mode: bool,
     /// Positions of the holder's enrolments combined with a converted result.
-    pub combined: HashSet<usize>,
+    pub combined: IdSet<usize>,
     /// The live course a merge meets when it is not the backed-up one ([`restore::LiveCourse`]).
     live: Option<&'s restore::LiveCourse>,
+    /// The replacements of the copy being added (reused).
+    scratch: Vec<u8>,
 }
 
 impl<'s, 'a> Rewrite<'s, 'a> {
@@ -80,8 +83,9 @@ impl<'s, 'a> Rewrite<'s, 'a> {
             edits: Vec::new(),
             appended: Copies::default(),
             line_mode: appends_lines(set.ex, &set.all[holder.idx]),
-            combined: HashSet::new(),
+            combined: IdSet::default(),
             live,
+            scratch: Vec::new(),
         }
     }
 
@@ -181,7 +185,14 @@ impl<'s, 'a> Rewrite<'s, 'a> {
                     }
                     return Ok(());
                 }
-                self.append_copy(ue(&first), merged.written)?;
+                // The first source is copied and removed: its line is found once.
+                let line = xml::line_span(self.set.ex, ue(&first).span.clone());
+                self.append_copy(ue(&first), line.clone(), merged.written)?;
+                self.edits.push(Edit::delete(line));
+                for s in &sources[1..] {
+                    self.remove(ue(s));
+                }
+                return Ok(());
             }
         }
         for s in sources {
@@ -196,16 +207,34 @@ impl<'s, 'a> Rewrite<'s, 'a> {
             .push(Edit::delete(xml::line_span(self.set.ex, ue.span.clone())));
     }
 
-    /// Adds a copy of `ue` holding `v` to the new enrolments.
-    fn append_copy(&mut self, ue: &UserEnrolment, v: Values) -> Result<(), EnrolError> {
+    /// Adds a copy of `ue` (whose line span is `line`) holding `v` to the new enrolments.
+    fn append_copy(
+        &mut self,
+        ue: &UserEnrolment,
+        line: Range<usize>,
+        v: Values,
+    ) -> Result<(), EnrolError> {
         let ex = self.set.ex;
         let range = if self.line_mode {
-            xml::line_span(ex, ue.span.clone())
+            line
         } else {
             ue.span.clone()
         };
+        // The replacements are written one after another in a buffer reused from user to user.
+        let text = &mut self.scratch;
+        text.clear();
+        let mut spans: [(Range<usize>, Range<usize>); 3] = Default::default();
+        let mut n = 0;
+        value_changes(ex, ue, v, text, |replaced, with| {
+            spans[n] = (replaced, with);
+            n += 1;
+        });
+        let mut changes: [(Range<usize>, &[u8]); 3] = Default::default();
+        for (change, (replaced, with)) in changes.iter_mut().zip(&spans[..n]) {
+            *change = (replaced.clone(), &text[with.clone()]);
+        }
         self.appended
-            .push(range, set_values(ex, ue, v))
+            .push(range, &mut changes[..n])
             .map_err(EnrolError::edit(ENROLMENTS))
     }
 }
@@ -266,15 +295,97 @@ impl Merged {
 
 /// Edits setting `status`, `timestart`, `timeend` of `ue` to `v`.
 fn set_values(xml: &[u8], ue: &UserEnrolment, v: Values) -> Vec<Edit> {
-    let mut out = Vec::new();
+    let mut spans = Vec::new();
+    let mut text = Vec::new();
+    value_changes(xml, ue, v, &mut text, |range, with| {
+        spans.push((range, with))
+    });
+    spans
+        .into_iter()
+        .map(|(range, with)| Edit::replace(range, &text[with]))
+        .collect()
+}
+
+/// The changes setting `status`, `timestart`, `timeend` of `ue` to `v`, in that order: `f` is called with the
+/// bytes each replaces and where its replacement is in `text` (appended to it).
+fn value_changes(
+    xml: &[u8],
+    ue: &UserEnrolment,
+    v: Values,
+    text: &mut Vec<u8>,
+    mut f: impl FnMut(Range<usize>, Range<usize>),
+) {
+    let mut digits = [0u8; 20];
     for (name, value) in [
         ("status", v.status),
         ("timestart", v.timestart),
         ("timeend", v.timeend),
     ] {
-        if let Some(f) = ue.fields.get(name) {
-            out.extend(f.set(xml, name, &value.to_string()));
+        if let Some(field) = ue.fields.get(name) {
+            let start = text.len();
+            if let Some(range) = field.set_into(xml, name, decimal(value, &mut digits), text) {
+                f(range, start..text.len());
+            }
         }
     }
-    out
+}
+
+/// The two digits of each number below 100, one after another.
+const DIGIT_PAIRS: [u8; 200] = {
+    let mut pairs = [0u8; 200];
+    let mut i = 0;
+    while i < 100 {
+        pairs[2 * i] = b'0' + (i / 10) as u8;
+        pairs[2 * i + 1] = b'0' + (i % 10) as u8;
+        i += 1;
+    }
+    pairs
+};
+
+/// `n` in decimal, as `n.to_string()` writes it, in `buf` (no allocation per value; two digits per step).
+fn decimal(n: i64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut rest = n.unsigned_abs();
+    let mut at = buf.len();
+    while rest >= 100 {
+        let pair = (rest % 100) as usize * 2;
+        rest /= 100;
+        at -= 2;
+        buf[at..at + 2].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
+    }
+    if rest >= 10 {
+        let pair = rest as usize * 2;
+        at -= 2;
+        buf[at..at + 2].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
+    } else {
+        at -= 1;
+        buf[at] = b'0' + rest as u8;
+    }
+    if n < 0 {
+        at -= 1;
+        buf[at] = b'-';
+    }
+    &buf[at..]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimal_writes_as_to_string() {
+        let mut buf = [0u8; 20];
+        for n in [
+            1_819_580_400,
+            99_999,
+            100_000,
+            i64::MAX,
+            i64::MIN,
+            i64::MIN + 1,
+        ] {
+            assert_eq!(decimal(n, &mut buf), n.to_string().as_bytes());
+        }
+        for n in -1000..1000 {
+            assert_eq!(decimal(n, &mut buf), n.to_string().as_bytes());
+        }
+    }
 }

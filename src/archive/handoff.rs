@@ -28,11 +28,10 @@ pub(super) enum Given {
 }
 
 impl Given {
-    /// The compressed member: waited for when it is being compressed, compressed at `level` on `threads` cores
-    /// when it was kept.
-    pub(super) fn packed(self, level: u32, threads: usize) -> io::Result<Packed> {
+    /// The compressed member: waited for when it is being compressed, compressed at `level` when it was kept.
+    pub(super) fn packed(self, level: u32) -> io::Result<Packed> {
         match self {
-            Given::Kept(bytes) => deflate(&bytes, level, threads),
+            Given::Kept(bytes) => deflate(&bytes, level),
             Given::Packed(p) => p,
             Given::Packing(h) => h
                 .join()
@@ -66,14 +65,14 @@ impl Handoff {
     /// Hands over `member`'s new bytes (a later hand-over of the same member replaces it).
     pub fn give(&self, member: &str, bytes: Vec<u8>) {
         let given = match self.compress {
-            // On one core: the other is the caller's, rewriting the next member. If no thread can be started,
+            // On a thread of its own, while the caller rewrites the next member. If no thread can be started,
             // compressed here.
             Some(level) => {
                 let bytes = std::sync::Arc::new(bytes);
                 let shared = std::sync::Arc::clone(&bytes);
-                match std::thread::Builder::new().spawn(move || deflate(&shared, level, 1)) {
+                match std::thread::Builder::new().spawn(move || deflate(&shared, level)) {
                     Ok(h) => Given::Packing(h),
-                    Err(_) => Given::Packed(deflate(&bytes, level, 1)),
+                    Err(_) => Given::Packed(deflate(&bytes, level)),
                 }
             }
             None => Given::Kept(bytes),

@@ -217,7 +217,7 @@ impl<'a> Raw<'a> {
             let e = &plan.entries[i];
             let packed = match (pending.remove(e.name.as_str()), replacements.get(&e.name)) {
                 (Some(job), _) => job.get(),
-                (None, Some(new)) => deflate(new, opts.level, opts.threads),
+                (None, Some(new)) => deflate(new, opts.level),
                 (None, None) => {
                     self.copy(&[i], cancel, &never)?;
                     continue;

@@ -106,7 +106,7 @@ pub(in crate::archive) fn write_overlapped<T, E: From<Error>>(
             let mut pending = deflate_all(&replacements, &plan, opts, Some(inner));
             for (name, g) in given {
                 if plan.entries.iter().any(|e| e.name == name) {
-                    pending.insert(name, Deflated::Handed(g, opts.level, opts.threads));
+                    pending.insert(name, Deflated::Handed(g, opts.level));
                 }
             }
             let raw = match copier {
@@ -142,7 +142,7 @@ pub(super) fn deflate_all<'s, 'e>(
     opts: &crate::archive::WriteOptions,
     scope: Option<&'s std::thread::Scope<'s, 'e>>,
 ) -> BTreeMap<String, Deflated<'s>> {
-    let (level, threads) = (opts.level, opts.threads);
+    let level = opts.level;
     replacements
         .iter()
         .filter(|(name, _)| plan.entries.iter().any(|e| e.name == **name))
@@ -150,9 +150,9 @@ pub(super) fn deflate_all<'s, 'e>(
             let job = match scope.filter(|_| opts.threads > 1) {
                 // No thread (one core asked for, or the system refuses one): deflated when reached.
                 Some(scope) => std::thread::Builder::new()
-                    .spawn_scoped(scope, move || deflate(new, level, threads))
-                    .map_or(Deflated::Later(new, level, threads), Deflated::Running),
-                None => Deflated::Later(new, level, threads),
+                    .spawn_scoped(scope, move || deflate(new, level))
+                    .map_or(Deflated::Later(new, level), Deflated::Running),
+                None => Deflated::Later(new, level),
             };
             (name.clone(), job)
         })
@@ -161,37 +161,40 @@ pub(super) fn deflate_all<'s, 'e>(
 
 /// A rewritten member compressed, being compressed, or to compress.
 pub(super) enum Deflated<'a> {
-    Handed(Given, u32, usize),
+    Handed(Given, u32),
     Running(std::thread::ScopedJoinHandle<'a, io::Result<Packed>>),
-    Later(&'a [u8], u32, usize),
+    Later(&'a [u8], u32),
 }
 
 impl Deflated<'_> {
     pub(super) fn get(self) -> io::Result<Packed> {
         match self {
-            Deflated::Handed(given, level, threads) => given.packed(level, threads),
+            Deflated::Handed(given, level) => given.packed(level),
             Deflated::Running(h) => h
                 .join()
                 .unwrap_or_else(|_| Err(io::Error::other("compression thread failed"))),
-            Deflated::Later(new, level, threads) => deflate(new, level, threads),
+            Deflated::Later(new, level) => deflate(new, level),
         }
     }
 }
 
-pub(in crate::archive) fn deflate(new: &[u8], level: u32, threads: usize) -> io::Result<Packed> {
-    // In blocks, as the tar.gz writer compresses: a member of one block (a 30-user course) is one deflate
-    // stream, the same bytes as a plain encoder's; a larger one is compressed on `threads` cores, and its bytes
-    // depend only on the content and the level.
-    let mut gz = crate::archive::pgzip::ParGz::raw(
+pub(in crate::archive) fn deflate(new: &[u8], level: u32) -> io::Result<Packed> {
+    // One deflate stream per member: members are compressed side by side (one thread each, the first as soon as
+    // it is rewritten) rather than each cut into blocks, which costs more CPU (each block is primed with the
+    // last 32 KiB of the one before) when both cores are busy anyway.
+    let mut enc = flate2::write::DeflateEncoder::new(
         Vec::with_capacity(new.len() / 4),
-        level,
-        threads,
-        &[],
-        true,
+        flate2::Compression::new(level),
     );
-    gz.write_all(new)?;
-    let (data, crc, len) = gz.finish_raw()?;
-    Ok(Packed { data, crc, len })
+    enc.write_all(new)?;
+    let data = enc.finish()?;
+    let mut c = flate2::Crc::new();
+    c.update(new);
+    Ok(Packed {
+        data,
+        crc: c.sum(),
+        len: new.len() as u64,
+    })
 }
 
 /// A rewritten member compressed: its deflate data, the CRC-32 and length of its content.

@@ -1,24 +1,27 @@
-//! A fast, deterministic hasher for the conversion's maps and sets keyed by ids (user ids, role and user pairs,
-//! positions, small lists of them), which are looked up once or more per user: std's default SipHash cost more
-//! than the rest of a lookup. Only lookups and insertions use these maps, never their iteration order, so the
-//! output cannot depend on the hash.
+//! A fast hasher for the conversion's maps and sets keyed by ids (user ids, role and user pairs, positions, small
+//! lists of them), which are looked up once or more per user: std's default SipHash cost more than the rest of a
+//! lookup. Only lookups and insertions use these maps, never their iteration order, so the output cannot depend on
+//! the hash.
 //!
-//! The ids come from the backup itself; a crafted backup could make keys collide and slow a conversion down, never
-//! change its result (a conversion reads the admin's own course).
+//! The ids come from the backup, so the hash is keyed with per-process random keys (from std's `RandomState`)
+//! and mixes each word with a folded 64×64→128-bit multiply, the fallback of the `ahash` crate: ids crafted to
+//! collide would have to know the keys, and a crafted backup cannot turn the maps' lookups quadratic.
 
 use std::collections::{HashMap, HashSet};
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::{BuildHasher, Hasher};
+use std::sync::OnceLock;
 
-/// Multiply-rotate hashing of machine words (as rustc's FxHash): a few instructions per word.
-#[derive(Debug, Default, Clone, Copy)]
-pub(super) struct IdHasher(u64);
-
-/// An odd constant with well-spread bits (rustc-hash's).
-const K: u64 = 0xf135_7aea_2e62_a9c5;
+/// The keyed hasher: one folded multiply per machine word.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct IdHasher {
+    state: u64,
+    key: u64,
+}
 
 impl IdHasher {
     fn add(&mut self, word: u64) {
-        self.0 = self.0.wrapping_add(word).wrapping_mul(K);
+        let product = u128::from(self.state ^ word) * u128::from(self.key);
+        self.state = (product as u64) ^ ((product >> 64) as u64);
     }
 }
 
@@ -61,14 +64,43 @@ impl Hasher for IdHasher {
     }
 
     fn finish(&self) -> u64 {
-        // The table takes its bucket from the low bits and its tag from the top ones: the product's best-mixed
-        // bits are the high ones, rotated into both.
-        self.0.rotate_left(26)
+        // The table takes its bucket from the low bits and its tag from the top ones: one more round spreads the
+        // last word over both.
+        let product = u128::from(self.state) * u128::from(self.key.rotate_left(32) | 1);
+        (product as u64) ^ ((product >> 64) as u64)
     }
 }
 
-/// Builds [`IdHasher`]s.
-pub(super) type IdBuild = BuildHasherDefault<IdHasher>;
+/// Builds [`IdHasher`]s with the process's keys.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct IdBuild {
+    seed: u64,
+    key: u64,
+}
+
+impl Default for IdBuild {
+    fn default() -> Self {
+        static KEYS: OnceLock<(u64, u64)> = OnceLock::new();
+        let &(seed, key) = KEYS.get_or_init(|| {
+            // std's RandomState is seeded from the system's random source.
+            let random = |salt: u64| std::collections::hash_map::RandomState::new().hash_one(salt);
+            // An odd multiplier keeps every bit of the state.
+            (random(1), random(2) | 1)
+        });
+        IdBuild { seed, key }
+    }
+}
+
+impl BuildHasher for IdBuild {
+    type Hasher = IdHasher;
+
+    fn build_hasher(&self) -> IdHasher {
+        IdHasher {
+            state: self.seed,
+            key: self.key,
+        }
+    }
+}
 
 /// A map hashed with [`IdHasher`].
 pub(super) type IdMap<K, V> = HashMap<K, V, IdBuild>;
@@ -93,9 +125,10 @@ mod tests {
         assert_eq!(m.get(&(4, 10)), None);
         assert_eq!(s.len(), 300);
         assert!(s.contains([5i64, -2].as_slice()));
-        let mut h = IdHasher::default();
+        let build = IdBuild::default();
+        let mut h = build.build_hasher();
         h.write(b"ab\0");
-        let mut g = IdHasher::default();
+        let mut g = build.build_hasher();
         g.write(b"ab");
         assert_ne!(h.finish(), g.finish());
     }

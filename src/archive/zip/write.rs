@@ -79,7 +79,7 @@ pub(in crate::archive) fn write_overlapped<T, E: From<Error>>(
     let (head, tail) = plan.split(|name| last.contains(&name));
     let stop = AtomicBool::new(false);
     let copy_head = || Raw::copying(input, &plan, &atomic, &head, &opts.cancel, &stop);
-    let produced = std::thread::scope(|scope| -> Result<T, E> {
+    let (produced, replacements) = std::thread::scope(|scope| -> Result<_, E> {
         let copier = std::thread::Builder::new()
             .spawn_scoped(scope, copy_head)
             .ok();
@@ -118,8 +118,11 @@ pub(in crate::archive) fn write_overlapped<T, E: From<Error>>(
             };
             raw.finish(&tail, &replacements, pending, opts)
         })?;
-        Ok(value)
+        Ok((value, replacements))
     })?;
+    // The rewritten members (tens of megabytes for a large course) are freed on another core while the output
+    // is renamed into place (which frees the replaced output's pages, if any).
+    let _freeing = std::thread::Builder::new().spawn(move || drop(replacements));
     opts.cancel.check()?;
     atomic.commit()?;
     Ok(produced)

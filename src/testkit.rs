@@ -337,3 +337,16 @@ pub fn groups(groups: &str) -> String {
          <groupingcustomfields>\n    </groupingcustomfields>\n  </groupings>\n</groups>"
     )
 }
+
+/// A small deterministic generator (xorshift), for randomised tests that need no seed and no dependency.
+pub struct Rng(pub u64);
+
+impl Rng {
+    /// The next value below `n` (0 when `n` is 0).
+    pub fn below(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 % n.max(1) as u64) as usize
+    }
+}

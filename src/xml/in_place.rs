@@ -390,19 +390,8 @@ mod tests {
         assert_eq!(splice_owned(b"aab".to_vec(), same).unwrap(), None);
     }
 
-    /// A small deterministic generator (xorshift).
-    struct Rng(u64);
+    use crate::testkit::Rng;
 
-    impl Rng {
-        fn below(&mut self, n: usize) -> usize {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            (self.0 % n.max(1) as u64) as usize
-        }
-    }
-
-    /// Random edits over `n` bytes, and a fill of copies of random input ranges (ascending or not).
     fn random_case(rng: &mut Rng, n: usize) -> (Vec<Edit>, Range<usize>, Vec<Range<usize>>) {
         let mut edits = Vec::new();
         let mut at = 0;

@@ -719,16 +719,7 @@ mod tests {
         seen
     }
 
-    /// A small deterministic generator (xorshift), so that the test needs no seed and no dependency.
-    struct Rng(u64);
-    impl Rng {
-        fn below(&mut self, n: usize) -> usize {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            (self.0 % n as u64) as usize
-        }
-    }
+    use crate::testkit::Rng;
 
     /// The scanner's shortcuts (a start tag read in one pass, its name eight bytes at a time, `</name>` matched
     /// against the open element, text searched a word at a time) against quick-xml's reader, on documents built

@@ -151,15 +151,7 @@ pub(in crate::archive) fn load<E: From<Error>>(
 /// by the reader, instead of grown by `read_to_end`, which zeroes each stretch before reading into it.
 fn read_held(f: &mut impl Read, size: u64) -> io::Result<Vec<u8>> {
     let mut buf = vec![0u8; usize::try_from(size).unwrap_or(0)];
-    let mut got = 0;
-    while got < buf.len() {
-        match f.read(&mut buf[got..]) {
-            Ok(0) => break,
-            Ok(n) => got += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
+    let got = crate::archive::tar::read_full(f, &mut buf)?;
     buf.truncate(got);
     // The end (a member holding more than it declares keeps its extra bytes, for the caller's message).
     f.read_to_end(&mut buf)?;

@@ -670,6 +670,18 @@ mod tests {
             let err =
                 produce_and_write(&input, Some(&out), LAST, &WriteOptions::default(), failing);
             assert!(matches!(err, Err(Error::Cancelled)));
+            // A member handed over (and being compressed) before the producer fails: the same.
+            let handed_then_failing =
+                |handoff: &Handoff| -> Result<(Loaded, BTreeMap<String, Vec<u8>>, ())> {
+                    handoff.give("course/roles.xml", vec![b'x'; 5 << 20]);
+                    Err(Error::Cancelled)
+                };
+            let opts = WriteOptions {
+                threads: 2,
+                ..WriteOptions::default()
+            };
+            let err = produce_and_write(&input, Some(&out), LAST, &opts, handed_then_failing);
+            assert!(matches!(err, Err(Error::Cancelled)));
             let left: Vec<_> = std::fs::read_dir(dir.path())
                 .unwrap()
                 .map(|e| e.unwrap().file_name())

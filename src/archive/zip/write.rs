@@ -121,10 +121,14 @@ pub(in crate::archive) fn write_overlapped<T, E: From<Error>>(
         Ok((value, replacements))
     })?;
     // The rewritten members (tens of megabytes for a large course) are freed on another core while the output
-    // is renamed into place (which frees the replaced output's pages, if any).
-    let _freeing = std::thread::Builder::new().spawn(move || drop(replacements));
-    opts.cancel.check()?;
-    atomic.commit()?;
+    // is renamed into place (which frees the replaced output's pages, if any); joined after, so that a batch's
+    // next archive does not allocate while they are still held.
+    let freeing = std::thread::Builder::new().spawn(move || drop(replacements));
+    let committed = opts.cancel.check().and_then(|()| atomic.commit());
+    if let Ok(freeing) = freeing {
+        let _ = freeing.join();
+    }
+    committed?;
     Ok(produced)
 }
 

@@ -93,6 +93,9 @@ pub struct Conversion {
     pub course_roles: Option<Vec<u8>>,
     /// New `groups.xml`.
     pub groups: Option<Vec<u8>>,
+    /// Members rewritten and handed over as soon as they were built ([`convert_owned_with`]) instead of
+    /// returned above.
+    pub handed: Vec<&'static str>,
     /// What was done.
     pub report: Report,
 }
@@ -100,7 +103,10 @@ pub struct Conversion {
 impl Conversion {
     /// True when no member changes.
     pub fn is_noop(&self) -> bool {
-        self.enrolments.is_none() && self.course_roles.is_none() && self.groups.is_none()
+        self.enrolments.is_none()
+            && self.course_roles.is_none()
+            && self.groups.is_none()
+            && self.handed.is_empty()
     }
 }
 
@@ -277,6 +283,7 @@ impl Conversion {
             enrolments: None,
             course_roles: None,
             groups: None,
+            handed: Vec::new(),
             report,
         }
     }
@@ -402,21 +409,26 @@ pub fn convert_owned_with(
             std::thread::Builder::new()
                 .spawn_scoped(scope, move || {
                     let new = rewrite_roles(&input)?;
+                    let handed = new.is_some();
                     if let Some(new) = new {
                         hand(COURSE_ROLES, new);
                     }
-                    Ok::<_, EnrolError>(None)
+                    Ok::<_, EnrolError>(handed)
                 })
                 .ok()
         });
+        let mut handed = Vec::new();
         let (course_roles, enrolments) = match roles_thread {
             Some(roles_thread) => {
                 let enrolments = rewrite_enrolments(set, &user_roles, &stamped, opts, &mut report)
                     .and_then(|rewritten| rewritten.splice_owned(ex));
-                let course_roles = roles_thread
+                let roles_handed = roles_thread
                     .join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-                (course_roles?, enrolments?)
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
+                if roles_handed {
+                    handed.push(COURSE_ROLES);
+                }
+                (None, enrolments?)
             }
             None => {
                 // course/roles.xml first: its rewrite takes its own place (values made shorter, duplicates
@@ -434,6 +446,7 @@ pub fn convert_owned_with(
             enrolments,
             course_roles,
             groups,
+            handed,
             report,
         })
     })

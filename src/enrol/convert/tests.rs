@@ -190,6 +190,8 @@ impl Fx {
             (Ok(c), Ok(mut h)) => {
                 assert!(h.course_roles.is_none(), "handed over, not returned");
                 assert!(handed.len() <= 1);
+                assert_eq!(h.handed.len(), handed.len());
+                assert_eq!(h.is_noop(), c.is_noop());
                 h.course_roles = handed.pop().map(|(member, bytes)| {
                     assert_eq!(member, "course/roles.xml");
                     bytes

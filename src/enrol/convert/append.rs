@@ -23,14 +23,15 @@ pub(super) struct Copies {
 
 impl Copies {
     /// Adds a copy of `range` of the original with `changes` applied: each the bytes it replaces (in the
-    /// original's offsets) and its replacement. Borrowed, so a copy costs no allocation of its own.
+    /// original's offsets) and where its replacement is in `text`. Nothing is allocated per copy.
     ///
     /// # Errors
     /// [`EditError`] (offsets relative to `range`) if two changes overlap or one lies outside `range`.
     pub fn push(
         &mut self,
         range: Range<usize>,
-        changes: &mut [(Range<usize>, &[u8])],
+        text: &[u8],
+        changes: &mut [(Range<usize>, Range<usize>)],
     ) -> Result<(), EditError> {
         // As `xml::splice` orders and checks them (a stable sort).
         changes.sort_by_key(|(r, _)| (r.start, r.end));
@@ -50,7 +51,7 @@ impl Copies {
             last = Some(r.clone());
         }
         for (r, with) in changes.iter() {
-            self.text.extend_from_slice(with);
+            self.text.extend_from_slice(&text[with.clone()]);
             self.changes.push((r.clone(), self.text.len()));
         }
         self.items.push((range, self.changes.len()));

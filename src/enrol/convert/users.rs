@@ -221,20 +221,15 @@ impl<'s, 'a> Rewrite<'s, 'a> {
             ue.span.clone()
         };
         // The replacements are written one after another in a buffer reused from user to user.
-        let text = &mut self.scratch;
-        text.clear();
-        let mut spans: [(Range<usize>, Range<usize>); 3] = Default::default();
+        self.scratch.clear();
+        let mut changes: [(Range<usize>, Range<usize>); 3] = Default::default();
         let mut n = 0;
-        value_changes(ex, ue, v, text, |replaced, with| {
-            spans[n] = (replaced, with);
+        value_changes(ex, ue, v, &mut self.scratch, |replaced, with| {
+            changes[n] = (replaced, with);
             n += 1;
         });
-        let mut changes: [(Range<usize>, &[u8]); 3] = Default::default();
-        for (change, (replaced, with)) in changes.iter_mut().zip(&spans[..n]) {
-            *change = (replaced.clone(), &text[with.clone()]);
-        }
         self.appended
-            .push(range, &mut changes[..n])
+            .push(range, &self.scratch, &mut changes[..n])
             .map_err(EnrolError::edit(ENROLMENTS))
     }
 }

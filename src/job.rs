@@ -423,10 +423,13 @@ fn convert_file_named(
             (COURSE_ROLES, conversion.course_roles),
             (GROUPS, conversion.groups),
         ];
-        let report = conversion.report;
+        let (report, handed) = (conversion.report, conversion.handed);
         let (loaded, replacements, mut outcome) =
             Outcome::of(input, output, loaded, course, rewritten, report);
-        outcome.rewritten.extend(handoff.members());
+        // Members handed over were rewritten too; the list stays in name order.
+        outcome
+            .rewritten
+            .extend(handed.into_iter().map(str::to_owned));
         outcome.rewritten.sort();
         outcome.usernames = names;
         Ok((loaded, replacements, outcome))

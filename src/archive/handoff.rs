@@ -81,24 +81,16 @@ impl Handoff {
             }
             None => Given::Kept(bytes),
         };
-        self.lock().insert(member.to_owned(), given);
-    }
-
-    /// The members handed over, in name order.
-    pub fn members(&self) -> Vec<String> {
-        self.lock().keys().cloned().collect()
+        self.given
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(member.to_owned(), given);
     }
 
     /// What was handed over.
     pub(super) fn into_given(self) -> BTreeMap<String, Given> {
         self.given
             .into_inner()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Given>> {
-        self.given
-            .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }

@@ -372,83 +372,80 @@ pub fn convert_owned_with(
     // values): room for it is made now, while little else is held, rather than by moving the document when it
     // is written (the pages reserved cost nothing until written).
     ex.reserve_exact(ex.len() / 8);
-    // The scope holds the document, so that the plan borrowing it can be consumed before it is rewritten.
-    std::thread::scope(|scope| {
-        let Some(plan) = plan(
-            &ex,
-            course_roles.as_deref(),
-            roles.as_deref(),
-            opts,
-            &mut report,
-        )?
-        else {
-            return Ok(Conversion::unchanged(report));
-        };
-        drop(roles);
-        let Plan {
-            set,
-            components,
-            user_roles,
-            stamped,
-            role_ops,
-        } = plan;
-        // What the roles' rewrite takes, for whichever thread runs it (this one if no thread can be started).
-        let roles_input =
-            std::sync::Arc::new(std::sync::Mutex::new(course_roles.map(|x| (x, role_ops))));
-        let rewrite_roles =
-            |input: &std::sync::Mutex<Option<(Vec<u8>, Vec<roles::RoleOp>)>>| match input
-                .lock()
-                .ok()
-                .and_then(|mut taken| taken.take())
-            {
-                Some((x, ops)) => roles::apply_role_ops_owned(x, ops),
-                None => Ok(None),
-            };
-        let roles_thread = hand.and_then(|hand| {
-            let input = std::sync::Arc::clone(&roles_input);
-            std::thread::Builder::new()
-                .spawn_scoped(scope, move || {
-                    let new = rewrite_roles(&input)?;
-                    let handed = new.is_some();
+    let Some(plan) = plan(
+        &ex,
+        course_roles.as_deref(),
+        roles.as_deref(),
+        opts,
+        &mut report,
+    )?
+    else {
+        return Ok(Conversion::unchanged(report));
+    };
+    drop(roles);
+    let Plan {
+        set,
+        components,
+        user_roles,
+        stamped,
+        role_ops,
+    } = plan;
+    // What the roles' rewrite takes, for whichever thread runs it (this one if no thread can be started).
+    let roles_input = std::sync::Mutex::new(course_roles.map(|x| (x, role_ops)));
+    let rewrite_roles = || match roles_input.lock().ok().and_then(|mut taken| taken.take()) {
+        Some((x, ops)) => roles::apply_role_ops_owned(x, ops),
+        None => Ok(None),
+    };
+    let mut handed = Vec::new();
+    let (course_roles, rewritten) = match hand {
+        // course/roles.xml rewritten and handed over on a second thread while the enrolments' rewrite is
+        // planned here; the roles' error first, as below.
+        Some(hand) => std::thread::scope(|scope| {
+            let roles_thread = std::thread::Builder::new()
+                .spawn_scoped(scope, || {
+                    let new = rewrite_roles()?;
+                    let rewritten = new.is_some();
                     if let Some(new) = new {
                         hand(COURSE_ROLES, new);
                     }
-                    Ok::<_, EnrolError>(handed)
+                    Ok::<_, EnrolError>(rewritten)
                 })
-                .ok()
-        });
-        let mut handed = Vec::new();
-        let (course_roles, enrolments) = match roles_thread {
-            Some(roles_thread) => {
-                let enrolments = rewrite_enrolments(set, &user_roles, &stamped, opts, &mut report)
-                    .and_then(|rewritten| rewritten.splice_owned(ex));
-                let roles_handed = roles_thread
-                    .join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
-                if roles_handed {
-                    handed.push(COURSE_ROLES);
+                .ok();
+            let rewritten = rewrite_enrolments(set, &user_roles, &stamped, opts, &mut report);
+            let course_roles = match roles_thread {
+                Some(t) => {
+                    if t.join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?
+                    {
+                        handed.push(COURSE_ROLES);
+                    }
+                    None
                 }
-                (None, enrolments?)
-            }
-            None => {
-                // course/roles.xml first: its rewrite takes its own place (values made shorter, duplicates
-                // removed), and its plan is freed before the enrolments are rewritten.
-                let course_roles = rewrite_roles(&roles_input)?;
-                let rewritten = rewrite_enrolments(set, &user_roles, &stamped, opts, &mut report)?;
-                (course_roles, rewritten.splice_owned(ex)?)
-            }
-        };
-        let groups = match groups {
-            Some(x) => roles::rewrite_members_owned(x, &components, &mut report)?,
-            None => None,
-        };
-        Ok(Conversion {
-            enrolments,
-            course_roles,
-            groups,
-            handed,
-            report,
-        })
+                None => rewrite_roles()?,
+            };
+            Ok::<_, EnrolError>((course_roles, rewritten?))
+        })?,
+        // course/roles.xml first: its rewrite takes its own place (values made shorter, duplicates removed), and
+        // its plan is freed before the enrolments are rewritten.
+        None => {
+            let course_roles = rewrite_roles()?;
+            (
+                course_roles,
+                rewrite_enrolments(set, &user_roles, &stamped, opts, &mut report)?,
+            )
+        }
+    };
+    let enrolments = rewritten.splice_owned(ex)?;
+    let groups = match groups {
+        Some(x) => roles::rewrite_members_owned(x, &components, &mut report)?,
+        None => None,
+    };
+    Ok(Conversion {
+        enrolments,
+        course_roles,
+        groups,
+        handed,
+        report,
     })
 }
 

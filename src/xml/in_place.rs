@@ -357,6 +357,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testkit::Rng;
     use crate::xml::{Fill, splice, splice_filled};
 
     #[test]
@@ -390,8 +391,7 @@ mod tests {
         assert_eq!(splice_owned(b"aab".to_vec(), same).unwrap(), None);
     }
 
-    use crate::testkit::Rng;
-
+    /// Random edits over `n` bytes, and a fill of copies of random input ranges (ascending or not).
     fn random_case(rng: &mut Rng, n: usize) -> (Vec<Edit>, Range<usize>, Vec<Range<usize>>) {
         let mut edits = Vec::new();
         let mut at = 0;

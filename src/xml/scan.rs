@@ -654,6 +654,7 @@ mod fast {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testkit::Rng;
 
     fn closes(xml: &[u8]) -> Vec<(String, usize, String, bool)> {
         let mut out = Vec::new();
@@ -718,8 +719,6 @@ mod tests {
         });
         seen
     }
-
-    use crate::testkit::Rng;
 
     /// The scanner's shortcuts (a start tag read in one pass, its name eight bytes at a time, `</name>` matched
     /// against the open element, text searched a word at a time) against quick-xml's reader, on documents built

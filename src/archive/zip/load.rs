@@ -3,14 +3,15 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::fs::File;
-use std::io::{self, Read};
+use std::io::{self, BufReader, Read};
 use std::path::Path;
+use std::thread::Scope;
 
-use zip::CompressionMethod;
 use zip::result::ZipError;
+use zip::{CompressionMethod, ZipArchive};
 
 use super::local::{self, Central, Span};
-use super::plan::{RawEntry, plain_size, raw_plan};
+use super::plan::{RawEntry, RawPlan, plain_size, raw_plan};
 use super::{name_of, open, u16_at, u32_at, zip_err};
 use crate::archive::Error;
 use crate::archive::{Listing, Loaded, MemberInfo, Wanted, check_duplicate};
@@ -21,6 +22,17 @@ pub(in crate::archive) fn load<E: From<Error>>(
     limits: &crate::archive::Limits,
     each: &mut dyn FnMut(&str, &mut dyn io::BufRead) -> Result<(), E>,
 ) -> Result<Loaded, E> {
+    load_beside(path, wanted, limits, each, PARALLEL_INFLATE)
+}
+
+/// [`load`], held members of `beside_from` bytes or more inflated on threads of their own.
+fn load_beside<E: From<Error>>(
+    path: &Path,
+    wanted: &Wanted,
+    limits: &crate::archive::Limits,
+    each: &mut dyn FnMut(&str, &mut dyn io::BufRead) -> Result<(), E>,
+    beside_from: u64,
+) -> Result<Loaded, E> {
     let mut archive = open(path)?;
     // Duplicate names, which the zip reader hides, are refused here (NUL bytes are found by `Loaded::hostile`).
     let plan = raw_plan(&archive, path)?;
@@ -30,18 +42,83 @@ pub(in crate::archive) fn load<E: From<Error>>(
         path: path.to_path_buf(),
         source,
     })?;
-    let mut infos = Vec::new();
-    let mut docs = BTreeMap::new();
-    let mut seen = HashSet::new();
-    let mut total: u64 = 0;
-    let mut spans: Vec<Span> = Vec::with_capacity(archive.len());
-    for i in 0..archive.len() {
-        let name = name_of(&archive, path, i)?;
-        check_duplicate(&mut seen, path, &name)?;
+    let mut r = Reading {
+        path,
+        wanted,
+        limits,
+        file: &file,
+        plan: plan.as_ref(),
+        infos: Vec::new(),
+        docs: BTreeMap::new(),
+        seen: HashSet::new(),
+        total: 0,
+        spans: Vec::with_capacity(archive.len()),
+    };
+    std::thread::scope(|scope| {
+        // Large held members (a big course's enrolments and role assignments) are inflated on threads of their
+        // own while the loop goes on: read one after another, they are on the critical path of a conversion.
+        let mut beside = Vec::new();
+        let looped = (0..archive.len())
+            .try_for_each(|i| r.member(&mut archive, i, each, scope, (&mut beside, beside_from)));
+        // In archive order: a member the quick read doubts is read again by the zip reader, so its content or
+        // its error is the one the loop would have met at its place (before any error the loop met later).
+        for b in beside {
+            let buf = match b.job.join().ok().flatten() {
+                Some(buf) => buf,
+                None => {
+                    let mut f = archive
+                        .by_index(b.index)
+                        .map_err(zip_err(path, Some(&b.name)))?;
+                    held(&mut f, path, &b.name, b.size)?
+                }
+            };
+            r.docs.insert(b.name, buf);
+        }
+        looped
+    })?;
+    local::apart(path, &mut r.spans)?;
+    Ok(Loaded {
+        docs: r.docs,
+        list: Listing::Zip(r.infos),
+    })
+}
+
+/// What the first pass over a zip gathers, member by member.
+struct Reading<'a> {
+    path: &'a Path,
+    wanted: &'a Wanted<'a>,
+    limits: &'a crate::archive::Limits,
+    /// The input, for the local headers and the members inflated beside the loop.
+    file: &'a File,
+    plan: Option<&'a RawPlan>,
+    infos: Vec<MemberInfo>,
+    docs: BTreeMap<String, Vec<u8>>,
+    seen: HashSet<String>,
+    total: u64,
+    spans: Vec<Span>,
+}
+
+impl<'a> Reading<'a> {
+    /// Member `i`: listed, its local header checked, held or streamed when wanted (a held one of `beside.1`
+    /// bytes or more inflated on a thread of `scope`, listed in `beside.0`).
+    fn member<'s, E: From<Error>>(
+        &mut self,
+        archive: &mut ZipArchive<BufReader<File>>,
+        i: usize,
+        each: &mut dyn FnMut(&str, &mut dyn io::BufRead) -> Result<(), E>,
+        scope: &'s Scope<'s, '_>,
+        beside: (&mut Vec<Beside<'s>>, u64),
+    ) -> Result<(), E>
+    where
+        'a: 's,
+    {
+        let path = self.path;
+        let name = name_of(archive, path, i)?;
+        check_duplicate(&mut self.seen, path, &name)?;
         // Metadata only (no decompressor) unless the member is one the rules read.
-        let wanted_here = wanted.any(&name);
-        let planned = plan
-            .as_ref()
+        let wanted_here = self.wanted.any(&name);
+        let planned = self
+            .plan
             .and_then(|p| p.entries.get(i).filter(|e| e.name == name));
         // A plain member the rules do not read: its central record says all that is needed but its local
         // header, read alone (not a seek and a buffer refill per member, thousands in a course with files).
@@ -49,16 +126,17 @@ pub(in crate::archive) fn load<E: From<Error>>(
             .filter(|_| !wanted_here)
             .and_then(|e| Some((e, plain_size(&e.central)?)))
         {
-            spans.push(local::check(&file, path, &name, &central_of(e))?);
-            total = total.saturating_add(size);
-            limits.check_total(path, &name, total)?;
+            self.spans
+                .push(local::check(self.file, path, &name, &central_of(e))?);
+            self.total = self.total.saturating_add(size);
+            self.limits.check_total(path, &name, self.total)?;
             let is_dir = matches!(name.as_bytes().last(), Some(b'/' | b'\\'));
-            infos.push(MemberInfo {
+            self.infos.push(MemberInfo {
                 path: name,
                 kind: if is_dir { 'd' } else { 'f' },
                 size,
             });
-            continue;
+            return Ok(());
         }
         let mut f = if wanted_here {
             archive.by_index(i)
@@ -76,8 +154,8 @@ pub(in crate::archive) fn load<E: From<Error>>(
         }
         let is_dir = f.is_dir();
         let size = f.size();
-        total = total.saturating_add(size);
-        limits.check_total(path, &name, total)?;
+        self.total = self.total.saturating_add(size);
+        self.limits.check_total(path, &name, self.total)?;
         // Moodle (libzip) reads stored and deflated members, and bzip2 where it is built in: anything else
         // (AES, unknown ids) would fail at restore, so say it now.
         if !matches!(
@@ -97,10 +175,10 @@ pub(in crate::archive) fn load<E: From<Error>>(
             }
             .into());
         }
-        spans.push(match planned {
-            Some(e) => local::check(&file, path, &name, &central_of(e))?,
+        let span = match planned {
+            Some(e) => local::check(self.file, path, &name, &central_of(e))?,
             None => local::check(
-                &file,
+                self.file,
                 path,
                 &name,
                 &Central {
@@ -110,40 +188,102 @@ pub(in crate::archive) fn load<E: From<Error>>(
                     start: f.header_start(),
                 },
             )?,
-        });
-        if !is_dir && wanted.streamed(&name) {
+        };
+        let data_end = span.data_end;
+        self.spans.push(span);
+        if !is_dir && self.wanted.streamed(&name) {
             crate::archive::stream(&name, &mut f, each)?;
-        } else if !is_dir && wanted.held(&name) {
-            limits.check_xml(path, &name, size)?;
-            let buf = read_held(&mut f, size).map_err(|e| Error::Zip {
-                path: path.to_path_buf(),
-                member: Some(name.clone()),
-                source: ZipError::Io(e),
-            })?;
-            if buf.len() as u64 != size {
-                return Err(Error::Member {
-                    path: path.to_path_buf(),
-                    member: name,
-                    reason: format!(
-                        "declares {size} bytes but holds {}: the archive is damaged",
-                        buf.len()
-                    ),
-                }
-                .into());
+        } else if !is_dir && self.wanted.held(&name) {
+            self.limits.check_xml(path, &name, size)?;
+            let file = self.file;
+            let (beside, from) = beside;
+            let started = planned.filter(|_| size >= from).and_then(|e| {
+                let job = std::thread::Builder::new()
+                    .spawn_scoped(scope, move || inflate_at(file, &e.central, data_end, size))
+                    .ok()?;
+                beside.push(Beside {
+                    index: i,
+                    name: name.clone(),
+                    size,
+                    job,
+                });
+                Some(())
+            });
+            if started.is_none() {
+                let buf = held(&mut f, path, &name, size)?;
+                self.docs.insert(name.clone(), buf);
             }
-            docs.insert(name.clone(), buf);
         }
-        infos.push(MemberInfo {
+        self.infos.push(MemberInfo {
             path: name,
             kind: if is_dir { 'd' } else { 'f' },
             size,
         });
+        Ok(())
     }
-    local::apart(path, &mut spans)?;
-    Ok(Loaded {
-        docs,
-        list: Listing::Zip(infos),
-    })
+}
+
+/// Below this declared size a held member is read in the loop: a thread costs more than it saves.
+const PARALLEL_INFLATE: u64 = 1 << 20;
+
+/// A held member being inflated on a thread of its own.
+struct Beside<'scope> {
+    index: usize,
+    name: String,
+    size: u64,
+    job: std::thread::ScopedJoinHandle<'scope, Option<Vec<u8>>>,
+}
+
+/// A held member's content through the zip reader: all of it, read to its end (where the reader checks the
+/// CRC-32), and exactly the size it declares.
+fn held(f: &mut impl Read, path: &Path, name: &str, size: u64) -> Result<Vec<u8>, Error> {
+    let buf = read_held(f, size).map_err(|e| Error::Zip {
+        path: path.to_path_buf(),
+        member: Some(name.to_owned()),
+        source: ZipError::Io(e),
+    })?;
+    if buf.len() as u64 != size {
+        return Err(Error::Member {
+            path: path.to_path_buf(),
+            member: name.to_owned(),
+            reason: format!(
+                "declares {size} bytes but holds {}: the archive is damaged",
+                buf.len()
+            ),
+        });
+    }
+    Ok(buf)
+}
+
+/// The content of a stored or deflated member whose record ends at `data_end` (its local header checked), read
+/// and inflated without the zip reader: `Some` only when it is exactly what the zip reader would return (the
+/// deflate stream ends with the member's compressed bytes, `size` bytes come out, the CRC-32 is the central
+/// record's); `None` (a read error, damage, anything else) sends the member back to the zip reader, which says
+/// what is wrong.
+fn inflate_at(file: &File, central: &[u8], data_end: u64, size: u64) -> Option<Vec<u8>> {
+    let method = u16_at(central, 10)?;
+    let crc = u32_at(central, 16)?;
+    let csize = u64::from(u32_at(central, 20)?);
+    let mut packed = vec![0u8; usize::try_from(csize).ok()?];
+    super::read_at(file, data_end.checked_sub(csize)?, &mut packed).ok()?;
+    let out = match method {
+        0 => packed,
+        8 => {
+            let mut out = vec![0u8; usize::try_from(size).ok()?];
+            let mut z = flate2::Decompress::new(false);
+            let status = z
+                .decompress(&packed, &mut out, flate2::FlushDecompress::Finish)
+                .ok()?;
+            let whole = status == flate2::Status::StreamEnd
+                && z.total_in() == csize
+                && z.total_out() == size;
+            whole.then_some(out)?
+        }
+        _ => return None,
+    };
+    let mut c = flate2::Crc::new();
+    c.update(&out);
+    (out.len() as u64 == size && c.sum() == crc).then_some(out)
 }
 
 /// A held member's content, all of it (read to its end, where the zip reader checks the CRC-32). The buffer is
@@ -179,5 +319,178 @@ fn method_id(m: CompressionMethod) -> u16 {
         CompressionMethod::Stored => 0,
         CompressionMethod::Deflated => 8,
         _ => 12,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Cursor, Write};
+
+    use zip::ZipWriter;
+    use zip::write::SimpleFileOptions;
+
+    use super::*;
+
+    const BIG: &str = "course/enrolments.xml";
+    const ALSO: &str = "course/roles.xml";
+
+    /// Text of `n` bytes that deflates well but not to nothing (a course document's shape).
+    fn text(n: usize, seed: u64) -> Vec<u8> {
+        let mut rng = crate::testkit::Rng(seed);
+        let mut out = Vec::with_capacity(n + 64);
+        while out.len() < n {
+            let line = format!(
+                "<enrolment id=\"{}\"><userid>{}</userid></enrolment>\n",
+                rng.below(1_000_000),
+                rng.below(1_000_000)
+            );
+            out.extend_from_slice(line.as_bytes());
+        }
+        out.truncate(n);
+        out
+    }
+
+    /// A zip holding `BIG` (deflated), `ALSO` (stored), both over a MiB, small members around them, and
+    /// `last` members after them.
+    fn sample(last: &[(&str, CompressionMethod)]) -> Vec<u8> {
+        let mut z = ZipWriter::new(Cursor::new(Vec::new()));
+        let with = |m| SimpleFileOptions::default().compression_method(m);
+        z.start_file("moodle_backup.xml", with(CompressionMethod::Deflated))
+            .unwrap();
+        z.write_all(b"<moodle_backup/>").unwrap();
+        z.start_file(BIG, with(CompressionMethod::Deflated))
+            .unwrap();
+        z.write_all(&text(3 << 20, 1)).unwrap();
+        z.start_file(ALSO, with(CompressionMethod::Stored)).unwrap();
+        z.write_all(&text((1 << 20) + 7, 2)).unwrap();
+        z.start_file("files/aa/aaaa", with(CompressionMethod::Stored))
+            .unwrap();
+        z.write_all(&[9u8; 5000]).unwrap();
+        for (name, m) in last {
+            z.start_file(*name, with(*m)).unwrap();
+            z.write_all(b"<groups/>").unwrap();
+        }
+        z.finish().unwrap().into_inner()
+    }
+
+    /// The central directory record of `name` in `zip`.
+    fn central_at(zip: &[u8], name: &str) -> usize {
+        (0..zip.len() - 46)
+            .find(|&i| {
+                zip[i..].starts_with(b"PK\x01\x02")
+                    && zip[i + 46..].starts_with(name.as_bytes())
+                    && usize::from(u16::from_le_bytes([zip[i + 28], zip[i + 29]])) == name.len()
+            })
+            .expect("a central record")
+    }
+
+    /// `load` with the large members inflated beside the loop, and in it, as the zip reader reads them: both
+    /// results, `Ok` as their documents and listing, `Err` as its message.
+    fn both(dir: &Path, zip: &[u8]) -> (String, String) {
+        let path = dir.join("t.mbz");
+        std::fs::write(&path, zip).unwrap();
+        let wanted = Wanted {
+            held: &["moodle_backup.xml", BIG, ALSO, "groups.xml"],
+            streamed: &[],
+        };
+        let limits = crate::archive::Limits::default();
+        let run = |from| {
+            let got = load_beside::<Error>(&path, &wanted, &limits, &mut |_, _| Ok(()), from);
+            match got {
+                Ok(l) => format!("{:?} {:?}", l.docs, l.list),
+                Err(e) => format!("error: {e}"),
+            }
+        };
+        (run(PARALLEL_INFLATE), run(u64::MAX))
+    }
+
+    #[test]
+    fn large_members_inflated_beside_the_loop_are_the_zip_readers() {
+        let dir = tempfile::tempdir().unwrap();
+        let zip = sample(&[("groups.xml", CompressionMethod::Deflated)]);
+        let (beside, in_loop) = both(dir.path(), &zip);
+        assert!(!beside.starts_with("error"), "{beside}");
+        assert_eq!(beside, in_loop);
+    }
+
+    #[test]
+    fn a_damaged_large_member_fails_as_the_zip_reader_says_and_before_later_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        for later_fails in [false, true] {
+            let mut zip = sample(&[("groups.xml", CompressionMethod::Stored)]);
+            if later_fails {
+                // The member after them says LZMA (14), which Moodle cannot read: the loop's own error, met
+                // later.
+                let central = central_at(&zip, "groups.xml");
+                let local = usize::try_from(u32::from_le_bytes(
+                    zip[central + 42..central + 46].try_into().unwrap(),
+                ))
+                .unwrap();
+                zip[central + 10] = 14;
+                zip[local + 8] = 14;
+                let (_, in_loop) = both(dir.path(), &zip);
+                assert!(in_loop.contains("compression method"), "{in_loop}");
+            }
+            // A wrong CRC-32 in the central record (the local header agrees on everything it is held to).
+            let at = central_at(&zip, BIG) + 16;
+            zip[at] ^= 0xff;
+            let (beside, in_loop) = both(dir.path(), &zip);
+            assert!(beside.contains(BIG), "{beside}");
+            assert_eq!(beside, in_loop);
+        }
+    }
+
+    #[test]
+    fn a_large_member_with_bytes_past_its_stream_or_a_short_one_reads_as_the_zip_reader_reads_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let zip = sample(&[]);
+        // The stored member's declared size one less in both records: its content is cut short.
+        let mut short = zip.clone();
+        let central = central_at(&short, ALSO);
+        let local = usize::try_from(u32::from_le_bytes(
+            short[central + 42..central + 46].try_into().unwrap(),
+        ))
+        .unwrap();
+        for at in [central + 24, local + 22] {
+            short[at] = short[at].wrapping_sub(1);
+        }
+        let (beside, in_loop) = both(dir.path(), &short);
+        assert_eq!(beside, in_loop);
+        // The deflated member's uncompressed size one more in both records.
+        let mut long = zip;
+        let central = central_at(&long, BIG);
+        let local = usize::try_from(u32::from_le_bytes(
+            long[central + 42..central + 46].try_into().unwrap(),
+        ))
+        .unwrap();
+        for at in [central + 24, local + 22] {
+            long[at] = long[at].wrapping_add(1);
+        }
+        let (beside, in_loop) = both(dir.path(), &long);
+        assert!(beside.starts_with("error"), "{beside}");
+        assert_eq!(beside, in_loop);
+        // The deflated member declared one byte shorter, with the CRC-32 of that shorter content: the stream
+        // goes on past what it declares.
+        let (beside, in_loop) = both(dir.path(), &zip_cut_short());
+        assert!(beside.starts_with("error"), "{beside}");
+        assert_eq!(beside, in_loop);
+    }
+
+    /// [`sample`] with `BIG` declared one byte shorter in both records and the central CRC-32 of that content.
+    fn zip_cut_short() -> Vec<u8> {
+        let mut zip = sample(&[]);
+        let content = text(3 << 20, 1);
+        let central = central_at(&zip, BIG);
+        let local = usize::try_from(u32::from_le_bytes(
+            zip[central + 42..central + 46].try_into().unwrap(),
+        ))
+        .unwrap();
+        let shorter = u32::try_from(content.len() - 1).unwrap().to_le_bytes();
+        zip[central + 24..central + 28].copy_from_slice(&shorter);
+        zip[local + 22..local + 26].copy_from_slice(&shorter);
+        let mut c = flate2::Crc::new();
+        c.update(&content[..content.len() - 1]);
+        zip[central + 16..central + 20].copy_from_slice(&c.sum().to_le_bytes());
+        zip
     }
 }

@@ -486,7 +486,7 @@ fn plan<'a>(
             let assignments = parsed_roles
                 .unwrap_or_else(|| model::parse_assignments(x))
                 .map_err(EnrolError::xml(COURSE_ROLES))?;
-            let ops = roles::plan_assignments(x, &assignments, &components, report);
+            let ops = roles::plan_assignments(x, &assignments, &components).count(report);
             (read::UserRoles::new(&assignments), ops)
         }
         None => (read::UserRoles::default(), Vec::new()),

@@ -389,6 +389,7 @@ pub fn convert_owned_with(
         user_roles,
         stamped,
         role_ops,
+        sources,
     } = plan;
     // What the roles' rewrite takes, for whichever thread runs it (this one if no thread can be started).
     let roles_input = std::sync::Mutex::new(course_roles.map(|x| (x, role_ops)));
@@ -411,7 +412,8 @@ pub fn convert_owned_with(
                     Ok::<_, EnrolError>(rewritten)
                 })
                 .ok();
-            let rewritten = rewrite_enrolments(set, &user_roles, &stamped, opts, &mut report);
+            let rewritten =
+                rewrite_enrolments(set, sources, &user_roles, &stamped, opts, &mut report);
             let course_roles = match roles_thread {
                 Some(t) => {
                     if t.join()
@@ -431,7 +433,7 @@ pub fn convert_owned_with(
             let course_roles = rewrite_roles()?;
             (
                 course_roles,
-                rewrite_enrolments(set, &user_roles, &stamped, opts, &mut report)?,
+                rewrite_enrolments(set, sources, &user_roles, &stamped, opts, &mut report)?,
             )
         }
     };
@@ -449,10 +451,13 @@ pub fn convert_owned_with(
     })
 }
 
-/// What a conversion knows before it writes: the instances that convert, the role holders and the planned
-/// rewrite of `course/roles.xml`.
+/// What a conversion knows before it writes: the instances that convert, each user's sources, the role holders
+/// and the planned rewrite of `course/roles.xml`.
 struct Plan<'a> {
     set: read::Instances<'a>,
+    /// Each user's sources, or why they could not be gathered: an error met only where the enrolments' rewrite
+    /// meets it ([`rewrite_enrolments`]), so that the errors and the report are those of gathering them there.
+    sources: Result<read::Sources, EnrolError>,
     components: std::collections::BTreeSet<String>,
     user_roles: read::UserRoles,
     stamped: read::StampedRoles,
@@ -481,28 +486,44 @@ fn plan<'a>(
     let set = read::Instances::new(ex, instances, &opts.from);
     let components = set.components();
     // course/roles.xml, parsed once: who holds which role, and the plan of its rewrite, applied at the end.
-    let (user_roles, role_ops) = match course_roles {
-        Some(x) => {
-            let assignments = parsed_roles
+    let assignments = match course_roles {
+        Some(x) => Some((
+            x,
+            parsed_roles
                 .unwrap_or_else(|| model::parse_assignments(x))
-                .map_err(EnrolError::xml(COURSE_ROLES))?;
-            let ops = roles::plan_assignments(x, &assignments, &components, report);
-            (read::UserRoles::new(&assignments), ops)
-        }
-        None => (read::UserRoles::default(), Vec::new()),
+                .map_err(EnrolError::xml(COURSE_ROLES))?,
+        )),
+        None => None,
     };
     if set.converted.is_empty() {
+        // No component converts: the roles' plan would be empty, and is not made.
         report
             .warnings
             .push(set.nothing_to_convert(&opts.from).into());
         return Ok(None);
     }
+    let plan_roles = || match &assignments {
+        Some((x, assignments)) => (
+            roles::plan_assignments(x, assignments, &components),
+            read::UserRoles::new(assignments),
+        ),
+        None => (roles::RolePlan::default(), read::UserRoles::default()),
+    };
+    // The roles' plan and the users' sources read nothing of each other and each takes milliseconds on a large
+    // course, on the critical path (the rest of the conversion waits for both): the roles' runs on a second
+    // thread meanwhile. The sources' error is kept for the place the enrolments' rewrite meets it.
+    let parallel = assignments
+        .as_ref()
+        .is_some_and(|(x, _)| read::both_large(ex, x));
+    let ((role_plan, user_roles), sources) =
+        read::side_by_side(parallel, plan_roles, || read::Sources::collect(&set));
     Ok(Some(Plan {
         set,
+        sources,
         components,
         user_roles,
         stamped,
-        role_ops,
+        role_ops: role_plan.count(report),
     }))
 }
 
@@ -510,6 +531,7 @@ fn plan<'a>(
 /// user's sources merged into it, the holder enabled if it was disabled, the converted instances retyped.
 fn rewrite_enrolments(
     set: read::Instances<'_>,
+    sources: Result<read::Sources, EnrolError>,
     user_roles: &read::UserRoles,
     stamped: &read::StampedRoles,
     opts: &Options,
@@ -518,7 +540,8 @@ fn rewrite_enrolments(
     let until = opts.until;
     let ex = set.ex;
     let holder = holder::Holder::choose(&set, report);
-    let sources = read::Sources::collect(&set)?;
+    // Gathered with the plan (beside the roles'), its error met here, after the holder's warnings, as ever.
+    let sources = sources?;
     // Moodle allows one manual instance per course; a backup with several is unusual: restore maps them all into
     // one instance and applies their rows in order, which the per-user results below cannot promise.
     let manual_count = set.plugins.iter().filter(|p| *p == MANUAL).count();

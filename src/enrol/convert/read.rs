@@ -13,6 +13,35 @@ use crate::xml::XmlError;
 /// Below this size a second thread costs more than it saves.
 const PARALLEL_PARSE: usize = 1 << 20;
 
+/// Whether the work on `course/enrolments.xml` (`ex`) and on `course/roles.xml` (`x`) is worth splitting over two
+/// threads: both documents are large (a course of tens of thousands of users).
+pub(super) fn both_large(ex: &[u8], x: &[u8]) -> bool {
+    ex.len() >= PARALLEL_PARSE && x.len() >= PARALLEL_PARSE
+}
+
+/// Runs `there` on a second thread while `here` runs on this one when `parallel`; else, or when no thread can be
+/// started, both here, `there` first. The two share only what they read, so the results are the same either way.
+pub(super) fn side_by_side<T: Send, H>(
+    parallel: bool,
+    there: impl Fn() -> T + Sync,
+    here: impl FnOnce() -> H,
+) -> (T, H) {
+    if !parallel {
+        return (there(), here());
+    }
+    std::thread::scope(|s| {
+        let other = std::thread::Builder::new().spawn_scoped(s, &there).ok();
+        let h = here();
+        let t = match other {
+            Some(t) => t
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            None => there(),
+        };
+        (t, h)
+    })
+}
+
 /// Parses enrolments.xml, and course/roles.xml on another thread when both are large (`None`: not parsed).
 #[allow(clippy::type_complexity)]
 pub(super) fn parse_both(
@@ -23,15 +52,13 @@ pub(super) fn parse_both(
     Option<Result<Vec<Assignment>, XmlError>>,
 ) {
     match roles {
-        Some(x) if ex.len() >= PARALLEL_PARSE && x.len() >= PARALLEL_PARSE => {
-            std::thread::scope(|s| {
-                let other = std::thread::Builder::new()
-                    .spawn_scoped(s, || model::parse_assignments(x))
-                    .ok();
-                let instances = model::parse_enrolments(ex);
-                (instances, other.and_then(|h| h.join().ok()))
-            })
-        }
+        Some(x) if both_large(ex, x) => std::thread::scope(|s| {
+            let other = std::thread::Builder::new()
+                .spawn_scoped(s, || model::parse_assignments(x))
+                .ok();
+            let instances = model::parse_enrolments(ex);
+            (instances, other.and_then(|h| h.join().ok()))
+        }),
         _ => (model::parse_enrolments(ex), None),
     }
 }

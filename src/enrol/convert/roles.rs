@@ -15,14 +15,35 @@ pub(super) enum RoleOp {
     Manual(Option<Field>, Option<Field>),
 }
 
+/// The planned rewrite of `course/roles.xml` and its counts, for [`Report::role_assignments_rewritten`] and
+/// [`Report::role_assignments_removed`] (counted apart from the report, so that the plan can run on another
+/// thread).
+#[derive(Default)]
+pub(super) struct RolePlan {
+    /// The rewrite of each converted assignment, in document order.
+    pub ops: Vec<RoleOp>,
+    /// Assignments made manual.
+    pub rewritten: usize,
+    /// Assignments removed.
+    pub removed: usize,
+}
+
+impl RolePlan {
+    /// Adds the counts to `report`; the plan itself is returned.
+    pub fn count(self, report: &mut Report) -> Vec<RoleOp> {
+        report.role_assignments_rewritten += self.rewritten;
+        report.role_assignments_removed += self.removed;
+        self.ops
+    }
+}
+
 /// The rewrite of `course/roles.xml`: assignments of converted plugins become manual (component '', itemid 0),
 /// and one that would duplicate a manual assignment (same role and user) is removed.
 pub(super) fn plan_assignments(
     x: &[u8],
     assignments: &[model::Assignment],
     components: &BTreeSet<String>,
-    report: &mut Report,
-) -> Vec<RoleOp> {
+) -> RolePlan {
     // Borrowed when the value needs no decoding (what Moodle writes): no allocation per assignment.
     let component_of = |a: &model::Assignment| a.component.as_ref().map(|c| c.text_cow(x));
     let mut manual: IdSet<(i64, i64)> = assignments
@@ -30,7 +51,7 @@ pub(super) fn plan_assignments(
         .filter(|a| component_of(a).is_none_or(|c| c.is_empty()))
         .filter_map(|a| Some((a.roleid?, a.userid?)))
         .collect();
-    let mut ops = Vec::new();
+    let mut plan = RolePlan::default();
     for a in assignments {
         let Some(comp) = component_of(a) else {
             continue;
@@ -40,18 +61,20 @@ pub(super) fn plan_assignments(
         }
         let key = a.roleid.zip(a.userid);
         if key.is_some_and(|k| manual.contains(&k)) {
-            ops.push(RoleOp::Delete(xml::line_span(x, a.span.clone())));
-            report.role_assignments_removed += 1;
+            plan.ops
+                .push(RoleOp::Delete(xml::line_span(x, a.span.clone())));
+            plan.removed += 1;
             continue;
         }
         if let Some(k) = key {
             manual.insert(k);
         }
-        ops.push(RoleOp::Manual(a.component.clone(), a.itemid.clone()));
-        report.role_assignments_rewritten += 1;
+        plan.ops
+            .push(RoleOp::Manual(a.component.clone(), a.itemid.clone()));
+        plan.rewritten += 1;
     }
-    ops.shrink_to_fit();
-    ops
+    plan.ops.shrink_to_fit();
+    plan
 }
 
 /// Applies the planned rewrite of `course/roles.xml` (`None`: unchanged), in its own buffer when it can be.

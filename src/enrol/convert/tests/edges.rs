@@ -290,3 +290,75 @@ fn converted_instance_before_the_manual_one_still_merges_into_the_manual_one() {
     assert_eq!(c.report.target.as_ref().unwrap().instance_id, "2");
     fx.assert_idempotent(&o, &c);
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// 16. A large course: course/roles.xml's plan runs on a second thread beside the sources' collection.
+// ---------------------------------------------------------------------------------------------------------
+
+/// A course large enough for the side-by-side plan: `n` cohort users, each a student through the cohort, every
+/// tenth one a student manually too (its cohort assignment a duplicate, removed).
+fn large_course(n: i64) -> Fx {
+    let ues: Vec<Ue> = (0..n)
+        .map(|u| ue(u as u64 + 1, 1000 + u, 0, 5, 0))
+        .collect();
+    let mut assignments = Vec::new();
+    for u in 0..n {
+        assignments.push(ra(u as u32 + 1, 5, 1000 + u, "enrol_cohort", 2));
+        if u % 10 == 0 {
+            assignments.push(ra((n + u) as u32 + 1, 5, 1000 + u, "", 0));
+        }
+    }
+    let fx =
+        Fx::new(doc(&[inst("1", "manual", 0, &[]), cohort("2", 0, &ues)])).assigned(&assignments);
+    let (ex, x) = (
+        fx.enrolments.as_deref().unwrap(),
+        fx.course_roles.as_deref().unwrap(),
+    );
+    assert!(
+        read::both_large(ex.as_bytes(), x.as_bytes()),
+        "not large enough to run side by side"
+    );
+    fx
+}
+
+#[test]
+fn a_large_course_counts_and_stamps_from_the_roles_plan_made_beside_the_sources() {
+    let n = 6000;
+    let fx = large_course(n);
+    let c = fx.run(&opts(&["cohort"], &["student"]));
+    let n = n as usize;
+    assert_eq!(c.report.role_assignments_removed, n / 10);
+    assert_eq!(c.report.role_assignments_rewritten, n - n / 10);
+    // Every user holds the stamped role (read from the plan's role holders).
+    assert_eq!(c.report.totals.users_converted, n);
+    assert_eq!(c.report.totals.stamped, n);
+    assert_eq!(user(out(&c), 1000 + 5999), vec![row("1", 0, 5, UNTIL)]);
+}
+
+#[test]
+fn a_large_course_s_invalid_enrolment_is_the_same_error_when_gathered_beside_the_roles_plan() {
+    let fx = large_course(6000);
+    let last = fx
+        .enrolments
+        .as_deref()
+        .unwrap()
+        .replace("<userid>6999</userid>", "<userid>x</userid>");
+    let e = Fx {
+        enrolments: Some(last),
+        ..fx
+    }
+    .try_run(&opts(&["cohort"], &["student"]))
+    .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            EnrolError::Invalid {
+                member: ENROLMENTS,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    let msg = chain(&e);
+    assert!(msg.contains("<enrolment id=\"6000\">"), "{msg}");
+}

@@ -108,12 +108,21 @@ impl Field {
 /// One `<enrolment id="">` (a row of `user_enrolments`).
 #[derive(Debug, Clone)]
 pub struct UserEnrolment {
-    /// The `id` attribute.
-    pub id: Option<String>,
+    /// The length of its start tag's content (between `<` and `>`), from which [`UserEnrolment::id`] reads the
+    /// `id` attribute when asked: a conversion never asks, and reading it for every enrolment of a large course
+    /// (a string each) was a tenth of the parse.
+    tag_len: u32,
     /// The whole element.
     pub span: Range<usize>,
     /// `status`, `userid`, `timestart`, `timeend`, `modifierid`, `timemodified`.
     pub fields: UeFields,
+}
+
+impl UserEnrolment {
+    /// The `id` attribute, read from `xml` (the document it was parsed from).
+    pub fn id(&self, xml: &[u8]) -> Option<String> {
+        xml::attr_of(xml, self.span.start, self.tag_len as usize, b"id")
+    }
 }
 
 /// The leaf fields of an `<enrolment>`, in fixed compact slots (a backup can hold hundreds of thousands of
@@ -239,7 +248,7 @@ impl UserEnrolment {
             member: ENROLMENTS,
             what: format!(
                 "{} in <enrol id=\"{}\"> has no integer <{name}>",
-                self.label(),
+                self.label(xml),
                 inst.id
             ),
         })
@@ -263,9 +272,9 @@ impl UserEnrolment {
             timeend: self.int(xml, "timeend")?,
         })
     }
-    /// A display name for messages: `enrolment id=N`.
-    pub fn label(&self) -> String {
-        match &self.id {
+    /// A display name for messages: `enrolment id=N`, its id read from `xml`.
+    pub fn label(&self, xml: &[u8]) -> String {
+        match &self.id(xml) {
             Some(id) => format!("<enrolment id=\"{id}\">"),
             None => format!("<enrolment> at byte {}", self.span.start),
         }
@@ -316,7 +325,7 @@ pub fn parse_enrolments(xml: &[u8]) -> Result<Vec<Instance>, XmlError> {
                 (4, b"user_enrolments") => in_ues = current.is_some(),
                 (5, b"enrolment") if in_ues => {
                     ue = Some(UserEnrolment {
-                        id: xml::attr(o.tag, b"id"),
+                        tag_len: tag_len(o.tag),
                         span: o.start..o.start,
                         fields: UeFields::default(),
                     });
@@ -414,8 +423,9 @@ fn owner_field(
 /// One `<assignment>` of `course/roles.xml`.
 #[derive(Debug, Clone, Default)]
 pub struct Assignment {
-    /// The `id` attribute.
-    pub id: Option<String>,
+    /// The length of its start tag's content, for [`Assignment::id`] (read when asked, as
+    /// [`UserEnrolment::id`]).
+    tag_len: u32,
     /// The whole element.
     pub span: Range<usize>,
     /// `roleid` value.
@@ -426,6 +436,19 @@ pub struct Assignment {
     pub component: Option<Field>,
     /// `itemid`, if present.
     pub itemid: Option<Field>,
+}
+
+impl Assignment {
+    /// The `id` attribute, read from `xml` (the document it was parsed from).
+    pub fn id(&self, xml: &[u8]) -> Option<String> {
+        xml::attr_of(xml, self.span.start, self.tag_len as usize, b"id")
+    }
+}
+
+/// The length of a start tag's content, kept for [`xml::attr_of`] (a tag is far shorter than 4 GiB; a longer
+/// one, which no XML member under the size limits holds, would read no `id`).
+fn tag_len(tag: &quick_xml::events::BytesStart<'_>) -> u32 {
+    u32::try_from(tag.len()).unwrap_or(u32::MAX)
 }
 
 /// Parses `course/roles.xml`: `roles/role_assignments/assignment`.
@@ -442,7 +465,7 @@ pub fn parse_assignments(xml: &[u8]) -> Result<Vec<Assignment>, XmlError> {
                 (2, b"role_assignments") => in_ras = true,
                 (3, b"assignment") if in_ras => {
                     cur = Some(Assignment {
-                        id: xml::attr(o.tag, b"id"),
+                        tag_len: tag_len(o.tag),
                         span: o.start..o.start,
                         ..Assignment::default()
                     });

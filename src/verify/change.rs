@@ -412,7 +412,7 @@ fn enrolment_moves(
         let mut out = Vec::new();
         for i in v {
             for e in &i.enrolments {
-                let id = e.id.clone().unwrap_or_default();
+                let id = e.id(x).unwrap_or_default();
                 let body = blank(
                     x,
                     e.span.clone(),
@@ -530,7 +530,7 @@ type Key = (Option<i64>, Option<i64>);
 
 /// What a record is made of: the element's `id` and span, its key, its owner (`component`, `itemid`).
 type Parts<'a> = (
-    &'a Option<String>,
+    Option<String>,
     &'a std::ops::Range<usize>,
     Key,
     [Option<&'a model::Field>; 2],
@@ -540,12 +540,12 @@ type Parts<'a> = (
 fn records<T>(
     x: &[u8],
     parsed: Result<Vec<T>, xml::XmlError>,
-    parts: for<'a> fn(&'a T) -> Parts<'a>,
+    parts: for<'a> fn(&'a T, &[u8]) -> Parts<'a>,
 ) -> Option<Vec<Record>> {
     let record = |r: &T| {
-        let (id, span, key, [component, itemid]) = parts(r);
+        let (id, span, key, [component, itemid]) = parts(r, x);
         Record {
-            id: id.clone(),
+            id,
             key,
             component: component.map(|c| c.text(x)).unwrap_or_default(),
             itemid: itemid.and_then(|i| i.int(x)),
@@ -557,15 +557,15 @@ fn records<T>(
 
 /// `course/roles.xml`'s role assignments, keyed by role and user.
 fn assignments(x: &[u8]) -> Option<Vec<Record>> {
-    records(x, model::parse_assignments(x), |r| {
-        (&r.id, &r.span, (r.roleid, r.userid), r.owner())
+    records(x, model::parse_assignments(x), |r, x| {
+        (r.id(x), &r.span, (r.roleid, r.userid), r.owner())
     })
 }
 
 /// `groups.xml`'s group members, keyed by group and user.
 fn group_members(x: &[u8]) -> Option<Vec<Record>> {
-    records(x, model::parse_group_members(x), |r| {
-        (&r.id, &r.span, (r.groupid, r.userid), r.owner())
+    records(x, model::parse_group_members(x), |r, _| {
+        (r.id.clone(), &r.span, (r.groupid, r.userid), r.owner())
     })
 }
 

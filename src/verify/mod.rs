@@ -605,7 +605,7 @@ fn check_enrolments(scan: &Scan, book: &mut Book) {
                 inst.id.clone()
             };
             for ue in &inst.enrolments {
-                let ul = format!("{} in {label}", ue.label());
+                let ul = format!("{} in {label}", ue.label(x));
                 for name in ENROLMENT_INTS {
                     // Plain digits as Moodle writes them, else the value decoded as restore reads it.
                     match ue.fields.get(name) {
@@ -640,7 +640,7 @@ fn check_enrolments(scan: &Scan, book: &mut Book) {
         && let Ok(assignments) = model::parse_assignments(x)
     {
         for a in &assignments {
-            let what = match &a.id {
+            let what = match &a.id(x) {
                 Some(id) => format!("role assignment id=\"{id}\""),
                 None => format!("role assignment at byte {}", a.span.start),
             };

@@ -15,7 +15,7 @@ pub use bounded::{Bounded, TooLong};
 
 pub use decode::{int, reference, text, text_cow, unescape};
 pub use in_place::{FillPieces, Piece, splice_owned, splice_pieces_owned};
-pub use scan::{Closed, Open, Visit, XmlError, attr, walk, walk_quick_xml};
+pub use scan::{Closed, Open, Visit, XmlError, attr, attr_of, walk, walk_quick_xml};
 pub use splice::{Edit, EditError, Fill, line_span, splice, splice_filled};
 
 /// Moodle's literal for SQL NULL inside an element (`backup_xml_transformer::process()`).

@@ -257,6 +257,18 @@ pub fn attr(tag: &BytesStart<'_>, name: &[u8]) -> Option<String> {
     }
 }
 
+/// [`attr`] of the start tag at `start` (its `<`) in `xml`, whose content (name and attributes, as
+/// [`Open::tag`] holds it) is `len` bytes long: the tag read again from the document, so that a caller keeps two
+/// numbers instead of a string per element and reads the attribute only when it needs it.
+pub fn attr_of(xml: &[u8], start: usize, len: usize, name: &[u8]) -> Option<String> {
+    let content = std::str::from_utf8(xml.get(start + 1..start + 1 + len)?).ok()?;
+    // quick-xml's rule: the name runs to the first whitespace.
+    let name_len = content
+        .find([' ', '\t', '\r', '\n'])
+        .unwrap_or(content.len());
+    attr(&BytesStart::from_content(content, name_len), name)
+}
+
 /// [`attr`] through quick-xml's attribute iterator: malformed and duplicate attributes skipped, prefixes ignored,
 /// references decoded.
 fn attr_general(tag: &BytesStart<'_>, name: &[u8]) -> Option<String> {
@@ -686,10 +698,22 @@ mod tests {
         assert!(!got[2].3);
     }
 
-    /// Every visit of a walk (the start tag as the visitor gets it) and its result, error included.
+    /// Every visit of a walk (the start tag as the visitor gets it) and its result, error included. Each start
+    /// tag read again from the document ([`attr_of`]) gives the attributes the visitor got.
     fn trace(xml: &[u8], reference: bool) -> Vec<String> {
         let mut seen = Vec::new();
         let visit = |v: Visit<'_, '_>| {
+            if let Visit::Open(o) = &v {
+                for name in [&b"id"[..], b"b", b"x"] {
+                    assert_eq!(
+                        attr_of(xml, o.start, o.tag.len(), name),
+                        attr(o.tag, name),
+                        "{:?} at {}",
+                        String::from_utf8_lossy(xml),
+                        o.start
+                    );
+                }
+            }
             seen.push(match v {
                 Visit::Open(o) => format!(
                     "open {:?} {} {} {:?}",
@@ -733,7 +757,7 @@ mod tests {
         const PIECES: &str = concat!(
             "<a>|</a>|<a/>|<a />|<a/ >|</a >|</a\n>|</ a>|<b:a>|</b:a>|<b:a/>|<:a>|</:a>|<a:>|</a:>|<a:/>|",
             "<a\"b>|</a\"b>|<a'b c'>|</a'b>|<a id=\"1\">|<a id='x>y'>|<a id=\"1\"/>|<a id=\"1\" x='2' >|",
-            "<a id = \"1\">|<a id=\"1>|<a\tid=\"1\">|<a\r\n>|<>|</>|< a>|<a|</a|<a b=\"|<a b='|<?pi x?>|",
+            "<a id = \"1\">|<a id=\"1>|<a\tid=\"1\">|<a\nid=\"1\">|<a\r\nid='2'/>|<a\r\n>|<>|</>|< a>|<a|</a|<a b=\"|<a b='|<?pi x?>|",
             "<?xml version=\"1.0\"?>|<?>|&amp;|&#10;|&bad;|&|;|<|>|'|\"|/|=|:| |\n|\r\n|\t|x|é|日本|0123456789|",
             "text with <a> inside|&lt;|<c>|</c>|<enrolment id=\"12\">|</enrolment>|<userid>|</userid>|",
             "<!-- c -->|<![CDATA[x<y]]>|<!DOCTYPE r>|<!|<a b=\"<!\">|<a b='<!--'>|<?pi <!-- ?>|&a<!-- -->;",

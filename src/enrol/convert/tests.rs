@@ -328,7 +328,7 @@ fn enrolment_text(x: &[u8], id: &str) -> String {
     let e = all
         .iter()
         .flat_map(|i| &i.enrolments)
-        .find(|e| e.id.as_deref() == Some(id))
+        .find(|e| e.id(x).as_deref() == Some(id))
         .unwrap_or_else(|| panic!("no <enrolment id=\"{id}\">"));
     String::from_utf8(x[e.span.clone()].to_vec()).unwrap()
 }

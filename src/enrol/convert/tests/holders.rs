@@ -215,11 +215,7 @@ fn sources_of_one_user_merge_into_one_enrolment() {
         ]
     );
     let m = model::parse_enrolments(x).unwrap();
-    let ids: Vec<_> = m[0]
-        .enrolments
-        .iter()
-        .map(|e| e.id.clone().unwrap())
-        .collect();
+    let ids: Vec<_> = m[0].enrolments.iter().map(|e| e.id(x).unwrap()).collect();
     assert_eq!(ids, ["230", "231", "232", "234", "333", "335"]);
     assert_eq!(c.report.totals.users_converted, 6);
     assert_eq!(c.report.totals.suspended, 2);

@@ -43,6 +43,19 @@ fn load_with_users(
     Ok((loaded, users))
 }
 
+/// Hands rewritten members to the writer ([`archive::Handoff`]), which compresses each at once.
+struct ToWriter<'a>(&'a archive::Handoff);
+
+impl rules::Hand for ToWriter<'_> {
+    fn bytes(&self, member: &'static str, bytes: Vec<u8>) {
+        self.0.give(member, bytes);
+    }
+
+    fn pieces(&self, member: &'static str, len: usize, pieces: rules::Pieces) {
+        self.0.give_pieces(member, len, pieces);
+    }
+}
+
 /// Refuses an archive holding a member no Moodle backup holds (absolute, `..`, backslash, NUL, link, device):
 /// the tool writes nothing from it (no output, no plan).
 fn refuse_hostile(input: &Path, loaded: &Loaded) -> Result<()> {
@@ -410,9 +423,9 @@ fn convert_file_named(
         let owned = rules::OwnedDocs::from_lookup(|member| loaded.docs.remove(member));
         loaded.docs.clear();
         // A zip writer compresses course/roles.xml as soon as it is rewritten, on another thread than the
-        // enrolments' rewrite.
-        let hand = |member: &'static str, bytes: Vec<u8>| handoff.give(member, bytes);
-        let hand: Option<rules::Hand<'_>> = handoff.compresses().then_some(&hand);
+        // enrolments' rewrite, and course/enrolments.xml from its pieces as soon as they are known.
+        let to_writer = ToWriter(handoff);
+        let hand: Option<&dyn rules::Hand> = handoff.compresses().then_some(&to_writer);
         let mut conversion =
             rules::convert_owned_with(owned, &opts, hand).map_err(enrol_err(input))?;
         if let Some(w) = without_users(&info) {

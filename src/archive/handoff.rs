@@ -15,7 +15,10 @@ use std::collections::BTreeMap;
 use std::io;
 use std::sync::Mutex;
 
-use super::zip::{Packed, deflate};
+use super::zip::{Packed, deflate, deflate_pieces};
+
+/// A member's new bytes, given in order, piece by piece, to the function it is called with (once, on any thread).
+pub type Pieces = Box<dyn FnOnce(&mut dyn FnMut(&[u8])) + Send>;
 
 /// Members handed over, by name.
 pub struct Handoff {
@@ -80,6 +83,35 @@ impl Handoff {
                 }
             }
             None => Given::Kept(bytes),
+        };
+        self.given
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(member.to_owned(), given);
+    }
+
+    /// Hands over `member`'s new bytes, `len` of them, as the pieces `pieces` writes: compressed from them (on a
+    /// thread of its own) without the member being assembled, or assembled to be kept.
+    pub fn give_pieces(&self, member: &str, len: usize, pieces: Pieces) {
+        let given = match self.compress {
+            Some(level) => {
+                // The pieces are taken by whichever runs them: the thread, or this one if none can start.
+                let taken = std::sync::Arc::new(Mutex::new(Some(pieces)));
+                let run = move || match taken.lock().ok().and_then(|mut p| p.take()) {
+                    Some(pieces) => deflate_pieces(level, len, pieces),
+                    None => Err(io::Error::other("pieces already written")),
+                };
+                let run_here = run.clone();
+                match std::thread::Builder::new().spawn(run) {
+                    Ok(h) => Given::Packing(h),
+                    Err(_) => Given::Packed(run_here()),
+                }
+            }
+            None => {
+                let mut bytes = Vec::with_capacity(len);
+                pieces(&mut |p: &[u8]| bytes.extend_from_slice(p));
+                Given::Kept(bytes)
+            }
         };
         self.given
             .lock()

@@ -226,6 +226,87 @@ where
     Ok(Some(buf))
 }
 
+/// The output of [`splice_pieces_owned`], not assembled: checked now, written later, piece by piece, to whatever
+/// consumes it ([`Streamed::write_to`]); for a member that is only compressed, no second document is built and
+/// the input is not written over.
+pub struct Streamed<F> {
+    input: Vec<u8>,
+    edits: Vec<Edit>,
+    fill_at: usize,
+    fill: Option<FillPieces<F>>,
+    len: usize,
+}
+
+/// [`splice_pieces_owned`]'s checks and result, the output left to be written: `None` when it equals the input.
+///
+/// # Errors
+/// As [`splice_pieces_owned`] (the same checks, made here, so writing cannot fail on them).
+pub fn splice_pieces_streamed<F>(
+    input: Vec<u8>,
+    mut edits: Vec<Edit>,
+    fill: Option<FillPieces<F>>,
+) -> Result<Option<Streamed<F>>, EditError>
+where
+    F: Fn(&mut dyn FnMut(Piece<'_>)),
+{
+    edits.sort_by_key(|e| (e.range.start, e.range.end));
+    let key = |r: &Range<usize>| (r.start, r.end);
+    let fill_at = fill.as_ref().map_or(edits.len(), |f| {
+        edits.partition_point(|e| key(&e.range) <= key(&f.range))
+    });
+    let n = input.len();
+    let (mut len, mut same) = (0usize, true);
+    for_each_piece(n, &edits, fill_at, fill.as_ref(), &mut |p| {
+        let bytes = match &p {
+            Piece::Input(r) => &input[r.clone()],
+            Piece::Bytes(b) => b,
+        };
+        same = same && input.get(len..len + bytes.len()) == Some(bytes);
+        len += bytes.len();
+    })?;
+    if same && len == n {
+        return Ok(None);
+    }
+    Ok(Some(Streamed {
+        input,
+        edits,
+        fill_at,
+        fill,
+        len,
+    }))
+}
+
+impl<F> Streamed<F>
+where
+    F: Fn(&mut dyn FnMut(Piece<'_>)),
+{
+    /// The output's length.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True for an empty output.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Gives the output to `out`, in order, in pieces (the same bytes [`splice_pieces_owned`] returns).
+    pub fn write_to(&self, out: &mut dyn FnMut(&[u8])) {
+        let input = &self.input;
+        // Checked when made: the pieces cannot fail now.
+        let _ = for_each_piece(
+            input.len(),
+            &self.edits,
+            self.fill_at,
+            self.fill.as_ref(),
+            &mut |p| match p {
+                Piece::Input(r) => out(&input[r]),
+                Piece::Bytes(b) => out(b),
+            },
+        );
+    }
+}
+
 /// A run of ascending, disjoint input ranges in a splice's output ([`splice_pieces_owned`]).
 struct Run {
     /// Its first non-empty input piece (counted over the output).
@@ -462,6 +543,28 @@ mod tests {
                 )
             }))
             .unwrap_or_else(|_| panic!("case {case}: n {n} {edits:?} at {range:?} {copies:?}"));
+            // The same output, not assembled: checked alike, written piece by piece.
+            let streamed = splice_pieces_streamed(
+                input.clone(),
+                edits.clone(),
+                Some(FillPieces {
+                    range: range.clone(),
+                    pieces,
+                }),
+            )
+            .map(|s| {
+                s.map(|s| {
+                    let mut out = Vec::new();
+                    s.write_to(&mut |b| out.extend_from_slice(b));
+                    assert_eq!(out.len(), s.len(), "case {case}");
+                    out
+                })
+            });
+            match (&got, streamed) {
+                (Ok(g), Ok(s)) => assert_eq!(g, &s, "case {case}: streamed"),
+                (Err(g), Err(s)) => assert_eq!((&g.first, &g.second), (&s.first, &s.second)),
+                (g, s) => panic!("case {case}: {g:?} != streamed {s:?}"),
+            }
             match (want, got) {
                 (Ok(w), Ok(g)) => assert_eq!(
                     (w != input).then_some(w),

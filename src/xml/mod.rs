@@ -14,7 +14,9 @@ mod splice;
 pub use bounded::{Bounded, TooLong};
 
 pub use decode::{int, reference, text, text_cow, unescape};
-pub use in_place::{FillPieces, Piece, splice_owned, splice_pieces_owned};
+pub use in_place::{
+    FillPieces, Piece, Streamed, splice_owned, splice_pieces_owned, splice_pieces_streamed,
+};
 pub use scan::{Closed, Open, Visit, XmlError, attr, attr_of, walk, walk_quick_xml};
 pub use splice::{Edit, EditError, Fill, line_span, splice, splice_filled};
 

@@ -27,7 +27,7 @@ use crate::archive::{Error, Result};
 
 pub(super) use load::load;
 pub use plan::central_names;
-pub(super) use write::{Packed, deflate, prepare, write, write_overlapped};
+pub(super) use write::{Packed, deflate, deflate_pieces, prepare, write, write_overlapped};
 
 pub(super) fn open(path: &Path) -> Result<ZipArchive<BufReader<File>>> {
     let f = File::open(path).map_err(|source| Error::Read {

@@ -185,24 +185,76 @@ impl Deflated<'_> {
     }
 }
 
+/// Deflates a rewritten member at `level`: [`deflate_pieces`] of one piece.
 pub(in crate::archive) fn deflate(new: &[u8], level: u32) -> io::Result<Packed> {
     // One deflate stream per member: members are compressed side by side (one thread each, the first as soon as
     // it is rewritten) rather than each cut into blocks, which costs more CPU (each block is primed with the
     // last 32 KiB of the one before) when both cores are busy anyway.
+    deflate_pieces(level, new.len(), |out| out(new))
+}
+
+/// Deflates the bytes `pieces` writes, `len` of them, at `level`, as one deflate stream. The compressor is given
+/// the member in chunks of [`CHUNK`] bytes of the member, whatever the pieces: its output depends on where its
+/// input is cut (zlib-rs, like zlib-ng, decides some matches and block ends on the input at hand), so the cuts
+/// are made the same for a member handed over in pieces ([`super::super::Handoff::give_pieces`]) and for one
+/// given whole: the compressed bytes depend only on the content and the level.
+pub(in crate::archive) fn deflate_pieces(
+    level: u32,
+    len: usize,
+    pieces: impl FnOnce(&mut dyn FnMut(&[u8])),
+) -> io::Result<Packed> {
     let mut enc = flate2::write::DeflateEncoder::new(
-        Vec::with_capacity(new.len() / 4),
+        Vec::with_capacity(len / 4),
         flate2::Compression::new(level),
     );
-    enc.write_all(new)?;
+    let mut crc = flate2::Crc::new();
+    let mut chunk: Vec<u8> = Vec::with_capacity(CHUNK.min(len));
+    let mut failed: Option<io::Error> = None;
+    let mut feed = |bytes: &[u8], enc: &mut flate2::write::DeflateEncoder<Vec<u8>>| {
+        crc.update(bytes);
+        if let Err(e) = enc.write_all(bytes) {
+            failed.get_or_insert(e);
+        }
+    };
+    pieces(&mut |mut piece| {
+        while !piece.is_empty() {
+            // Whole chunks straight from the piece when nothing is waiting; else the chunk filled first.
+            if chunk.is_empty() && piece.len() >= CHUNK {
+                feed(&piece[..CHUNK], &mut enc);
+                piece = &piece[CHUNK..];
+                continue;
+            }
+            let take = (CHUNK - chunk.len()).min(piece.len());
+            chunk.extend_from_slice(&piece[..take]);
+            piece = &piece[take..];
+            if chunk.len() == CHUNK {
+                feed(&chunk, &mut enc);
+                chunk.clear();
+            }
+        }
+    });
+    if !chunk.is_empty() {
+        feed(&chunk, &mut enc);
+    }
+    if let Some(e) = failed {
+        return Err(e);
+    }
     let data = enc.finish()?;
-    let mut c = flate2::Crc::new();
-    c.update(new);
+    // `amount` counts modulo 2^32.
+    if crc.amount() != len as u32 {
+        return Err(io::Error::other(
+            "the rewritten member is not the length announced",
+        ));
+    }
     Ok(Packed {
         data,
-        crc: c.sum(),
-        len: new.len() as u64,
+        crc: crc.sum(),
+        len: len as u64,
     })
 }
+
+/// What the compressor of a rewritten member is given at a time ([`deflate_pieces`]).
+const CHUNK: usize = 256 << 10;
 
 /// A rewritten member compressed: its deflate data, the CRC-32 and length of its content.
 pub(in crate::archive) struct Packed {
@@ -275,4 +327,53 @@ pub(super) fn write_with_crate(
     let mut buf = out.finish().map_err(werr)?;
     buf.flush().map_err(|e| atomic.write_error(e))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testkit::Rng;
+
+    /// A member deflated whole and the same member given in pieces cut anywhere (chunk boundaries, single bytes,
+    /// pieces longer than a chunk) compress to the same bytes.
+    #[test]
+    fn pieces_deflate_as_the_whole() {
+        let mut rng = Rng(7);
+        // Text that deflates (as a course document does), over three chunks long.
+        let line = b"<enrolment id=\"1\"><userid>2</userid>\n";
+        let member: Vec<u8> = (0..3 * CHUNK + 1234)
+            .map(|i| line[i % line.len()] ^ u8::from(rng.below(50) == 0))
+            .collect();
+        let whole = deflate(&member, 6).unwrap();
+        for round in 0..12 {
+            let packed = deflate_pieces(6, member.len(), |out| {
+                let mut at = 0;
+                while at < member.len() {
+                    let step = match round % 3 {
+                        0 => 1 + rng.below(64),
+                        1 => 1 + rng.below(2 * CHUNK),
+                        _ => [1, CHUNK - 1, CHUNK, CHUNK + 1][rng.below(4)],
+                    };
+                    let end = (at + step).min(member.len());
+                    out(&member[at..end]);
+                    at = end;
+                }
+            })
+            .unwrap();
+            assert_eq!(
+                (&packed.data, packed.crc, packed.len),
+                (&whole.data, whole.crc, whole.len),
+                "round {round}"
+            );
+        }
+        let mut d = flate2::read::DeflateDecoder::new(&whole.data[..]);
+        let mut back = Vec::new();
+        std::io::Read::read_to_end(&mut d, &mut back).unwrap();
+        assert_eq!(back, member);
+    }
+
+    #[test]
+    fn pieces_shorter_than_announced_are_an_error() {
+        assert!(deflate_pieces(6, 10, |out| out(b"123")).is_err());
+    }
 }

@@ -343,20 +343,30 @@ pub fn convert_owned(docs: OwnedDocs, opts: &Options) -> Result<Conversion, Enro
     convert_owned_with(docs, opts, None)
 }
 
-/// A member handed over as soon as its rewrite is built ([`convert_owned_with`]).
-pub type Hand<'a> = &'a (dyn Fn(&'static str, Vec<u8>) + Sync);
+/// A member's new bytes, given in order, piece by piece, to the function it is called with (once, on any thread).
+pub type Pieces = Box<dyn FnOnce(&mut dyn FnMut(&[u8])) + Send>;
+
+/// Where [`convert_owned_with`] hands members over as soon as their rewrite is built, instead of returning them.
+pub trait Hand: Sync {
+    /// `member`'s new bytes.
+    fn bytes(&self, member: &'static str, bytes: Vec<u8>);
+    /// `member`'s new bytes, `len` of them, written by `pieces` when the receiver is ready for them.
+    fn pieces(&self, member: &'static str, len: usize, pieces: Pieces);
+}
 
 /// [`convert_owned`], with `course/roles.xml`, when `hand` is given, rewritten on a second thread while
 /// `course/enrolments.xml` is rewritten on this one, and handed to `hand` on that thread instead of being
 /// returned (a zip writer compresses it there, on the core the enrolments' rewrite leaves free). The two
 /// rewrites read nothing of each other; the errors are those of [`convert_owned`], the roles' first.
+/// `course/enrolments.xml` is then handed over too, as pieces of the original and new bytes: its compression
+/// starts at once and the document is never assembled.
 ///
 /// # Errors
 /// As [`convert`].
 pub fn convert_owned_with(
     docs: OwnedDocs,
     opts: &Options,
-    hand: Option<Hand<'_>>,
+    hand: Option<&dyn Hand>,
 ) -> Result<Conversion, EnrolError> {
     let OwnedDocs {
         enrolments,
@@ -407,7 +417,7 @@ pub fn convert_owned_with(
                     let new = rewrite_roles()?;
                     let rewritten = new.is_some();
                     if let Some(new) = new {
-                        hand(COURSE_ROLES, new);
+                        hand.bytes(COURSE_ROLES, new);
                     }
                     Ok::<_, EnrolError>(rewritten)
                 })
@@ -437,7 +447,16 @@ pub fn convert_owned_with(
             )
         }
     };
-    let enrolments = rewritten.splice_owned(ex)?;
+    let enrolments = match hand {
+        Some(hand) => {
+            if let Some((len, pieces)) = rewritten.splice_streamed(ex)? {
+                hand.pieces(ENROLMENTS, len, pieces);
+                handed.push(ENROLMENTS);
+            }
+            None
+        }
+        None => rewritten.splice_owned(ex)?,
+    };
     let groups = match groups {
         Some(x) => roles::rewrite_members_owned(x, &components, &mut report)?,
         None => None,
@@ -632,9 +651,12 @@ struct Rewritten {
     appended: append::Copies,
 }
 
+/// The new enrolments and the lines around them, as pieces ([`Rewritten::into_parts`]).
+type NewEnrolments = Box<dyn Fn(&mut dyn FnMut(xml::Piece<'_>)) + Send>;
+
 impl Rewritten {
-    /// The rewritten document written over the original `ex` (`None`: unchanged).
-    fn splice_owned(self, ex: Vec<u8>) -> Result<Option<Vec<u8>>, EnrolError> {
+    /// The edits, and the new enrolments as the pieces of one filled edit.
+    fn into_parts(self) -> (Vec<xml::Edit>, Option<xml::FillPieces<NewEnrolments>>) {
         let Rewritten {
             edits,
             place,
@@ -642,13 +664,32 @@ impl Rewritten {
         } = self;
         let fill = place.map(|place| xml::FillPieces {
             range: place.range.clone(),
-            pieces: move |f: &mut dyn FnMut(xml::Piece<'_>)| {
+            pieces: Box::new(move |f: &mut dyn FnMut(xml::Piece<'_>)| {
                 f(xml::Piece::Bytes(&place.before));
                 appended.pieces(f);
                 f(xml::Piece::Bytes(&place.after));
-            },
+            }) as NewEnrolments,
         });
+        (edits, fill)
+    }
+
+    /// The rewritten document written over the original `ex` (`None`: unchanged).
+    fn splice_owned(self, ex: Vec<u8>) -> Result<Option<Vec<u8>>, EnrolError> {
+        let (edits, fill) = self.into_parts();
         xml::splice_pieces_owned(ex, edits, fill).map_err(EnrolError::edit(ENROLMENTS))
+    }
+
+    /// The rewritten document's length and its pieces, checked as [`Rewritten::splice_owned`] checks them but not
+    /// assembled (`None`: unchanged): the same bytes, for a receiver that only compresses them.
+    fn splice_streamed(self, ex: Vec<u8>) -> Result<Option<(usize, Pieces)>, EnrolError> {
+        let (edits, fill) = self.into_parts();
+        let streamed =
+            xml::splice_pieces_streamed(ex, edits, fill).map_err(EnrolError::edit(ENROLMENTS))?;
+        Ok(streamed.map(|s| {
+            let len = s.len();
+            let pieces: Pieces = Box::new(move |out| s.write_to(out));
+            (len, pieces)
+        }))
     }
 }
 

@@ -175,9 +175,7 @@ impl Fx {
         // `convert` is `convert_owned` on copies of the members: the job's own path.
         let converted = convert(&docs, o);
         // The zip writer's path: course/roles.xml rewritten on another thread and handed over. Same result.
-        let handed = std::sync::Mutex::new(Vec::new());
-        let hand =
-            |member: &'static str, bytes: Vec<u8>| handed.lock().unwrap().push((member, bytes));
+        let hand = Collect::default();
         let owned = OwnedDocs {
             enrolments: self.enrolments.clone().map(String::into_bytes),
             course_roles: self.course_roles.clone().map(String::into_bytes),
@@ -185,17 +183,17 @@ impl Fx {
             groups: self.groups.clone().map(String::into_bytes),
         };
         let with_hand = convert_owned_with(owned, o, Some(&hand));
-        let mut handed = handed.into_inner().unwrap();
+        let mut handed = hand.0.into_inner().unwrap();
         match (&converted, with_hand) {
             (Ok(c), Ok(mut h)) => {
                 assert!(h.course_roles.is_none(), "handed over, not returned");
-                assert!(handed.len() <= 1);
+                assert!(h.enrolments.is_none(), "handed over, not returned");
+                assert!(handed.len() <= 2);
                 assert_eq!(h.handed.len(), handed.len());
                 assert_eq!(h.is_noop(), c.is_noop());
-                h.course_roles = handed.pop().map(|(member, bytes)| {
-                    assert_eq!(member, "course/roles.xml");
-                    bytes
-                });
+                h.course_roles = handed.remove("course/roles.xml");
+                h.enrolments = handed.remove("course/enrolments.xml");
+                assert!(handed.is_empty(), "{:?}", handed.keys());
                 assert_eq!(
                     (&h.enrolments, &h.course_roles, &h.groups),
                     (&c.enrolments, &c.course_roles, &c.groups)
@@ -381,4 +379,21 @@ fn cohort(id: &str, status: i64, ues: &[Ue]) -> Inst {
 /// A database instance.
 fn database(id: &str, status: i64, ues: &[Ue]) -> Inst {
     inst(id, "database", status, ues)
+}
+
+/// A [`Hand`] that keeps what it is handed, by member (pieces assembled).
+#[derive(Default)]
+struct Collect(std::sync::Mutex<std::collections::BTreeMap<&'static str, Vec<u8>>>);
+
+impl Hand for Collect {
+    fn bytes(&self, member: &'static str, bytes: Vec<u8>) {
+        self.0.lock().unwrap().insert(member, bytes);
+    }
+
+    fn pieces(&self, member: &'static str, len: usize, pieces: Pieces) {
+        let mut bytes = Vec::with_capacity(len);
+        pieces(&mut |p: &[u8]| bytes.extend_from_slice(p));
+        assert_eq!(bytes.len(), len, "{member}: the length handed over");
+        self.bytes(member, bytes);
+    }
 }

@@ -4,9 +4,11 @@
 //! records are being copied on another core, a member handed over is compressed at once, on a thread of its
 //! own: a conversion rewrites `course/roles.xml` on a second thread while `course/enrolments.xml` is
 //! rewritten, and hands it over from there; it is compressed while the enrolments are still being rewritten,
-//! on the core the copy has left free. Otherwise the bytes are kept and written with the other replacements.
-//! Either way the output's bytes are the same: a member's compressed bytes depend only on its content and the
-//! level (`zip::write::deflate`, one deflate stream).
+//! on the core the copy has left free. `course/enrolments.xml` is then handed over as pieces
+//! ([`Handoff::give_pieces`]: ranges of the original and new bytes), compressed from them without being
+//! assembled. Otherwise the bytes are kept and written with the other replacements. Either way the output's
+//! bytes are the same: a member's compressed bytes depend only on its content and the level
+//! (`zip::write::deflate_pieces`, one deflate stream given the member in fixed chunks).
 //!
 //! A compressing thread is not stopped when the write fails or is cancelled after the hand-over: it writes no
 //! file, and ends once its member is compressed (a few tens of milliseconds for the largest courses).
@@ -18,6 +20,7 @@ use std::sync::Mutex;
 use super::zip::{Packed, deflate, deflate_pieces};
 
 /// A member's new bytes, given in order, piece by piece, to the function it is called with (once, on any thread).
+/// The same type as `enrol::convert::Pieces` (the rules do not depend on the container code).
 pub type Pieces = Box<dyn FnOnce(&mut dyn FnMut(&[u8])) + Send>;
 
 /// Members handed over, by name.
@@ -110,6 +113,7 @@ impl Handoff {
             None => {
                 let mut bytes = Vec::with_capacity(len);
                 pieces(&mut |p: &[u8]| bytes.extend_from_slice(p));
+                debug_assert_eq!(bytes.len(), len, "{member}: the length handed over");
                 Given::Kept(bytes)
             }
         };

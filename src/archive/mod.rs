@@ -29,7 +29,7 @@ mod tgz;
 mod zip;
 
 pub use error::{Error, Limit, Result};
-pub use handoff::Handoff;
+pub use handoff::{Handoff, Pieces};
 pub use zip::central_names as zip_central_names;
 
 use std::collections::{BTreeMap, HashSet};
@@ -592,7 +592,8 @@ mod tests {
         for name in ["coh_basic.zip.mbz", "db_sync.zip.mbz"] {
             let input = root.join("fixtures").join(name);
             // course/roles.xml grown to several hundred KiB.
-            let produce = |hand: bool| {
+            // `hand`: 0 returned, 1 handed over whole, 2 handed over in pieces.
+            let produce = |hand: u8| {
                 let input = &input;
                 move |handoff: &Handoff| -> Result<_> {
                     let loaded = load(input, &["course/enrolments.xml", "course/roles.xml"])?;
@@ -609,8 +610,20 @@ mod tests {
                         "course/enrolments.xml".to_owned(),
                         [x.as_slice(), b"\n"].concat(),
                     );
-                    if hand {
+                    if hand == 1 {
                         handoff.give("course/roles.xml", big);
+                    } else if hand == 2 {
+                        // Uneven pieces, as a conversion hands course/enrolments.xml over.
+                        let len = big.len();
+                        handoff.give_pieces(
+                            "course/roles.xml",
+                            len,
+                            Box::new(move |out| {
+                                for piece in big.chunks(7919) {
+                                    out(piece);
+                                }
+                            }),
+                        );
                     } else {
                         replacements.insert("course/roles.xml".to_owned(), big);
                     }
@@ -618,7 +631,7 @@ mod tests {
                 }
             };
             let mut outputs = Vec::new();
-            for (threads, hand) in [(1, false), (2, false), (1, true), (2, true)] {
+            for (threads, hand) in [(1, 0), (2, 0), (1, 1), (2, 1), (1, 2), (2, 2)] {
                 let out = dir.path().join(format!("{threads}.mbz"));
                 let opts = WriteOptions {
                     threads,

@@ -445,8 +445,9 @@ impl Assignment {
     }
 }
 
-/// The length of a start tag's content, kept for [`xml::attr_of`] (a tag is far shorter than 4 GiB; a longer
-/// one, which no XML member under the size limits holds, would read no `id`).
+/// The length of a start tag's content, kept for [`xml::attr_of`]. A tag is far shorter than 4 GiB: XML members
+/// are refused long before (the size limits); past it, the length is capped and the `id` read from a prefix of
+/// the tag.
 fn tag_len(tag: &quick_xml::events::BytesStart<'_>) -> u32 {
     u32::try_from(tag.len()).unwrap_or(u32::MAX)
 }

@@ -53,13 +53,14 @@ fn load_beside<E: From<Error>>(
         seen: HashSet::new(),
         total: 0,
         spans: Vec::with_capacity(archive.len()),
+        beside_from,
     };
     std::thread::scope(|scope| {
         // Large held members (a big course's enrolments and role assignments) are inflated on threads of their
         // own while the loop goes on: read one after another, they are on the critical path of a conversion.
         let mut beside = Vec::new();
         let looped = (0..archive.len())
-            .try_for_each(|i| r.member(&mut archive, i, each, scope, (&mut beside, beside_from)));
+            .try_for_each(|i| r.member(&mut archive, i, each, scope, &mut beside));
         // In archive order: a member the quick read doubts is read again by the zip reader, so its content or
         // its error is the one the loop would have met at its place (before any error the loop met later).
         for b in beside {
@@ -96,18 +97,20 @@ struct Reading<'a> {
     seen: HashSet<String>,
     total: u64,
     spans: Vec<Span>,
+    /// Held members of this many bytes or more are inflated on threads of their own.
+    beside_from: u64,
 }
 
 impl<'a> Reading<'a> {
-    /// Member `i`: listed, its local header checked, held or streamed when wanted (a held one of `beside.1`
-    /// bytes or more inflated on a thread of `scope`, listed in `beside.0`).
+    /// Member `i`: listed, its local header checked, held or streamed when wanted (a held one of
+    /// [`Reading::beside_from`] bytes or more inflated on a thread of `scope`, listed in `beside`).
     fn member<'s, E: From<Error>>(
         &mut self,
         archive: &mut ZipArchive<BufReader<File>>,
         i: usize,
         each: &mut dyn FnMut(&str, &mut dyn io::BufRead) -> Result<(), E>,
         scope: &'s Scope<'s, '_>,
-        beside: (&mut Vec<Beside<'s>>, u64),
+        beside: &mut Vec<Beside<'s>>,
     ) -> Result<(), E>
     where
         'a: 's,
@@ -196,8 +199,14 @@ impl<'a> Reading<'a> {
         } else if !is_dir && self.wanted.held(&name) {
             self.limits.check_xml(path, &name, size)?;
             let file = self.file;
-            let (beside, from) = beside;
-            let started = planned.filter(|_| size >= from).and_then(|e| {
+            // Stored or deflated (what the quick read reads), and on unix, where reads at an offset share no
+            // position with the loop's.
+            let quick = planned.filter(|e| {
+                cfg!(unix)
+                    && size >= self.beside_from
+                    && matches!(u16_at(&e.central, 10), Some(0 | 8))
+            });
+            let started = quick.and_then(|e| {
                 let job = std::thread::Builder::new()
                     .spawn_scoped(scope, move || inflate_at(file, &e.central, data_end, size))
                     .ok()?;
@@ -264,6 +273,17 @@ fn inflate_at(file: &File, central: &[u8], data_end: u64, size: u64) -> Option<V
     let method = u16_at(central, 10)?;
     let crc = u32_at(central, 16)?;
     let csize = u64::from(u32_at(central, 20)?);
+    // Nothing is allocated from a size the archive says until it is plausible: `size` is within the XML limit,
+    // and the compressed bytes of a member whose content is `size` bytes are about as many at most (stored
+    // blocks add 5 bytes per 64 KiB). Anything else (a ZIP64 size, a hostile one) goes to the zip reader.
+    let plausible = match method {
+        0 => csize == size,
+        8 => csize <= size + size / 8 + 1024,
+        _ => false,
+    };
+    if !plausible || csize == u64::from(u32::MAX) {
+        return None;
+    }
     let mut packed = vec![0u8; usize::try_from(csize).ok()?];
     super::read_at(file, data_end.checked_sub(csize)?, &mut packed).ok()?;
     let out = match method {
@@ -474,6 +494,32 @@ mod tests {
         let (beside, in_loop) = both(dir.path(), &zip_cut_short());
         assert!(beside.starts_with("error"), "{beside}");
         assert_eq!(beside, in_loop);
+    }
+
+    /// The quick read allocates nothing from a compressed size that cannot be the member's: a ZIP64 or hostile
+    /// one, a stored member whose sizes differ, another method. The zip reader then says what is wrong.
+    #[test]
+    fn implausible_compressed_sizes_are_left_to_the_zip_reader() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.bin");
+        std::fs::write(&path, [0u8; 64]).unwrap();
+        let file = File::open(&path).unwrap();
+        let central = |method: u16, csize: u32| {
+            let mut c = vec![0u8; 46];
+            c[10..12].copy_from_slice(&method.to_le_bytes());
+            c[20..24].copy_from_slice(&csize.to_le_bytes());
+            c
+        };
+        let size = 2 << 20;
+        for (method, csize) in [
+            (8, u32::MAX - 15),
+            (8, u32::MAX),
+            (0, 100),
+            (12, 100),
+            (14, 10),
+        ] {
+            assert!(inflate_at(&file, &central(method, csize), 64, size).is_none());
+        }
     }
 
     /// [`sample`] with `BIG` declared one byte shorter in both records and the central CRC-32 of that content.

@@ -196,7 +196,7 @@ pub(in crate::archive) fn deflate(new: &[u8], level: u32) -> io::Result<Packed> 
 /// Deflates the bytes `pieces` writes, `len` of them, at `level`, as one deflate stream. The compressor is given
 /// the member in chunks of [`CHUNK`] bytes of the member, whatever the pieces: its output depends on where its
 /// input is cut (zlib-rs, like zlib-ng, decides some matches and block ends on the input at hand), so the cuts
-/// are made the same for a member handed over in pieces ([`super::super::Handoff::give_pieces`]) and for one
+/// are made the same for a member handed over in pieces ([`crate::archive::Handoff::give_pieces`]) and for one
 /// given whole: the compressed bytes depend only on the content and the level.
 pub(in crate::archive) fn deflate_pieces(
     level: u32,

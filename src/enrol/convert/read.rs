@@ -19,8 +19,9 @@ pub(super) fn both_large(ex: &[u8], x: &[u8]) -> bool {
     ex.len() >= PARALLEL_PARSE && x.len() >= PARALLEL_PARSE
 }
 
-/// Runs `there` on a second thread while `here` runs on this one when `parallel`; else, or when no thread can be
-/// started, both here, `there` first. The two share only what they read, so the results are the same either way.
+/// Runs `there` on a second thread while `here` runs on this one when `parallel`; else both here, `there` first
+/// (or `here` first when the thread could not be started). The two share only what they read, so the results are
+/// the same either way.
 pub(super) fn side_by_side<T: Send, H>(
     parallel: bool,
     there: impl Fn() -> T + Sync,

@@ -67,11 +67,7 @@ pub fn splice_pieces_owned<F>(
 where
     F: Fn(&mut dyn FnMut(Piece<'_>)),
 {
-    edits.sort_by_key(|e| (e.range.start, e.range.end));
-    let key = |r: &Range<usize>| (r.start, r.end);
-    let fill_at = fill.as_ref().map_or(edits.len(), |f| {
-        edits.partition_point(|e| key(&e.range) <= key(&f.range))
-    });
+    let fill_at = in_order(&mut edits, fill.as_ref());
     let n = input.len();
     // First pass: checks (as `splice`), the output's length, whether it equals the input, and its runs of
     // ascending, disjoint input ranges: where each starts (its first non-empty input piece) and, for the runs
@@ -249,11 +245,7 @@ pub fn splice_pieces_streamed<F>(
 where
     F: Fn(&mut dyn FnMut(Piece<'_>)),
 {
-    edits.sort_by_key(|e| (e.range.start, e.range.end));
-    let key = |r: &Range<usize>| (r.start, r.end);
-    let fill_at = fill.as_ref().map_or(edits.len(), |f| {
-        edits.partition_point(|e| key(&e.range) <= key(&f.range))
-    });
+    let fill_at = in_order(&mut edits, fill.as_ref());
     let n = input.len();
     let (mut len, mut same) = (0usize, true);
     for_each_piece(n, &edits, fill_at, fill.as_ref(), &mut |p| {
@@ -392,6 +384,16 @@ impl Stash {
 
 /// Calls `f` with each piece of the output of `edits` (sorted) and `fill` (at `fill_at`), checking the edits
 /// as [`splice`](super::splice) does.
+/// Sorts `edits` by range and returns where the filled edit goes among them (after those whose range sorts at or
+/// before its own), as [`for_each_piece`] takes them.
+fn in_order<F>(edits: &mut [Edit], fill: Option<&FillPieces<F>>) -> usize {
+    edits.sort_by_key(|e| (e.range.start, e.range.end));
+    let key = |r: &Range<usize>| (r.start, r.end);
+    fill.map_or(edits.len(), |f| {
+        edits.partition_point(|e| key(&e.range) <= key(&f.range))
+    })
+}
+
 fn for_each_piece<F>(
     n: usize,
     edits: &[Edit],

@@ -393,6 +393,13 @@ mod tests {
         z.finish().unwrap().into_inner()
     }
 
+    /// Where `name`'s central directory record and local header start in `zip`.
+    fn records_of(zip: &[u8], name: &str) -> (usize, usize) {
+        let central = central_at(zip, name);
+        let local = u32::from_le_bytes(zip[central + 42..central + 46].try_into().unwrap());
+        (central, usize::try_from(local).unwrap())
+    }
+
     /// The central directory record of `name` in `zip`.
     fn central_at(zip: &[u8], name: &str) -> usize {
         (0..zip.len() - 46)
@@ -441,11 +448,7 @@ mod tests {
             if later_fails {
                 // The member after them says LZMA (14), which Moodle cannot read: the loop's own error, met
                 // later.
-                let central = central_at(&zip, "groups.xml");
-                let local = usize::try_from(u32::from_le_bytes(
-                    zip[central + 42..central + 46].try_into().unwrap(),
-                ))
-                .unwrap();
+                let (central, local) = records_of(&zip, "groups.xml");
                 zip[central + 10] = 14;
                 zip[local + 8] = 14;
                 let (_, in_loop) = both(dir.path(), &zip);
@@ -466,11 +469,7 @@ mod tests {
         let zip = sample(&[]);
         // The stored member's declared size one less in both records: its content is cut short.
         let mut short = zip.clone();
-        let central = central_at(&short, ALSO);
-        let local = usize::try_from(u32::from_le_bytes(
-            short[central + 42..central + 46].try_into().unwrap(),
-        ))
-        .unwrap();
+        let (central, local) = records_of(&short, ALSO);
         for at in [central + 24, local + 22] {
             short[at] = short[at].wrapping_sub(1);
         }
@@ -478,11 +477,7 @@ mod tests {
         assert_eq!(beside, in_loop);
         // The deflated member's uncompressed size one more in both records.
         let mut long = zip;
-        let central = central_at(&long, BIG);
-        let local = usize::try_from(u32::from_le_bytes(
-            long[central + 42..central + 46].try_into().unwrap(),
-        ))
-        .unwrap();
+        let (central, local) = records_of(&long, BIG);
         for at in [central + 24, local + 22] {
             long[at] = long[at].wrapping_add(1);
         }
@@ -526,11 +521,7 @@ mod tests {
     fn zip_cut_short() -> Vec<u8> {
         let mut zip = sample(&[]);
         let content = text(3 << 20, 1);
-        let central = central_at(&zip, BIG);
-        let local = usize::try_from(u32::from_le_bytes(
-            zip[central + 42..central + 46].try_into().unwrap(),
-        ))
-        .unwrap();
+        let (central, local) = records_of(&zip, BIG);
         let shorter = u32::try_from(content.len() - 1).unwrap().to_le_bytes();
         zip[central + 24..central + 28].copy_from_slice(&shorter);
         zip[local + 22..local + 26].copy_from_slice(&shorter);

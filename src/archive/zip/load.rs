@@ -178,7 +178,9 @@ impl<'a> Reading<'a> {
             }
             .into());
         }
-        let span = match planned {
+        // The central record as stored, unless its sizes are in a ZIP64 extra field (0xFFFFFFFF in the 32-bit
+        // fields): then the sizes the zip reader found there.
+        let span = match planned.filter(|e| !zip64_sizes(&e.central)) {
             Some(e) => local::check(self.file, path, &name, &central_of(e))?,
             None => local::check(
                 self.file,
@@ -318,6 +320,11 @@ fn read_held(f: &mut impl Read, size: u64) -> io::Result<Vec<u8>> {
     Ok(buf)
 }
 
+/// Whether a central record's sizes are in a ZIP64 extra field (either 32-bit size field is 0xFFFFFFFF).
+fn zip64_sizes(central: &[u8]) -> bool {
+    u32_at(central, 20) == Some(u32::MAX) || u32_at(central, 24) == Some(u32::MAX)
+}
+
 /// An entry's central record as [`local::check`] reads it.
 fn central_of(e: &RawEntry) -> Central<'_> {
     let c = &e.central;
@@ -429,6 +436,37 @@ mod tests {
             }
         };
         (run(PARALLEL_INFLATE), run(u64::MAX))
+    }
+
+    /// A member whose sizes are in a ZIP64 extra field (0xFFFFFFFF in its records' 32-bit fields, as writers
+    /// streaming a member of unknown size leave them) in an archive that is otherwise plain is read and checked
+    /// with its real sizes.
+    #[test]
+    fn a_member_with_zip64_sizes_in_a_plain_archive_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut z = ZipWriter::new(Cursor::new(Vec::new()));
+        let plain = SimpleFileOptions::default().compression_method(CompressionMethod::Deflated);
+        z.start_file("moodle_backup.xml", plain.large_file(true))
+            .unwrap();
+        z.write_all(b"<moodle_backup/>").unwrap();
+        z.start_file("groups.xml", plain).unwrap();
+        z.write_all(b"<groups/>").unwrap();
+        let zip = z.finish().unwrap().into_inner();
+        let central = central_at(&zip, "moodle_backup.xml");
+        assert_eq!(
+            &zip[central + 20..central + 28],
+            &[0xff; 8],
+            "sizes in a ZIP64 extra"
+        );
+        let path = dir.path().join("t.mbz");
+        std::fs::write(&path, &zip).unwrap();
+        let wanted = Wanted {
+            held: &["moodle_backup.xml"],
+            streamed: &[],
+        };
+        let limits = crate::archive::Limits::default();
+        let loaded = load::<Error>(&path, &wanted, &limits, &mut |_, _| Ok(())).unwrap();
+        assert_eq!(loaded.docs["moodle_backup.xml"], b"<moodle_backup/>");
     }
 
     #[test]

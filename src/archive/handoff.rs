@@ -75,41 +75,17 @@ impl Handoff {
     /// Hands over `member`'s new bytes (a later hand-over of the same member replaces it).
     pub fn give(&self, member: &str, bytes: Vec<u8>) {
         let given = match self.compress {
-            // On a thread of its own, while the caller rewrites the next member. If no thread can be started,
-            // compressed here.
-            Some(level) => {
-                let bytes = std::sync::Arc::new(bytes);
-                let shared = std::sync::Arc::clone(&bytes);
-                match std::thread::Builder::new().spawn(move || deflate(&shared, level)) {
-                    Ok(h) => Given::Packing(h),
-                    Err(_) => Given::Packed(deflate(&bytes, level)),
-                }
-            }
+            Some(level) => packing(move || deflate(&bytes, level)),
             None => Given::Kept(bytes),
         };
-        self.given
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(member.to_owned(), given);
+        self.insert(member, given);
     }
 
     /// Hands over `member`'s new bytes, `len` of them, as the pieces `pieces` writes: compressed from them (on a
     /// thread of its own) without the member being assembled, or assembled to be kept.
     pub fn give_pieces(&self, member: &str, len: usize, pieces: Pieces) {
         let given = match self.compress {
-            Some(level) => {
-                // The pieces are taken by whichever runs them: the thread, or this one if none can start.
-                let taken = std::sync::Arc::new(Mutex::new(Some(pieces)));
-                let run = move || match taken.lock().ok().and_then(|mut p| p.take()) {
-                    Some(pieces) => deflate_pieces(level, len, pieces),
-                    None => Err(io::Error::other("pieces already written")),
-                };
-                let run_here = run.clone();
-                match std::thread::Builder::new().spawn(run) {
-                    Ok(h) => Given::Packing(h),
-                    Err(_) => Given::Packed(run_here()),
-                }
-            }
+            Some(level) => packing(move || deflate_pieces(level, len, pieces)),
             None => {
                 let mut bytes = Vec::with_capacity(len);
                 pieces(&mut |p: &[u8]| bytes.extend_from_slice(p));
@@ -117,6 +93,10 @@ impl Handoff {
                 Given::Kept(bytes)
             }
         };
+        self.insert(member, given);
+    }
+
+    fn insert(&self, member: &str, given: Given) {
         self.given
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -128,5 +108,20 @@ impl Handoff {
         self.given
             .into_inner()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// Runs `compress` on a thread of its own, while the caller rewrites the next member; here when no thread can be
+/// started (the job is kept where whichever runs it takes it).
+fn packing(compress: impl FnOnce() -> io::Result<Packed> + Send + 'static) -> Given {
+    let job = std::sync::Arc::new(Mutex::new(Some(compress)));
+    let run = move || match job.lock().ok().and_then(|mut j| j.take()) {
+        Some(compress) => compress(),
+        None => Err(io::Error::other("compressed already")),
+    };
+    let here = run.clone();
+    match std::thread::Builder::new().spawn(run) {
+        Ok(h) => Given::Packing(h),
+        Err(_) => Given::Packed(here()),
     }
 }

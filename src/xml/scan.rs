@@ -249,6 +249,19 @@ fn local<'a>(xml: &'a [u8], start: usize, tag: &BytesStart<'_>) -> &'a [u8] {
     }
 }
 
+/// XML whitespace as quick-xml counts it.
+fn is_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\r' | b'\n' | b'\t')
+}
+
+/// Length of the name at the start of a tag's content: up to the first whitespace (quick-xml's rule).
+fn name_len(content: &[u8]) -> usize {
+    content
+        .iter()
+        .position(|&b| is_space(b))
+        .unwrap_or(content.len())
+}
+
 /// The unescaped value of attribute `name` on `tag`, if present.
 pub fn attr(tag: &BytesStart<'_>, name: &[u8]) -> Option<String> {
     match sole_attr(tag.attributes_raw(), name) {
@@ -262,10 +275,7 @@ pub fn attr(tag: &BytesStart<'_>, name: &[u8]) -> Option<String> {
 /// numbers instead of a string per element and reads the attribute only when it needs it.
 pub fn attr_of(xml: &[u8], start: usize, len: usize, name: &[u8]) -> Option<String> {
     let content = std::str::from_utf8(xml.get(start + 1..start + 1 + len)?).ok()?;
-    // quick-xml's rule: the name runs to the first whitespace.
-    let name_len = content
-        .find([' ', '\t', '\r', '\n'])
-        .unwrap_or(content.len());
+    let name_len = name_len(content.as_bytes());
     attr(&BytesStart::from_content(content, name_len), name)
 }
 
@@ -284,7 +294,6 @@ fn attr_general(tag: &BytesStart<'_>, name: &[u8]) -> Option<String> {
 /// attribute can clash with it, so [`attr_general`] would return the same. `None` for anything else, which goes
 /// to [`attr_general`].
 fn sole_attr<'t>(attributes: &'t str, name: &[u8]) -> Option<&'t str> {
-    let is_space = |b: u8| matches!(b, b' ' | b'\r' | b'\n' | b'\t');
     let bytes = attributes.as_bytes();
     if name.is_empty() || name.contains(&b':') {
         return None;
@@ -312,12 +321,7 @@ mod fast {
     use quick_xml::errors::{IllFormedError, SyntaxError};
     use quick_xml::events::BytesStart;
 
-    use super::{Closed, Open, Visit, XmlError};
-
-    /// XML whitespace as quick-xml counts it.
-    fn is_space(b: u8) -> bool {
-        matches!(b, b' ' | b'\r' | b'\n' | b'\t')
-    }
+    use super::{Closed, Open, Visit, XmlError, is_space, name_len};
 
     fn syntax(position: usize, source: QxError) -> XmlError {
         XmlError::Syntax {
@@ -448,14 +452,6 @@ mod fast {
             i += 8;
         }
         memchr::memchr2(b'<', b'&', &xml[i..]).map(|j| i + j)
-    }
-
-    /// Length of the name at the start of a tag's content: up to the first whitespace.
-    fn name_len(content: &[u8]) -> usize {
-        content
-            .iter()
-            .position(|&b| is_space(b))
-            .unwrap_or(content.len())
     }
 
     struct Frame {
@@ -769,9 +765,14 @@ mod tests {
         ];
         // Not UTF-8: a stray continuation byte, a truncated sequence, an invalid byte, a surrogate, an overlong.
         const NOT_UTF8: [&[u8]; 5] = [b"\x80", b"\xc3", b"\xff", b"\xed\xa0\x80", b"\xc0\xaf"];
-        let pieces: Vec<&str> = PIECES.split('|').collect();
+        let all: Vec<&str> = PIECES.split('|').collect();
+        // `walk` hands a document with `<!` or bytes that are not UTF-8 to quick-xml itself: such documents are one
+        // round in eight, so that the others reach the scanner's shortcuts.
+        let usual: Vec<&str> = all.iter().copied().filter(|p| !p.contains("<!")).collect();
         let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
         for round in 0..40_000 {
+            let unusual = matches!(round % 16, 6 | 7);
+            let pieces = if unusual { &all } else { &usual };
             let mut doc = Vec::new();
             let mut open: Vec<Vec<u8>> = Vec::new();
             for _ in 0..rng.below(16) {
@@ -781,7 +782,7 @@ mod tests {
                         // A start tag with a generated name of 1 to 20 bytes or more, perhaps not UTF-8.
                         let mut name = Vec::new();
                         for _ in 0..1 + rng.below(20) {
-                            if rng.below(40) == 0 {
+                            if unusual && rng.below(40) == 0 {
                                 name.extend_from_slice(NOT_UTF8[rng.below(NOT_UTF8.len())]);
                             } else {
                                 // Mostly letters, as Moodle's names.
@@ -807,7 +808,7 @@ mod tests {
                         }
                     }
                     _ => {
-                        if rng.below(4) == 0 {
+                        if unusual && rng.below(4) == 0 {
                             doc.extend_from_slice(NOT_UTF8[rng.below(NOT_UTF8.len())]);
                         }
                     }
@@ -875,8 +876,7 @@ mod tests {
             r#"e id="1"/"#,
         ];
         for tag in tags {
-            let name_len = tag.find([' ', '\t', '\r', '\n']).unwrap_or(tag.len());
-            let start = BytesStart::from_content(tag, name_len);
+            let start = BytesStart::from_content(tag, name_len(tag.as_bytes()));
             for name in [&b"id"[..], b"x", b"x:id", b"", b"i"] {
                 assert_eq!(
                     attr(&start, name),

@@ -33,7 +33,7 @@ use serde::Serialize;
 pub use super::error::EnrolError;
 pub use super::members::Docs;
 use super::members::{COURSE_ROLES, ENROLMENTS, GROUPS, ROLES};
-use super::model::{self, MANUAL};
+use super::model::MANUAL;
 pub use super::restore::{Limit, LiveCourse, Outcomes, Target as RestoreTarget};
 use super::warning::{Setting, Warning};
 use crate::xml;
@@ -378,10 +378,13 @@ pub fn convert_owned_with(
     let Some(mut ex) = enrolments else {
         return Ok(Conversion::without_enrolments(report));
     };
-    // The rewrite is written over the document and can be a little longer (new enrolments stamped with longer
-    // values): room for it is made now, while little else is held, rather than by moving the document when it
-    // is written (the pages reserved cost nothing until written).
-    ex.reserve_exact(ex.len() / 8);
+    // Returned, the rewrite is written over the document and can be a little longer (new enrolments stamped
+    // with longer values): room for it is made now, while little else is held, rather than by moving the
+    // document when it is written (the pages reserved cost nothing until written). Handed over, it is never
+    // assembled.
+    if hand.is_none() {
+        ex.reserve_exact(ex.len() / 8);
+    }
     let Some(plan) = plan(
         &ex,
         course_roles.as_deref(),
@@ -505,13 +508,8 @@ fn plan<'a>(
     let set = read::Instances::new(ex, instances, &opts.from);
     let components = set.components();
     // course/roles.xml, parsed once: who holds which role, and the plan of its rewrite, applied at the end.
-    let assignments = match course_roles {
-        Some(x) => Some((
-            x,
-            parsed_roles
-                .unwrap_or_else(|| model::parse_assignments(x))
-                .map_err(EnrolError::xml(COURSE_ROLES))?,
-        )),
+    let assignments = match course_roles.zip(parsed_roles) {
+        Some((x, parsed)) => Some((x, parsed.map_err(EnrolError::xml(COURSE_ROLES))?)),
         None => None,
     };
     if set.converted.is_empty() {
@@ -526,7 +524,7 @@ fn plan<'a>(
             roles::plan_assignments(x, assignments, &components),
             read::UserRoles::new(assignments),
         ),
-        None => (roles::RolePlan::default(), read::UserRoles::default()),
+        None => (Vec::new(), read::UserRoles::default()),
     };
     // The roles' plan and the users' sources read nothing of each other and each takes milliseconds on a large
     // course, on the critical path (the rest of the conversion waits for both): the roles' runs on a second
@@ -534,15 +532,16 @@ fn plan<'a>(
     let parallel = assignments
         .as_ref()
         .is_some_and(|(x, _)| read::both_large(ex, x));
-    let ((role_plan, user_roles), sources) =
+    let ((role_ops, user_roles), sources) =
         read::side_by_side(parallel, plan_roles, || read::Sources::collect(&set));
+    roles::count(&role_ops, report);
     Ok(Some(Plan {
         set,
         sources,
         components,
         user_roles,
         stamped,
-        role_ops: role_plan.count(report),
+        role_ops,
     }))
 }
 

@@ -43,7 +43,8 @@ pub(super) fn side_by_side<T: Send, H>(
     })
 }
 
-/// Parses enrolments.xml, and course/roles.xml on another thread when both are large (`None`: not parsed).
+/// Parses enrolments.xml, and course/roles.xml when there is one (`None`: none), on another thread when both
+/// are large.
 #[allow(clippy::type_complexity)]
 pub(super) fn parse_both(
     ex: &[u8],
@@ -53,14 +54,15 @@ pub(super) fn parse_both(
     Option<Result<Vec<Assignment>, XmlError>>,
 ) {
     match roles {
-        Some(x) if both_large(ex, x) => std::thread::scope(|s| {
-            let other = std::thread::Builder::new()
-                .spawn_scoped(s, || model::parse_assignments(x))
-                .ok();
-            let instances = model::parse_enrolments(ex);
-            (instances, other.and_then(|h| h.join().ok()))
-        }),
-        _ => (model::parse_enrolments(ex), None),
+        Some(x) => {
+            let (assignments, instances) = side_by_side(
+                both_large(ex, x),
+                || model::parse_assignments(x),
+                || model::parse_enrolments(ex),
+            );
+            (instances, Some(assignments))
+        }
+        None => (model::parse_enrolments(ex), None),
     }
 }
 

@@ -15,25 +15,14 @@ pub(super) enum RoleOp {
     Manual(Option<Field>, Option<Field>),
 }
 
-/// The planned rewrite of `course/roles.xml` and its counts, for [`Report::role_assignments_rewritten`] and
-/// [`Report::role_assignments_removed`] (counted apart from the report, so that the plan can run on another
-/// thread).
-#[derive(Default)]
-pub(super) struct RolePlan {
-    /// The rewrite of each converted assignment, in document order.
-    pub ops: Vec<RoleOp>,
-    /// Assignments made manual.
-    pub rewritten: usize,
-    /// Assignments removed.
-    pub removed: usize,
-}
-
-impl RolePlan {
-    /// Adds the counts to `report`; the plan itself is returned.
-    pub fn count(self, report: &mut Report) -> Vec<RoleOp> {
-        report.role_assignments_rewritten += self.rewritten;
-        report.role_assignments_removed += self.removed;
-        self.ops
+/// Counts the planned rewrite of `course/roles.xml` in [`Report::role_assignments_rewritten`] and
+/// [`Report::role_assignments_removed`] (apart from the plan, so that the plan can run on another thread).
+pub(super) fn count(ops: &[RoleOp], report: &mut Report) {
+    for op in ops {
+        match op {
+            RoleOp::Delete(_) => report.role_assignments_removed += 1,
+            RoleOp::Manual(..) => report.role_assignments_rewritten += 1,
+        }
     }
 }
 
@@ -43,7 +32,7 @@ pub(super) fn plan_assignments(
     x: &[u8],
     assignments: &[model::Assignment],
     components: &BTreeSet<String>,
-) -> RolePlan {
+) -> Vec<RoleOp> {
     // Borrowed when the value needs no decoding (what Moodle writes): no allocation per assignment.
     let component_of = |a: &model::Assignment| a.component.as_ref().map(|c| c.text_cow(x));
     let mut manual: IdSet<(i64, i64)> = assignments
@@ -51,7 +40,7 @@ pub(super) fn plan_assignments(
         .filter(|a| component_of(a).is_none_or(|c| c.is_empty()))
         .filter_map(|a| Some((a.roleid?, a.userid?)))
         .collect();
-    let mut plan = RolePlan::default();
+    let mut ops = Vec::new();
     for a in assignments {
         let Some(comp) = component_of(a) else {
             continue;
@@ -61,20 +50,16 @@ pub(super) fn plan_assignments(
         }
         let key = a.roleid.zip(a.userid);
         if key.is_some_and(|k| manual.contains(&k)) {
-            plan.ops
-                .push(RoleOp::Delete(xml::line_span(x, a.span.clone())));
-            plan.removed += 1;
+            ops.push(RoleOp::Delete(xml::line_span(x, a.span.clone())));
             continue;
         }
         if let Some(k) = key {
             manual.insert(k);
         }
-        plan.ops
-            .push(RoleOp::Manual(a.component.clone(), a.itemid.clone()));
-        plan.rewritten += 1;
+        ops.push(RoleOp::Manual(a.component.clone(), a.itemid.clone()));
     }
-    plan.ops.shrink_to_fit();
-    plan
+    ops.shrink_to_fit();
+    ops
 }
 
 /// Applies the planned rewrite of `course/roles.xml` (`None`: unchanged), in its own buffer when it can be.

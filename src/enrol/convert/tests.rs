@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use crate::enrol::members::GROUPS;
 use crate::enrol::merge::later_end;
-use crate::enrol::model::Field;
+use crate::enrol::model::{self, Field};
 
 use crate::testkit::{self, Form, Inst, NUL, Ue, inst, ue};
 

@@ -310,7 +310,7 @@ fn value_changes(
     text: &mut Vec<u8>,
     mut f: impl FnMut(Range<usize>, Range<usize>),
 ) {
-    let mut digits = [0u8; 20];
+    let mut digits = itoa::Buffer::new();
     for (name, value) in [
         ("status", v.status),
         ("timestart", v.timestart),
@@ -318,69 +318,9 @@ fn value_changes(
     ] {
         if let Some(field) = ue.fields.get(name) {
             let start = text.len();
-            if let Some(range) = field.set_into(xml, name, decimal(value, &mut digits), text) {
+            if let Some(range) = field.set_into(xml, name, digits.format(value).as_bytes(), text) {
                 f(range, start..text.len());
             }
-        }
-    }
-}
-
-/// The two digits of each number below 100, one after another.
-const DIGIT_PAIRS: [u8; 200] = {
-    let mut pairs = [0u8; 200];
-    let mut i = 0;
-    while i < 100 {
-        pairs[2 * i] = b'0' + (i / 10) as u8;
-        pairs[2 * i + 1] = b'0' + (i % 10) as u8;
-        i += 1;
-    }
-    pairs
-};
-
-/// `n` in decimal, as `n.to_string()` writes it, in `buf` (no allocation per value; two digits per step).
-fn decimal(n: i64, buf: &mut [u8; 20]) -> &[u8] {
-    let mut rest = n.unsigned_abs();
-    let mut at = buf.len();
-    while rest >= 100 {
-        let pair = (rest % 100) as usize * 2;
-        rest /= 100;
-        at -= 2;
-        buf[at..at + 2].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
-    }
-    if rest >= 10 {
-        let pair = rest as usize * 2;
-        at -= 2;
-        buf[at..at + 2].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
-    } else {
-        at -= 1;
-        buf[at] = b'0' + rest as u8;
-    }
-    if n < 0 {
-        at -= 1;
-        buf[at] = b'-';
-    }
-    &buf[at..]
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn decimal_writes_as_to_string() {
-        let mut buf = [0u8; 20];
-        for n in [
-            1_819_580_400,
-            99_999,
-            100_000,
-            i64::MAX,
-            i64::MIN,
-            i64::MIN + 1,
-        ] {
-            assert_eq!(decimal(n, &mut buf), n.to_string().as_bytes());
-        }
-        for n in -1000..1000 {
-            assert_eq!(decimal(n, &mut buf), n.to_string().as_bytes());
         }
     }
 }

@@ -80,7 +80,7 @@ const FIRST_VERSIONS: [(i64, u32, u32); 15] = [
 ];
 
 impl Release {
-    /// The major release a `moodle_version` (`2023100900`) belongs to ([`FIRST_VERSIONS`]).
+    /// The major release a `moodle_version` (`2023100900`) belongs to (`FIRST_VERSIONS`).
     pub fn of_version(version: &str) -> Option<Self> {
         let v: i64 = version.trim().parse().ok()?;
         FIRST_VERSIONS

@@ -255,7 +255,7 @@ fn write_uploaduser(plans: &[CoursePlan], settings: &Settings, out: &mut dyn Wri
     })
 }
 
-/// What a plan assumes of a target course whose backup it has not read (each is a row [`refusal`] checks when
+/// What a plan assumes of a target course whose backup it has not read (each is a row `refusal` checks when
 /// it has).
 pub const ASSUMED: &str = "Upload users applies each row exactly only if the site's manual enrolment plugin is \
      enabled and each target course's first manual enrolment instance is enabled, has no default enrolment \

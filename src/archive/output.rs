@@ -2,6 +2,11 @@
 //!
 //! On any failure (or a drop before [`Atomic::commit`]) the temp file is removed and the destination is
 //! left as it was. The input is never opened for writing.
+//!
+//! A destination replaced on unix is freed off the caller's path: its pages (a previous conversion's output,
+//! hundreds of megabytes for a large course) are released when its last handle closes, and that handle is held
+//! across the rename and closed on a thread of its own, so the rename is quick and the freeing runs beside
+//! whatever the caller does next (a report, the process's own exit).
 
 use std::fs::{self, File};
 use std::io;
@@ -132,10 +137,98 @@ impl Atomic {
             let _ = fs::set_permissions(self.tmp.path(), fs::Permissions::from_mode(0o644));
         }
         let dest = self.dest.clone();
+        let replaced = replaced(&dest);
         self.tmp.persist(&dest).map_err(|e| Error::Write {
             path: dest,
             source: e.error,
         })?;
+        if let Some(file) = replaced {
+            // Not joined: the thread only closes the file (a spawn that fails closes it here).
+            let _ = std::thread::Builder::new().spawn(move || drop(file));
+        }
         Ok(())
+    }
+}
+
+/// The regular file at `dest` that a rename is about to replace, opened without following a link and without
+/// waiting (a FIFO swapped in is not waited on), or `None`.
+#[cfg(unix)]
+fn replaced(dest: &Path) -> Option<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    if !fs::symlink_metadata(dest).ok()?.file_type().is_file() {
+        return None;
+    }
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW)
+        .open(dest)
+        .ok()?;
+    file.metadata().ok()?.file_type().is_file().then_some(file)
+}
+
+#[cfg(not(unix))]
+fn replaced(_dest: &Path) -> Option<File> {
+    // Renaming over an open file is refused on some platforms.
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn commit(dest: &Path, bytes: &[u8]) {
+        let mut out = Atomic::new(dest).unwrap();
+        out.file().write_all(bytes).unwrap();
+        out.commit().unwrap();
+    }
+
+    /// The rename replaces what was there (a file, nothing, a FIFO: never waited on, a link: replaced itself)
+    /// and leaves no temp file.
+    #[test]
+    fn commit_replaces_the_destination_whatever_it_was() {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("out.mbz");
+        commit(&dest, b"first");
+        commit(&dest, b"second");
+        assert_eq!(fs::read(&dest).unwrap(), b"second");
+        #[cfg(unix)]
+        {
+            let target = dir.path().join("target");
+            fs::write(&target, b"kept").unwrap();
+            let link = dir.path().join("link.mbz");
+            std::os::unix::fs::symlink(&target, &link).unwrap();
+            commit(&link, b"third");
+            assert!(fs::symlink_metadata(&link).unwrap().file_type().is_file());
+            assert_eq!(fs::read(&target).unwrap(), b"kept");
+            let fifo = dir.path().join("fifo.mbz");
+            let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+            if made.is_ok_and(|s| s.success()) {
+                assert!(replaced(&fifo).is_none());
+                commit(&fifo, b"fourth");
+                assert_eq!(fs::read(&fifo).unwrap(), b"fourth");
+            }
+        }
+        let mut names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        assert!(names.iter().all(|n| !n.ends_with(".tmp")), "{names:?}");
+    }
+
+    /// Only a regular file is held across the rename.
+    #[cfg(unix)]
+    #[test]
+    fn only_a_regular_file_is_held() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("f");
+        fs::write(&file, b"x").unwrap();
+        assert!(replaced(&file).is_some());
+        assert!(replaced(&dir.path().join("missing")).is_none());
+        assert!(replaced(dir.path()).is_none());
+        let link = dir.path().join("l");
+        std::os::unix::fs::symlink(&file, &link).unwrap();
+        assert!(replaced(&link).is_none());
     }
 }

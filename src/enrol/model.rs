@@ -8,7 +8,7 @@ use std::ops::Range;
 use serde::Serialize;
 
 use super::error::EnrolError;
-use super::members::{ENROLMENT_FIELDS, ENROLMENTS};
+use super::members::ENROLMENTS;
 use crate::xml::{self, Visit, XmlError};
 
 /// The plugin name of Moodle's manual enrolments, the holder of every converted enrolment.
@@ -159,8 +159,7 @@ impl Slot {
 impl UeFields {
     /// The field named `name`, if present.
     pub fn get(&self, name: &str) -> Option<Field> {
-        let i = ENROLMENT_FIELDS.iter().position(|n| *n == name)?;
-        let s = self.slots[i];
+        let s = self.slots[slot_of(name.as_bytes())?];
         (s != Slot::EMPTY).then_some(Field {
             content: s.content.0 as usize..s.content.1 as usize,
             span: s.span.0 as usize..s.span.1 as usize,
@@ -169,7 +168,7 @@ impl UeFields {
 
     /// Records `field` under `name` unless already set (the first occurrence wins, as in [`Instance`]).
     fn set(&mut self, name: &[u8], field: Field) {
-        let Some(i) = ENROLMENT_FIELDS.iter().position(|n| n.as_bytes() == name) else {
+        let Some(i) = slot_of(name) else {
             return;
         };
         let small = |r: &Range<usize>| {
@@ -182,6 +181,28 @@ impl UeFields {
             self.slots[i] = Slot { content, span };
         }
     }
+}
+
+/// Room for the elements of `len` bytes of XML, reserved before they are read: at least what Moodle's elements
+/// of a course's users need (an `<enrolment>` or `<assignment>` takes some 200 bytes or more), so that a large
+/// list is not moved as it grows. The pages reserved beyond what is written cost nothing, and the list is
+/// shrunk to its length once read.
+fn room_for(len: usize) -> usize {
+    len / 128
+}
+
+/// The slot of the field `name` of [`ENROLMENT_FIELDS`](super::members::ENROLMENT_FIELDS): a match the compiler turns into a few integer
+/// comparisons (a search of the list compared each name through a call, once per field of every enrolment).
+fn slot_of(name: &[u8]) -> Option<usize> {
+    Some(match name {
+        b"status" => 0,
+        b"userid" => 1,
+        b"timestart" => 2,
+        b"timeend" => 3,
+        b"modifierid" => 4,
+        b"timemodified" => 5,
+        _ => return None,
+    })
 }
 
 /// One `<enrol id="">` (a row of `enrol`).
@@ -319,7 +340,7 @@ pub fn parse_enrolments(xml: &[u8]) -> Result<Vec<Instance>, XmlError> {
                         fields: BTreeMap::new(),
                         plugin_children: Vec::new(),
                         user_enrolments: None,
-                        enrolments: Vec::new(),
+                        enrolments: Vec::with_capacity(room_for(xml.len() - o.start)),
                     });
                 }
                 (4, b"user_enrolments") => in_ues = current.is_some(),
@@ -457,7 +478,7 @@ fn tag_len(tag: &quick_xml::events::BytesStart<'_>) -> u32 {
 /// # Errors
 /// [`XmlError`] when the document is malformed.
 pub fn parse_assignments(xml: &[u8]) -> Result<Vec<Assignment>, XmlError> {
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(room_for(xml.len()));
     let mut cur: Option<Assignment> = None;
     let mut in_ras = false;
     xml::walk(xml, |v| {
@@ -617,6 +638,18 @@ impl Owned for GroupMember {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The slots are the list's positions, and nothing else (a prefix, another case) has one.
+    #[test]
+    fn slots_follow_the_field_list() {
+        use crate::enrol::members::ENROLMENT_FIELDS;
+        for (i, name) in ENROLMENT_FIELDS.iter().enumerate() {
+            assert_eq!(slot_of(name.as_bytes()), Some(i), "{name}");
+        }
+        for other in ["", "Status", "time", "timeend ", "enrolid", "userids"] {
+            assert_eq!(slot_of(other.as_bytes()), None, "{other}");
+        }
+    }
 
     const ENROLMENTS: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
 <enrolments>

@@ -183,18 +183,9 @@ impl UeFields {
     }
 }
 
-/// An empty list with room for the elements of `len` bytes of XML, reserved before they are read: at least what
-/// Moodle's elements of a course's users need (an `<enrolment>` or `<assignment>` takes some 200 bytes or more),
-/// so that a large list is not moved as it grows. The pages reserved beyond what is written cost nothing, and
-/// the list is shrunk to its length once read; a reservation the system refuses is not made (the list grows).
-fn with_room_for<T>(len: usize) -> Vec<T> {
-    let mut list = Vec::new();
-    let _ = list.try_reserve_exact(len / 128);
-    list
-}
-
-/// The slot of the field `name` of [`ENROLMENT_FIELDS`](super::members::ENROLMENT_FIELDS): a match the compiler turns into a few integer
-/// comparisons (a search of the list compared each name through a call, once per field of every enrolment).
+/// The slot of the field `name` of [`ENROLMENT_FIELDS`](super::members::ENROLMENT_FIELDS): a match the compiler
+/// turns into a few integer comparisons (a search of the list compared each name through a call, once per field
+/// of every enrolment).
 fn slot_of(name: &[u8]) -> Option<usize> {
     Some(match name {
         b"status" => 0,
@@ -342,7 +333,7 @@ pub fn parse_enrolments(xml: &[u8]) -> Result<Vec<Instance>, XmlError> {
                         fields: BTreeMap::new(),
                         plugin_children: Vec::new(),
                         user_enrolments: None,
-                        enrolments: with_room_for(xml.len() - o.start),
+                        enrolments: Vec::new(),
                     });
                 }
                 (4, b"user_enrolments") => in_ues = current.is_some(),
@@ -480,7 +471,7 @@ fn tag_len(tag: &quick_xml::events::BytesStart<'_>) -> u32 {
 /// # Errors
 /// [`XmlError`] when the document is malformed.
 pub fn parse_assignments(xml: &[u8]) -> Result<Vec<Assignment>, XmlError> {
-    let mut out = with_room_for(xml.len());
+    let mut out = Vec::new();
     let mut cur: Option<Assignment> = None;
     let mut in_ras = false;
     xml::walk(xml, |v| {

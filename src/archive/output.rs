@@ -3,10 +3,12 @@
 //! On any failure (or a drop before [`Atomic::commit`]) the temp file is removed and the destination is
 //! left as it was. The input is never opened for writing.
 //!
-//! A destination replaced on unix is freed off the caller's path: its pages (a previous conversion's output,
-//! hundreds of megabytes for a large course) are released when its last handle closes, and that handle is held
-//! across the rename and closed on a thread of its own, so the rename is quick and the freeing runs beside
-//! whatever the caller does next (a report, the process's own exit).
+//! A destination replaced on a local Linux filesystem is freed off the caller's path: its pages (a previous
+//! conversion's output, hundreds of megabytes for a large course) are released when its last handle closes,
+//! and that handle is held across the rename and closed on a thread of its own, so the rename is quick and the
+//! freeing runs beside whatever the caller does next (a report, the process's own exit), at the latest when
+//! the process exits. Not on a network filesystem (NFS renames an open file aside, a share may refuse to
+//! replace it), nor elsewhere; and a rename refused while the handle is held is tried again without it.
 
 use std::fs::{self, File};
 use std::io;
@@ -136,39 +138,73 @@ impl Atomic {
             use std::os::unix::fs::PermissionsExt;
             let _ = fs::set_permissions(self.tmp.path(), fs::Permissions::from_mode(0o644));
         }
-        let dest = self.dest.clone();
-        let replaced = replaced(&dest);
-        self.tmp.persist(&dest).map_err(|e| Error::Write {
-            path: dest,
-            source: e.error,
-        })?;
-        if let Some(file) = replaced {
-            // Not joined: the thread only closes the file (a spawn that fails closes it here).
-            let _ = std::thread::Builder::new().spawn(move || drop(file));
-        }
+        // Not joined: the thread only closes the replaced file.
+        let _ = self.commit_releasing()?;
         Ok(())
+    }
+
+    /// [`Atomic::commit`], and the thread closing the replaced file, if any.
+    fn commit_releasing(self) -> Result<Option<std::thread::JoinHandle<()>>> {
+        let dest = self.dest;
+        let write_error = |source| Error::Write {
+            path: dest.clone(),
+            source,
+        };
+        let held = replaced(&dest);
+        match self.tmp.persist(&dest) {
+            Ok(_) => Ok(held.and_then(|file| {
+                // A spawn that fails closes it here.
+                std::thread::Builder::new().spawn(move || drop(file)).ok()
+            })),
+            Err(e) if held.is_some() => {
+                drop(held);
+                e.file.persist(&dest).map_err(|e| write_error(e.error))?;
+                Ok(None)
+            }
+            Err(e) => Err(write_error(e.error)),
+        }
     }
 }
 
-/// The regular file at `dest` that a rename is about to replace, opened without following a link and without
-/// waiting (a FIFO swapped in is not waited on), or `None`.
-#[cfg(unix)]
+/// The regular file at `dest` that a rename is about to replace, when it is on a local filesystem where renaming
+/// over an open file is plain, opened ([`open_held`]); `None` otherwise.
+#[cfg(target_os = "linux")]
 fn replaced(dest: &Path) -> Option<File> {
-    use std::os::unix::fs::OpenOptionsExt;
     if !fs::symlink_metadata(dest).ok()?.file_type().is_file() {
         return None;
     }
+    let file = open_held(dest)?;
+    // tmpfs, ramfs, ext2/3/4, XFS, Btrfs, F2FS, ZFS, overlayfs (a container's: its upper layer is one of these).
+    const LOCAL: [u64; 8] = [
+        0x0102_1994,
+        0x8584_58f6,
+        0xef53,
+        0x5846_5342,
+        0x9123_683e,
+        0xf2f5_2010,
+        0x2fc1_2fc1,
+        0x794c_7630,
+    ];
+    let kind = rustix::fs::fstatfs(&file).ok()?.f_type as u64 & 0xffff_ffff;
+    LOCAL.contains(&kind).then_some(file)
+}
+
+/// `dest` opened for reading without following a link or waiting (on a FIFO), `None` unless a regular file.
+#[cfg(target_os = "linux")]
+fn open_held(dest: &Path) -> Option<File> {
+    use rustix::fs::OFlags;
+    use std::os::unix::fs::OpenOptionsExt;
+    let flags = (OFlags::NONBLOCK | OFlags::NOFOLLOW).bits();
     let file = fs::OpenOptions::new()
         .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW)
+        .custom_flags(i32::try_from(flags).ok()?)
         .open(dest)
         .ok()?;
     file.metadata().ok()?.file_type().is_file().then_some(file)
 }
 
-#[cfg(not(unix))]
+#[cfg(not(target_os = "linux"))]
 fn replaced(_dest: &Path) -> Option<File> {
-    // Renaming over an open file is refused on some platforms.
     None
 }
 
@@ -217,18 +253,55 @@ mod tests {
         assert!(names.iter().all(|n| !n.ends_with(".tmp")), "{names:?}");
     }
 
-    /// Only a regular file is held across the rename.
-    #[cfg(unix)]
+    /// What is held across the rename: a regular file, opened without waiting on a FIFO or following a link
+    /// (checked on `open_held` itself, not only behind the metadata check `replaced` makes first).
+    #[cfg(target_os = "linux")]
     #[test]
     fn only_a_regular_file_is_held() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("f");
         fs::write(&file, b"x").unwrap();
-        assert!(replaced(&file).is_some());
-        assert!(replaced(&dir.path().join("missing")).is_none());
-        assert!(replaced(dir.path()).is_none());
+        assert!(open_held(&file).is_some());
+        assert!(open_held(&dir.path().join("missing")).is_none());
+        assert!(open_held(dir.path()).is_none());
         let link = dir.path().join("l");
         std::os::unix::fs::symlink(&file, &link).unwrap();
+        assert!(open_held(&link).is_none());
         assert!(replaced(&link).is_none());
+        let fifo = dir.path().join("fifo");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        assert!(made.is_ok_and(|s| s.success()), "mkfifo");
+        // Returns at once (no writer needed), and holds nothing.
+        assert!(open_held(&fifo).is_none());
+        assert!(replaced(&fifo).is_none());
+    }
+
+    /// On a local filesystem the replaced file is held across the rename and closed on the thread `commit`
+    /// starts: once it has run, no descriptor of the process is left on the replaced (deleted) file.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_replaced_file_is_closed_after_the_rename() {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("held-out.mbz");
+        commit(&dest, b"first");
+        assert!(
+            replaced(&dest).is_some(),
+            "{}: not a local filesystem?",
+            dest.display()
+        );
+        let mut out = Atomic::new(&dest).unwrap();
+        out.file().write_all(b"second").unwrap();
+        let closing = out
+            .commit_releasing()
+            .unwrap()
+            .expect("a thread closing the held file");
+        closing.join().unwrap();
+        assert_eq!(fs::read(&dest).unwrap(), b"second");
+        let open_on_deleted: Vec<_> = fs::read_dir("/proc/self/fd")
+            .unwrap()
+            .filter_map(|e| fs::read_link(e.ok()?.path()).ok())
+            .filter(|t| t.to_string_lossy().contains("held-out.mbz"))
+            .collect();
+        assert!(open_on_deleted.is_empty(), "{open_on_deleted:?}");
     }
 }

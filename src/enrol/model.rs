@@ -8,7 +8,7 @@ use std::ops::Range;
 use serde::Serialize;
 
 use super::error::EnrolError;
-use super::members::ENROLMENTS;
+use super::members::{ENROLMENT_FIELDS, ENROLMENTS};
 use crate::xml::{self, Visit, XmlError};
 
 /// The plugin name of Moodle's manual enrolments, the holder of every converted enrolment.
@@ -159,7 +159,8 @@ impl Slot {
 impl UeFields {
     /// The field named `name`, if present.
     pub fn get(&self, name: &str) -> Option<Field> {
-        let s = self.slots[slot_of(name.as_bytes())?];
+        let i = ENROLMENT_FIELDS.iter().position(|n| *n == name)?;
+        let s = self.slots[i];
         (s != Slot::EMPTY).then_some(Field {
             content: s.content.0 as usize..s.content.1 as usize,
             span: s.span.0 as usize..s.span.1 as usize,
@@ -168,7 +169,7 @@ impl UeFields {
 
     /// Records `field` under `name` unless already set (the first occurrence wins, as in [`Instance`]).
     fn set(&mut self, name: &[u8], field: Field) {
-        let Some(i) = slot_of(name) else {
+        let Some(i) = ENROLMENT_FIELDS.iter().position(|n| n.as_bytes() == name) else {
             return;
         };
         let small = |r: &Range<usize>| {
@@ -181,21 +182,6 @@ impl UeFields {
             self.slots[i] = Slot { content, span };
         }
     }
-}
-
-/// The slot of the field `name` of [`ENROLMENT_FIELDS`](super::members::ENROLMENT_FIELDS): a match the compiler
-/// turns into a few integer comparisons (a search of the list compared each name through a call, once per field
-/// of every enrolment).
-fn slot_of(name: &[u8]) -> Option<usize> {
-    Some(match name {
-        b"status" => 0,
-        b"userid" => 1,
-        b"timestart" => 2,
-        b"timeend" => 3,
-        b"modifierid" => 4,
-        b"timemodified" => 5,
-        _ => return None,
-    })
 }
 
 /// One `<enrol id="">` (a row of `enrol`).
@@ -631,18 +617,6 @@ impl Owned for GroupMember {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// The slots are the list's positions, and nothing else (a prefix, another case) has one.
-    #[test]
-    fn slots_follow_the_field_list() {
-        use crate::enrol::members::ENROLMENT_FIELDS;
-        for (i, name) in ENROLMENT_FIELDS.iter().enumerate() {
-            assert_eq!(slot_of(name.as_bytes()), Some(i), "{name}");
-        }
-        for other in ["", "Status", "time", "timeend ", "enrolid", "userids"] {
-            assert_eq!(slot_of(other.as_bytes()), None, "{other}");
-        }
-    }
 
     const ENROLMENTS: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
 <enrolments>

@@ -184,6 +184,11 @@ impl UeFields {
     }
 }
 
+/// The most enrolment methods (`<enrol>` instances) a course's `enrolments.xml` may hold: far above any course
+/// (Moodle adds them one by one, by hand or by a sync), and low enough that a hostile document of hundreds of
+/// megabytes of empty `<enrol/>` elements cannot make the model take gigabytes.
+pub const MAX_INSTANCES: usize = 10_000;
+
 /// One `<enrol id="">` (a row of `enrol`).
 #[derive(Debug, Clone)]
 pub struct Instance {
@@ -310,6 +315,14 @@ pub fn parse_enrolments(xml: &[u8]) -> Result<Vec<Instance>, XmlError> {
                     if id.trim().parse::<i64>().is_err() {
                         return Err(XmlError::Content(format!(
                             "<enrol id=\"{id}\"> at byte {}: the id is not an integer (restore maps instances by id)",
+                            o.start
+                        )));
+                    }
+                    if out.len() >= MAX_INSTANCES {
+                        return Err(XmlError::Content(format!(
+                            "<enrol id=\"{id}\"> at byte {}: more than {MAX_INSTANCES} enrolment methods, which no \
+                             course has (each is added by hand or by a sync); refused rather than read (each takes \
+                             memory of its own)",
                             o.start
                         )));
                     }
@@ -617,6 +630,32 @@ impl Owned for GroupMember {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Up to [`MAX_INSTANCES`] enrolment methods are read; one more is refused, naming it.
+    #[test]
+    fn enrolment_methods_are_capped() {
+        let doc = |n: usize| {
+            let mut x = String::from("<enrolments><enrols>");
+            for i in 0..n {
+                x.push_str(&format!("<enrol id=\"{i}\"/>"));
+            }
+            x + "</enrols></enrolments>"
+        };
+        assert_eq!(
+            parse_enrolments(doc(MAX_INSTANCES).as_bytes())
+                .unwrap()
+                .len(),
+            MAX_INSTANCES
+        );
+        let err = parse_enrolments(doc(MAX_INSTANCES + 1).as_bytes())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(&format!("<enrol id=\"{MAX_INSTANCES}\">")),
+            "{err}"
+        );
+        assert!(err.contains("more than 10000 enrolment methods"), "{err}");
+    }
 
     const ENROLMENTS: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
 <enrolments>

@@ -189,6 +189,13 @@ impl UeFields {
 /// megabytes of empty `<enrol/>` elements cannot make the model take gigabytes.
 pub const MAX_INSTANCES: usize = 10_000;
 
+/// Whether `count` elements, each taking at least `least` bytes as Moodle writes them (an element with the
+/// children restore reads), are more than a document of `len` bytes can hold: a hostile document of tiny
+/// elements, refused before its model (about a hundred bytes per element) takes many times the document.
+fn more_than_fits(count: usize, len: usize, least: usize) -> bool {
+    count > len / least + 1_000
+}
+
 /// One `<enrol id="">` (a row of `enrol`).
 #[derive(Debug, Clone)]
 pub struct Instance {
@@ -301,6 +308,7 @@ pub fn parse_enrolments(xml: &[u8]) -> Result<Vec<Instance>, XmlError> {
     let mut current: Option<Instance> = None;
     let mut ue: Option<UserEnrolment> = None;
     let mut in_ues = false;
+    let mut enrolments = 0usize;
     // depth: 1 enrolments, 2 enrols, 3 enrol, 4 field | user_enrolments | plugin, 5 enrolment, 6 field
     xml::walk(xml, |v| {
         match v {
@@ -337,6 +345,16 @@ pub fn parse_enrolments(xml: &[u8]) -> Result<Vec<Instance>, XmlError> {
                 }
                 (4, b"user_enrolments") => in_ues = current.is_some(),
                 (5, b"enrolment") if in_ues => {
+                    enrolments += 1;
+                    // `<enrolment id=""><status/><userid/><timestart/><timeend/></enrolment>`: 90 bytes and more.
+                    if more_than_fits(enrolments, xml.len(), 64) {
+                        return Err(XmlError::Content(format!(
+                            "<enrolment> at byte {}: more user enrolments than a document of {} bytes holds as \
+                             Moodle writes them; refused rather than read",
+                            o.start,
+                            xml.len()
+                        )));
+                    }
                     ue = Some(UserEnrolment {
                         tag_len: tag_len(o.tag),
                         span: o.start..o.start,
@@ -473,11 +491,22 @@ pub fn parse_assignments(xml: &[u8]) -> Result<Vec<Assignment>, XmlError> {
     let mut out = Vec::new();
     let mut cur: Option<Assignment> = None;
     let mut in_ras = false;
+    let mut count = 0usize;
     xml::walk(xml, |v| {
         match v {
             Visit::Open(o) => match (o.depth, o.name) {
                 (2, b"role_assignments") => in_ras = true,
                 (3, b"assignment") if in_ras => {
+                    count += 1;
+                    // `<assignment id=""><roleid/><userid/></assignment>`: 60 bytes and more.
+                    if more_than_fits(count, xml.len(), 48) {
+                        return Err(XmlError::Content(format!(
+                            "<assignment> at byte {}: more role assignments than a document of {} bytes holds as \
+                             Moodle writes them; refused rather than read",
+                            o.start,
+                            xml.len()
+                        )));
+                    }
                     cur = Some(Assignment {
                         tag_len: tag_len(o.tag),
                         span: o.start..o.start,
@@ -630,6 +659,57 @@ impl Owned for GroupMember {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A document of tiny elements (a model many times its size) is refused; Moodle's own sizes pass.
+    #[test]
+    fn documents_of_tiny_elements_are_refused() {
+        let wrap = |inner: &str, n: usize| inner.repeat(n);
+        let ues = |n| {
+            format!(
+                "<enrolments><enrols><enrol id=\"1\"><user_enrolments>{}</user_enrolments></enrol></enrols></enrolments>",
+                wrap("<enrolment/>", n)
+            )
+        };
+        let err = parse_enrolments(ues(20_000).as_bytes())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("more user enrolments than a document"),
+            "{err}"
+        );
+        assert!(parse_enrolments(ues(500).as_bytes()).is_ok());
+        let minimal = "<enrolment id=\"1\"><status>0</status><userid>2</userid><timestart>0</timestart><timeend>0</timeend></enrolment>";
+        let doc = format!(
+            "<enrolments><enrols><enrol id=\"1\"><user_enrolments>{}</user_enrolments></enrol></enrols></enrolments>",
+            wrap(minimal, 20_000)
+        );
+        assert_eq!(
+            parse_enrolments(doc.as_bytes()).unwrap()[0]
+                .enrolments
+                .len(),
+            20_000
+        );
+        let ras = |inner: &str, n| {
+            format!(
+                "<roles><role_assignments>{}</role_assignments></roles>",
+                wrap(inner, n)
+            )
+        };
+        let err = parse_assignments(ras("<assignment/>", 20_000).as_bytes())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("more role assignments than a document"),
+            "{err}"
+        );
+        let minimal = "<assignment id=\"1\"><roleid>5</roleid><userid>2</userid></assignment>";
+        assert_eq!(
+            parse_assignments(ras(minimal, 20_000).as_bytes())
+                .unwrap()
+                .len(),
+            20_000
+        );
+    }
 
     /// Up to [`MAX_INSTANCES`] enrolment methods are read; one more is refused, naming it.
     #[test]

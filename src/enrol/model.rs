@@ -594,6 +594,10 @@ pub fn parse_group_members(xml: &[u8]) -> Result<Vec<GroupMember>, XmlError> {
     let mut out = Vec::new();
     let mut group: Option<(Option<i64>, String)> = None;
     let mut cur: Option<GroupMember> = None;
+    // Each member carries its group's name (reports and checks name the group): bounded, with the members
+    // themselves, by what a document of this size holds as Moodle writes it (a long name repeated for many tiny
+    // members of a hostile document would take many times the document).
+    let (mut members, mut names) = (0usize, 0usize);
     xml::walk(xml, |v| {
         match v {
             Visit::Open(o) => match (o.depth, o.name) {
@@ -603,6 +607,22 @@ pub fn parse_group_members(xml: &[u8]) -> Result<Vec<GroupMember>, XmlError> {
                 }
                 (4, b"group_member") => {
                     if let Some((gid, name)) = &group {
+                        members += 1;
+                        names = names.saturating_add(name.len());
+                        // `<group_member id=""><userid/></group_member>`: 50 bytes and more; a name is at most
+                        // 254 characters (Moodle's column: 1,016 bytes of UTF-8 at most, 508 for accented
+                        // letters), repeated for members of 150 bytes each as Moodle writes them, 80 at least.
+                        if more_than_fits(members, xml.len(), 48)
+                            || names > xml.len().saturating_mul(8).saturating_add(1 << 20)
+                        {
+                            return Err(XmlError::Content(format!(
+                                "<group_member> at byte {}: more group members (or longer group names repeated for \
+                                 them) than a document of {} bytes holds as Moodle writes them; refused rather than \
+                                 read",
+                                o.start,
+                                xml.len()
+                            )));
+                        }
                         cur = Some(GroupMember {
                             id: xml::attr(o.tag, b"id"),
                             span: o.start..o.start,
@@ -709,6 +729,32 @@ mod tests {
                 .len(),
             20_000
         );
+    }
+
+    /// Group members: tiny members, or a long name repeated for many members, are refused; Moodle's shapes pass.
+    #[test]
+    fn groups_of_tiny_members_or_long_repeated_names_are_refused() {
+        let doc = |name: &str, member: &str, n: usize| {
+            format!(
+                "<groups><group id=\"1\"><name>{name}</name><group_members>{}</group_members></group></groups>",
+                member.repeat(n)
+            )
+        };
+        let err = parse_group_members(doc("G", "<group_member/>", 20_000).as_bytes())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("more group members"), "{err}");
+        let member =
+            "<group_member id=\"1\"><userid>2</userid><timeadded>0</timeadded></group_member>";
+        let long = "n".repeat(200_000);
+        let err = parse_group_members(doc(&long, member, 20_000).as_bytes())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("longer group names"), "{err}");
+        let name = "é".repeat(254);
+        let read = parse_group_members(doc(&name, member, 20_000).as_bytes()).unwrap();
+        assert_eq!(read.len(), 20_000);
+        assert_eq!(read[0].group, name);
     }
 
     /// Up to [`MAX_INSTANCES`] enrolment methods are read; one more is refused, naming it.

@@ -554,9 +554,21 @@ pub fn parse_role_names(xml: &[u8]) -> Result<BTreeMap<i64, String>, XmlError> {
                 id = xml::attr(o.tag, b"id").and_then(|s| s.trim().parse().ok());
             }
             Visit::Close(c) if c.depth == 3 && c.name == b"shortname" => {
-                if let Some(id) = id {
-                    out.entry(id)
-                        .or_insert_with(|| xml::text(xml, c.content).trim().to_owned());
+                if let Some(id) = id
+                    && !out.contains_key(&id)
+                {
+                    let name = xml::text(xml, c.content).trim().to_owned();
+                    // Moodle's `role.shortname` column (lib/db/install.xml, `char` 100): no backup holds a
+                    // longer one, and a name is copied for every assignment a report names it in.
+                    if name.chars().count() > MAX_ROLE_SHORTNAME {
+                        return Err(XmlError::Content(format!(
+                            "<role id=\"{id}\"> at byte {}: a shortname of {} characters, longer than Moodle's \
+                             {MAX_ROLE_SHORTNAME}",
+                            c.span.start,
+                            name.chars().count()
+                        )));
+                    }
+                    out.insert(id, name);
                 }
             }
             Visit::Close(c) if c.depth == 2 && c.name == b"role" => id = None,
@@ -566,6 +578,9 @@ pub fn parse_role_names(xml: &[u8]) -> Result<BTreeMap<i64, String>, XmlError> {
     })?;
     Ok(out)
 }
+
+/// The longest role shortname Moodle stores (`role.shortname`, `char` 100 in `lib/db/install.xml`).
+pub const MAX_ROLE_SHORTNAME: usize = 100;
 
 /// One `<group_member>` of `groups.xml`.
 #[derive(Debug, Clone, Default)]
@@ -755,6 +770,25 @@ mod tests {
         let read = parse_group_members(doc(&name, member, 20_000).as_bytes()).unwrap();
         assert_eq!(read.len(), 20_000);
         assert_eq!(read[0].group, name);
+    }
+
+    /// A role shortname of Moodle's 100 characters is read (accented: 200 bytes); one more is refused.
+    #[test]
+    fn role_shortnames_are_at_most_moodle_s_length() {
+        let doc = |name: &str| {
+            format!(
+                "<roles_definition><role id=\"5\"><shortname>{name}</shortname></role></roles_definition>"
+            )
+        };
+        let ok = "é".repeat(MAX_ROLE_SHORTNAME);
+        assert_eq!(parse_role_names(doc(&ok).as_bytes()).unwrap()[&5], ok);
+        let err = parse_role_names(doc(&format!("{ok}x")).as_bytes())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("<role id=\"5\">") && err.contains("101 characters"),
+            "{err}"
+        );
     }
 
     /// Up to [`MAX_INSTANCES`] enrolment methods are read; one more is refused, naming it.

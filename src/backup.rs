@@ -212,6 +212,7 @@ pub fn users(reader: impl BufRead, max_event: u64) -> Result<BTreeMap<i64, User>
                 if depth == 2
                     && let Some((id, user)) = current.take()
                 {
+                    check_user(id, &user)?;
                     out.entry(id).or_insert(user);
                 }
                 depth = depth.saturating_sub(1);
@@ -221,6 +222,7 @@ pub fn users(reader: impl BufRead, max_event: u64) -> Result<BTreeMap<i64, User>
                 if let Some(slot) = slot(&mut current, field.as_deref()) {
                     let s: &str = &t;
                     slot.push_str(&xml::unescape(s));
+                    checked(&current)?;
                 }
             }
             Event::GeneralRef(r) => {
@@ -233,11 +235,13 @@ pub fn users(reader: impl BufRead, max_event: u64) -> Result<BTreeMap<i64, User>
                 };
                 if let Some(slot) = slot(&mut current, field.as_deref()) {
                     slot.push_str(&value);
+                    checked(&current)?;
                 }
             }
             Event::CData(t) => {
                 if let Some(slot) = slot(&mut current, field.as_deref()) {
                     slot.push_str(AsRef::<str>::as_ref(&t));
+                    checked(&current)?;
                 }
             }
             Event::DocType(_) => {
@@ -251,6 +255,47 @@ pub fn users(reader: impl BufRead, max_event: u64) -> Result<BTreeMap<i64, User>
         }
     }
     Ok(out)
+}
+
+/// Moodle's columns for the user fields read (`user` in `lib/db/install.xml`): a longer value is no Moodle
+/// user's, and is refused rather than kept (a plan and its report copy a username for every enrolment).
+const USER_COLUMNS: [(&str, usize); 5] = [
+    ("username", 100),
+    ("idnumber", 255),
+    ("email", 100),
+    ("firstname", 100),
+    ("lastname", 100),
+];
+
+/// [`check_user`] of the user being read, as each run of a field's text is added (a field can hold many).
+fn checked(current: &Option<(i64, User)>) -> Result<(), XmlError> {
+    current
+        .as_ref()
+        .map_or(Ok(()), |(id, user)| check_user(*id, user))
+}
+
+/// Refuses a user whose field is longer than Moodle's column ([`USER_COLUMNS`]).
+fn check_user(id: i64, user: &User) -> Result<(), XmlError> {
+    for (name, value) in [
+        ("username", &user.username),
+        ("idnumber", &user.idnumber),
+        ("email", &user.email),
+        ("firstname", &user.firstname),
+        ("lastname", &user.lastname),
+    ] {
+        let limit = USER_COLUMNS
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map_or(255, |&(_, l)| l);
+        // Bytes first: a character takes four at most, so no count is needed below that.
+        if value.len() > limit && value.chars().count() > limit {
+            return Err(XmlError::Content(format!(
+                "<user id=\"{id}\">: a <{name}> of {} characters, longer than Moodle's {limit}",
+                value.chars().count()
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// The field of the user being read that `field` names, if it is one a plan needs.
@@ -269,6 +314,33 @@ fn slot<'a>(current: &'a mut Option<(i64, User)>, field: Option<&str>) -> Option
 #[cfg(test)]
 mod tests {
     use super::Release;
+
+    /// A user field of Moodle's column length is read (accented: twice the bytes); one more character, given in
+    /// one run or in several (CDATA, references), is refused naming the user.
+    #[test]
+    fn user_fields_are_at_most_moodle_s_columns() {
+        let doc = |username: &str| {
+            format!(
+                "<users><user id=\"7\"><username>{username}</username><email>a@b</email></user></users>"
+            )
+        };
+        let ok = "é".repeat(100);
+        let users = super::users(doc(&ok).as_bytes(), 1 << 20).unwrap();
+        assert_eq!(users[&7].username, ok);
+        for long in [
+            format!("{ok}x"),
+            format!("{ok}<![CDATA[x]]>"),
+            format!("{}&amp;", "e".repeat(100)),
+        ] {
+            let err = super::users(doc(&long).as_bytes(), 1 << 20)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("<user id=\"7\">") && err.contains("<username> of 101 characters"),
+                "{err}"
+            );
+        }
+    }
 
     #[test]
     fn releases_read_as_major_and_minor() {

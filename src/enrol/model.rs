@@ -320,9 +320,12 @@ pub fn parse_enrolments(xml: &[u8]) -> Result<Vec<Instance>, XmlError> {
                             o.start
                         ))
                     })?;
-                    if id.trim().parse::<i64>().is_err() {
+                    // Moodle writes ids as they are (a 64-bit integer, 20 characters at most): one padded with zeros
+                    // is no backup's, and is copied for every enrolment a report or check names.
+                    if id.trim().parse::<i64>().is_err() || id.trim().len() > 20 {
                         return Err(XmlError::Content(format!(
-                            "<enrol id=\"{id}\"> at byte {}: the id is not an integer (restore maps instances by id)",
+                            "<enrol id=\"{}\"> at byte {}: the id is not an integer (restore maps instances by id)",
+                            id.chars().take(40).collect::<String>(),
                             o.start
                         )));
                     }
@@ -366,6 +369,16 @@ pub fn parse_enrolments(xml: &[u8]) -> Result<Vec<Instance>, XmlError> {
             Visit::Close(c) => match c.depth {
                 3 if c.name == b"enrol" => {
                     if let Some(mut inst) = current.take() {
+                        // Moodle's `enrol.enrol` column (`char` 20): a longer plugin name is no backup's, and is
+                        // read for every enrolment a report or check names.
+                        let plugin = inst.fields.get("enrol").map(|f| f.text(xml));
+                        if let Some(p) = plugin.filter(|p| p.trim().chars().count() > MAX_PLUGIN) {
+                            return Err(XmlError::Content(format!(
+                                "<enrol id=\"{}\">: a plugin name of {} characters, longer than Moodle's {MAX_PLUGIN}",
+                                inst.id,
+                                p.trim().chars().count()
+                            )));
+                        }
                         inst.span = c.span;
                         // Held through a conversion: no room left over from growing.
                         inst.enrolments.shrink_to_fit();
@@ -579,6 +592,9 @@ pub fn parse_role_names(xml: &[u8]) -> Result<BTreeMap<i64, String>, XmlError> {
     Ok(out)
 }
 
+/// The longest enrolment plugin name Moodle stores (`enrol.enrol`, `char` 20 in `lib/db/install.xml`).
+pub const MAX_PLUGIN: usize = 20;
+
 /// The longest role shortname Moodle stores (`role.shortname`, `char` 100 in `lib/db/install.xml`).
 pub const MAX_ROLE_SHORTNAME: usize = 100;
 
@@ -789,6 +805,26 @@ mod tests {
             err.contains("<role id=\"5\">") && err.contains("101 characters"),
             "{err}"
         );
+    }
+
+    /// An instance id padded with zeros past 20 characters, or a plugin name longer than Moodle's 20, is refused.
+    #[test]
+    fn instance_ids_and_plugin_names_are_moodle_s_sizes() {
+        let doc = |id: &str, plugin: &str| {
+            format!(
+                "<enrolments><enrols><enrol id=\"{id}\"><enrol>{plugin}</enrol></enrol></enrols></enrolments>"
+            )
+        };
+        assert!(parse_enrolments(doc("9223372036854775807", &"x".repeat(20)).as_bytes()).is_ok());
+        let padded = format!("{}1", "0".repeat(20));
+        let err = parse_enrolments(doc(&padded, "cohort").as_bytes())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("the id is not an integer"), "{err}");
+        let err = parse_enrolments(doc("1", &"x".repeat(21)).as_bytes())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("a plugin name of 21 characters"), "{err}");
     }
 
     /// Up to [`MAX_INSTANCES`] enrolment methods are read; one more is refused, naming it.

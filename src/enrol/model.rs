@@ -189,11 +189,25 @@ impl UeFields {
 /// megabytes of empty `<enrol/>` elements cannot make the model take gigabytes.
 pub const MAX_INSTANCES: usize = 10_000;
 
-/// Whether `count` elements, each taking at least `least` bytes as Moodle writes them (an element with the
-/// children restore reads), are more than a document of `len` bytes can hold: a hostile document of tiny
-/// elements, refused before its model (about a hundred bytes per element) takes many times the document.
-fn more_than_fits(count: usize, len: usize, least: usize) -> bool {
-    count > len / least + 1_000
+/// Counts one more `<tag>` element (at byte `at`), each taking at least `least` bytes as Moodle writes it (with
+/// the children restore reads): an error when there are more than a document of `len` bytes can hold, a hostile
+/// document of tiny elements refused before its model (about a hundred bytes per element) takes many times the
+/// document. `what` names them in the message.
+fn one_more(
+    count: &mut usize,
+    len: usize,
+    least: usize,
+    (tag, at): (&str, usize),
+    what: &str,
+) -> Result<(), XmlError> {
+    *count += 1;
+    if *count > len / least + 1_000 {
+        return Err(XmlError::Content(format!(
+            "<{tag}> at byte {at}: more {what} than a document of {len} bytes holds as Moodle writes them; \
+             refused rather than read"
+        )));
+    }
+    Ok(())
 }
 
 /// One `<enrol id="">` (a row of `enrol`).
@@ -348,16 +362,9 @@ pub fn parse_enrolments(xml: &[u8]) -> Result<Vec<Instance>, XmlError> {
                 }
                 (4, b"user_enrolments") => in_ues = current.is_some(),
                 (5, b"enrolment") if in_ues => {
-                    enrolments += 1;
                     // `<enrolment id=""><status/><userid/><timestart/><timeend/></enrolment>`: 90 bytes and more.
-                    if more_than_fits(enrolments, xml.len(), 64) {
-                        return Err(XmlError::Content(format!(
-                            "<enrolment> at byte {}: more user enrolments than a document of {} bytes holds as \
-                             Moodle writes them; refused rather than read",
-                            o.start,
-                            xml.len()
-                        )));
-                    }
+                    let at = ("enrolment", o.start);
+                    one_more(&mut enrolments, xml.len(), 64, at, "user enrolments")?;
                     ue = Some(UserEnrolment {
                         tag_len: tag_len(o.tag),
                         span: o.start..o.start,
@@ -510,16 +517,9 @@ pub fn parse_assignments(xml: &[u8]) -> Result<Vec<Assignment>, XmlError> {
             Visit::Open(o) => match (o.depth, o.name) {
                 (2, b"role_assignments") => in_ras = true,
                 (3, b"assignment") if in_ras => {
-                    count += 1;
                     // `<assignment id=""><roleid/><userid/></assignment>`: 60 bytes and more.
-                    if more_than_fits(count, xml.len(), 48) {
-                        return Err(XmlError::Content(format!(
-                            "<assignment> at byte {}: more role assignments than a document of {} bytes holds as \
-                             Moodle writes them; refused rather than read",
-                            o.start,
-                            xml.len()
-                        )));
-                    }
+                    let at = ("assignment", o.start);
+                    one_more(&mut count, xml.len(), 48, at, "role assignments")?;
                     cur = Some(Assignment {
                         tag_len: tag_len(o.tag),
                         span: o.start..o.start,
@@ -638,18 +638,16 @@ pub fn parse_group_members(xml: &[u8]) -> Result<Vec<GroupMember>, XmlError> {
                 }
                 (4, b"group_member") => {
                     if let Some((gid, name)) = &group {
-                        members += 1;
-                        names = names.saturating_add(name.len());
                         // `<group_member id=""><userid/></group_member>`: 50 bytes and more; a name is at most
                         // 254 characters (Moodle's column: 1,016 bytes of UTF-8 at most, 508 for accented
                         // letters), repeated for members of 150 bytes each as Moodle writes them, 80 at least.
-                        if more_than_fits(members, xml.len(), 48)
-                            || names > xml.len().saturating_mul(8).saturating_add(1 << 20)
-                        {
+                        let at = ("group_member", o.start);
+                        one_more(&mut members, xml.len(), 48, at, "group members")?;
+                        names = names.saturating_add(name.len());
+                        if names > xml.len().saturating_mul(8).saturating_add(1 << 20) {
                             return Err(XmlError::Content(format!(
-                                "<group_member> at byte {}: more group members (or longer group names repeated for \
-                                 them) than a document of {} bytes holds as Moodle writes them; refused rather than \
-                                 read",
+                                "<group_member> at byte {}: longer group names repeated for more members than a \
+                                 document of {} bytes holds as Moodle writes them; refused rather than read",
                                 o.start,
                                 xml.len()
                             )));

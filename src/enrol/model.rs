@@ -184,10 +184,14 @@ impl UeFields {
     }
 }
 
-/// The most enrolment methods (`<enrol>` instances) a course's `enrolments.xml` may hold: far above any course
-/// (Moodle adds them one by one, by hand or by a sync), and low enough that a hostile document of hundreds of
-/// megabytes of empty `<enrol/>` elements cannot make the model take gigabytes.
-pub const MAX_INSTANCES: usize = 10_000;
+/// The most fields (leaf children) an `<enrol>` may hold: Moodle's `enrol` table has about forty columns, and a
+/// hostile instance of many tiny fields would make the model many times the document.
+pub const MAX_INSTANCE_FIELDS: usize = 200;
+
+/// The first `n` characters of `s`, for a message about a value that may be huge.
+fn head(s: &str, n: usize) -> String {
+    s.chars().take(n).collect()
+}
 
 /// Counts one more `<tag>` element (at byte `at`), each taking at least `least` bytes as Moodle writes it (with
 /// the children restore reads): an error when there are more than a document of `len` bytes can hold, a hostile
@@ -323,6 +327,7 @@ pub fn parse_enrolments(xml: &[u8]) -> Result<Vec<Instance>, XmlError> {
     let mut ue: Option<UserEnrolment> = None;
     let mut in_ues = false;
     let mut enrolments = 0usize;
+    let (mut instances, mut fields) = (0usize, 0usize);
     // depth: 1 enrolments, 2 enrols, 3 enrol, 4 field | user_enrolments | plugin, 5 enrolment, 6 field
     xml::walk(xml, |v| {
         match v {
@@ -335,22 +340,22 @@ pub fn parse_enrolments(xml: &[u8]) -> Result<Vec<Instance>, XmlError> {
                         ))
                     })?;
                     // Moodle writes ids as they are (a 64-bit integer, 20 characters at most): one padded with zeros
-                    // is no backup's, and is copied for every enrolment a report or check names.
-                    if id.trim().parse::<i64>().is_err() || id.trim().len() > 20 {
+                    // or spaces is no backup's, and is copied for every enrolment a report or check names.
+                    if id.trim().parse::<i64>().is_err() || id.len() > 20 {
                         return Err(XmlError::Content(format!(
                             "<enrol id=\"{}\"> at byte {}: the id is not an integer (restore maps instances by id)",
-                            id.chars().take(40).collect::<String>(),
+                            head(&id, 40),
                             o.start
                         )));
                     }
-                    if out.len() >= MAX_INSTANCES {
-                        return Err(XmlError::Content(format!(
-                            "<enrol id=\"{id}\"> at byte {}: more than {MAX_INSTANCES} enrolment methods, which no \
-                             course has (each is added by hand or by a sync); refused rather than read (each takes \
-                             memory of its own)",
-                            o.start
-                        )));
-                    }
+                    // Moodle writes some 25 fields per `<enrol>`: 650 bytes and more.
+                    one_more(
+                        &mut instances,
+                        xml.len(),
+                        512,
+                        ("enrol", o.start),
+                        "enrolment methods",
+                    )?;
                     current = Some(Instance {
                         id,
                         span: o.start..o.start,
@@ -378,10 +383,17 @@ pub fn parse_enrolments(xml: &[u8]) -> Result<Vec<Instance>, XmlError> {
                     if let Some(mut inst) = current.take() {
                         // Moodle's `enrol.enrol` column (`char` 20): a longer plugin name is no backup's, and is
                         // read for every enrolment a report or check names.
-                        let plugin = inst.fields.get("enrol").map(|f| f.text(xml));
-                        if let Some(p) = plugin.filter(|p| p.trim().chars().count() > MAX_PLUGIN) {
+                        // Its field as written too: padding (spaces, comments) would be decoded again each time.
+                        let plugin = inst
+                            .fields
+                            .get("enrol")
+                            .map(|f| (f.text(xml), f.content.len()));
+                        if let Some((p, raw)) = plugin.filter(|(p, raw)| {
+                            p.trim().chars().count() > MAX_PLUGIN || *raw > 8 * MAX_PLUGIN
+                        }) {
                             return Err(XmlError::Content(format!(
-                                "<enrol id=\"{}\">: a plugin name of {} characters, longer than Moodle's {MAX_PLUGIN}",
+                                "<enrol id=\"{}\">: a plugin name of {} characters ({raw} bytes as written), longer \
+                                 than Moodle's {MAX_PLUGIN}",
                                 inst.id,
                                 p.trim().chars().count()
                             )));
@@ -410,13 +422,34 @@ pub fn parse_enrolments(xml: &[u8]) -> Result<Vec<Instance>, XmlError> {
                                 return Err(XmlError::Content(format!(
                                     "<enrol id=\"{}\"> <status> is not an integer: `{}`",
                                     inst.id,
-                                    xml::text(xml, c.content.clone())
+                                    head(&xml::text(xml, c.content.clone()), 40)
                                 )));
                             }
-                            inst.fields.entry(name).or_insert(Field {
-                                content: c.content,
-                                span: c.span,
-                            });
+                            if !inst.fields.contains_key(&name) {
+                                // A field as Moodle writes it (`<customint1>0</customint1>` and its line): 24
+                                // bytes and more.
+                                one_more(
+                                    &mut fields,
+                                    xml.len(),
+                                    24,
+                                    ("enrol", c.span.start),
+                                    "enrolment method fields",
+                                )?;
+                                if inst.fields.len() >= MAX_INSTANCE_FIELDS {
+                                    return Err(XmlError::Content(format!(
+                                        "<enrol id=\"{}\">: more than {MAX_INSTANCE_FIELDS} fields (Moodle's enrol \
+                                         table has about forty)",
+                                        inst.id
+                                    )));
+                                }
+                                inst.fields.insert(
+                                    name,
+                                    Field {
+                                        content: c.content,
+                                        span: c.span,
+                                    },
+                                );
+                            }
                         } else {
                             inst.plugin_children.push(c.span);
                         }
@@ -825,30 +858,51 @@ mod tests {
         assert!(err.contains("a plugin name of 21 characters"), "{err}");
     }
 
-    /// Up to [`MAX_INSTANCES`] enrolment methods are read; one more is refused, naming it.
+    /// Enrolment methods as Moodle writes them are read however many; a document of tiny `<enrol/>` elements,
+    /// an id padded with spaces, a padded plugin name or too many fields are refused.
     #[test]
-    fn enrolment_methods_are_capped() {
-        let doc = |n: usize| {
-            let mut x = String::from("<enrolments><enrols>");
-            for i in 0..n {
-                x.push_str(&format!("<enrol id=\"{i}\"/>"));
-            }
-            x + "</enrols></enrolments>"
-        };
+    fn enrolment_methods_are_bounded_by_moodle_s_shapes() {
+        let doc = |inner: String| format!("<enrolments><enrols>{inner}</enrols></enrolments>");
+        let fields: String = (0..25)
+            .map(|i| format!("\n      <customint{i}>0</customint{i}>"))
+            .collect();
+        let real: String = (0..20_000)
+            .map(|i| format!("\n    <enrol id=\"{i}\"><enrol>meta</enrol>{fields}\n    </enrol>"))
+            .collect();
         assert_eq!(
-            parse_enrolments(doc(MAX_INSTANCES).as_bytes())
-                .unwrap()
-                .len(),
-            MAX_INSTANCES
+            parse_enrolments(doc(real).as_bytes()).unwrap().len(),
+            20_000
         );
-        let err = parse_enrolments(doc(MAX_INSTANCES + 1).as_bytes())
+        let tiny: String = (0..20_000)
+            .map(|i| format!("<enrol id=\"{i}\"/>"))
+            .collect();
+        let err = parse_enrolments(doc(tiny).as_bytes())
             .unwrap_err()
             .to_string();
         assert!(
-            err.contains(&format!("<enrol id=\"{MAX_INSTANCES}\">")),
+            err.contains("more enrolment methods than a document"),
             "{err}"
         );
-        assert!(err.contains("more than 10000 enrolment methods"), "{err}");
+        let spaced = format!("<enrol id=\"1{}\"/>", " ".repeat(30));
+        let err = parse_enrolments(doc(spaced).as_bytes())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("the id is not an integer"), "{err}");
+        let padded = format!(
+            "<enrol id=\"1\"><enrol>manual{}</enrol></enrol>",
+            " ".repeat(500)
+        );
+        let err = parse_enrolments(doc(padded).as_bytes())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("bytes as written"), "{err}");
+        let many: String = (0..300)
+            .map(|i| format!("\n      <f{i}>0</f{i}>"))
+            .collect();
+        let err = parse_enrolments(doc(format!("<enrol id=\"1\">{many}</enrol>")).as_bytes())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("more than 200 fields"), "{err}");
     }
 
     const ENROLMENTS: &str = r#"<?xml version="1.0" encoding="UTF-8"?>

@@ -212,7 +212,6 @@ pub fn users(reader: impl BufRead, max_event: u64) -> Result<BTreeMap<i64, User>
                 if depth == 2
                     && let Some((id, user)) = current.take()
                 {
-                    check_user(id, &user)?;
                     out.entry(id).or_insert(user);
                 }
                 depth = depth.saturating_sub(1);
@@ -221,8 +220,7 @@ pub fn users(reader: impl BufRead, max_event: u64) -> Result<BTreeMap<i64, User>
             Event::Text(t) => {
                 if let Some(slot) = slot(&mut current, field.as_deref()) {
                     let s: &str = &t;
-                    slot.push_str(&xml::unescape(s));
-                    checked(&current)?;
+                    slot.push(&xml::unescape(s))?;
                 }
             }
             Event::GeneralRef(r) => {
@@ -234,14 +232,12 @@ pub fn users(reader: impl BufRead, max_event: u64) -> Result<BTreeMap<i64, User>
                     )));
                 };
                 if let Some(slot) = slot(&mut current, field.as_deref()) {
-                    slot.push_str(&value);
-                    checked(&current)?;
+                    slot.push(&value)?;
                 }
             }
             Event::CData(t) => {
                 if let Some(slot) = slot(&mut current, field.as_deref()) {
-                    slot.push_str(AsRef::<str>::as_ref(&t));
-                    checked(&current)?;
+                    slot.push(AsRef::<str>::as_ref(&t))?;
                 }
             }
             Event::DocType(_) => {
@@ -257,57 +253,67 @@ pub fn users(reader: impl BufRead, max_event: u64) -> Result<BTreeMap<i64, User>
     Ok(out)
 }
 
-/// Moodle's columns for the user fields read (`user` in `lib/db/install.xml`): a longer value is no Moodle
-/// user's, and is refused rather than kept (a plan and its report copy a username for every enrolment).
-const USER_COLUMNS: [(&str, usize); 5] = [
-    ("username", 100),
-    ("idnumber", 255),
-    ("email", 100),
-    ("firstname", 100),
-    ("lastname", 100),
-];
-
-/// [`check_user`] of the user being read, as each run of a field's text is added (a field can hold many).
-fn checked(current: &Option<(i64, User)>) -> Result<(), XmlError> {
-    current
-        .as_ref()
-        .map_or(Ok(()), |(id, user)| check_user(*id, user))
+/// Moodle's column sizes (`lib/db/install.xml`), in characters, of the values a backup carries that reports and
+/// checks copy for every user, enrolment or assignment: no Moodle backup holds a longer one, so a longer value is
+/// refused rather than kept (a hostile document would otherwise be copied many times over).
+pub mod column {
+    /// `enrol.enrol`, an enrolment method's plugin.
+    pub const ENROL_PLUGIN: usize = 20;
+    /// `role.shortname`.
+    pub const ROLE_SHORTNAME: usize = 100;
+    /// `user.username`, `user.email`, `user.firstname`, `user.lastname`.
+    pub const USER_NAME: usize = 100;
+    /// `user.idnumber`.
+    pub const USER_IDNUMBER: usize = 255;
 }
 
-/// Refuses a user whose field is longer than Moodle's column ([`USER_COLUMNS`]).
-fn check_user(id: i64, user: &User) -> Result<(), XmlError> {
-    for (name, value) in [
-        ("username", &user.username),
-        ("idnumber", &user.idnumber),
-        ("email", &user.email),
-        ("firstname", &user.firstname),
-        ("lastname", &user.lastname),
-    ] {
-        let limit = USER_COLUMNS
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map_or(255, |&(_, l)| l);
-        // Bytes first: a character takes four at most, so no count is needed below that.
-        if value.len() > limit && value.chars().count() > limit {
-            return Err(XmlError::Content(format!(
-                "<user id=\"{id}\">: a <{name}> of {} characters, longer than Moodle's {limit}",
-                value.chars().count()
-            )));
+/// The number of characters of `value` when it is longer than a column of `size` characters, else `None` (its
+/// bytes are compared first: no character takes less than one).
+pub fn over(value: &str, size: usize) -> Option<usize> {
+    (value.len() > size)
+        .then(|| value.chars().count())
+        .filter(|&n| n > size)
+}
+
+/// A field of the user being read, one a plan needs: its text so far and its column.
+struct Slot<'a> {
+    id: i64,
+    name: &'static str,
+    size: usize,
+    value: &'a mut String,
+}
+
+impl Slot<'_> {
+    /// Adds a run of the field's text (a field can hold many: text, references, CDATA), refusing it past its
+    /// column.
+    fn push(self, text: &str) -> Result<(), XmlError> {
+        self.value.push_str(text);
+        match over(self.value, self.size) {
+            Some(n) => Err(XmlError::Content(format!(
+                "<user id=\"{}\">: a <{}> of {n} characters, longer than Moodle's {}",
+                self.id, self.name, self.size
+            ))),
+            None => Ok(()),
         }
     }
-    Ok(())
 }
 
 /// The field of the user being read that `field` names, if it is one a plan needs.
-fn slot<'a>(current: &'a mut Option<(i64, User)>, field: Option<&str>) -> Option<&'a mut String> {
-    let (_, user) = current.as_mut()?;
-    Some(match field? {
-        "username" => &mut user.username,
-        "idnumber" => &mut user.idnumber,
-        "email" => &mut user.email,
-        "firstname" => &mut user.firstname,
-        "lastname" => &mut user.lastname,
+fn slot<'a>(current: &'a mut Option<(i64, User)>, field: Option<&str>) -> Option<Slot<'a>> {
+    let (id, user) = current.as_mut()?;
+    let (name, size, value) = match field? {
+        "username" => ("username", column::USER_NAME, &mut user.username),
+        "idnumber" => ("idnumber", column::USER_IDNUMBER, &mut user.idnumber),
+        "email" => ("email", column::USER_NAME, &mut user.email),
+        "firstname" => ("firstname", column::USER_NAME, &mut user.firstname),
+        "lastname" => ("lastname", column::USER_NAME, &mut user.lastname),
         _ => return None,
+    };
+    Some(Slot {
+        id: *id,
+        name,
+        size,
+        value,
     })
 }
 

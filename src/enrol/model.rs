@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use super::error::EnrolError;
 use super::members::{ENROLMENT_FIELDS, ENROLMENTS};
+use crate::backup::{column, over};
 use crate::xml::{self, Visit, XmlError};
 
 /// The plugin name of Moodle's manual enrolments, the holder of every converted enrolment.
@@ -381,22 +382,19 @@ pub fn parse_enrolments(xml: &[u8]) -> Result<Vec<Instance>, XmlError> {
             Visit::Close(c) => match c.depth {
                 3 if c.name == b"enrol" => {
                     if let Some(mut inst) = current.take() {
-                        // Moodle's `enrol.enrol` column (`char` 20): a longer plugin name is no backup's, and is
-                        // read for every enrolment a report or check names.
-                        // Its field as written too: padding (spaces, comments) would be decoded again each time.
-                        let plugin = inst
-                            .fields
-                            .get("enrol")
-                            .map(|f| (f.text(xml), f.content.len()));
-                        if let Some((p, raw)) = plugin.filter(|(p, raw)| {
-                            p.trim().chars().count() > MAX_PLUGIN || *raw > 8 * MAX_PLUGIN
-                        }) {
-                            return Err(XmlError::Content(format!(
-                                "<enrol id=\"{}\">: a plugin name of {} characters ({raw} bytes as written), longer \
-                                 than Moodle's {MAX_PLUGIN}",
-                                inst.id,
-                                p.trim().chars().count()
-                            )));
+                        // The plugin name is read for every enrolment a report or check names: no longer than its
+                        // column, nor padded past eight bytes a character as written (spaces, comments).
+                        if let Some(f) = inst.fields.get("enrol") {
+                            let (name, raw) = (f.text(xml), f.content.len());
+                            let size = column::ENROL_PLUGIN;
+                            if over(name.trim(), size).is_some() || raw > 8 * size {
+                                return Err(XmlError::Content(format!(
+                                    "<enrol id=\"{}\">: a plugin name of {} characters ({raw} bytes as written), \
+                                     longer than Moodle's {size}",
+                                    inst.id,
+                                    name.trim().chars().count()
+                                )));
+                            }
                         }
                         inst.span = c.span;
                         // Held through a conversion: no room left over from growing.
@@ -425,30 +423,31 @@ pub fn parse_enrolments(xml: &[u8]) -> Result<Vec<Instance>, XmlError> {
                                     head(&xml::text(xml, c.content.clone()), 40)
                                 )));
                             }
-                            if !inst.fields.contains_key(&name) {
+                            let held = inst.fields.len();
+                            if let std::collections::btree_map::Entry::Vacant(slot) =
+                                inst.fields.entry(name)
+                            {
                                 // A field as Moodle writes it (`<customint1>0</customint1>` and its line): 24
                                 // bytes and more.
+                                let at = ("enrol", c.span.start);
                                 one_more(
                                     &mut fields,
                                     xml.len(),
                                     24,
-                                    ("enrol", c.span.start),
+                                    at,
                                     "enrolment method fields",
                                 )?;
-                                if inst.fields.len() >= MAX_INSTANCE_FIELDS {
+                                if held >= MAX_INSTANCE_FIELDS {
                                     return Err(XmlError::Content(format!(
                                         "<enrol id=\"{}\">: more than {MAX_INSTANCE_FIELDS} fields (Moodle's enrol \
                                          table has about forty)",
                                         inst.id
                                     )));
                                 }
-                                inst.fields.insert(
-                                    name,
-                                    Field {
-                                        content: c.content,
-                                        span: c.span,
-                                    },
-                                );
+                                slot.insert(Field {
+                                    content: c.content,
+                                    span: c.span,
+                                });
                             }
                         } else {
                             inst.plugin_children.push(c.span);
@@ -604,14 +603,12 @@ pub fn parse_role_names(xml: &[u8]) -> Result<BTreeMap<i64, String>, XmlError> {
                     && !out.contains_key(&id)
                 {
                     let name = xml::text(xml, c.content).trim().to_owned();
-                    // Moodle's `role.shortname` column (lib/db/install.xml, `char` 100): no backup holds a
-                    // longer one, and a name is copied for every assignment a report names it in.
-                    if name.chars().count() > MAX_ROLE_SHORTNAME {
+                    // Copied for every assignment a report names it in.
+                    if let Some(n) = over(&name, column::ROLE_SHORTNAME) {
                         return Err(XmlError::Content(format!(
-                            "<role id=\"{id}\"> at byte {}: a shortname of {} characters, longer than Moodle's \
-                             {MAX_ROLE_SHORTNAME}",
+                            "<role id=\"{id}\"> at byte {}: a shortname of {n} characters, longer than Moodle's {}",
                             c.span.start,
-                            name.chars().count()
+                            column::ROLE_SHORTNAME
                         )));
                     }
                     out.insert(id, name);
@@ -624,12 +621,6 @@ pub fn parse_role_names(xml: &[u8]) -> Result<BTreeMap<i64, String>, XmlError> {
     })?;
     Ok(out)
 }
-
-/// The longest enrolment plugin name Moodle stores (`enrol.enrol`, `char` 20 in `lib/db/install.xml`).
-pub const MAX_PLUGIN: usize = 20;
-
-/// The longest role shortname Moodle stores (`role.shortname`, `char` 100 in `lib/db/install.xml`).
-pub const MAX_ROLE_SHORTNAME: usize = 100;
 
 /// One `<group_member>` of `groups.xml`.
 #[derive(Debug, Clone, Default)]
@@ -745,11 +736,10 @@ mod tests {
     /// A document of tiny elements (a model many times its size) is refused; Moodle's own sizes pass.
     #[test]
     fn documents_of_tiny_elements_are_refused() {
-        let wrap = |inner: &str, n: usize| inner.repeat(n);
         let ues = |n| {
             format!(
                 "<enrolments><enrols><enrol id=\"1\"><user_enrolments>{}</user_enrolments></enrol></enrols></enrolments>",
-                wrap("<enrolment/>", n)
+                "<enrolment/>".repeat(n)
             )
         };
         let err = parse_enrolments(ues(20_000).as_bytes())
@@ -763,7 +753,7 @@ mod tests {
         let minimal = "<enrolment id=\"1\"><status>0</status><userid>2</userid><timestart>0</timestart><timeend>0</timeend></enrolment>";
         let doc = format!(
             "<enrolments><enrols><enrol id=\"1\"><user_enrolments>{}</user_enrolments></enrol></enrols></enrolments>",
-            wrap(minimal, 20_000)
+            minimal.repeat(20_000)
         );
         assert_eq!(
             parse_enrolments(doc.as_bytes()).unwrap()[0]
@@ -774,7 +764,7 @@ mod tests {
         let ras = |inner: &str, n| {
             format!(
                 "<roles><role_assignments>{}</role_assignments></roles>",
-                wrap(inner, n)
+                inner.repeat(n)
             )
         };
         let err = parse_assignments(ras("<assignment/>", 20_000).as_bytes())
@@ -827,7 +817,7 @@ mod tests {
                 "<roles_definition><role id=\"5\"><shortname>{name}</shortname></role></roles_definition>"
             )
         };
-        let ok = "é".repeat(MAX_ROLE_SHORTNAME);
+        let ok = "é".repeat(column::ROLE_SHORTNAME);
         assert_eq!(parse_role_names(doc(&ok).as_bytes()).unwrap()[&5], ok);
         let err = parse_role_names(doc(&format!("{ok}x")).as_bytes())
             .unwrap_err()

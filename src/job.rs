@@ -22,24 +22,29 @@ use crate::enrol::{Docs, EnrolError, Values, merge};
 use crate::error::{Error, Result};
 use crate::verify::Verification;
 
-/// Loads the members the rules read, and users.xml streamed into id → user (never held whole).
+/// Loads the members the rules read, and users.xml streamed into id → user (never held whole); through the
+/// writer's `handoff` when there is one (which may have read the archive's central directory already).
 fn load_with_users(
+    handoff: Option<&archive::Handoff>,
     input: &Path,
     wanted: &[&str],
     limits: &archive::Limits,
 ) -> Result<(Loaded, BTreeMap<i64, backup::User>)> {
     let mut users = BTreeMap::new();
-    let loaded =
-        archive::load_streaming::<Error>(input, wanted, &[USERS], limits, &mut |_, data| {
-            users = backup::users(data, limits.max_xml).map_err(|source| Error::Enrol {
-                path: input.to_path_buf(),
-                source: EnrolError::Xml {
-                    member: USERS,
-                    source,
-                },
-            })?;
-            Ok(())
+    let mut each = |_: &str, data: &mut dyn std::io::BufRead| -> Result<()> {
+        users = backup::users(data, limits.max_xml).map_err(|source| Error::Enrol {
+            path: input.to_path_buf(),
+            source: EnrolError::Xml {
+                member: USERS,
+                source,
+            },
         })?;
+        Ok(())
+    };
+    let loaded = match handoff {
+        Some(h) => h.load_streaming(input, wanted, &[USERS], limits, &mut each)?,
+        None => archive::load_streaming(input, wanted, &[USERS], limits, &mut each)?,
+    };
     Ok((loaded, users))
 }
 
@@ -404,12 +409,12 @@ fn convert_file_named(
     // copied while it runs.
     archive::produce_and_write(input, output, REWRITTEN, write, |handoff| {
         let (loaded, names) = if usernames {
-            let (loaded, users) = load_with_users(input, READ, &write.limits)?;
+            let (loaded, users) = load_with_users(Some(handoff), input, READ, &write.limits)?;
             let names = users.into_iter().map(|(id, u)| (id, u.username)).collect();
             (loaded, names)
         } else {
             (
-                archive::load_limited(input, READ, &write.limits)?,
+                handoff.load_limited(input, READ, &write.limits)?,
                 BTreeMap::new(),
             )
         };
@@ -538,8 +543,8 @@ pub fn renew_file_with(
     opts: &crate::enrol::renew::Options,
     write: &archive::WriteOptions,
 ) -> Result<RenewOutcome> {
-    archive::produce_and_write(input, output, REWRITTEN, write, |_| {
-        let (loaded, users) = load_with_users(input, READ, &write.limits)?;
+    archive::produce_and_write(input, output, REWRITTEN, write, |handoff| {
+        let (loaded, users) = load_with_users(Some(handoff), input, READ, &write.limits)?;
         refuse_hostile(input, &loaded)?;
         let info = info(input, &loaded)?;
         let users: BTreeMap<i64, String> =
@@ -586,7 +591,7 @@ pub fn plan_for_apply(
     opts: &rules::Options,
     limits: &archive::Limits,
 ) -> Result<ForApply> {
-    let (loaded, users) = load_with_users(input, READ, limits)?;
+    let (loaded, users) = load_with_users(None, input, READ, limits)?;
     // A plan is the conversion written as actions: it refuses what the conversion refuses.
     refuse_hostile(input, &loaded)?;
     let info = info(input, &loaded)?;
@@ -688,7 +693,7 @@ pub fn plan_target(
     target: &Path,
     limits: &archive::Limits,
 ) -> Result<(Course, BTreeMap<String, Values>, crate::plan::into::Target)> {
-    let (loaded, users) = load_with_users(target, READ, limits)?;
+    let (loaded, users) = load_with_users(None, target, READ, limits)?;
     let info = info(target, &loaded)?;
     let course = Course::new(&info, &loaded);
     let (out, manual) = match loaded.doc(ENROLMENTS) {

@@ -12,12 +12,18 @@
 //!
 //! A compressing thread is not stopped when the write fails or is cancelled after the hand-over: it writes no
 //! file, and ends once its member is compressed (a few tens of milliseconds for the largest courses).
+//!
+//! The producer reads the archive through its [`Handoff`] ([`Handoff::load_limited`],
+//! [`Handoff::load_streaming`]): a zip writer that has read the central directory to start copying gives it
+//! along, and the first pass does not read it again.
 
 use std::collections::BTreeMap;
-use std::io;
-use std::sync::Mutex;
+use std::io::{self, BufRead};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
-use super::zip::{Packed, deflate, deflate_pieces};
+use super::zip::{Packed, RawPlan, deflate, deflate_pieces};
+use super::{Error, Limits, Loaded};
 
 /// A member's new bytes, given in order, piece by piece, to the function it is called with (once, on any thread).
 /// The same type as `enrol::convert::Pieces` (the rules do not depend on the container code).
@@ -28,6 +34,8 @@ pub struct Handoff {
     /// `Some(level)`: compress each member when it is handed over.
     compress: Option<u32>,
     given: Mutex<BTreeMap<String, Given>>,
+    /// The central directory of the zip being written, as the writer read it.
+    central: Option<(PathBuf, Arc<RawPlan>)>,
 }
 
 /// A member handed over: its bytes, or their compressed form.
@@ -56,6 +64,7 @@ impl Handoff {
         Handoff {
             compress: None,
             given: Mutex::new(BTreeMap::new()),
+            central: None,
         }
     }
 
@@ -64,7 +73,55 @@ impl Handoff {
         Handoff {
             compress: Some(level),
             given: Mutex::new(BTreeMap::new()),
+            central: None,
         }
+    }
+
+    /// Gives the producer the central directory of the zip `input` the writer has read.
+    pub(super) fn reading(mut self, input: &Path, plan: Arc<RawPlan>) -> Self {
+        self.central = Some((input.to_path_buf(), plan));
+        self
+    }
+
+    /// Whether the producer reads `path` through the central directory the writer has read.
+    #[cfg(test)]
+    pub(super) fn reads_central_of(&self, path: &Path) -> bool {
+        self.central
+            .as_ref()
+            .is_some_and(|(input, _)| input == path)
+    }
+
+    /// [`super::load_limited`], the central directory not read again when the writer has read it.
+    ///
+    /// # Errors
+    /// As [`super::load_limited`].
+    pub fn load_limited(
+        &self,
+        path: &Path,
+        wanted: &[&str],
+        limits: &Limits,
+    ) -> Result<Loaded, Error> {
+        self.load_streaming(path, wanted, &[], limits, &mut |_, _| Ok(()))
+    }
+
+    /// [`super::load_streaming`], the central directory not read again when the writer has read it.
+    ///
+    /// # Errors
+    /// As [`super::load_streaming`].
+    pub fn load_streaming<E: From<Error>>(
+        &self,
+        path: &Path,
+        wanted: &[&str],
+        streamed: &[&str],
+        limits: &Limits,
+        each: &mut dyn FnMut(&str, &mut dyn BufRead) -> Result<(), E>,
+    ) -> Result<Loaded, E> {
+        let central = self
+            .central
+            .as_ref()
+            .filter(|(input, _)| input == path)
+            .map(|(_, plan)| &**plan);
+        super::load_read(path, wanted, streamed, limits, each, central)
     }
 
     /// True when a member handed over is compressed at once: worth handing over from another thread, early.

@@ -326,13 +326,26 @@ pub fn load_streaming<E: From<Error>>(
     limits: &Limits,
     each: &mut dyn FnMut(&str, &mut dyn BufRead) -> Result<(), E>,
 ) -> Result<Loaded, E> {
+    load_read(path, wanted, streamed, limits, each, None)
+}
+
+/// [`load_streaming`], with the central directory of a zip `path` when the writer has read it already
+/// ([`Handoff::load_streaming`]).
+fn load_read<E: From<Error>>(
+    path: &Path,
+    wanted: &[&str],
+    streamed: &[&str],
+    limits: &Limits,
+    each: &mut dyn FnMut(&str, &mut dyn BufRead) -> Result<(), E>,
+    central: Option<&zip::RawPlan>,
+) -> Result<Loaded, E> {
     let want = Wanted {
         held: wanted,
         streamed,
     };
     match detect(path)? {
         Container::TarGz => tgz::load(path, &want, limits, each),
-        Container::Zip => zip::load(path, &want, limits, each),
+        Container::Zip => zip::load(path, &want, limits, each, central),
     }
 }
 
@@ -574,6 +587,50 @@ mod tests {
                 std::fs::read(&a).unwrap() == std::fs::read(&b).unwrap(),
                 "{name}"
             );
+        }
+    }
+
+    /// The producer's first pass through its [`Handoff`]: for a zip written while it runs, through the central
+    /// directory the writer has read (not read again), and it finds what a pass of its own finds: the same
+    /// members, sizes and documents. Another archive, or a tar.gz, is read the usual way.
+    #[test]
+    fn the_producer_reads_through_the_writers_central_directory() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+        let dir = tempfile::tempdir().unwrap();
+        let wanted = &[
+            "course/enrolments.xml",
+            "course/roles.xml",
+            "moodle_backup.xml",
+        ];
+        let same = |a: &Loaded, b: &Loaded| a.members() == b.members() && a.docs == b.docs;
+        for (name, zip) in [
+            ("coh_basic.zip.mbz", true),
+            ("db_sync.zip.mbz", true),
+            ("coh_basic.mbz", false),
+        ] {
+            let input = root.join(name);
+            let other = root.join("db_sync.zip.mbz");
+            let opts = WriteOptions {
+                threads: 2,
+                ..WriteOptions::default()
+            };
+            let out = dir.path().join(name);
+            produce_and_write(&input, Some(&out), LAST, &opts, |handoff| -> Result<_> {
+                assert_eq!(handoff.reads_central_of(&input), zip, "{name}");
+                let via = handoff.load_limited(&input, wanted, &Limits::default())?;
+                assert!(via.docs.len() == wanted.len(), "{name}");
+                assert!(same(&via, &load(&input, wanted)?), "{name}");
+                if input != other {
+                    assert!(!handoff.reads_central_of(&other));
+                    let via = handoff.load_limited(&other, wanted, &Limits::default())?;
+                    assert!(
+                        same(&via, &load(&other, wanted)?),
+                        "{name}: another archive"
+                    );
+                }
+                Ok((via, BTreeMap::new(), ()))
+            })
+            .unwrap();
         }
     }
 

@@ -21,21 +21,31 @@ pub(in crate::archive) fn load<E: From<Error>>(
     wanted: &Wanted,
     limits: &crate::archive::Limits,
     each: &mut dyn FnMut(&str, &mut dyn io::BufRead) -> Result<(), E>,
+    central: Option<&RawPlan>,
 ) -> Result<Loaded, E> {
-    load_beside(path, wanted, limits, each, PARALLEL_INFLATE)
+    load_beside(path, wanted, limits, each, central, PARALLEL_INFLATE)
 }
 
-/// [`load`], held members of `beside_from` bytes or more inflated on threads of their own.
+/// [`load`], held members of `beside_from` bytes or more inflated on threads of their own. `central`: the plan
+/// of `path` the writer has read already (its central directory is then not read again).
 fn load_beside<E: From<Error>>(
     path: &Path,
     wanted: &Wanted,
     limits: &crate::archive::Limits,
     each: &mut dyn FnMut(&str, &mut dyn io::BufRead) -> Result<(), E>,
+    central: Option<&RawPlan>,
     beside_from: u64,
 ) -> Result<Loaded, E> {
     let mut archive = open(path)?;
     // Duplicate names, which the zip reader hides, are refused here (NUL bytes are found by `Loaded::hostile`).
-    let plan = raw_plan(&archive, path)?;
+    let read;
+    let plan = match central {
+        Some(plan) => Some(plan),
+        None => {
+            read = raw_plan(&archive, path)?;
+            read.as_ref()
+        }
+    };
     // Each local header is held to its central record (one read of its 30 bytes and name per member), and the
     // records must not share bytes.
     let file = File::open(path).map_err(|source| Error::Read {
@@ -47,7 +57,7 @@ fn load_beside<E: From<Error>>(
         wanted,
         limits,
         file: &file,
-        plan: plan.as_ref(),
+        plan,
         infos: Vec::new(),
         docs: BTreeMap::new(),
         seen: HashSet::new(),
@@ -117,7 +127,11 @@ impl<'a> Reading<'a> {
     {
         let path = self.path;
         let name = name_of(archive, path, i)?;
-        check_duplicate(&mut self.seen, path, &name)?;
+        // With a plan, the central directory holds no name twice and the zip reader lists as many entries, so
+        // its names are distinct too: only a reading without one checks each.
+        if self.plan.is_none() {
+            check_duplicate(&mut self.seen, path, &name)?;
+        }
         // Metadata only (no decompressor) unless the member is one the rules read.
         let wanted_here = self.wanted.any(&name);
         let planned = self
@@ -434,7 +448,7 @@ mod tests {
         };
         let limits = crate::archive::Limits::default();
         let run = |from| {
-            let got = load_beside::<Error>(&path, &wanted, &limits, &mut |_, _| Ok(()), from);
+            let got = load_beside::<Error>(&path, &wanted, &limits, &mut |_, _| Ok(()), None, from);
             match got {
                 Ok(l) => format!("{:?} {:?}", l.docs, l.list),
                 Err(e) => format!("error: {e}"),
@@ -470,7 +484,7 @@ mod tests {
             streamed: &[],
         };
         let limits = crate::archive::Limits::default();
-        let loaded = load::<Error>(&path, &wanted, &limits, &mut |_, _| Ok(())).unwrap();
+        let loaded = load::<Error>(&path, &wanted, &limits, &mut |_, _| Ok(()), None).unwrap();
         assert_eq!(loaded.docs["moodle_backup.xml"], b"<moodle_backup/>");
     }
 

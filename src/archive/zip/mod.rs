@@ -26,6 +26,7 @@ use zip::result::ZipError;
 use crate::archive::{Error, Result};
 
 pub(super) use load::load;
+pub(super) use plan::RawPlan;
 pub use plan::central_names;
 pub(super) use write::{Packed, deflate, deflate_pieces, prepare, write, write_overlapped};
 

@@ -1,7 +1,8 @@
 //! A zip's central directory read as bytes: where each record is, for the byte copier.
 
+use std::collections::HashSet;
 use std::fs::File;
-use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::io::{self, BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
 
 use zip::ZipArchive;
@@ -21,7 +22,7 @@ pub(super) struct RawEntry {
 }
 
 /// Where everything is, when the archive is a plain (non-ZIP64) zip whose records can be copied as bytes.
-pub(super) struct RawPlan {
+pub(in crate::archive) struct RawPlan {
     pub(super) entries: Vec<RawEntry>,
     pub(super) comment: Vec<u8>,
 }
@@ -61,13 +62,7 @@ pub(super) fn raw_plan(
     let mut file = File::open(path).map_err(read_err)?;
     let len = file.metadata().map_err(read_err)?.len();
     let tail_len = len.min(22 + 0xffff);
-    let mut tail = Vec::new();
-    file.seek(SeekFrom::Start(len - tail_len))
-        .map_err(read_err)?;
-    (&mut file)
-        .take(tail_len)
-        .read_to_end(&mut tail)
-        .map_err(read_err)?;
+    let tail = read_exactly(&mut file, len - tail_len, tail_len).map_err(read_err)?;
     let Some(e) = (0..tail.len().saturating_sub(21))
         .rev()
         .find(|&i| u32_at(&tail, i) == Some(0x0605_4b50))
@@ -88,12 +83,7 @@ pub(super) fn raw_plan(
     if cd_start + cd_size > len {
         return Ok(None);
     }
-    let mut cd = Vec::new();
-    file.seek(SeekFrom::Start(cd_start)).map_err(read_err)?;
-    (&mut file)
-        .take(cd_size)
-        .read_to_end(&mut cd)
-        .map_err(read_err)?;
+    let cd = read_exactly(&mut file, cd_start, cd_size).map_err(read_err)?;
     let mut records = Vec::with_capacity(usize::from(count));
     let mut at = 0usize;
     for _ in 0..count {
@@ -117,14 +107,19 @@ pub(super) fn raw_plan(
         records.push((name, u64::from(off), record.to_vec()));
         at += rec_len;
     }
-    // The zip reader keeps one entry per name: duplicates must be found in the directory itself. (A NUL byte in a
-    // name is one of the hostile members the commands refuse and `inspect` lists.)
-    let mut names: Vec<&str> = records.iter().map(|r| r.0.as_str()).collect();
-    names.sort_unstable();
-    if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
+    // The zip reader keeps one entry per name: duplicates must be found in the directory itself (the first in
+    // name order is named). (A NUL byte in a name is one of the hostile members the commands refuse and
+    // `inspect` lists.)
+    let mut seen = HashSet::with_capacity(records.len());
+    let duplicate = records
+        .iter()
+        .map(|r| r.0.as_str())
+        .filter(|name| !seen.insert(*name))
+        .min();
+    if let Some(member) = duplicate {
         return Err(Error::Duplicate {
             path: path.to_path_buf(),
-            member: w[0].to_owned(),
+            member: member.to_owned(),
         });
     }
     if usize::from(count) != archive.len() {
@@ -151,6 +146,15 @@ pub(super) fn raw_plan(
         entries,
         comment: archive.comment().to_vec(),
     }))
+}
+
+/// `len` bytes of `file` from `offset`, read into a buffer of that size (not grown as `read_to_end` grows one,
+/// copying what it holds at each step); fewer when the file ends first.
+fn read_exactly(file: &mut File, offset: u64, len: u64) -> io::Result<Vec<u8>> {
+    file.seek(SeekFrom::Start(offset))?;
+    let mut buf = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+    file.take(len).read_to_end(&mut buf)?;
+    Ok(buf)
 }
 
 impl RawPlan {

@@ -185,3 +185,29 @@ fn a_failing_conversion_leaves_nothing() {
         .collect();
     assert_eq!(left, ["in.zip"]);
 }
+
+/// A name twice in the central directory is refused, and with several such names the first in name order is
+/// the one named, whatever their order in the directory (as `verify` names it).
+#[test]
+fn duplicates_name_the_first_in_name_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("dup.zip");
+    let mut z = ZipWriter::new(Cursor::new(Vec::new()));
+    let stored = SimpleFileOptions::default().compression_method(CompressionMethod::Stored);
+    for name in ["bb", "BB", "aa", "AA"] {
+        z.start_file(name, stored).unwrap();
+        z.write_all(name.as_bytes()).unwrap();
+    }
+    let mut bytes = z.finish().unwrap().into_inner();
+    // Upper-case names made lower-case in every record: `bb` then `aa`, each twice, in that order.
+    for (from, to) in [(b"BB", b"bb"), (b"AA", b"aa")] {
+        while let Some(at) = bytes.windows(2).position(|w| w == from) {
+            bytes[at..at + 2].copy_from_slice(to);
+        }
+    }
+    std::fs::write(&path, &bytes).unwrap();
+    match raw_plan(&open(&path).unwrap(), &path) {
+        Err(Error::Duplicate { member, .. }) => assert_eq!(member, "aa"),
+        other => panic!("{:?}", other.map(|p| p.map(|p| p.entries.len()))),
+    }
+}

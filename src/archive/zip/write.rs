@@ -76,6 +76,7 @@ pub(in crate::archive) fn write_overlapped<T, E: From<Error>>(
     produce: impl FnOnce(&Handoff) -> Result<(BTreeMap<String, Vec<u8>>, T), E>,
 ) -> Result<T, E> {
     let Prepared { plan, atomic } = prepared;
+    let plan = std::sync::Arc::new(plan);
     let (head, tail) = plan.split(|name| last.contains(&name));
     let stop = AtomicBool::new(false);
     let copy_head = || Raw::copying(input, &plan, &atomic, &head, &opts.cancel, &stop);
@@ -85,7 +86,7 @@ pub(in crate::archive) fn write_overlapped<T, E: From<Error>>(
             .ok();
         // The copy stops early when `produce` fails or panics (the guard is dropped), not only on success.
         let guard = StopOnDrop(&stop);
-        let handoff = Handoff::compressing(opts.level);
+        let handoff = Handoff::compressing(opts.level).reading(input, std::sync::Arc::clone(&plan));
         let (replacements, value) = produce(&handoff)?;
         let given = handoff.into_given();
         std::mem::forget(guard);

@@ -55,7 +55,8 @@ best_of() {
   echo "$best $rss"
 }
 # alternating CMD...: runs each command string (through bash -c) in turn, five rounds, and prints one line per
-# command, "median_seconds peak_kb": the commands share the machine's state (load, caches) the same way.
+# command, "median_seconds peak_kb fastest slowest": the commands share the machine's state (load, caches) the
+# same way; the spread shows how much the machine moved during the rounds.
 alternating() {
   local n=$# i round
   local -a times
@@ -80,13 +81,27 @@ alternating() {
     done
   done
   for ((i = 0; i < n; i++)); do
-    echo "$(tr ' ' '\n' <<<"${times[i]}" | grep . | sort -n | sed -n 3p) ${rss[i]}"
+    local sorted
+    sorted=$(tr ' ' '\n' <<<"${times[i]}" | grep . | sort -n)
+    echo "$(sed -n 3p <<<"$sorted") ${rss[i]} $(head -1 <<<"$sorted") $(tail -1 <<<"$sorted")"
   done
 }
 ratio() { awk "BEGIN{printf \"%.3f\", $1 / $2}"; }
 # meets VALUE "<= LIMIT": "met" or "MISSED".
 meets() { awk "BEGIN{exit !($1 ${2})}" && echo met || echo MISSED; }
 line() { printf '%-4s %-44s %8s s  %8s s  ratio %-6s target %-8s %-6s rss %6s MB\n' "$1" "$2" "$3" "$4" "$5" "$6" "$(meets "$5" "$6")" "$7"; }
+# spread NAME LO HI [BASELINE LO HI]...: the fastest and slowest of the alternating rounds, ours then each
+# baseline's (a wide spread is a busy machine: the medians and their ratio moved with it).
+spread() {
+  local name=$1 out
+  out=$(printf '     spread %-4s ours %s-%s s' "$name" "$2" "$3")
+  shift 3
+  while [ $# -ge 3 ]; do
+    out="$out, $1 $2-$3 s"
+    shift 3
+  done
+  echo "$out"
+}
 # rss NAME KB LIMIT_MB: the peak RSS check.
 rss() { printf '     peak RSS %-36s %6s MB  target <= %s MB  %s\n' "$1" "$(($2 / 1024))" "$3" "$(meets "$2" "<= $3 * 1024")"; }
 
@@ -112,7 +127,7 @@ rss B2 "$m2" 64
 "$gen" --users 30000 --instances 3 --files 3000 --file-size 65536 --random --text-percent 50 --container tgz --seed 1 -o "$work/b1m.mbz"
 "$gen" --users 30000 --instances 3 --files 3000 --file-size 65536 --random --text-percent 50 --container zip --seed 1 -o "$work/b2m.mbz"
 conv="'$bin' convert --until 2027-08-31 --timezone Europe/Paris --from cohort --force"
-{ read -r t1m m1m; read -r p1m _; read -r i1m _; } < <(alternating \
+{ read -r t1m m1m t1m_lo t1m_hi; read -r p1m _ p1m_lo p1m_hi; read -r i1m _ i1m_lo i1m_hi; } < <(alternating \
   "$conv '$work/b1m.mbz' -o '$work/b1m.out.mbz'" \
   "pigz -p2 -dc '$work/b1m.mbz' | pigz -p2 -6 > /dev/null" \
   "pigz -dc '$work/b1m.mbz' > /dev/null")
@@ -120,11 +135,13 @@ size_in=$(stat -c %s "$work/b1m.mbz"); size_out=$(stat -c %s "$work/b1m.out.mbz"
 echo "sizes: B1m input $size_in, output $size_out, ratio $(ratio "$size_out" "$size_in") (target <= 1.01) $(meets "$(ratio "$size_out" "$size_in")" "<= 1.01")"
 line B1m "convert tgz 125 MB, half text, vs pigz -dc|pigz" "$t1m" "$p1m" "$(ratio "$t1m" "$p1m")" "<= 0.6" "$((m1m / 1024))"
 line B1m "  the same vs one inflate (pigz -dc)" "$t1m" "$i1m" "$(ratio "$t1m" "$i1m")" "<= 2.0" "$((m1m / 1024))"
+spread B1m "$t1m_lo" "$t1m_hi" "pigz pipeline" "$p1m_lo" "$p1m_hi" "one inflate" "$i1m_lo" "$i1m_hi"
 rss B1m "$m1m" 64
-{ read -r t2m m2m; read -r c2m _; } < <(alternating \
+{ read -r t2m m2m t2m_lo t2m_hi; read -r c2m _ c2m_lo c2m_hi; } < <(alternating \
   "$conv '$work/b2m.mbz' -o '$work/b2m.out.mbz'" \
   "cp '$work/b2m.mbz' '$work/b2m.copy'")
 line B2m "convert zip, half text, vs cp" "$t2m" "$c2m" "$(ratio "$t2m" "$c2m")" "<= 1.5" "$((m2m / 1024))"
+spread B2m "$t2m_lo" "$t2m_hi" "cp" "$c2m_lo" "$c2m_hi"
 rss B2m "$m2m" 64
 rm -f "$work"/b1m* "$work"/b2m*
 

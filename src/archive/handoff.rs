@@ -14,8 +14,8 @@
 //! file, and ends once its member is compressed (a few tens of milliseconds for the largest courses).
 //!
 //! The producer reads the archive through its [`Handoff`] ([`Handoff::load_limited`],
-//! [`Handoff::load_streaming`]): a zip writer that has read the central directory to start copying gives it
-//! along, and the first pass does not read it again.
+//! [`Handoff::load_streaming`]): a zip writer that has planned the central directory (read as bytes) to start
+//! copying gives that plan along, and the first pass does not read and plan it again.
 
 use std::collections::BTreeMap;
 use std::io::{self, BufRead};
@@ -77,13 +77,13 @@ impl Handoff {
         }
     }
 
-    /// Gives the producer the central directory of the zip `input` the writer has read.
+    /// Gives the producer the plan of the zip `input`'s central directory the writer has made.
     pub(super) fn reading(mut self, input: &Path, plan: Arc<RawPlan>) -> Self {
         self.central = Some((input.to_path_buf(), plan));
         self
     }
 
-    /// Whether the producer reads `path` through the central directory the writer has read.
+    /// Whether the producer reads `path` through the plan the writer has made.
     #[cfg(test)]
     pub(super) fn reads_central_of(&self, path: &Path) -> bool {
         self.central
@@ -91,7 +91,7 @@ impl Handoff {
             .is_some_and(|(input, _)| input == path)
     }
 
-    /// [`super::load_limited`], the central directory not read again when the writer has read it.
+    /// [`super::load_limited`], the central directory not planned again when the writer has planned it.
     ///
     /// # Errors
     /// As [`super::load_limited`].
@@ -104,7 +104,7 @@ impl Handoff {
         self.load_streaming(path, wanted, &[], limits, &mut |_, _| Ok(()))
     }
 
-    /// [`super::load_streaming`], the central directory not read again when the writer has read it.
+    /// [`super::load_streaming`], the central directory not planned again when the writer has planned it.
     ///
     /// # Errors
     /// As [`super::load_streaming`].

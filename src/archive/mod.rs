@@ -329,7 +329,7 @@ pub fn load_streaming<E: From<Error>>(
     load_read(path, wanted, streamed, limits, each, None)
 }
 
-/// [`load_streaming`], with the central directory of a zip `path` when the writer has read it already
+/// [`load_streaming`], with the plan of a zip `path`'s central directory when the writer has made it already
 /// ([`Handoff::load_streaming`]).
 fn load_read<E: From<Error>>(
     path: &Path,
@@ -590,9 +590,9 @@ mod tests {
         }
     }
 
-    /// The producer's first pass through its [`Handoff`]: for a zip written while it runs, through the central
-    /// directory the writer has read (not read again), and it finds what a pass of its own finds: the same
-    /// members, sizes and documents. Another archive, or a tar.gz, is read the usual way.
+    /// The producer's first pass through its [`Handoff`]: for a zip written while it runs, through the plan of
+    /// the central directory the writer has made (no plan made again), and it finds what a pass of its own
+    /// finds: the same members, sizes and documents. Another archive is planned as usual, a tar.gz has none.
     #[test]
     fn the_producer_reads_through_the_writers_central_directory() {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
@@ -617,12 +617,20 @@ mod tests {
             let out = dir.path().join(name);
             produce_and_write(&input, Some(&out), LAST, &opts, |handoff| -> Result<_> {
                 assert_eq!(handoff.reads_central_of(&input), zip, "{name}");
+                let plans = zip::plans_made();
                 let via = handoff.load_limited(&input, wanted, &Limits::default())?;
+                assert_eq!(zip::plans_made(), plans, "{name}: no plan made again");
                 assert!(via.docs.len() == wanted.len(), "{name}");
                 assert!(same(&via, &load(&input, wanted)?), "{name}");
                 if input != other {
                     assert!(!handoff.reads_central_of(&other));
+                    let plans = zip::plans_made();
                     let via = handoff.load_limited(&other, wanted, &Limits::default())?;
+                    assert_eq!(
+                        zip::plans_made(),
+                        plans + 1,
+                        "{name}: another archive planned"
+                    );
                     assert!(
                         same(&via, &load(&other, wanted)?),
                         "{name}: another archive"

@@ -27,7 +27,8 @@ pub(in crate::archive) fn load<E: From<Error>>(
 }
 
 /// [`load`], held members of `beside_from` bytes or more inflated on threads of their own. `central`: the plan
-/// of `path` the writer has read already (its central directory is then not read again).
+/// of `path` the writer has made already (its central directory is then not read and planned again as bytes;
+/// the zip reader still parses it).
 fn load_beside<E: From<Error>>(
     path: &Path,
     wanted: &Wanted,
@@ -37,7 +38,8 @@ fn load_beside<E: From<Error>>(
     beside_from: u64,
 ) -> Result<Loaded, E> {
     let mut archive = open(path)?;
-    // Duplicate names, which the zip reader hides, are refused here (NUL bytes are found by `Loaded::hostile`).
+    // Duplicate names, which the zip reader hides, are refused by the plan (here, or the writer's) and as the
+    // loop meets them (NUL bytes are found by `Loaded::hostile`).
     let read;
     let plan = match central {
         Some(plan) => Some(plan),
@@ -127,11 +129,9 @@ impl<'a> Reading<'a> {
     {
         let path = self.path;
         let name = name_of(archive, path, i)?;
-        // With a plan, the central directory holds no name twice and the zip reader lists as many entries, so
-        // its names are distinct too: only a reading without one checks each.
-        if self.plan.is_none() {
-            check_duplicate(&mut self.seen, path, &name)?;
-        }
+        // The names as the zip reader decodes them (CP437 where not UTF-8): two records the plan tells apart can
+        // still be one name here (`é` in UTF-8 and byte 0x82).
+        check_duplicate(&mut self.seen, path, &name)?;
         // Metadata only (no decompressor) unless the member is one the rules read.
         let wanted_here = self.wanted.any(&name);
         let planned = self
@@ -486,6 +486,37 @@ mod tests {
         let limits = crate::archive::Limits::default();
         let loaded = load::<Error>(&path, &wanted, &limits, &mut |_, _| Ok(()), None).unwrap();
         assert_eq!(loaded.docs["moodle_backup.xml"], b"<moodle_backup/>");
+    }
+
+    /// Two records whose names differ as bytes but not as the zip reader decodes them (`é` in UTF-8, and byte
+    /// 0x82, which is `é` in CP437, without the UTF-8 flag) are one name twice: refused, though the plan,
+    /// which compares the names as stored, tells them apart.
+    #[test]
+    fn names_equal_once_decoded_are_a_duplicate() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut z = ZipWriter::new(Cursor::new(Vec::new()));
+        let stored = SimpleFileOptions::default().compression_method(CompressionMethod::Stored);
+        for name in ["moodle_backup.xml", "course/\u{e9}.txt", "course/Q.txt"] {
+            z.start_file(name, stored).unwrap();
+            z.write_all(b"<x/>").unwrap();
+        }
+        let mut zip = z.finish().unwrap().into_inner();
+        // `Q` becomes 0x82 in both records (an ASCII name: no UTF-8 flag).
+        while let Some(at) = zip.windows(12).position(|w| w == b"course/Q.txt") {
+            zip[at + 7] = 0x82;
+        }
+        let path = dir.path().join("t.mbz");
+        std::fs::write(&path, &zip).unwrap();
+        assert!(raw_plan(&open(&path).unwrap(), &path).unwrap().is_some());
+        let wanted = Wanted {
+            held: &["moodle_backup.xml"],
+            streamed: &[],
+        };
+        let limits = crate::archive::Limits::default();
+        match load::<Error>(&path, &wanted, &limits, &mut |_, _| Ok(()), None) {
+            Err(Error::Duplicate { member, .. }) => assert_eq!(member, "course/\u{e9}.txt"),
+            other => panic!("{:?}", other.map(|l| l.members())),
+        }
     }
 
     #[test]

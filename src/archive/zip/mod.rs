@@ -28,6 +28,8 @@ use crate::archive::{Error, Result};
 pub(super) use load::load;
 pub(super) use plan::RawPlan;
 pub use plan::central_names;
+#[cfg(test)]
+pub(super) use plan::plans_made;
 pub(super) use write::{Packed, deflate, deflate_pieces, prepare, write, write_overlapped};
 
 pub(super) fn open(path: &Path) -> Result<ZipArchive<BufReader<File>>> {

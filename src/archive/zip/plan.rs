@@ -55,6 +55,8 @@ pub(super) fn raw_plan(
     archive: &ZipArchive<BufReader<File>>,
     path: &Path,
 ) -> Result<Option<RawPlan>> {
+    #[cfg(test)]
+    PLANS.with(|n| n.set(n.get() + 1));
     let read_err = |source| Error::Read {
         path: path.to_path_buf(),
         source,
@@ -162,4 +164,16 @@ impl RawPlan {
     pub(super) fn split(&self, later: impl Fn(&str) -> bool) -> (Vec<usize>, Vec<usize>) {
         (0..self.entries.len()).partition(|&i| !later(&self.entries[i].name))
     }
+}
+
+#[cfg(test)]
+thread_local! {
+    /// How many plans [`raw_plan`] has made on this thread.
+    static PLANS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// How many plans [`raw_plan`] has made on this thread (tests count those a pass makes).
+#[cfg(test)]
+pub(in crate::archive) fn plans_made() -> usize {
+    PLANS.with(std::cell::Cell::get)
 }

@@ -2,12 +2,12 @@
 
 use std::collections::HashSet;
 use std::fs::File;
-use std::io::{self, BufReader, Read, Seek, SeekFrom};
+use std::io::BufReader;
 use std::path::Path;
 
 use zip::ZipArchive;
 
-use super::{open, u16_at, u32_at};
+use super::{open, read_at, u16_at, u32_at};
 use crate::archive::{Error, Result};
 
 /// One entry, located in the input file.
@@ -61,10 +61,10 @@ pub(super) fn raw_plan(
         path: path.to_path_buf(),
         source,
     };
-    let mut file = File::open(path).map_err(read_err)?;
+    let file = File::open(path).map_err(read_err)?;
     let len = file.metadata().map_err(read_err)?.len();
     let tail_len = len.min(22 + 0xffff);
-    let tail = read_exactly(&mut file, len - tail_len, tail_len).map_err(read_err)?;
+    let tail = read_span(&file, len - tail_len, tail_len).map_err(read_err)?;
     let Some(e) = (0..tail.len().saturating_sub(21))
         .rev()
         .find(|&i| u32_at(&tail, i) == Some(0x0605_4b50))
@@ -85,7 +85,7 @@ pub(super) fn raw_plan(
     if cd_start + cd_size > len {
         return Ok(None);
     }
-    let cd = read_exactly(&mut file, cd_start, cd_size).map_err(read_err)?;
+    let cd = read_span(&file, cd_start, cd_size).map_err(read_err)?;
     let mut records = Vec::with_capacity(usize::from(count));
     let mut at = 0usize;
     for _ in 0..count {
@@ -150,12 +150,10 @@ pub(super) fn raw_plan(
     }))
 }
 
-/// `len` bytes of `file` from `offset`, read into a buffer of that size (not grown as `read_to_end` grows one,
-/// copying what it holds at each step); fewer when the file ends first.
-fn read_exactly(file: &mut File, offset: u64, len: u64) -> io::Result<Vec<u8>> {
-    file.seek(SeekFrom::Start(offset))?;
-    let mut buf = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
-    file.take(len).read_to_end(&mut buf)?;
+/// The `len` bytes of `file` at `offset` ([`read_at`]), into a buffer of that size.
+fn read_span(file: &File, offset: u64, len: u64) -> std::io::Result<Vec<u8>> {
+    let mut buf = vec![0; usize::try_from(len).map_err(std::io::Error::other)?];
+    read_at(file, offset, &mut buf)?;
     Ok(buf)
 }
 

@@ -114,9 +114,12 @@ impl Record {
         let dest = path(outdir, relative);
         let dir = dest.parent().unwrap_or(outdir);
         fs::create_dir_all(dir)?;
+        // Serialised whole, then written in one call: serde_json writes each token as it goes, which on an
+        // unbuffered file was some 130 system calls per record (one record per archive of a batch).
+        let mut text = serde_json::to_vec_pretty(self)?;
+        text.push(b'\n');
         let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-        serde_json::to_writer_pretty(&mut tmp, self)?;
-        tmp.write_all(b"\n")?;
+        tmp.write_all(&text)?;
         tmp.persist(&dest).map_err(|e| e.error)?;
         Ok(())
     }

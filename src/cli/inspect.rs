@@ -12,12 +12,12 @@ use super::{Globals, render};
 /// Runs `inspect`.
 pub fn run(a: InspectArgs, globals: Globals) -> Result<ExitCode> {
     let inspection = inspect_file_limited(&a.input, &globals.limits)?;
-    let mut out = std::io::stdout().lock();
     if a.json {
-        serde_json::to_writer_pretty(&mut out, &inspection)?;
-        writeln!(out)?;
+        render::json(&inspection)?;
     } else {
+        let mut out = render::stdout();
         render::inspection(&mut out, &inspection)?;
+        out.flush()?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -34,12 +34,13 @@ pub struct Globals {
 }
 
 impl Globals {
-    /// Where summaries go: stderr, or nowhere with --quiet.
+    /// Where summaries go: stderr a line at a time, or nowhere with --quiet. Stderr itself is unbuffered, and
+    /// the renderers write a line in pieces: `convert -v` of a 30,000-user course was 1.6 million write calls.
     pub fn err(self) -> Box<dyn Write> {
         if self.quiet {
             Box::new(std::io::sink())
         } else {
-            Box::new(std::io::stderr())
+            Box::new(std::io::LineWriter::new(std::io::stderr()))
         }
     }
 }

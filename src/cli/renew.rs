@@ -225,12 +225,9 @@ fn many(
                 Err(e) => serde_json::json!({"archive": job.input.display().to_string(), "error": failure(e)}),
             })
             .collect();
-        let mut out = std::io::stdout().lock();
-        serde_json::to_writer_pretty(
-            &mut out,
+        render::json(
             &serde_json::json!({"timezone": tz.name(), "now": now, "dry_run": a.output.dry_run, "archives": outcomes}),
         )?;
-        writeln!(out)?;
     }
     Ok(if settings.write.cancel.is_set() {
         ExitCode::from(130)

@@ -35,12 +35,12 @@ pub fn run(a: VerifyArgs, globals: Globals) -> Result<ExitCode> {
     let v =
         mbz_enrol::verify::verify_file_limited(&a.archive, a.against.as_deref(), &globals.limits)?;
     drop(progress);
-    let mut out = std::io::stdout().lock();
     if a.json {
-        serde_json::to_writer_pretty(&mut out, &v)?;
-        writeln!(out)?;
+        render::json(&v)?;
     } else {
+        let mut out = render::stdout();
         render::verification(&mut out, &v, tz, true)?;
+        out.flush()?;
     }
     Ok(if v.passed {
         ExitCode::SUCCESS

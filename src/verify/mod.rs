@@ -257,11 +257,17 @@ pub fn verify_file_limited(
 ) -> Result<Verification> {
     // The two archives are read at once, the original on a thread of its own: each read is a core's work
     // (inflating, hashing and checking every member). The output's result is looked at first, as when they were
-    // read one after the other, so the same error is reported.
-    let (scan, before) = std::thread::scope(|s| {
-        let before = against.map(|orig| s.spawn(move || read_scan(orig, limits)));
+    // read one after the other, so the same error is reported; an output that cannot be opened or is no archive
+    // fails at once, the original unread, as before.
+    let beside = against.filter(|_| crate::archive::detect(archive).is_ok());
+    let (scan, read_before) = std::thread::scope(|s| {
+        let thread = beside.and_then(|orig| {
+            std::thread::Builder::new()
+                .spawn_scoped(s, move || read_scan(orig, limits))
+                .ok()
+        });
         let scan = read_scan(archive, limits);
-        let before = before.map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
+        let before = thread.map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
         (scan, before)
     });
     let scan = scan?;
@@ -279,8 +285,12 @@ pub fn verify_file_limited(
     restorability(&scan, &mut book);
     let mut changes = None;
     let mut original = None;
-    if let (Some(orig), Some(before)) = (against, before) {
-        let before = before?;
+    if let Some(orig) = against {
+        let before = match read_before {
+            Some(read) => read?,
+            // Not read beside the output (no thread for it, or the output is no archive): read now.
+            None => read_scan(orig, limits)?,
+        };
         if before.container.is_none() {
             return Err(Error::Archive(crate::archive::Error::UnknownContainer {
                 path: orig.to_path_buf(),

@@ -343,6 +343,44 @@ fn damaged_containers() {
     assert_eq!(verify(&dir.path().join("absent.mbz"), None).0, 2);
 }
 
+/// `verify OUT --against IN` reads both archives at once; the error it reports is still the output's when both
+/// are bad, and the original's when only it is.
+#[test]
+fn against_names_the_output_first() {
+    let dir = tempdir();
+    let good = fixture("coh_basic.mbz");
+    let text = dir.path().join("text.mbz");
+    std::fs::write(&text, "not a backup").unwrap();
+    let absent = dir.path().join("absent.mbz");
+    let error = |archive: &Path, against: &Path, limit: &str| {
+        let o = run(&[
+            "verify",
+            archive.to_str().unwrap(),
+            "--against",
+            against.to_str().unwrap(),
+            "--max-xml-mib",
+            limit,
+        ]);
+        assert_eq!(o.status.code(), Some(2), "{archive:?} against {against:?}");
+        String::from_utf8_lossy(&o.stderr).into_owned()
+    };
+    for (archive, against, limit, named, not) in [
+        (&text, &absent, "256", &text, &absent),
+        (&absent, &text, "256", &absent, &text),
+        (&good, &text, "256", &text, &good),
+        (&good, &absent, "256", &absent, &good),
+        (&text, &good, "256", &text, &good),
+        (&absent, &good, "256", &absent, &good),
+        // The output is read beside the original and goes past the limit: its error, not the original's.
+        (&good, &absent, "0", &good, &absent),
+    ] {
+        let err = error(archive, against, limit);
+        let name = |p: &Path| p.file_name().unwrap().to_str().unwrap().to_owned();
+        assert!(err.contains(&name(named)), "{err}");
+        assert!(!err.contains(&name(not)), "{err}");
+    }
+}
+
 #[test]
 fn convert_verify_flag_checks_its_own_output() {
     let dir = tempdir();

@@ -10,6 +10,8 @@ mod starts;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::Serialize;
 
@@ -224,9 +226,13 @@ impl Book {
     }
 }
 
-fn read_scan(path: &Path, limits: &crate::archive::Limits) -> Result<Scan> {
+fn read_scan(
+    path: &Path,
+    limits: &crate::archive::Limits,
+    stop: Option<Arc<AtomicBool>>,
+) -> Result<Scan> {
     let mut scan =
-        scan::scan_limited(path, limits).map_err(|source| crate::archive::Error::Read {
+        scan::scan_stopping(path, limits, stop).map_err(|source| crate::archive::Error::Read {
             path: path.to_path_buf(),
             source,
         })?;
@@ -257,16 +263,25 @@ pub fn verify_file_limited(
 ) -> Result<Verification> {
     // The two archives are read at once, the original on a thread of its own: each read is a core's work
     // (inflating, hashing and checking every member). The output's result is looked at first, as when they were
-    // read one after the other, so the same error is reported; an output that cannot be opened or is no archive
-    // fails at once, the original unread, as before.
-    let beside = against.filter(|_| crate::archive::detect(archive).is_ok());
+    // read one after the other, so the same error is reported, and when the output's read fails the original's
+    // is stopped. An output that cannot be opened, is no archive, or is not a regular file (a pipe: its first
+    // bytes would be consumed by the look) is read first, alone, as before.
+    let beside = against.filter(|_| {
+        std::fs::metadata(archive).is_ok_and(|m| m.is_file())
+            && crate::archive::detect(archive).is_ok()
+    });
+    let stop = Arc::new(AtomicBool::new(false));
     let (scan, read_before) = std::thread::scope(|s| {
         let thread = beside.and_then(|orig| {
+            let stop = Arc::clone(&stop);
             std::thread::Builder::new()
-                .spawn_scoped(s, move || read_scan(orig, limits))
+                .spawn_scoped(s, move || read_scan(orig, limits, Some(stop)))
                 .ok()
         });
-        let scan = read_scan(archive, limits);
+        let scan = read_scan(archive, limits, None);
+        if scan.is_err() {
+            stop.store(true, Ordering::Relaxed);
+        }
         let before = thread.map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
         (scan, before)
     });
@@ -289,7 +304,7 @@ pub fn verify_file_limited(
         let before = match read_before {
             Some(read) => read?,
             // Not read beside the output (no thread for it, or the output is no archive): read now.
-            None => read_scan(orig, limits)?,
+            None => read_scan(orig, limits, None)?,
         };
         if before.container.is_none() {
             return Err(Error::Archive(crate::archive::Error::UnknownContainer {

@@ -9,6 +9,8 @@ use std::collections::{BTreeMap, HashSet};
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use quick_xml::events::Event;
 use sha2::{Digest, Sha256};
@@ -69,6 +71,8 @@ pub struct Scan {
     pub too_large: Option<crate::Error>,
     limits: Limits,
     total: u64,
+    /// Set by someone else to stop the read (its result no longer wanted): the next read of member data fails.
+    stop: Option<Arc<AtomicBool>>,
 }
 
 impl Scan {
@@ -243,6 +247,7 @@ fn read_member(
         inner: data,
         hasher: &mut hasher,
         keep: held.then(Vec::new),
+        stop: scan.stop.clone(),
     };
     if xml {
         let mut reader = BufReader::with_capacity(64 << 10, &mut tee);
@@ -275,10 +280,18 @@ struct Tee<'a> {
     inner: &'a mut dyn Read,
     hasher: &'a mut Sha256,
     keep: Option<Vec<u8>>,
+    stop: Option<Arc<AtomicBool>>,
 }
 
 impl Read for Tee<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self
+            .stop
+            .as_ref()
+            .is_some_and(|s| s.load(Ordering::Relaxed))
+        {
+            return Err(io::Error::other("stopped: the result is no longer wanted"));
+        }
         let n = self.inner.read(buf)?;
         self.hasher.update(&buf[..n]);
         if let Some(k) = self.keep.as_mut() {
@@ -439,8 +452,22 @@ pub fn scan(path: &Path) -> io::Result<Scan> {
 /// # Errors
 /// As [`scan`].
 pub fn scan_limited(path: &Path, limits: &Limits) -> io::Result<Scan> {
+    scan_stopping(path, limits, None)
+}
+
+/// [`scan_limited`], failing at its next read of member data once `stop` is set (by a caller that no longer
+/// wants the result).
+///
+/// # Errors
+/// As [`scan`], and an error once stopped.
+pub fn scan_stopping(
+    path: &Path,
+    limits: &Limits,
+    stop: Option<Arc<AtomicBool>>,
+) -> io::Result<Scan> {
     let mut scan = Scan {
         limits: *limits,
+        stop,
         ..Scan::default()
     };
     let mut f = File::open(path)?;

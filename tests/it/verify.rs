@@ -381,6 +381,43 @@ fn against_names_the_output_first() {
     }
 }
 
+/// An output that is no archive fails at once, its original left unread: given as a FIFO nobody writes to, an
+/// original that were opened would hold the run forever (stopped here after 20 s).
+#[cfg(unix)]
+#[test]
+fn against_leaves_the_original_unread_when_the_output_is_no_archive() {
+    let dir = tempdir();
+    let text = dir.path().join("text.mbz");
+    std::fs::write(&text, "not a backup").unwrap();
+    let fifo = dir.path().join("original.mbz");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+    assert!(made.is_ok_and(|s| s.success()), "mkfifo");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mbz-enrol"))
+        .args([
+            "verify",
+            text.to_str().unwrap(),
+            "--against",
+            fifo.to_str().unwrap(),
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > std::time::Duration::from_secs(20) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("verify opened the original (still waiting on the FIFO after 20 s)");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(2));
+}
+
 #[test]
 fn convert_verify_flag_checks_its_own_output() {
     let dir = tempdir();

@@ -11,19 +11,24 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) if matches!(e.downcast_ref(), Some(mbz_enrol::Error::Cancelled)) => {
-            eprintln!("mbz-enrol: interrupted; nothing was written");
+            cli::to_stderr("mbz-enrol: interrupted; nothing was written");
             ExitCode::from(130)
         }
         Err(e) => {
-            eprintln!("mbz-enrol: error: {}", cli::hint::chain_any(&e));
+            cli::to_stderr(&format!("mbz-enrol: error: {}", cli::hint::chain_any(&e)));
             ExitCode::from(2)
         }
     }
 }
 
+/// The reader of our output went away (`| head`): nothing more to say.
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    let broken = Some(std::io::ErrorKind::BrokenPipe);
     e.chain().any(|c| {
-        c.downcast_ref::<std::io::Error>()
-            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+        c.downcast_ref::<std::io::Error>().map(std::io::Error::kind) == broken
+            // serde_json keeps the I/O error inside its own (whose `source` skips it).
+            || c.downcast_ref::<serde_json::Error>()
+                .and_then(serde_json::Error::io_error_kind)
+                == broken
     })
 }

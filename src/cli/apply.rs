@@ -126,7 +126,9 @@ pub fn run(a: ApplyArgs, globals: super::Globals) -> Result<ExitCode> {
         }
         let _guard = lines.lock();
         match &bar {
-            Some(b) => b.suspend(|| eprint!("{text}")),
+            Some(b) => b.suspend(|| {
+                let _ = std::io::stderr().write_all(text.as_bytes());
+            }),
             None => {
                 let _ = std::io::stderr().write_all(text.as_bytes());
             }

@@ -264,7 +264,7 @@ pub fn run(a: BatchArgs, globals: super::Globals) -> Result<ExitCode> {
             }
             None if globals.quiet => {}
             None => {
-                // One write per line (stderr is unbuffered: eprintln! writes each piece).
+                // One write per line (stderr is unbuffered: a formatted write writes each piece).
                 let text = format!("[{n}/{total}] {line} ({:.2}s)\n", took.as_secs_f64());
                 let _guard = lines.lock();
                 let _ = std::io::stderr().write_all(text.as_bytes());

@@ -33,6 +33,12 @@ pub struct Globals {
     pub limits: mbz_enrol::archive::Limits,
 }
 
+/// Writes `line` and a newline to stderr in one call, whatever happens to it: `eprintln!` panics when stderr
+/// cannot be written (`2>/dev/full`), and no message is worth a panic.
+pub fn to_stderr(line: &str) {
+    let _ = std::io::stderr().write_all(format!("{line}\n").as_bytes());
+}
+
 impl Globals {
     /// Where summaries go: stderr a line at a time, or nowhere with --quiet. Stderr itself is unbuffered, and
     /// the renderers write a line in pieces: `convert -v` of a 30,000-user course was 1.6 million write calls.
@@ -75,7 +81,11 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Manpage { dir: Some(dir) } => {
             let pages = shell::manpages(&dir)?;
             if !v.quiet {
-                eprintln!("{} man pages written to {}", pages.len(), dir.display());
+                to_stderr(&format!(
+                    "{} man pages written to {}",
+                    pages.len(),
+                    dir.display()
+                ));
             }
             Ok(ExitCode::SUCCESS)
         }

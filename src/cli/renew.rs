@@ -190,7 +190,7 @@ fn many(
             }
             let _guard = lines.lock();
             match result {
-                Ok(o) => eprintln!(
+                Ok(o) => super::to_stderr(&format!(
                     "ok  {}: {} matched, {} changed{}",
                     job.relative,
                     o.report.matched.len(),
@@ -200,8 +200,8 @@ fn many(
                     } else {
                         format!(" ({} warnings)", o.report.warnings.len())
                     }
-                ),
-                Err(e) => eprintln!("FAILED  {}: {}", job.relative, failure(e)),
+                )),
+                Err(e) => super::to_stderr(&format!("FAILED  {}: {}", job.relative, failure(e))),
             }
         },
     );

@@ -20,7 +20,10 @@ pub fn run(a: VerifyArgs, globals: Globals) -> Result<ExitCode> {
             tz
         }
         Err(e) if a.zone.timezone.is_none() => {
-            eprintln!("warning: {}; showing dates in UTC", resolve::zone_error(e));
+            super::to_stderr(&format!(
+                "warning: {}; showing dates in UTC",
+                resolve::zone_error(e)
+            ));
             chrono_tz::UTC
         }
         Err(e) => return Err(resolve::zone_error(e)),

@@ -232,3 +232,67 @@ fn a_stamp_role_the_archive_does_not_define_exits_2_listing_its_roles() {
         stderr(&o)
     );
 }
+
+/// Output whose reader has gone (`mbz-enrol … --json | head -1`): exit 0 and no error said, whether the JSON is
+/// small (the write fails when the buffer is flushed) or larger than the buffer (it fails inside serde_json,
+/// which wraps the I/O error in its own).
+#[test]
+fn json_into_a_closed_pipe_exits_0_quietly() {
+    let fixtures = crate::util::root().join("fixtures");
+    let cb = fixture("coh_basic.mbz");
+    let runs: [Vec<&str>; 2] = [
+        vec!["inspect", cb.to_str().unwrap(), "--json"],
+        vec![
+            "renew",
+            fixtures.to_str().unwrap(),
+            "--dry-run",
+            "--set-status",
+            "active",
+            "--json",
+        ],
+    ];
+    for args in runs {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_mbz-enrol"))
+            .args(&args)
+            .env("TZ", "Europe/Paris")
+            .stdout(writer)
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {}", stderr(&o));
+        let err = stderr(&o);
+        assert!(
+            !err.contains("mbz-enrol: error") && !err.contains("panicked"),
+            "{args:?}: {err}"
+        );
+    }
+}
+
+/// A summary that cannot be written (stderr on a full device) is an error like any other (exit 2), not a panic.
+#[cfg(target_os = "linux")]
+#[test]
+fn an_unwritable_stderr_is_no_panic() {
+    let dir = tempdir();
+    let out = dir.path().join("out.mbz");
+    let cb = fixture("coh_basic.mbz");
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_mbz-enrol"))
+        .args([
+            "convert",
+            cb.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+            "--until",
+            UNTIL,
+        ])
+        .env("TZ", "Europe/Paris")
+        .stderr(full)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+}

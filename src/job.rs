@@ -214,8 +214,59 @@ pub struct Context {
     pub now: Option<i64>,
 }
 
-impl<R: Serialize> Serialize for Outcome<R> {
+/// A rules' report whose per-user list is left out of its own JSON (`#[serde(skip)]`) and written by its
+/// [`Outcome`] one element at a time: built as one serde_json tree with the rest (the way every object's keys
+/// come out sorted), 30,000 converted users took 150 MB and 300 ms.
+pub trait Listing {
+    /// The list's key, beside the report's own fields.
+    const KEY: &'static str;
+    /// The list, as [`Sorted`] elements.
+    fn list(&self) -> impl Serialize + '_;
+}
+
+/// Serialises each element of a list through serde_json's map, so that its objects' keys come out sorted (as
+/// the whole outcome's always had them), one element at a time.
+#[derive(Clone, Copy)]
+pub struct Sorted<I>(pub I);
+
+impl<I> Serialize for Sorted<I>
+where
+    I: IntoIterator + Copy,
+    I::Item: Serialize,
+{
     fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.into_iter().map(SortedOne))
+    }
+}
+
+impl Listing for rules::Report {
+    const KEY: &'static str = "users";
+    fn list(&self) -> impl Serialize + '_ {
+        Sorted(&self.users)
+    }
+}
+
+impl Listing for crate::enrol::renew::Report {
+    const KEY: &'static str = "matched";
+    fn list(&self) -> impl Serialize + '_ {
+        Sorted(&self.matched)
+    }
+}
+
+/// One element, through serde_json's map.
+struct SortedOne<T>(T);
+
+impl<T: Serialize> Serialize for SortedOne<T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        serde_json::to_value(&self.0)
+            .map_err(serde::ser::Error::custom)?
+            .serialize(s)
+    }
+}
+
+impl<R: Serialize + Listing> Serialize for Outcome<R> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
         #[derive(Serialize)]
         struct Fields<'a, R> {
             archive: &'a str,
@@ -230,8 +281,9 @@ impl<R: Serialize> Serialize for Outcome<R> {
             #[serde(skip_serializing_if = "Option::is_none")]
             verification: &'a Option<Verification>,
         }
-        // Through serde_json's map so that every object's keys come out sorted, as the reports always had them.
-        serde_json::to_value(Fields {
+        // Through serde_json's map so that every object's keys come out sorted, as the reports always had them;
+        // the report's list (left out of the map) is placed at its key's rank, element by element.
+        let fields = serde_json::to_value(Fields {
             archive: &self.archive,
             output: &self.output,
             container: self.container,
@@ -241,8 +293,24 @@ impl<R: Serialize> Serialize for Outcome<R> {
             context: &self.context,
             verification: &self.verification,
         })
-        .map_err(serde::ser::Error::custom)?
-        .serialize(s)
+        .map_err(serde::ser::Error::custom)?;
+        let serde_json::Value::Object(fields) = fields else {
+            return Err(serde::ser::Error::custom("an outcome is a JSON object"));
+        };
+        let mut map = s.serialize_map(Some(fields.len() + 1))?;
+        let mut list = Some(self.report.list());
+        for (key, value) in &fields {
+            if key.as_str() > R::KEY
+                && let Some(l) = list.take()
+            {
+                map.serialize_entry(R::KEY, &l)?;
+            }
+            map.serialize_entry(key, value)?;
+        }
+        if let Some(l) = list {
+            map.serialize_entry(R::KEY, &l)?;
+        }
+        map.end()
     }
 }
 

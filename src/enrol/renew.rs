@@ -84,7 +84,8 @@ pub struct Row {
 /// What renew did.
 #[derive(Debug, Clone, Serialize, Default)]
 pub struct Report {
-    /// Matched enrolments.
+    /// Matched enrolments (in the JSON through the outcome's `job::Listing`, element by element).
+    #[serde(skip)]
     pub matched: Vec<Row>,
     /// Of them, enrolments whose values changed.
     pub changed: usize,

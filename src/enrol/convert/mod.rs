@@ -125,7 +125,8 @@ pub struct Report {
     pub methods: Vec<MethodReport>,
     /// Totals over users (a user converted from two methods counts once).
     pub totals: Totals,
-    /// Every converted user's result.
+    /// Every converted user's result (in the JSON through the outcome's `job::Listing`, element by element).
+    #[serde(skip)]
     pub users: Users,
     /// `course/roles.xml` assignments turned into manual ones.
     pub role_assignments_rewritten: usize,

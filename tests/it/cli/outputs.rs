@@ -207,3 +207,59 @@ fn inspect_json_has_the_documented_keys() {
             .any(|w| w.as_str().unwrap().contains("cohort"))
     );
 }
+
+/// `convert --json` and `renew --json` write every object's keys sorted, at every depth, in serde_json's pretty
+/// layout: the outcome is the same bytes as its own JSON read back and written again through serde_json's map
+/// (the per-user list is written one element at a time, not as one tree).
+#[test]
+fn outcome_json_keys_are_sorted_at_every_depth() {
+    let dir = tempdir();
+    let out = dir.path().join("out.mbz");
+    let out_s = out.to_str().unwrap();
+    let mut listed = std::collections::BTreeMap::<&str, usize>::new();
+    for name in [
+        "coh_basic.mbz",
+        "coh_group.mbz",
+        "db_sync.zip.mbz",
+        "live/live2.mbz",
+    ] {
+        let input = fixture(name);
+        let input_s = input.to_str().unwrap();
+        let runs: [Vec<&str>; 2] = [
+            vec![
+                "convert",
+                input_s,
+                "-o",
+                out_s,
+                "--until",
+                UNTIL,
+                "--from",
+                "cohort,database",
+                "--force",
+                "--json",
+            ],
+            vec![
+                "renew", input_s, "-o", out_s, "--until", UNTIL, "--force", "--json",
+            ],
+        ];
+        for args in runs {
+            let o = run(&args);
+            assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+            let text = String::from_utf8(o.stdout).unwrap();
+            let tree: serde_json::Value = serde_json::from_str(&text).unwrap();
+            assert_eq!(
+                text,
+                serde_json::to_string_pretty(&tree).unwrap() + "\n",
+                "{args:?}"
+            );
+            let list = if args[0] == "convert" {
+                "users"
+            } else {
+                "matched"
+            };
+            *listed.entry(list).or_default() += tree[list].as_array().map_or(0, Vec::len);
+        }
+    }
+    // The lists written one element at a time were there to check.
+    assert!(listed.values().all(|&n| n > 0), "{listed:?}");
+}

@@ -62,11 +62,18 @@ pub fn truth_of(mbz: &Path) -> PathBuf {
 
 /// Runs the binary with `args`.
 pub fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mbz-enrol"))
-        .args(args)
-        .env("TZ", "Europe/Paris")
-        .output()
-        .expect("run mbz-enrol")
+    run_with(args, |c| c)
+}
+
+/// [`run`] with the command set up further by `setup` (its standard streams, say).
+pub fn run_with(args: &[&str], setup: impl FnOnce(&mut Command) -> &mut Command) -> Output {
+    setup(
+        Command::new(env!("CARGO_BIN_EXE_mbz-enrol"))
+            .args(args)
+            .env("TZ", "Europe/Paris"),
+    )
+    .output()
+    .expect("run mbz-enrol")
 }
 
 /// A fresh temp dir, removed on drop.

@@ -254,13 +254,7 @@ fn json_into_a_closed_pipe_exits_0_quietly() {
     for args in runs {
         let (reader, writer) = std::io::pipe().unwrap();
         drop(reader);
-        let o = std::process::Command::new(env!("CARGO_BIN_EXE_mbz-enrol"))
-            .args(&args)
-            .env("TZ", "Europe/Paris")
-            .stdout(writer)
-            .stderr(std::process::Stdio::piped())
-            .output()
-            .unwrap();
+        let o = crate::util::run_with(&args, |c| c.stdout(writer));
         assert_eq!(o.status.code(), Some(0), "{args:?}: {}", stderr(&o));
         let err = stderr(&o);
         assert!(
@@ -281,18 +275,14 @@ fn an_unwritable_stderr_is_no_panic() {
         .write(true)
         .open("/dev/full")
         .unwrap();
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_mbz-enrol"))
-        .args([
-            "convert",
-            cb.to_str().unwrap(),
-            "-o",
-            out.to_str().unwrap(),
-            "--until",
-            UNTIL,
-        ])
-        .env("TZ", "Europe/Paris")
-        .stderr(full)
-        .output()
-        .unwrap();
+    let args = [
+        "convert",
+        cb.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--until",
+        UNTIL,
+    ];
+    let o = crate::util::run_with(&args, |c| c.stderr(full));
     assert_eq!(o.status.code(), Some(2));
 }

@@ -216,18 +216,38 @@ fn many(
         discovery.skipped.len()
     )?;
     if a.output.json {
-        let outcomes: Vec<serde_json::Value> = discovery
+        // Each outcome written as it is serialised (not first built as a serde_json tree, all of them at once);
+        // the keys in serde_json's map order, at every depth, as the reports always had them.
+        #[derive(serde::Serialize)]
+        #[serde(untagged)]
+        enum Archive<'a> {
+            Done(&'a job::RenewOutcome),
+            Failed(serde_json::Value),
+        }
+        #[derive(serde::Serialize)]
+        struct Doc<'a> {
+            archives: Vec<Archive<'a>>,
+            dry_run: bool,
+            now: i64,
+            timezone: &'a str,
+        }
+        let archives = discovery
             .jobs
             .iter()
             .zip(&results)
             .map(|(job, (r, _))| match r {
-                Ok(o) => serde_json::to_value(o).unwrap_or_default(),
-                Err(e) => serde_json::json!({"archive": job.input.display().to_string(), "error": failure(e)}),
+                Ok(o) => Archive::Done(o),
+                Err(e) => Archive::Failed(
+                    serde_json::json!({"archive": job.input.display().to_string(), "error": failure(e)}),
+                ),
             })
             .collect();
-        render::json(
-            &serde_json::json!({"timezone": tz.name(), "now": now, "dry_run": a.output.dry_run, "archives": outcomes}),
-        )?;
+        render::json(&Doc {
+            archives,
+            dry_run: a.output.dry_run,
+            now,
+            timezone: tz.name(),
+        })?;
     }
     Ok(if settings.write.cancel.is_set() {
         ExitCode::from(130)

@@ -262,4 +262,31 @@ fn outcome_json_keys_are_sorted_at_every_depth() {
     }
     // The lists written one element at a time were there to check.
     assert!(listed.values().all(|&n| n > 0), "{listed:?}");
+    // renew of a folder: every archive's outcome (or failure) written in turn, the same way.
+    let folder = dir.path().join("in");
+    std::fs::create_dir(&folder).unwrap();
+    for name in ["coh_basic.mbz", "live/live2.mbz", "bad/truncated_gzip.mbz"] {
+        let to = folder.join(name.replace('/', "_"));
+        std::fs::copy(fixture(name), to).unwrap();
+    }
+    let args = [
+        "renew",
+        folder.to_str().unwrap(),
+        "--dry-run",
+        "--set-status",
+        "active",
+        "--json",
+    ];
+    let o = run(&args);
+    let text = String::from_utf8(o.stdout).unwrap();
+    let tree: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(text, serde_json::to_string_pretty(&tree).unwrap() + "\n");
+    let archives = tree["archives"].as_array().unwrap();
+    assert_eq!(archives.len(), 3, "{text}");
+    assert!(archives.iter().any(|a| a["error"].is_string()), "{text}");
+    assert!(
+        archives
+            .iter()
+            .any(|a| a["matched"].as_array().is_some_and(|m| !m.is_empty()))
+    );
 }

@@ -275,14 +275,6 @@ fn an_unwritable_stderr_is_no_panic() {
         .write(true)
         .open("/dev/full")
         .unwrap();
-    let args = [
-        "convert",
-        cb.to_str().unwrap(),
-        "-o",
-        out.to_str().unwrap(),
-        "--until",
-        UNTIL,
-    ];
-    let o = crate::util::run_with(&args, |c| c.stderr(full));
+    let o = convert_with(&cb, &out, &[], |c| c.stderr(full));
     assert_eq!(o.status.code(), Some(2));
 }

@@ -28,6 +28,16 @@ fn fixture(name: &str) -> PathBuf {
 }
 
 fn convert(input: &Path, output: &Path, extra: &[&str]) -> std::process::Output {
+    convert_with(input, output, extra, |c| c)
+}
+
+/// [`convert`] with the command set up further by `setup` (its standard streams, say).
+fn convert_with(
+    input: &Path,
+    output: &Path,
+    extra: &[&str],
+    setup: impl FnOnce(&mut std::process::Command) -> &mut std::process::Command,
+) -> std::process::Output {
     let mut args = vec![
         "convert",
         input.to_str().unwrap(),
@@ -41,7 +51,7 @@ fn convert(input: &Path, output: &Path, extra: &[&str]) -> std::process::Output 
         "cohort,database,meta",
     ];
     args.extend_from_slice(extra);
-    run(&args)
+    util::run_with(&args, setup)
 }
 
 fn stderr(o: &std::process::Output) -> String {

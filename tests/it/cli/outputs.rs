@@ -210,7 +210,8 @@ fn inspect_json_has_the_documented_keys() {
 
 /// `convert --json` and `renew --json` write every object's keys sorted, at every depth, in serde_json's pretty
 /// layout: the outcome is the same bytes as its own JSON read back and written again through serde_json's map
-/// (the per-user list is written one element at a time, not as one tree).
+/// (the per-user lists, the report's and the verification's, are written one element at a time, not as one
+/// tree). The verification is `verify --against`'s, field for field.
 #[test]
 fn outcome_json_keys_are_sorted_at_every_depth() {
     let dir = tempdir();
@@ -237,9 +238,10 @@ fn outcome_json_keys_are_sorted_at_every_depth() {
                 "cohort,database",
                 "--force",
                 "--json",
+                "--verify",
             ],
             vec![
-                "renew", input_s, "-o", out_s, "--until", UNTIL, "--force", "--json",
+                "renew", input_s, "-o", out_s, "--until", UNTIL, "--force", "--json", "--verify",
             ],
         ];
         for args in runs {
@@ -258,6 +260,12 @@ fn outcome_json_keys_are_sorted_at_every_depth() {
                 "matched"
             };
             *listed.entry(list).or_default() += tree[list].as_array().map_or(0, Vec::len);
+            *listed.entry("changes.users").or_default() += tree["verification"]["changes"]["users"]
+                .as_array()
+                .map_or(0, Vec::len);
+            let verified = run(&["verify", out_s, "--against", input_s, "--json"]);
+            let alone: serde_json::Value = serde_json::from_slice(&verified.stdout).unwrap();
+            assert_eq!(tree["verification"], alone, "{args:?}");
         }
     }
     // The lists written one element at a time were there to check.

@@ -25,6 +25,7 @@ pub mod backup;
 pub mod batch;
 pub mod enrol;
 pub mod error;
+mod fast_hash;
 pub mod job;
 pub mod plan;
 pub mod report;

@@ -22,7 +22,7 @@ use std::io::{self, BufRead};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use super::zip::{Packed, RawPlan, deflate, deflate_pieces};
+use super::zip::{Known, Packed, RawPlan, Reader, deflate, deflate_pieces};
 use super::{Error, Limits, Loaded};
 
 /// A member's new bytes, given in order, piece by piece, to the function it is called with (once, on any thread).
@@ -36,6 +36,8 @@ pub struct Handoff {
     given: Mutex<BTreeMap<String, Given>>,
     /// The central directory of the zip being written, as the writer read it.
     central: Option<(PathBuf, Arc<RawPlan>)>,
+    /// The zip reader the writer parsed that directory with, for the first pass to take.
+    reader: Mutex<Option<Reader>>,
 }
 
 /// A member handed over: its bytes, or their compressed form.
@@ -65,6 +67,7 @@ impl Handoff {
             compress: None,
             given: Mutex::new(BTreeMap::new()),
             central: None,
+            reader: Mutex::new(None),
         }
     }
 
@@ -74,12 +77,15 @@ impl Handoff {
             compress: Some(level),
             given: Mutex::new(BTreeMap::new()),
             central: None,
+            reader: Mutex::new(None),
         }
     }
 
-    /// Gives the producer the plan of the zip `input`'s central directory the writer has made.
-    pub(super) fn reading(mut self, input: &Path, plan: Arc<RawPlan>) -> Self {
+    /// Gives the producer the plan of the zip `input`'s central directory the writer has made, and the zip reader
+    /// that parsed it (taken by the first load of `input`).
+    pub(super) fn reading(mut self, input: &Path, plan: Arc<RawPlan>, reader: Reader) -> Self {
         self.central = Some((input.to_path_buf(), plan));
+        self.reader = Mutex::new(Some(reader));
         self
     }
 
@@ -116,12 +122,19 @@ impl Handoff {
         limits: &Limits,
         each: &mut dyn FnMut(&str, &mut dyn BufRead) -> Result<(), E>,
     ) -> Result<Loaded, E> {
-        let central = self
+        let known = self
             .central
             .as_ref()
             .filter(|(input, _)| input == path)
-            .map(|(_, plan)| &**plan);
-        super::load_read(path, wanted, streamed, limits, each, central)
+            .map(|(_, plan)| Known {
+                plan,
+                reader: self
+                    .reader
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .take(),
+            });
+        super::load_read(path, wanted, streamed, limits, each, known)
     }
 
     /// True when a member handed over is compressed at once: worth handing over from another thread, early.

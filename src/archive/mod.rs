@@ -32,12 +32,14 @@ pub use error::{Error, Limit, Result};
 pub use handoff::{Handoff, Pieces};
 pub use zip::central_names as zip_central_names;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufRead, Read};
 use std::path::Path;
 
 use serde::Serialize;
+
+use crate::fast_hash::IdSet;
 
 /// Default largest XML member the rules will hold in memory.
 pub const MAX_XML_BYTES: u64 = 256 << 20;
@@ -250,11 +252,7 @@ impl Loaded {
                 .iter()
                 .map(|(path, m)| MemberInfo {
                     path: String::from_utf8_lossy(path).into_owned(),
-                    kind: match m.kind {
-                        tar::Kind::File => 'f',
-                        tar::Kind::Dir => 'd',
-                        tar::Kind::Other(b) => char::from(b),
-                    },
+                    kind: tar_kind(m.kind),
                     size: m.size,
                 })
                 .collect(),
@@ -265,30 +263,38 @@ impl Loaded {
     /// Members no backup Moodle writes can hold, each with why: absolute names, `..` components, backslashes,
     /// NUL bytes, links, devices and FIFOs. Writing commands refuse an archive with any; `inspect` lists them.
     pub fn hostile(&self) -> Vec<(String, &'static str)> {
-        self.members()
-            .into_iter()
-            .filter_map(|m| {
-                let why = if m.path.starts_with('/') {
-                    "is an absolute path"
-                } else if m.path.split('/').any(|c| c == "..") {
-                    "climbs out of the backup folder with `..`"
-                } else if m.path.contains('\\') {
-                    "holds a backslash (a path separator to Windows tools)"
-                } else if m.path.contains('\0') {
-                    "holds a NUL byte"
-                } else {
-                    match m.kind {
-                        'f' | 'd' => return None,
-                        '1' | '2' => "is a link",
-                        '3' | '4' => "is a device",
-                        '6' => "is a FIFO",
-                        _ => "is neither a file nor a folder",
-                    }
-                };
-                // Shown with the NUL byte escaped.
-                Some((m.path.replace('\0', "\\0"), why))
-            })
-            .collect()
+        // Looked at in place: the member list is not copied (tens of thousands of names in a course with files).
+        let found = |path: &str, kind: char| {
+            // One look at each byte for what the name checks below are about (most names have none of them).
+            let odd = path.starts_with('/') || path.bytes().any(|b| matches!(b, b'.' | b'\\' | 0));
+            let why = if odd && path.starts_with('/') {
+                "is an absolute path"
+            } else if odd && path.split('/').any(|c| c == "..") {
+                "climbs out of the backup folder with `..`"
+            } else if odd && path.contains('\\') {
+                "holds a backslash (a path separator to Windows tools)"
+            } else if odd && path.contains('\0') {
+                "holds a NUL byte"
+            } else {
+                match kind {
+                    'f' | 'd' => return None,
+                    '1' | '2' => "is a link",
+                    '3' | '4' => "is a device",
+                    '6' => "is a FIFO",
+                    _ => "is neither a file nor a folder",
+                }
+            };
+            // Shown with the NUL byte escaped.
+            Some((path.replace('\0', "\\0"), why))
+        };
+        match &self.list {
+            Listing::TarGz(t) => t
+                .members
+                .iter()
+                .filter_map(|(path, m)| found(&String::from_utf8_lossy(path), tar_kind(m.kind)))
+                .collect(),
+            Listing::Zip(m) => m.iter().filter_map(|m| found(&m.path, m.kind)).collect(),
+        }
     }
 
     /// A wanted member's bytes.
@@ -337,7 +343,7 @@ fn load_read<E: From<Error>>(
     streamed: &[&str],
     limits: &Limits,
     each: &mut dyn FnMut(&str, &mut dyn BufRead) -> Result<(), E>,
-    central: Option<&zip::RawPlan>,
+    known: Option<zip::Known<'_>>,
 ) -> Result<Loaded, E> {
     let want = Wanted {
         held: wanted,
@@ -345,7 +351,7 @@ fn load_read<E: From<Error>>(
     };
     match detect(path)? {
         Container::TarGz => tgz::load(path, &want, limits, each),
-        Container::Zip => zip::load(path, &want, limits, each, central),
+        Container::Zip => zip::load(path, &want, limits, each, known),
     }
 }
 
@@ -514,7 +520,16 @@ pub fn produce_and_write<T, E: From<Error>>(
     Ok(value)
 }
 
-fn check_duplicate(seen: &mut HashSet<String>, path: &Path, member: &str) -> Result<()> {
+/// A tar member's kind as [`MemberInfo::kind`] gives it: `f`, `d`, or the type flag.
+fn tar_kind(kind: tar::Kind) -> char {
+    match kind {
+        tar::Kind::File => 'f',
+        tar::Kind::Dir => 'd',
+        tar::Kind::Other(b) => char::from(b),
+    }
+}
+
+fn check_duplicate(seen: &mut IdSet<String>, path: &Path, member: &str) -> Result<()> {
     if !seen.insert(member.to_owned()) {
         return Err(Error::Duplicate {
             path: path.to_path_buf(),

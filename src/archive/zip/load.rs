@@ -1,7 +1,7 @@
 //! The first pass over a zip: the member list, the wanted members held or streamed, and every member Moodle
 //! could not read refused.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, BufReader, Read};
 use std::path::Path;
@@ -12,32 +12,37 @@ use zip::{CompressionMethod, ZipArchive};
 
 use super::local::{self, Central, Span};
 use super::plan::{RawEntry, RawPlan, plain_size, raw_plan};
-use super::{name_of, open, u16_at, u32_at, zip_err};
+use super::{Known, name_of, open, u16_at, u32_at, zip_err};
 use crate::archive::Error;
 use crate::archive::{Listing, Loaded, MemberInfo, Wanted, check_duplicate};
+use crate::fast_hash::IdSet;
 
 pub(in crate::archive) fn load<E: From<Error>>(
     path: &Path,
     wanted: &Wanted,
     limits: &crate::archive::Limits,
     each: &mut dyn FnMut(&str, &mut dyn io::BufRead) -> Result<(), E>,
-    central: Option<&RawPlan>,
+    known: Option<Known<'_>>,
 ) -> Result<Loaded, E> {
-    load_beside(path, wanted, limits, each, central, PARALLEL_INFLATE)
+    load_beside(path, wanted, limits, each, known, PARALLEL_INFLATE)
 }
 
-/// [`load`], held members of `beside_from` bytes or more inflated on threads of their own. `central`: the plan
-/// of `path` the writer has made already (its central directory is then not read and planned again as bytes;
-/// the zip reader still parses it).
+/// [`load`], held members of `beside_from` bytes or more inflated on threads of their own. `known`: what the
+/// writer has read of `path` already (its central directory is then not read and planned again as bytes, nor
+/// parsed again by the zip reader when the writer hands its reader over).
 fn load_beside<E: From<Error>>(
     path: &Path,
     wanted: &Wanted,
     limits: &crate::archive::Limits,
     each: &mut dyn FnMut(&str, &mut dyn io::BufRead) -> Result<(), E>,
-    central: Option<&RawPlan>,
+    known: Option<Known<'_>>,
     beside_from: u64,
 ) -> Result<Loaded, E> {
-    let mut archive = open(path)?;
+    let (central, reader) = known.map_or((None, None), |k| (Some(k.plan), k.reader));
+    let mut archive = match reader {
+        Some(archive) => archive,
+        None => open(path)?,
+    };
     // Duplicate names, which the zip reader hides, are refused by the plan (here, or the writer's) and as the
     // loop meets them (NUL bytes are found by `Loaded::hostile`).
     let read;
@@ -48,21 +53,24 @@ fn load_beside<E: From<Error>>(
             read.as_ref()
         }
     };
-    // Each local header is held to its central record (one read of its 30 bytes and name per member), and the
-    // records must not share bytes.
-    let file = File::open(path).map_err(|source| Error::Read {
+    // Each local header is held to its central record (30 bytes and its name per member, the headers of small
+    // records read several at a time), and the records must not share bytes.
+    let read_err = |source| Error::Read {
         path: path.to_path_buf(),
         source,
-    })?;
+    };
+    let file = File::open(path).map_err(read_err)?;
+    let len = file.metadata().map_err(read_err)?.len();
     let mut r = Reading {
         path,
         wanted,
         limits,
         file: &file,
+        headers: local::Headers::new(&file, len),
         plan,
-        infos: Vec::new(),
+        infos: Vec::with_capacity(archive.len()),
         docs: BTreeMap::new(),
-        seen: HashSet::new(),
+        seen: None,
         total: 0,
         spans: Vec::with_capacity(archive.len()),
         beside_from,
@@ -89,7 +97,9 @@ fn load_beside<E: From<Error>>(
         }
         looped
     })?;
-    local::apart(path, &mut r.spans)?;
+    local::apart(path, &mut r.spans, |i| {
+        r.infos.get(i).map_or("", |m| m.path.as_str())
+    })?;
     Ok(Loaded {
         docs: r.docs,
         list: Listing::Zip(r.infos),
@@ -101,12 +111,15 @@ struct Reading<'a> {
     path: &'a Path,
     wanted: &'a Wanted<'a>,
     limits: &'a crate::archive::Limits,
-    /// The input, for the local headers and the members inflated beside the loop.
+    /// The input, for the members inflated beside the loop.
     file: &'a File,
+    /// The input's local headers.
+    headers: local::Headers<'a>,
     plan: Option<&'a RawPlan>,
     infos: Vec<MemberInfo>,
     docs: BTreeMap<String, Vec<u8>>,
-    seen: HashSet<String>,
+    /// The names met so far, once a name is not the plan's (see [`Reading::check_duplicate`]).
+    seen: Option<IdSet<String>>,
     total: u64,
     spans: Vec<Span>,
     /// Held members of this many bytes or more are inflated on threads of their own.
@@ -129,22 +142,28 @@ impl<'a> Reading<'a> {
     {
         let path = self.path;
         let name = name_of(archive, path, i)?;
-        // The names as the zip reader decodes them (CP437 where not UTF-8): two records the plan tells apart can
-        // still be one name here (`é` in UTF-8 and byte 0x82).
-        check_duplicate(&mut self.seen, path, &name)?;
-        // Metadata only (no decompressor) unless the member is one the rules read.
-        let wanted_here = self.wanted.any(&name);
         let planned = self
             .plan
             .and_then(|p| p.entries.get(i).filter(|e| e.name == name));
+        self.check_duplicate(&name, planned.is_some())?;
+        // Metadata only (no decompressor) unless the member is one the rules read.
+        let wanted_here = self.wanted.any(&name);
         // A plain member the rules do not read: its central record says all that is needed but its local
         // header, read alone (not a seek and a buffer refill per member, thousands in a course with files).
         if let Some((e, size)) = planned
             .filter(|_| !wanted_here)
             .and_then(|e| Some((e, plain_size(&e.central)?)))
         {
-            self.spans
-                .push(local::check(self.file, path, &name, &central_of(e))?);
+            let rank = self.infos.len();
+            let record = e.end.saturating_sub(e.start);
+            let span = local::check(
+                &mut self.headers,
+                path,
+                (&name, rank),
+                &central_of(e),
+                record,
+            )?;
+            self.spans.push(span);
             self.total = self.total.saturating_add(size);
             self.limits.check_total(path, &name, self.total)?;
             let is_dir = matches!(name.as_bytes().last(), Some(b'/' | b'\\'));
@@ -194,18 +213,30 @@ impl<'a> Reading<'a> {
         }
         // The central record as stored, unless its sizes are in a ZIP64 extra field (0xFFFFFFFF in the 32-bit
         // fields): then the sizes the zip reader found there.
+        let rank = self.infos.len();
         let span = match planned.filter(|e| !zip64_sizes(&e.central)) {
-            Some(e) => local::check(self.file, path, &name, &central_of(e))?,
+            Some(e) => {
+                let record = e.end.saturating_sub(e.start);
+                local::check(
+                    &mut self.headers,
+                    path,
+                    (&name, rank),
+                    &central_of(e),
+                    record,
+                )?
+            }
             None => local::check(
-                self.file,
+                &mut self.headers,
                 path,
-                &name,
+                (&name, rank),
                 &Central {
                     name: f.name_raw(),
                     method: method_id(f.compression()),
                     sizes: (f.compressed_size(), size),
                     start: f.header_start(),
                 },
+                // A record of unknown length (ZIP64 sizes, no plan): its header read alone.
+                u64::MAX,
             )?,
         };
         let data_end = span.data_end;
@@ -245,6 +276,26 @@ impl<'a> Reading<'a> {
             size,
         });
         Ok(())
+    }
+}
+
+impl Reading<'_> {
+    /// Refuses a name met before, as the zip reader decodes names (CP437 where not UTF-8: two records the plan
+    /// tells apart can still be one name here, `é` in UTF-8 and byte 0x82). While every name is the plan's (the
+    /// central directory's names as stored, which the plan found all different), none can repeat and none is
+    /// kept; from the first that is not (or without a plan), the names met so far are kept and each next one is
+    /// checked, so that the same member is named as if every name had been kept.
+    fn check_duplicate(&mut self, name: &str, planned: bool) -> Result<(), Error> {
+        if planned && self.seen.is_none() {
+            return Ok(());
+        }
+        let seen = self.seen.get_or_insert_with(|| {
+            let mut seen =
+                IdSet::with_capacity_and_hasher(self.infos.capacity(), Default::default());
+            seen.extend(self.infos.iter().map(|m| m.path.clone()));
+            seen
+        });
+        check_duplicate(seen, self.path, name)
     }
 }
 

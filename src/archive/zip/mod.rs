@@ -32,7 +32,17 @@ pub use plan::central_names;
 pub(super) use plan::plans_made;
 pub(super) use write::{Packed, deflate, deflate_pieces, prepare, write, write_overlapped};
 
-pub(super) fn open(path: &Path) -> Result<ZipArchive<BufReader<File>>> {
+/// The zip reader over a file.
+pub(in crate::archive) type Reader = ZipArchive<BufReader<File>>;
+
+/// What the writer has read of a zip before the first pass: its central directory as bytes, planned, and the
+/// zip reader that parsed it, which the first pass takes instead of parsing the directory again.
+pub(in crate::archive) struct Known<'a> {
+    pub(in crate::archive) plan: &'a RawPlan,
+    pub(in crate::archive) reader: Option<Reader>,
+}
+
+pub(super) fn open(path: &Path) -> Result<Reader> {
     let f = File::open(path).map_err(|source| Error::Read {
         path: path.to_path_buf(),
         source,

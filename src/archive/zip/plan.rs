@@ -1,6 +1,5 @@
 //! A zip's central directory read as bytes: where each record is, for the byte copier.
 
-use std::collections::HashSet;
 use std::fs::File;
 use std::io::BufReader;
 use std::path::Path;
@@ -9,6 +8,7 @@ use zip::ZipArchive;
 
 use super::{open, read_at, u16_at, u32_at};
 use crate::archive::{Error, Result};
+use crate::fast_hash::IdSet;
 
 /// One entry, located in the input file.
 pub(super) struct RawEntry {
@@ -105,14 +105,19 @@ pub(super) fn raw_plan(
         if sig != 0x0201_4b50 || off == 0xffff_ffff || u64::from(off) >= cd_start {
             return Ok(None);
         }
-        let name = String::from_utf8_lossy(&record[46..46 + usize::from(nl)]).into_owned();
+        let stored = &record[46..46 + usize::from(nl)];
+        // Checked as UTF-8 first (what Moodle writes), a whole name at a time.
+        let name = match std::str::from_utf8(stored) {
+            Ok(name) => name.to_owned(),
+            Err(_) => String::from_utf8_lossy(stored).into_owned(),
+        };
         records.push((name, u64::from(off), record.to_vec()));
         at += rec_len;
     }
     // The zip reader keeps one entry per name: duplicates must be found in the directory itself (the first in
     // name order is named). (A NUL byte in a name is one of the hostile members the commands refuse and
     // `inspect` lists.)
-    let mut seen = HashSet::with_capacity(records.len());
+    let mut seen: IdSet<&str> = IdSet::with_capacity_and_hasher(records.len(), Default::default());
     let duplicate = records
         .iter()
         .map(|r| r.0.as_str())

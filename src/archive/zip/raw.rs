@@ -28,7 +28,18 @@ pub(super) struct Raw<'a> {
     out: BufWriter<File>,
     /// The output's length.
     pos: u64,
-    central: Vec<Option<Vec<u8>>>,
+    central: Vec<Record>,
+}
+
+/// An entry's central record in the output.
+#[derive(Clone)]
+enum Record {
+    /// Not written (yet).
+    None,
+    /// The input's record, its local header now at this offset.
+    Copied(u32),
+    /// A new record (a rewritten member's).
+    New(Vec<u8>),
 }
 
 impl<'a> Raw<'a> {
@@ -45,7 +56,7 @@ impl<'a> Raw<'a> {
             at: 0,
             out: BufWriter::with_capacity(64 << 10, atomic.handle()?),
             pos: 0,
-            central: vec![None; plan.entries.len()],
+            central: vec![Record::None; plan.entries.len()],
         })
     }
 
@@ -111,9 +122,7 @@ impl<'a> Raw<'a> {
                 let r = &plan.entries[i];
                 let offset = u32::try_from(self.pos + (r.start - first.start))
                     .map_err(|_| self.too_big())?;
-                let mut record = r.central.clone();
-                record[42..46].copy_from_slice(&offset.to_le_bytes());
-                self.central[i] = Some(record);
+                self.central[i] = Record::Copied(offset);
             }
             let last = &plan.entries[entries[run - 1]];
             self.seek_to(first.start)?;
@@ -196,7 +205,7 @@ impl<'a> Raw<'a> {
         record[24..28].copy_from_slice(&usize_.to_le_bytes());
         record[30..32].copy_from_slice(&0u16.to_le_bytes());
         record[42..46].copy_from_slice(&offset.to_le_bytes());
-        self.central[i] = Some(record);
+        self.central[i] = Record::New(record);
         Ok(())
     }
 
@@ -227,7 +236,18 @@ impl<'a> Raw<'a> {
             self.rewrite(i, packed)?;
         }
         let cd_offset = u32::try_from(self.pos).map_err(|_| self.too_big())?;
-        let central: Vec<u8> = self.central.iter().flatten().flatten().copied().collect();
+        let mut central = Vec::with_capacity(plan.entries.iter().map(|e| e.central.len()).sum());
+        for (record, e) in self.central.iter().zip(&plan.entries) {
+            match record {
+                Record::None => {}
+                Record::Copied(offset) => {
+                    let at = central.len();
+                    central.extend_from_slice(&e.central);
+                    central[at + 42..at + 46].copy_from_slice(&offset.to_le_bytes());
+                }
+                Record::New(record) => central.extend_from_slice(record),
+            }
+        }
         let cd_size = u32::try_from(central.len()).map_err(|_| self.too_big())?;
         let count = u16::try_from(plan.entries.len()).map_err(|_| self.too_big())?;
         let mut eocd = Vec::with_capacity(22 + plan.comment.len());

@@ -50,19 +50,25 @@ pub(in crate::archive) fn write(
     }
 }
 
-/// The input's plan and a temp output, when a zip can be written by [`write_overlapped`].
+/// The input's plan, the zip reader that parsed its central directory, and a temp output, when a zip can be
+/// written by [`write_overlapped`].
 pub(in crate::archive) struct Prepared {
     plan: RawPlan,
+    reader: super::Reader,
     atomic: Atomic,
 }
 
 /// Reads the central directory of `input` and creates the temp output, or `None` when the archive is not a zip
 /// the byte copier handles (the caller then reads it first, which reports what is wrong with it).
 pub(in crate::archive) fn prepare(input: &Path, output: &Path) -> Option<Prepared> {
-    let archive = open(input).ok()?;
-    let plan = raw_plan(&archive, input).ok()??;
+    let reader = open(input).ok()?;
+    let plan = raw_plan(&reader, input).ok()??;
     let atomic = Atomic::new(output).ok()?;
-    Some(Prepared { plan, atomic })
+    Some(Prepared {
+        plan,
+        reader,
+        atomic,
+    })
 }
 
 /// [`write`] with the records of all but the `last` members copied on another thread while `produce` reads the
@@ -75,7 +81,11 @@ pub(in crate::archive) fn write_overlapped<T, E: From<Error>>(
     opts: &crate::archive::WriteOptions,
     produce: impl FnOnce(&Handoff) -> Result<(BTreeMap<String, Vec<u8>>, T), E>,
 ) -> Result<T, E> {
-    let Prepared { plan, atomic } = prepared;
+    let Prepared {
+        plan,
+        reader,
+        atomic,
+    } = prepared;
     let plan = std::sync::Arc::new(plan);
     let (head, tail) = plan.split(|name| last.contains(&name));
     let stop = AtomicBool::new(false);
@@ -86,7 +96,8 @@ pub(in crate::archive) fn write_overlapped<T, E: From<Error>>(
             .ok();
         // The copy stops early when `produce` fails or panics (the guard is dropped), not only on success.
         let guard = StopOnDrop(&stop);
-        let handoff = Handoff::compressing(opts.level).reading(input, std::sync::Arc::clone(&plan));
+        let handoff =
+            Handoff::compressing(opts.level).reading(input, std::sync::Arc::clone(&plan), reader);
         let (replacements, value) = produce(&handoff)?;
         let given = handoff.into_given();
         std::mem::forget(guard);

@@ -1,11 +1,11 @@
 //! The holder: the manual instance that receives every converted enrolment (the backup's first manual
 //! instance, else the first converted one, retyped), and the enrolments it already has.
 
-use super::fast_hash::IdMap;
 use super::read::Instances;
 use super::{MethodReport, Report, Target};
 use crate::enrol::model;
 use crate::enrol::warning::Warning;
+use crate::fast_hash::IdMap;
 
 /// The chosen holder.
 pub(super) struct Holder {

@@ -20,7 +20,6 @@
 //! group members).
 
 mod append;
-mod fast_hash;
 mod holder;
 mod read;
 mod retype;
@@ -159,7 +158,7 @@ impl Report {
         if limits.is_empty() {
             return;
         }
-        let at: fast_hash::IdMap<i64, usize> =
+        let at: crate::fast_hash::IdMap<i64, usize> =
             self.users.ids().enumerate().map(|(i, u)| (u, i)).collect();
         for (userid, limit) in limits {
             if let Some(&i) = at.get(&userid) {

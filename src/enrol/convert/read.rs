@@ -5,9 +5,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
 
 use super::EnrolError;
-use super::fast_hash::IdMap;
 use crate::enrol::members::ROLES;
 use crate::enrol::model::{self, Assignment, Instance, MANUAL, Values};
+use crate::fast_hash::IdMap;
 use crate::xml::XmlError;
 
 /// Below this size a second thread costs more than it saves.

@@ -2,9 +2,9 @@
 //! be read as the 4.4+ welcome option); a disabled manual holder is enabled with its active enrolments
 //! suspended, so nobody gains access.
 
-use super::fast_hash::IdSet;
 use crate::enrol::members::{CUSTOM_FIELDS, EXPIRY_THRESHOLD, NULLED, ZEROED};
 use crate::enrol::model::{Instance, MANUAL};
+use crate::fast_hash::IdSet;
 use crate::xml::{self, Edit};
 
 /// Adds the edits retyping `inst` to a plain, enabled manual instance.

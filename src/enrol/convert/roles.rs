@@ -3,10 +3,10 @@
 
 use std::collections::BTreeSet;
 
-use super::fast_hash::IdSet;
 use super::{EnrolError, Limit, Report};
 use crate::enrol::members::{COURSE_ROLES, GROUPS};
 use crate::enrol::model::{self, Field};
+use crate::fast_hash::IdSet;
 use crate::xml::{self, Edit};
 
 /// One converted role assignment's rewrite: removed (an exact duplicate of a manual one), or made manual.

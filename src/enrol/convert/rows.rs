@@ -7,9 +7,9 @@
 
 use serde::{Serialize, Serializer};
 
-use super::fast_hash::IdMap;
 use crate::enrol::model::Values;
 use crate::enrol::restore::{Limit, Outcomes, Target};
+use crate::fast_hash::IdMap;
 
 /// `combined` with or `kept` an existing manual enrolment, or `new` (the report's words).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -6,12 +6,12 @@ use std::ops::Range;
 
 use super::EnrolError;
 use super::append::{Copies, appends_lines};
-use super::fast_hash::IdSet;
 use super::holder::Holder;
 use super::read::{Instances, Source};
 use crate::enrol::members::ENROLMENTS;
 use crate::enrol::model::{Instance, UserEnrolment, Values};
 use crate::enrol::{merge, restore};
+use crate::fast_hash::IdSet;
 use crate::xml::{self, Edit};
 
 /// What became of the holder's own enrolment of the user.

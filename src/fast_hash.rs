@@ -1,11 +1,13 @@
-//! A fast hasher for the conversion's maps and sets keyed by ids (user ids, role and user pairs, positions, small
-//! lists of them), which are looked up once or more per user: std's default SipHash cost more than the rest of a
-//! lookup. Only lookups and insertions use these maps, never their iteration order, so the output cannot depend on
-//! the hash.
+//! A fast hasher for the maps and sets keyed by ids (user ids, role and user pairs, positions, small lists of
+//! them), which the conversion looks up once or more per user, and by member names, which reading an archive
+//! checks once or twice per member (tens of thousands in a course with files): std's default SipHash cost more
+//! than the rest of a lookup. Only lookups and insertions use these maps, never their iteration order, so the
+//! output cannot depend on the hash.
 //!
-//! The ids come from the backup, so the hash is keyed with per-process random keys (from std's `RandomState`)
-//! and mixes each word with a folded 64×64→128-bit multiply, the fallback of the `ahash` crate: ids crafted to
-//! collide would have to know the keys, and a crafted backup cannot turn the maps' lookups quadratic.
+//! The ids and names come from the backup, so the hash is keyed with per-process random keys (from std's
+//! `RandomState`) and mixes each word with a folded 64×64→128-bit multiply, the fallback of the `ahash` crate:
+//! keys crafted to collide would have to know the hash's keys, and a crafted backup cannot turn the lookups
+//! quadratic.
 
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasher, Hasher};
@@ -13,7 +15,7 @@ use std::sync::OnceLock;
 
 /// The keyed hasher: one folded multiply per machine word.
 #[derive(Debug, Clone, Copy)]
-pub(super) struct IdHasher {
+pub(crate) struct IdHasher {
     state: u64,
     key: u64,
 }
@@ -73,7 +75,7 @@ impl Hasher for IdHasher {
 
 /// Builds [`IdHasher`]s with the process's keys.
 #[derive(Debug, Clone, Copy)]
-pub(super) struct IdBuild {
+pub(crate) struct IdBuild {
     seed: u64,
     key: u64,
 }
@@ -103,10 +105,10 @@ impl BuildHasher for IdBuild {
 }
 
 /// A map hashed with [`IdHasher`].
-pub(super) type IdMap<K, V> = HashMap<K, V, IdBuild>;
+pub(crate) type IdMap<K, V> = HashMap<K, V, IdBuild>;
 
 /// A set hashed with [`IdHasher`].
-pub(super) type IdSet<T> = HashSet<T, IdBuild>;
+pub(crate) type IdSet<T> = HashSet<T, IdBuild>;
 
 #[cfg(test)]
 mod tests {

@@ -630,8 +630,13 @@ fn instances(before: &Scan, after: &Scan, changes: &mut Changes) {
     let (Ok(ib), Ok(ia)) = (model::parse_enrolments(b), model::parse_enrolments(a)) else {
         return;
     };
+    // By id, the first of each (not a search per instance: a course of many instances took seconds).
+    let mut by_id: BTreeMap<&str, &model::Instance> = BTreeMap::new();
+    for i in &ia {
+        by_id.entry(i.id.as_str()).or_insert(i);
+    }
     for inst_b in &ib {
-        let Some(inst_a) = ia.iter().find(|i| i.id == inst_b.id) else {
+        let Some(&inst_a) = by_id.get(inst_b.id.as_str()) else {
             continue;
         };
         let names: BTreeSet<&String> = inst_b.fields.keys().chain(inst_a.fields.keys()).collect();

@@ -321,9 +321,12 @@ pub fn first_manual<'a>(instances: &'a [Instance], xml: &[u8]) -> Option<(usize,
 /// Parses `course/enrolments.xml`: `enrolments/enrols/enrol/user_enrolments/enrolment`.
 ///
 /// # Errors
-/// [`XmlError`] when the document is malformed or an `<enrol>` has no `id`.
+/// [`XmlError`] when the document is malformed, or an `<enrol>` has no `id`, or one that is not an integer, or the
+/// id of an `<enrol>` before it.
 pub fn parse_enrolments(xml: &[u8]) -> Result<Vec<Instance>, XmlError> {
     let mut out: Vec<Instance> = Vec::new();
+    // The ids met, as restore reads them (an integer column).
+    let mut ids: crate::fast_hash::IdSet<i64> = crate::fast_hash::IdSet::default();
     let mut current: Option<Instance> = None;
     let mut ue: Option<UserEnrolment> = None;
     let mut in_ues = false;
@@ -342,9 +345,19 @@ pub fn parse_enrolments(xml: &[u8]) -> Result<Vec<Instance>, XmlError> {
                     })?;
                     // Moodle writes ids as they are (a 64-bit integer, 20 characters at most): one padded with zeros
                     // or spaces is no backup's, and is copied for every enrolment a report or check names.
-                    if id.trim().parse::<i64>().is_err() || id.len() > 20 {
+                    let Some(n) = id.trim().parse::<i64>().ok().filter(|_| id.len() <= 20) else {
                         return Err(XmlError::Content(format!(
                             "<enrol id=\"{}\"> at byte {}: the id is not an integer (restore maps instances by id)",
+                            head(&id, 40),
+                            o.start
+                        )));
+                    };
+                    // An id is the `enrol` table's primary key: no backup Moodle writes holds one twice, and the
+                    // tool, like restore's mapping of the instances' members, tells instances apart by it.
+                    if !ids.insert(n) {
+                        return Err(XmlError::Content(format!(
+                            "<enrol id=\"{}\"> at byte {}: a second enrolment method with this id (each id is \
+                             one instance's; the archive is damaged)",
                             head(&id, 40),
                             o.start
                         )));
@@ -846,6 +859,26 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("a plugin name of 21 characters"), "{err}");
+    }
+
+    /// Two `<enrol>` elements with one id (as integers: ` 7` is `7`) are refused, naming the second.
+    #[test]
+    fn an_instance_id_twice_is_refused() {
+        let enrol =
+            |id: &str, plugin: &str| format!("<enrol id=\"{id}\"><enrol>{plugin}</enrol></enrol>");
+        let doc = |a: &str, b: &str| format!("<enrolments><enrols>{a}{b}</enrols></enrolments>");
+        let fine = doc(&enrol("7", "manual"), &enrol("8", "cohort"));
+        assert_eq!(parse_enrolments(fine.as_bytes()).unwrap().len(), 2);
+        for second in ["7", " 7", "07"] {
+            let twice = doc(&enrol("7", "manual"), &enrol(second, "cohort"));
+            let err = parse_enrolments(twice.as_bytes()).unwrap_err().to_string();
+            let at = twice.rfind("<enrol id").unwrap();
+            assert!(
+                err.contains(&format!("<enrol id=\"{second}\"> at byte {at}"))
+                    && err.contains("a second enrolment method with this id"),
+                "{err}"
+            );
+        }
     }
 
     /// Enrolment methods as Moodle writes them are read however many; a document of tiny `<enrol/>` elements,

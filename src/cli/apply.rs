@@ -187,7 +187,11 @@ pub fn run(a: ApplyArgs, globals: super::Globals) -> Result<ExitCode> {
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
-    let failed = results.iter().filter(|(r, _)| r.is_err()).count();
+    // A file named *.mbz that is no archive is a course not applied, as one that fails.
+    for s in &found.unreadable {
+        writeln!(err, "FAILED  {}: {}", s.relative, s.reason)?;
+    }
+    let failed = results.iter().filter(|(r, _)| r.is_err()).count() + found.unreadable.len();
     if let Some(path) = &a.report {
         let run = report::Run {
             started,

@@ -140,7 +140,8 @@ pub(crate) fn job_settings(
     }
 }
 
-/// The backups among `inputs` (files and folders), the files skipped listed on `err`; an error when none.
+/// The backups among `inputs` (files and folders), the files skipped listed on `err`; an error when none, naming
+/// the files named `*.mbz` that are no archive (which the caller otherwise counts as failed).
 pub(crate) fn find_backups(
     inputs: &[std::path::PathBuf],
     err: &mut dyn Write,
@@ -155,7 +156,15 @@ pub(crate) fn find_backups(
         )?;
     }
     if found.jobs.is_empty() {
-        bail!("no backup found in the given archives or folders");
+        let unreadable: Vec<String> = found
+            .unreadable
+            .iter()
+            .map(|s| s.reason.to_string())
+            .collect();
+        if unreadable.is_empty() {
+            bail!("no backup found in the given archives or folders");
+        }
+        bail!("no backup could be read: {}", unreadable.join("; "));
     }
     Ok(found)
 }

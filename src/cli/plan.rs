@@ -122,7 +122,11 @@ pub fn run(a: PlanArgs, globals: super::Globals) -> Result<ExitCode> {
         check_output(&a.output, &a.inputs, a.force, &found.jobs)?;
     }
     let mut plans: Vec<CoursePlan> = Vec::new();
-    let mut failed = 0;
+    // A file named *.mbz that is no archive is a course missing from the plan, as one that fails to read.
+    for s in &found.unreadable {
+        writeln!(err, "FAILED {}: {}", s.relative, s.reason)?;
+    }
+    let mut failed = found.unreadable.len();
     for job in &found.jobs {
         match mbz_enrol::job::plan_file_limited(&job.input, &opts, &globals.limits) {
             Ok(mut p) => {
@@ -180,7 +184,7 @@ pub fn run(a: PlanArgs, globals: super::Globals) -> Result<ExitCode> {
     let mut buf = Vec::new();
     let written = format
         .write(&plans, &settings, &mut buf)
-        .map_err(|e| format_error(e, format.name() == "uploaduser"))?;
+        .map_err(|e| format_error(e, format.name() == "uploaduser", &plans))?;
     let actions: usize = plans.iter().map(|p| p.actions.len()).sum();
     let place = if to_stdout {
         std::io::stdout().lock().write_all(&buf)?;
@@ -328,10 +332,23 @@ fn moodle_release(
 
 /// A format error, with the hint for an empty identifier, a release too old, or a row not applied exactly (when
 /// the format `leaves_out` such rows with `--allow-partial`).
-fn format_error(e: FormatError, leaves_out: bool) -> anyhow::Error {
+fn format_error(e: FormatError, leaves_out: bool, plans: &[CoursePlan]) -> anyhow::Error {
+    // The archive the row comes from, named first as every other error names it.
+    let archive = match &e {
+        FormatError::MissingKey { user, course, .. }
+        | FormatError::Inexact { user, course, .. } => plans
+            .iter()
+            .find(|p| {
+                p.course.shortname == *course
+                    && p.actions.iter().any(|a| a.user.user.username == *user)
+            })
+            .map(|p| format!("archive `{}`: ", p.archive)),
+        _ => None,
+    }
+    .unwrap_or_default();
     match e {
         FormatError::MissingKey { .. } => {
-            anyhow::anyhow!("{e}; choose another --user-key/--course-key")
+            anyhow::anyhow!("{archive}{e}; choose another --user-key/--course-key")
         }
         FormatError::UnknownColumn { .. } => anyhow::anyhow!(
             "{e}. Instead: --format toolsync (the tool_sync plugin reads start and end dates) or --format ws \
@@ -339,9 +356,10 @@ fn format_error(e: FormatError, leaves_out: bool) -> anyhow::Error {
         ),
         FormatError::Inexact { .. } | FormatError::Unreadable { .. } if leaves_out => {
             anyhow::anyhow!(
-                "{e}; no plan written (--allow-partial leaves such rows out and lists them)"
+                "{archive}{e}; no plan written (--allow-partial leaves such rows out and lists them)"
             )
         }
+        FormatError::Inexact { .. } => anyhow::anyhow!("{archive}{e}"),
         e => e.into(),
     }
 }

@@ -278,3 +278,95 @@ fn an_unwritable_stderr_is_no_panic() {
     let o = convert_with(&cb, &out, &[], |c| c.stderr(full));
     assert_eq!(o.status.code(), Some(2));
 }
+
+/// `plan` given a file named `*.mbz` that is no archive (an error page saved under a backup's name) counts it as
+/// a failed course, named, as `renew` and `batch` do: no plan is written without `--allow-partial`; given only
+/// such files, the error names them.
+#[test]
+fn plan_names_a_backup_that_is_no_archive() {
+    let dir = tempdir();
+    let d = dir.path();
+    let bad = d.join("page.mbz");
+    std::fs::write(&bad, "<html>not found</html>").unwrap();
+    let plan = d.join("plan.json");
+    let base = |inputs: &[&str], extra: &[&str]| {
+        let mut args = vec!["plan"];
+        args.extend_from_slice(inputs);
+        args.extend_from_slice(&[
+            "--format",
+            "json",
+            "-o",
+            plan.to_str().unwrap(),
+            "--until",
+            UNTIL,
+            "--timezone",
+            "UTC",
+        ]);
+        args.extend_from_slice(extra);
+        run(&args.iter().map(|s| &**s).collect::<Vec<_>>())
+    };
+    let good = fixture("coh_basic.mbz");
+    let good_s = good.to_str().unwrap();
+    let bad_s = bad.to_str().unwrap();
+    let o = base(&[good_s, bad_s], &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("FAILED page.mbz: ") && stderr(&o).contains("1 archive(s) failed"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!plan.exists());
+    let o = base(&[good_s, bad_s], &["--allow-partial"]);
+    assert!(stderr(&o).contains("FAILED page.mbz: "), "{}", stderr(&o));
+    assert!(plan.exists());
+    std::fs::remove_file(&plan).unwrap();
+    let o = base(&[bad_s], &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("no backup could be read: `")
+            && stderr(&o).contains("page.mbz` is not a Moodle backup"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!plan.exists());
+}
+
+/// A plan row the format cannot write (here: the course shortname the default key needs is empty) names the
+/// archive it comes from.
+#[test]
+fn plan_format_errors_name_the_archive() {
+    let dir = tempdir();
+    let input = dir.path().join("noname.mbz");
+    crate::util::with_member(
+        &fixture("coh_basic.mbz"),
+        "moodle_backup.xml",
+        |x| {
+            x.replace(
+                "<original_course_shortname>COH_BASIC</original_course_shortname>",
+                "<original_course_shortname></original_course_shortname>",
+            )
+        },
+        &input,
+    );
+    let plan = dir.path().join("plan.csv");
+    let o = run(&[
+        "plan",
+        input.to_str().unwrap(),
+        "--format",
+        "toolsync",
+        "-o",
+        plan.to_str().unwrap(),
+        "--until",
+        UNTIL,
+        "--timezone",
+        "UTC",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(&format!("archive `{}`: user `", input.display()))
+            && stderr(&o).contains("the course shortname is empty"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!plan.exists());
+}

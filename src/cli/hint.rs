@@ -52,17 +52,26 @@ pub(crate) fn link(e: &(dyn StdError + 'static)) -> String {
 
 /// An error and its causes on one line, joined by `: ` (as `{:#}` prints an `anyhow::Error`), with hints.
 pub(crate) fn chain(e: &(dyn StdError + 'static)) -> String {
-    let mut s = link(e);
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&link(c));
-        cur = c.source();
-    }
-    s
+    let causes = std::iter::successors(Some(e), |&c: &&(dyn StdError + 'static)| c.source());
+    joined(causes.map(link))
 }
 
 /// [`chain`] for an `anyhow::Error` (its context messages included).
 pub(crate) fn chain_any(e: &anyhow::Error) -> String {
-    e.chain().map(link).collect::<Vec<_>>().join(": ")
+    joined(e.chain().map(link))
+}
+
+/// The messages joined by `: `, each cause left out when the message before already ends with it (an error
+/// whose message quotes its source's: `tag not closed: ...` was printed twice).
+fn joined(links: impl Iterator<Item = String>) -> String {
+    let mut s = String::new();
+    for l in links {
+        if s.is_empty() {
+            s = l;
+        } else if !s.ends_with(&l) {
+            s.push_str(": ");
+            s.push_str(&l);
+        }
+    }
+    s
 }

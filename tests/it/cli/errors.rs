@@ -370,3 +370,25 @@ fn plan_format_errors_name_the_archive() {
     );
     assert!(!plan.exists());
 }
+
+/// An error whose message already quotes its cause's is printed without the cause again.
+#[test]
+fn a_cause_the_message_quotes_is_printed_once() {
+    let dir = tempdir();
+    let input = dir.path().join("cut.mbz");
+    crate::util::with_member(
+        &fixture("coh_group.mbz"),
+        "groups.xml",
+        |x| x[..x.find("<group ").unwrap() + 7].to_owned(),
+        &input,
+    );
+    let o = run(&["inspect", input.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("member `groups.xml`: malformed XML"), "{err}");
+    assert_eq!(
+        err.matches("not found before end of input").count(),
+        1,
+        "{err}"
+    );
+}

@@ -281,6 +281,7 @@ impl Loaded {
                     '1' | '2' => "is a link",
                     '3' | '4' => "is a device",
                     '6' => "is a FIFO",
+                    '7' => "is a contiguous file (tar type 7), which Moodle's extractor skips",
                     _ => "is neither a file nor a folder",
                 }
             };

@@ -579,10 +579,14 @@ fn scan_tgz(path: &Path, scan: &mut Scan) -> io::Result<()> {
             scan.fail(
                 names::USTAR,
                 format!(
-                    "member `{member}`: not a POSIX ustar header (magic {:?})",
+                    // Placed by what precedes it: what is read here may be a member's data, not a name.
+                    "the header after {last} is not a POSIX ustar header (magic {:?}): Moodle's extractor stops there",
                     String::from_utf8_lossy(&block[257..265])
                 ),
             );
+            // As Moodle's extractor (it throws): nothing after this block is read as the archive's.
+            scan.incomplete = true;
+            return Ok(());
         }
         let stored = octal(&block[148..156]);
         let sum: u64 = block
@@ -651,6 +655,7 @@ fn scan_tgz(path: &Path, scan: &mut Scan) -> io::Result<()> {
             b'2' => Some("a symbolic link"),
             b'3' | b'4' => Some("a device"),
             b'6' => Some("a FIFO"),
+            b'7' => Some("a contiguous file (tar type 7)"),
             _ => None,
         } {
             let target = String::from_utf8_lossy(cstr(&block[157..257])).into_owned();
@@ -662,15 +667,16 @@ fn scan_tgz(path: &Path, scan: &mut Scan) -> io::Result<()> {
                 ),
             );
         }
-        // Moodle reads no data for link and device entries; a size there would desynchronise the stream.
-        let data_len = if matches!(flag, b'1'..=b'6') { 0 } else { size };
+        // Moodle reads no data for link, device and contiguous-file entries (`tgz_extractor::process_header`
+        // skips them); a size there would desynchronise the stream.
+        let data_len = if matches!(flag, b'1'..=b'7') { 0 } else { size };
         if !scan.count(path, &member, data_len) {
             return Ok(());
         }
         let mut data = (&mut gz).take(data_len);
         let read = if extension {
             extension_record(scan, &raw, flag, &mut data)
-        } else if data_len == 0 && matches!(flag, b'1'..=b'6') {
+        } else if data_len == 0 && matches!(flag, b'1'..=b'7') {
             // No data to judge: a link or device is the finding above, not an empty XML document.
             Ok(Sha256::digest([]).into())
         } else {

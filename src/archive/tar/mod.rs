@@ -65,11 +65,12 @@ const INDEX_COUNT_PREFIX: &str = "Moodle archive file index. Count: ";
 /// Kind of a tar member.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
-    /// Regular file (typeflag `0`, or the old `\0`, or `7` contiguous when read).
+    /// Regular file (typeflag `0`, or the old `\0`).
     File,
     /// Directory (typeflag `5`).
     Dir,
-    /// Anything else, as its raw typeflag: hard link `1`, symlink `2`, device `3`/`4`, FIFO `6`, vendor flags.
+    /// Anything else, as its raw typeflag: hard link `1`, symlink `2`, device `3`/`4`, FIFO `6`, contiguous file
+    /// `7` (which Moodle's extractor skips, as it skips links), vendor flags.
     Other(u8),
 }
 

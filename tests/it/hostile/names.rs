@@ -148,6 +148,36 @@ fn fifo_entry() {
     special_case("fifo.mbz", b'6', "");
 }
 
+/// A contiguous-file entry (type `7`): a file to most readers, skipped by Moodle's extractor as links are.
+#[test]
+fn contiguous_file_entry() {
+    special_case("contiguous.mbz", b'7', "");
+}
+
+/// A type-`7` member with data, named as a document the rules read: Moodle's extractor skips the header and reads
+/// the data as the next headers (and stops there), so the member is never restored. Every writing command refuses
+/// the archive, naming it; `verify` places the bad header after it instead of printing its data as a name.
+#[test]
+fn a_contiguous_file_with_data_is_not_read_as_a_member() {
+    let mut m = members();
+    reindex(&mut m);
+    let data = b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<groups>\n</groups>".to_vec();
+    let c = Case::with("contiguous_data.mbz", |p| {
+        let h = crate::util::ustar("course/extra.xml", b'7', data.len() as u64);
+        write_tgz_with(p, &m, &[(h, data.clone())]);
+    });
+    c.convert_fails(&["`course/extra.xml`", "contiguous file"]);
+    c.plan_fails(&["`course/extra.xml`"]);
+    let o = c.run(&["verify", c.input.to_str().unwrap()]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("the header after member `course/extra.xml` is not a POSIX ustar header"),
+        "{out}"
+    );
+    assert!(!out.contains("<groups>"), "{out}");
+}
+
 /// A symlink named `course/link.xml`: `verify` judges it as the link it is (no data, nothing to parse), not as
 /// an empty XML document; every command but `inspect` and `verify` refuses the archive naming it.
 #[test]

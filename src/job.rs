@@ -76,6 +76,24 @@ fn refuse_hostile(input: &Path, loaded: &Loaded) -> Result<()> {
     }
 }
 
+/// Refuses an archive missing a member restore stops without ([`crate::enrol::members::required`]): no output
+/// of it could be restored, whatever the rules do.
+fn refuse_unrestorable(input: &Path, loaded: &Loaded, info: &backup::Info) -> Result<()> {
+    match crate::enrol::members::required(Some(info))
+        .into_iter()
+        .find(|m| !loaded.has_member(m))
+    {
+        None => Ok(()),
+        Some(member) => Err(Error::Archive(archive::Error::Member {
+            path: input.to_path_buf(),
+            member: member.to_owned(),
+            reason: "missing: Moodle's restore stops with an error without it (`missing_moodle_backup_xml_file`), \
+                     so no output of this archive could be restored (nothing written)"
+                .into(),
+        })),
+    }
+}
+
 fn docs(loaded: &Loaded) -> Docs<'_> {
     Docs::from_lookup(|member| loaded.doc(member))
 }
@@ -595,6 +613,7 @@ fn convert_file_named(
         };
         refuse_hostile(input, &loaded)?;
         let info = info(input, &loaded)?;
+        refuse_unrestorable(input, &loaded, &info)?;
         let course = Course::new(&info, &loaded);
         let opts = options(&course)?;
         // The conversion owns the members it reads and frees each once its rewrite is built; the others are no
@@ -722,6 +741,7 @@ pub fn renew_file_with(
         let (loaded, users) = load_with_users(Some(handoff), input, READ, &write.limits)?;
         refuse_hostile(input, &loaded)?;
         let info = info(input, &loaded)?;
+        refuse_unrestorable(input, &loaded, &info)?;
         let users: BTreeMap<i64, String> =
             users.into_iter().map(|(id, u)| (id, u.username)).collect();
         let renewal =

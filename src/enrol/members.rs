@@ -35,6 +35,34 @@ pub const READ: &[&str] = match READ_WITH_USERS.split_last() {
 /// backups have them).
 pub const REWRITTEN: &[&str] = &[ENROLMENTS, COURSE_ROLES, GROUPS];
 
+/// The members restore stops without: each is read by a restore step whose
+/// `restore_structure_step::execute` (`backup/util/plan/restore_structure_step.class.php`) throws
+/// `missing_moodle_backup_xml_file` when its file is missing. `users.xml` when the backup includes users
+/// (`users` root setting 1), the course's own when it is a course backup (`type`, absent in old backups).
+pub fn required(info: Option<&crate::backup::Info>) -> Vec<&'static str> {
+    let mut required = vec![
+        MOODLE_BACKUP,
+        ROLES,
+        "questions.xml",
+        "files.xml",
+        "scales.xml",
+        "outcomes.xml",
+    ];
+    let users = info
+        .and_then(|i| i.root_settings.get("users"))
+        .is_some_and(|v| v == "1");
+    if users {
+        required.push(USERS);
+    }
+    let course = info
+        .and_then(|i| i.backup_type.as_deref())
+        .is_none_or(|t| t == "course");
+    if course {
+        required.extend([COURSE, COURSE_ROLES, GROUPS]);
+    }
+    required
+}
+
 /// The plugin settings of an `<enrol>` record (`customint1` … `customtext4`).
 pub const CUSTOM_FIELDS: &[&str] = &[
     "customint1",

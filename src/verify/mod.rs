@@ -20,7 +20,7 @@ use scan::{Scan, names};
 
 use crate::archive::Container;
 use crate::enrol::members::{
-    COURSE, COURSE_ROLES, ENROLMENT_FIELDS, ENROLMENTS, GROUPS, MOODLE_BACKUP, ROLES, USERS,
+    COURSE_ROLES, ENROLMENT_FIELDS, ENROLMENTS, GROUPS, MOODLE_BACKUP, ROLES,
 };
 use crate::enrol::model::{self, MANUAL, Owned};
 use crate::error::{Error, Result};
@@ -500,26 +500,7 @@ fn check_moodle_backup(scan: &Scan, book: &mut Book) -> Option<crate::backup::In
 
 fn check_required(scan: &Scan, info: Option<&crate::backup::Info>, book: &mut Book) {
     let present: BTreeSet<&str> = scan.members.iter().map(|m| m.path.as_str()).collect();
-    let mut required = vec![
-        MOODLE_BACKUP,
-        ROLES,
-        "questions.xml",
-        "files.xml",
-        "scales.xml",
-        "outcomes.xml",
-    ];
-    let users = info
-        .and_then(|i| i.root_settings.get("users"))
-        .is_some_and(|v| v == "1");
-    if users {
-        required.push(USERS);
-    }
-    let course = info
-        .and_then(|i| i.backup_type.as_deref())
-        .is_none_or(|t| t == "course");
-    if course {
-        required.extend([COURSE, COURSE_ROLES, GROUPS]);
-    }
+    let required = crate::enrol::members::required(info);
     book.check(
         checks::REQUIRED,
         format!("present: {}", required.join(", ")),

@@ -86,3 +86,19 @@ fn empty_file() {
     c.inspect_fails(&["empty"]);
     c.verify_unreadable(&[]);
 }
+
+/// A backup missing a member restore stops without (`users.xml` when users are included, the course's
+/// `course/roles.xml` and `groups.xml`): `convert` and `renew` refuse it naming the member, as `verify` fails it;
+/// no output of it could be restored.
+#[test]
+fn a_member_restore_needs_missing_is_refused() {
+    for missing in ["users.xml", "course/roles.xml", "groups.xml", "files.xml"] {
+        let m: Vec<RawMember> = members().into_iter().filter(|m| m.0 != missing).collect();
+        let c = Case::tgz(&format!("without_{}.mbz", missing.replace('/', "_")), m);
+        c.convert_fails(&[&format!(
+            "member `{missing}`: missing: Moodle's restore stops"
+        )]);
+        c.command_fails("renew", &[], &[&format!("member `{missing}`: missing")]);
+        c.verify_fails(&["required-files"]);
+    }
+}

@@ -165,6 +165,10 @@ impl Book {
         let key = key_of(&why);
         self.add(name, Severity::Error, key, why);
     }
+    /// An error identified by `key` (what names it in the original too) rather than by its whole message.
+    fn fail_keyed(&mut self, name: &'static str, key: &str, why: impl Into<String>) {
+        self.add(name, Severity::Error, key_of(key), why.into());
+    }
     /// A warning identified by `key`: restore skips something or misreports.
     fn warn(&mut self, name: &'static str, key: impl Into<String>, why: impl Into<String>) {
         self.add(name, Severity::Warning, key.into(), why.into());
@@ -620,18 +624,23 @@ fn check_enrolments(scan: &Scan, book: &mut Book) {
                 inst.id.clone()
             };
             for ue in &inst.enrolments {
-                let ul = format!("{} in {label}", ue.label(x));
+                let ue_label = ue.label(x);
+                let ul = format!("{ue_label} in {label}");
                 for name in ENROLMENT_INTS {
-                    // Plain digits as Moodle writes them, else the value decoded as restore reads it.
-                    match ue.fields.get(name) {
-                        Some(f) if is_int(&x[f.content.clone()]) => {}
-                        Some(f) if is_int(f.text(x).as_bytes()) => {}
-                        Some(f) => book.fail(
-                            checks::INTEGERS,
-                            format!("{ul} <{name}> is `{}`", f.text(x)),
-                        ),
-                        None => book.fail(checks::INTEGERS, format!("{ul} has no <{name}>")),
-                    }
+                    // Plain digits as Moodle writes them, else the value decoded as restore reads it. Keyed by the
+                    // enrolment alone: a conversion moves it into the manual instance, and a value the original
+                    // already had is pre-existing there too.
+                    let what = match ue.fields.get(name) {
+                        Some(f) if is_int(&x[f.content.clone()]) => continue,
+                        Some(f) if is_int(f.text(x).as_bytes()) => continue,
+                        Some(f) => format!("<{name}> is `{}`", f.text(x)),
+                        None => format!("has no <{name}>"),
+                    };
+                    book.fail_keyed(
+                        checks::INTEGERS,
+                        &format!("{ue_label} {what}"),
+                        format!("{ul} {what}"),
+                    );
                 }
                 let Some(user) = ue.int(x, "userid") else {
                     continue;

@@ -615,3 +615,43 @@ fn members_after_an_end_marker_are_seen() {
     let (code, failed, _) = verify(&out, Some(&input));
     assert_eq!((code, failed), (0, vec![]));
 }
+
+/// An enrolment whose integer the original already had wrong (`$@NULL@$` in `<timemodified>`) is a pre-existing
+/// problem once converted too, though the conversion moved it into the manual instance: the proof passes and
+/// lists it as the original's.
+#[test]
+fn a_bad_integer_moved_by_the_conversion_is_pre_existing() {
+    let dir = tempdir();
+    let mut members = raw_members(&fixture("coh_basic.mbz"));
+    edit(&mut members, "course/enrolments.xml", |x| {
+        let cohort = x.find("<enrol>cohort</enrol>").unwrap();
+        let ue = cohort + x[cohort..].find("<enrolment id=").unwrap();
+        let at = ue + x[ue..].find("<timemodified>").unwrap();
+        let end = at + x[at..].find("</timemodified>").unwrap();
+        format!("{}<timemodified>$@NULL@${}", &x[..at], &x[end..])
+    });
+    let input = dir.path().join("in.mbz");
+    write_tgz(&input, &members);
+    let (code, failed, _) = verify(&input, None);
+    assert_eq!((code, failed), (1, vec!["enrol-integers".to_owned()]));
+    let output = dir.path().join("out.mbz");
+    convert(&input, &output);
+    let (code, failed, v) = verify(&output, Some(&input));
+    assert_eq!(code, 0, "{failed:?} {v:#}");
+    let c = v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "enrol-integers")
+        .unwrap();
+    assert_eq!(c["passed"], true, "{c:#}");
+    let pre = c["pre_existing"].as_array().unwrap();
+    assert!(
+        pre.len() == 1
+            && pre[0]
+                .as_str()
+                .unwrap()
+                .contains("<timemodified> is `$@NULL@$`"),
+        "{c:#}"
+    );
+}

@@ -291,14 +291,7 @@ pub fn verify_file_limited(
     });
     let scan = scan?;
     if scan.container.is_none() {
-        return Err(Error::Archive(crate::archive::Error::UnknownContainer {
-            path: archive.to_path_buf(),
-            magic: scan
-                .failures
-                .first()
-                .map(|f| f.1.clone())
-                .unwrap_or_default(),
-        }));
+        return Err(no_archive(archive));
     }
     let mut book = Book::new();
     restorability(&scan, &mut book);
@@ -311,10 +304,7 @@ pub fn verify_file_limited(
             None => read_scan(orig, limits, None)?,
         };
         if before.container.is_none() {
-            return Err(Error::Archive(crate::archive::Error::UnknownContainer {
-                path: orig.to_path_buf(),
-                magic: String::new(),
-            }));
+            return Err(no_archive(orig));
         }
         let mut old = Book::new();
         restorability(&before, &mut old);
@@ -500,6 +490,18 @@ fn check_moodle_backup(scan: &Scan, book: &mut Book) -> Option<crate::backup::In
         }
     }
     crate::backup::parse(x).ok()
+}
+
+/// The error for a file that is no archive, as every command words it (its first bytes named).
+fn no_archive(path: &Path) -> Error {
+    match crate::archive::detect(path) {
+        Err(e) => Error::Archive(e),
+        // Changed since it was read.
+        Ok(_) => Error::Archive(crate::archive::Error::UnknownContainer {
+            path: path.to_path_buf(),
+            magic: "bytes that changed while it was read".into(),
+        }),
+    }
 }
 
 fn check_required(scan: &Scan, info: Option<&crate::backup::Info>, book: &mut Book) {

@@ -204,10 +204,17 @@ impl<'a> Reading<'a> {
             return Err(Error::Member {
                 path: path.to_path_buf(),
                 member: name,
-                reason: format!(
-                    "compression method {:?} that Moodle cannot read",
-                    f.compression()
-                ),
+                reason: match planned.and_then(|e| u16_at(&e.central, 10)) {
+                    // The method's id as stored, and the zip reader's name for it.
+                    Some(id) => format!(
+                        "compression method {id} ({}) that Moodle cannot read",
+                        f.compression()
+                    ),
+                    None => format!(
+                        "compression method {} that Moodle cannot read",
+                        f.compression()
+                    ),
+                },
             }
             .into());
         }

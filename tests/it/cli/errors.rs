@@ -392,3 +392,31 @@ fn a_cause_the_message_quotes_is_printed_once() {
         "{err}"
     );
 }
+
+/// `verify` words a file that is no archive as every command does, output or original.
+#[test]
+fn verify_names_a_non_archive_as_every_command_does() {
+    let dir = tempdir();
+    let text = dir.path().join("page.mbz");
+    std::fs::write(&text, "hello").unwrap();
+    let good = fixture("coh_basic.mbz");
+    for args in [
+        vec!["verify", text.to_str().unwrap()],
+        vec![
+            "verify",
+            good.to_str().unwrap(),
+            "--against",
+            text.to_str().unwrap(),
+        ],
+    ] {
+        let o = run(&args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains(
+                "page.mbz` is not a Moodle backup: it starts with 68 65 6c 6c, expected gzip"
+            ),
+            "{args:?}: {}",
+            stderr(&o)
+        );
+    }
+}

@@ -187,7 +187,8 @@ pub fn run(a: ApplyArgs, globals: super::Globals) -> Result<ExitCode> {
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
-    // A file named *.mbz that is no archive is a course not applied, as one that fails.
+    // A file named *.mbz that is no archive, or a file or folder that cannot be read, is a course possibly not
+    // applied, as one that fails.
     for s in &found.unreadable {
         writeln!(err, "FAILED  {}: {}", s.relative, s.reason)?;
     }

@@ -61,14 +61,14 @@ pub(crate) fn chain_any(e: &anyhow::Error) -> String {
     joined(e.chain().map(link))
 }
 
-/// The messages joined by `: `, each cause left out when the message before already ends with it (an error
-/// whose message quotes its source's: `tag not closed: ...` was printed twice).
+/// The messages joined by `: `, each cause left out when the text so far already ends with `: ` and it (an
+/// error whose message quotes its source's: `tag not closed: ...` was printed twice).
 fn joined(links: impl Iterator<Item = String>) -> String {
     let mut s = String::new();
-    for l in links {
-        if s.is_empty() {
+    for (i, l) in links.enumerate() {
+        if i == 0 {
             s = l;
-        } else if !s.ends_with(&l) {
+        } else if !(s.ends_with(&l) && s[..s.len() - l.len()].ends_with(": ")) {
             s.push_str(": ");
             s.push_str(&l);
         }

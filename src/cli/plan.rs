@@ -122,7 +122,8 @@ pub fn run(a: PlanArgs, globals: super::Globals) -> Result<ExitCode> {
         check_output(&a.output, &a.inputs, a.force, &found.jobs)?;
     }
     let mut plans: Vec<CoursePlan> = Vec::new();
-    // A file named *.mbz that is no archive is a course missing from the plan, as one that fails to read.
+    // A file named *.mbz that is no archive, or a file or folder that cannot be read, is a course possibly missing
+    // from the plan, as one that fails to read.
     for s in &found.unreadable {
         writeln!(err, "FAILED {}: {}", s.relative, s.reason)?;
     }
@@ -182,9 +183,12 @@ pub fn run(a: PlanArgs, globals: super::Globals) -> Result<ExitCode> {
         moodle,
     };
     let mut buf = Vec::new();
-    let written = format
-        .write(&plans, &settings, &mut buf)
-        .map_err(|e| format_error(e, format.name() == "uploaduser", &plans))?;
+    let written = format.write(&plans, &settings, &mut buf).map_err(|e| {
+        let archive = failing_archive(&e, &plans, |one| {
+            format.write(one, &settings, &mut std::io::sink()).err()
+        });
+        format_error(e, format.name() == "uploaduser", archive)
+    })?;
     let actions: usize = plans.iter().map(|p| p.actions.len()).sum();
     let place = if to_stdout {
         std::io::stdout().lock().write_all(&buf)?;
@@ -330,22 +334,37 @@ fn moodle_release(
     Ok(release)
 }
 
-/// A format error, with the hint for an empty identifier, a release too old, or a row not applied exactly (when
-/// the format `leaves_out` such rows with `--allow-partial`).
-fn format_error(e: FormatError, leaves_out: bool, plans: &[CoursePlan]) -> anyhow::Error {
-    // The archive the row comes from, named first as every other error names it.
-    let archive = match &e {
-        FormatError::MissingKey { user, course, .. }
-        | FormatError::Inexact { user, course, .. } => plans
-            .iter()
-            .find(|p| {
-                p.course.shortname == *course
-                    && p.actions.iter().any(|a| a.user.user.username == *user)
-            })
-            .map(|p| format!("archive `{}`: ", p.archive)),
-        _ => None,
-    }
-    .unwrap_or_default();
+/// The archive whose row raised `e`, for a row's error (not one of the whole file's: a release, the output): the
+/// first plan that raises the same error written alone, so that two backups of courses with the same shortname
+/// and users are told apart.
+fn failing_archive<'p>(
+    e: &FormatError,
+    plans: &'p [CoursePlan],
+    alone: impl Fn(&[CoursePlan]) -> Option<FormatError>,
+) -> Option<&'p str> {
+    let row = matches!(
+        e,
+        FormatError::MissingKey { .. }
+            | FormatError::Inexact { .. }
+            | FormatError::Unreadable { .. }
+            | FormatError::LineTooLong { .. }
+    );
+    let text = e.to_string();
+    plans
+        .iter()
+        .filter(|_| row)
+        .find(|p| alone(std::slice::from_ref(p)).is_some_and(|e| e.to_string() == text))
+        .map(|p| p.archive.as_str())
+}
+
+/// A format error, named after the `archive` its row comes from (when known), with the hint for an empty
+/// identifier, a release too old, or a row not applied exactly (when the format `leaves_out` such rows with
+/// `--allow-partial`).
+fn format_error(e: FormatError, leaves_out: bool, archive: Option<&str>) -> anyhow::Error {
+    // Named first, as every other error names its archive.
+    let archive = archive
+        .map(|a| format!("archive `{a}`: "))
+        .unwrap_or_default();
     match e {
         FormatError::MissingKey { .. } => {
             anyhow::anyhow!("{archive}{e}; choose another --user-key/--course-key")
@@ -359,7 +378,11 @@ fn format_error(e: FormatError, leaves_out: bool, plans: &[CoursePlan]) -> anyho
                 "{archive}{e}; no plan written (--allow-partial leaves such rows out and lists them)"
             )
         }
-        FormatError::Inexact { .. } => anyhow::anyhow!("{archive}{e}"),
+        FormatError::Inexact { .. }
+        | FormatError::Unreadable { .. }
+        | FormatError::LineTooLong { .. } => {
+            anyhow::anyhow!("{archive}{e}")
+        }
         e => e.into(),
     }
 }

@@ -20,7 +20,7 @@ use scan::{Scan, names};
 
 use crate::archive::Container;
 use crate::enrol::members::{
-    COURSE_ROLES, ENROLMENT_FIELDS, ENROLMENTS, GROUPS, MOODLE_BACKUP, ROLES,
+    COURSE, COURSE_ROLES, ENROLMENT_FIELDS, ENROLMENTS, GROUPS, MOODLE_BACKUP, ROLES, USERS,
 };
 use crate::enrol::model::{self, MANUAL, Owned};
 use crate::error::{Error, Result};
@@ -506,7 +506,28 @@ fn no_archive(path: &Path) -> Error {
 
 fn check_required(scan: &Scan, info: Option<&crate::backup::Info>, book: &mut Book) {
     let present: BTreeSet<&str> = scan.members.iter().map(|m| m.path.as_str()).collect();
-    let required = crate::enrol::members::required(info);
+    // Restates `enrol::members::required` (what convert and renew refuse without) on purpose: verify does not
+    // share the writer's mistakes.
+    let mut required = vec![
+        MOODLE_BACKUP,
+        ROLES,
+        "questions.xml",
+        "files.xml",
+        "scales.xml",
+        "outcomes.xml",
+    ];
+    let users = info
+        .and_then(|i| i.root_settings.get("users"))
+        .is_some_and(|v| v == "1");
+    if users {
+        required.push(USERS);
+    }
+    let course = info
+        .and_then(|i| i.backup_type.as_deref())
+        .is_none_or(|t| t == "course");
+    if course {
+        required.extend([COURSE, COURSE_ROLES, GROUPS]);
+    }
     book.check(
         checks::REQUIRED,
         format!("present: {}", required.join(", ")),
@@ -626,8 +647,18 @@ fn check_enrolments(scan: &Scan, book: &mut Book) {
                 inst.id.clone()
             };
             for ue in &inst.enrolments {
-                let ue_label = ue.label(x);
-                let ul = format!("{ue_label} in {label}");
+                let ul = format!("{} in {label}", ue.label(x));
+                // What names the enrolment in the original too: its id, else its user (a byte offset moves).
+                let ue_label = match ue.id(x) {
+                    Some(id) => format!("<enrolment id=\"{id}\">"),
+                    None => format!(
+                        "<enrolment> of userid `{}`",
+                        ue.fields
+                            .get("userid")
+                            .map(|f| f.text(x))
+                            .unwrap_or_default()
+                    ),
+                };
                 for name in ENROLMENT_INTS {
                     // Plain digits as Moodle writes them, else the value decoded as restore reads it. Keyed by the
                     // enrolment alone: a conversion moves it into the manual instance, and a value the original

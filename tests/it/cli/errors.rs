@@ -369,6 +369,35 @@ fn plan_format_errors_name_the_archive() {
         stderr(&o)
     );
     assert!(!plan.exists());
+    // A row tool_sync could not read (a group name holding its separator), in the second of two archives.
+    let semi = dir.path().join("semi.mbz");
+    crate::util::with_member(
+        &fixture("coh_group.mbz"),
+        "groups.xml",
+        |x| x.replace("</name>", ";x</name>"),
+        &semi,
+    );
+    let o = run(&[
+        "plan",
+        fixture("coh_basic.mbz").to_str().unwrap(),
+        semi.to_str().unwrap(),
+        "--format",
+        "toolsync",
+        "-o",
+        plan.to_str().unwrap(),
+        "--until",
+        UNTIL,
+        "--timezone",
+        "UTC",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(&format!("archive `{}`: user `", semi.display()))
+            && stderr(&o).contains("cannot be written"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!plan.exists());
 }
 
 /// An error whose message already quotes its cause's is printed without the cause again.

@@ -349,26 +349,28 @@ fn plan_format_errors_name_the_archive() {
         &input,
     );
     let plan = dir.path().join("plan.csv");
-    let o = run(&[
-        "plan",
-        input.to_str().unwrap(),
-        "--format",
-        "toolsync",
-        "-o",
-        plan.to_str().unwrap(),
-        "--until",
-        UNTIL,
-        "--timezone",
-        "UTC",
-    ]);
-    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-    assert!(
-        stderr(&o).contains(&format!("archive `{}`: user `", input.display()))
-            && stderr(&o).contains("the course shortname is empty"),
-        "{}",
-        stderr(&o)
-    );
-    assert!(!plan.exists());
+    // tool_sync's plan of `inputs` fails naming `named` and saying `what`, and writes nothing.
+    let fails = |inputs: &[&Path], named: &Path, what: &str| {
+        let mut args = vec!["plan"];
+        args.extend(inputs.iter().map(|p| p.to_str().unwrap()));
+        let tail = [
+            "--format",
+            "toolsync",
+            "-o",
+            plan.to_str().unwrap(),
+            "--until",
+            UNTIL,
+        ];
+        args.extend(tail);
+        args.extend(["--timezone", "UTC"]);
+        let o = run(&args);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{err}");
+        let prefix = format!("archive `{}`: user `", named.display());
+        assert!(err.contains(&prefix) && err.contains(what), "{err}");
+        assert!(!plan.exists());
+    };
+    fails(&[&input], &input, "the course shortname is empty");
     // A row tool_sync could not read (a group name holding its separator), in the second of two archives.
     let semi = dir.path().join("semi.mbz");
     crate::util::with_member(
@@ -377,27 +379,11 @@ fn plan_format_errors_name_the_archive() {
         |x| x.replace("</name>", ";x</name>"),
         &semi,
     );
-    let o = run(&[
-        "plan",
-        fixture("coh_basic.mbz").to_str().unwrap(),
-        semi.to_str().unwrap(),
-        "--format",
-        "toolsync",
-        "-o",
-        plan.to_str().unwrap(),
-        "--until",
-        UNTIL,
-        "--timezone",
-        "UTC",
-    ]);
-    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-    assert!(
-        stderr(&o).contains(&format!("archive `{}`: user `", semi.display()))
-            && stderr(&o).contains("cannot be written"),
-        "{}",
-        stderr(&o)
+    fails(
+        &[&fixture("coh_basic.mbz"), &semi],
+        &semi,
+        "cannot be written",
     );
-    assert!(!plan.exists());
 }
 
 /// An error whose message already quotes its cause's is printed without the cause again.

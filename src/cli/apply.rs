@@ -204,7 +204,17 @@ pub fn run(a: ApplyArgs, globals: super::Globals) -> Result<ExitCode> {
             options: options_given(&a, client.endpoint(), &opts),
         };
         let jobs: Vec<&str> = found.jobs.iter().map(|j| j.relative.as_str()).collect();
-        write_report(path, &jobs, &results, a.dry_run, client.endpoint(), &run)?;
+        let unreadable: Vec<(&str, String)> = found
+            .unreadable
+            .iter()
+            .map(|s| (s.relative.as_str(), s.reason.to_string()))
+            .collect();
+        let outcomes = Outcomes {
+            jobs: &jobs,
+            results: &results,
+            unreadable: &unreadable,
+        };
+        write_report(path, &outcomes, a.dry_run, client.endpoint(), &run)?;
         writeln!(err, "report: {}", path.display())?;
     }
     Ok(if failed > 0 {
@@ -308,10 +318,17 @@ fn options_given(a: &ApplyArgs, site: &str, opts: &ConvertOptions) -> Vec<String
 
 /// The report in the format its name chooses: JSON with every user (schema `mbz-enrol/apply/1`), or batch's
 /// CSV and HTML with one row per course; failures first in each.
+/// What a report lists: each archive applied (or failed), and the inputs that could not be read, as failures.
+struct Outcomes<'a> {
+    jobs: &'a [&'a str],
+    results: &'a [(mbz_enrol::Result<apply::Applied>, std::time::Duration)],
+    /// Relative path and why.
+    unreadable: &'a [(&'a str, String)],
+}
+
 fn write_report(
     path: &Path,
-    jobs: &[&str],
-    results: &[(mbz_enrol::Result<apply::Applied>, std::time::Duration)],
+    outcomes: &Outcomes<'_>,
     dry_run: bool,
     site: &str,
     run: &report::Run,
@@ -328,9 +345,10 @@ fn write_report(
             #[serde(skip_serializing_if = "Option::is_none")]
             course: Option<&'a apply::Applied>,
         }
-        let mut rows: Vec<Row<'_>> = jobs
+        let mut rows: Vec<Row<'_>> = outcomes
+            .jobs
             .iter()
-            .zip(results)
+            .zip(outcomes.results)
             .map(|(job, (r, _))| Row {
                 archive: job,
                 status: match r {
@@ -344,6 +362,12 @@ fn write_report(
                     .map(|e| report::plain(&super::hint::chain(e))),
                 course: r.as_ref().ok(),
             })
+            .chain(outcomes.unreadable.iter().map(|(archive, why)| Row {
+                archive,
+                status: "failed",
+                error: Some(report::plain(why)),
+                course: None,
+            }))
             .collect();
         rows.sort_by_key(|r| (report::rank(r.status), r.archive));
         buf = serde_json::to_vec_pretty(&serde_json::json!({
@@ -354,9 +378,10 @@ fn write_report(
         }))?;
         buf.push(b'\n');
     } else {
-        let rows: Vec<ApplyRow> = jobs
+        let rows: Vec<ApplyRow> = outcomes
+            .jobs
             .iter()
-            .zip(results)
+            .zip(outcomes.results)
             .map(|(job, (r, took))| match r {
                 Ok(done) => ApplyRow::applied(job, done, dry_run, took.as_secs_f64()),
                 Err(e) => {
@@ -367,6 +392,12 @@ fn write_report(
                     ApplyRow::failed(job, course, &super::hint::chain(e), took.as_secs_f64())
                 }
             })
+            .chain(
+                outcomes
+                    .unreadable
+                    .iter()
+                    .map(|(archive, why)| ApplyRow::failed(archive, "", why, 0.0)),
+            )
             .collect();
         if kind == "csv" {
             report::apply::write_csv(&rows, &mut buf)?;

@@ -440,30 +440,48 @@ fn several_courses_go_through_the_batch_driver_one_failure_never_stopping_the_ot
     let (site, promised) = site();
     let dir = tempdir();
     let s = StandIn::start(site);
-    // coh_basic's course is not on this stand-in: it fails, coh_group is done.
+    // coh_basic's course is not on this stand-in: it fails, coh_group is done; a page saved as a backup's name is
+    // no archive: a failure too, in the report as on the terminal.
     let other = util::root().join("fixtures/coh_basic.mbz");
+    let page = dir.path().join("page.mbz");
+    std::fs::write(&page, "<html>").unwrap();
     let (o, text, report) = apply(
         &s.url,
         dir.path(),
-        &[other.to_str().unwrap(), "--jobs", "2"],
+        &[
+            other.to_str().unwrap(),
+            page.to_str().unwrap(),
+            "--jobs",
+            "2",
+        ],
     );
     assert_eq!(o.status.code(), Some(1), "{text}");
     assert!(
-        text.contains("FAILED  coh_basic.mbz") && text.contains("ok  coh_group.mbz"),
+        text.contains("FAILED  coh_basic.mbz")
+            && text.contains("ok  coh_group.mbz")
+            && text.contains("FAILED  page.mbz"),
         "{text}"
     );
     let doc: Value = serde_json::from_str(&report).unwrap();
-    let status: Vec<&str> = doc["courses"]
+    let status: Vec<(&str, &str)> = doc["courses"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|c| c["status"].as_str().unwrap())
+        .map(|c| {
+            (
+                c["archive"].as_str().unwrap(),
+                c["status"].as_str().unwrap(),
+            )
+        })
         .collect();
-    assert_eq!(status.len(), 2);
-    assert!(
-        status.contains(&"done") && status.contains(&"failed"),
-        "{report}"
-    );
+    assert_eq!(status.len(), 3, "{report}");
+    for expected in [
+        ("coh_group.mbz", "done"),
+        ("coh_basic.mbz", "failed"),
+        ("page.mbz", "failed"),
+    ] {
+        assert!(status.contains(&expected), "{expected:?}: {report}");
+    }
     assert_eq!(s.site.lock().unwrap().users, promised);
 }
 

@@ -241,6 +241,13 @@ fn many(
                     serde_json::json!({"archive": job.input.display().to_string(), "error": failure(e)}),
                 ),
             })
+            // The inputs that could not be read, failed as the terminal and the exit code count them.
+            .chain(discovery.unreadable.iter().map(|s| {
+                Archive::Failed(serde_json::json!({
+                    "archive": s.path.display().to_string(),
+                    "error": s.reason.to_string(),
+                }))
+            }))
             .collect();
         render::json(&Doc {
             archives,

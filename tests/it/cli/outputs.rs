@@ -277,6 +277,8 @@ fn outcome_json_keys_are_sorted_at_every_depth() {
         let to = folder.join(name.replace('/', "_"));
         std::fs::copy(fixture(name), to).unwrap();
     }
+    // And a page saved under a backup's name: no archive, a failed entry too.
+    std::fs::write(folder.join("page.mbz"), "<html>").unwrap();
     let args = [
         "renew",
         folder.to_str().unwrap(),
@@ -290,8 +292,18 @@ fn outcome_json_keys_are_sorted_at_every_depth() {
     let tree: serde_json::Value = serde_json::from_str(&text).unwrap();
     assert_eq!(text, serde_json::to_string_pretty(&tree).unwrap() + "\n");
     let archives = tree["archives"].as_array().unwrap();
-    assert_eq!(archives.len(), 3, "{text}");
-    assert!(archives.iter().any(|a| a["error"].is_string()), "{text}");
+    assert_eq!(archives.len(), 4, "{text}");
+    assert_eq!(
+        archives.iter().filter(|a| a["error"].is_string()).count(),
+        2,
+        "{text}"
+    );
+    assert!(
+        archives.iter().any(|a| a["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("page.mbz` is not a Moodle backup"))),
+        "{text}"
+    );
     assert!(
         archives
             .iter()

@@ -104,11 +104,21 @@ impl Info {
 /// Parses `moodle_backup.xml`.
 ///
 /// # Errors
-/// [`XmlError`] when it is malformed.
+/// [`XmlError`] when it is malformed, or holds no `<moodle_backup><information>`: restore reads the backup's
+/// description from there (`backup_general_helper::get_backup_information`, a parser on that path, throws
+/// `problem_parsing_moodle_backup_xml_file` unless it finds exactly one).
 pub fn parse(x: &[u8]) -> Result<Info, XmlError> {
     let mut info = Info::default();
     let mut setting: BTreeMap<String, String> = BTreeMap::new();
+    let (mut root, mut information) = (false, 0usize);
     xml::walk(x, |v| {
+        if let Visit::Open(o) = &v {
+            match o.depth {
+                1 => root = o.name == b"moodle_backup",
+                2 if root && o.name == b"information" => information += 1,
+                _ => {}
+            }
+        }
         if let Visit::Close(c) = v {
             match (c.depth, c.name) {
                 (3, name) if c.leaf => {
@@ -142,6 +152,17 @@ pub fn parse(x: &[u8]) -> Result<Info, XmlError> {
         }
         Ok(())
     })?;
+    if information != 1 {
+        return Err(XmlError::Content(format!(
+            "{} <moodle_backup><information>, where restore reads the backup's description (it stops with \
+             problem_parsing_moodle_backup_xml_file otherwise)",
+            if information == 0 {
+                "no"
+            } else {
+                "more than one"
+            }
+        )));
+    }
     Ok(info)
 }
 
@@ -320,6 +341,32 @@ fn slot<'a>(current: &'a mut Option<(i64, User)>, field: Option<&str>) -> Option
 #[cfg(test)]
 mod tests {
     use super::Release;
+
+    /// A `moodle_backup.xml` without exactly one `<moodle_backup><information>` is refused, as restore refuses it.
+    #[test]
+    fn the_description_is_one_information_under_moodle_backup() {
+        let info = "<information><name>x.mbz</name></information>";
+        let ok = format!("<moodle_backup>{info}</moodle_backup>");
+        assert_eq!(
+            super::parse(ok.as_bytes()).unwrap().get("name"),
+            Some("x.mbz")
+        );
+        for (doc, says) in [
+            ("<x/>".to_owned(), "no <moodle_backup><information>"),
+            (format!("<backup>{info}</backup>"), "no <moodle_backup>"),
+            (
+                "<moodle_backup><detail/></moodle_backup>".to_owned(),
+                "no <moodle_backup>",
+            ),
+            (
+                format!("<moodle_backup>{info}{info}</moodle_backup>"),
+                "more than one",
+            ),
+        ] {
+            let err = super::parse(doc.as_bytes()).unwrap_err().to_string();
+            assert!(err.contains(says), "{doc}: {err}");
+        }
+    }
 
     /// A user field of Moodle's column length is read (accented: twice the bytes); one more character, given in
     /// one run or in several (CDATA, references), is refused naming the user.

@@ -261,12 +261,13 @@ impl Loaded {
     }
 
     /// Members no backup Moodle writes can hold, each with why: absolute names, `..` components, backslashes,
-    /// NUL bytes, links, devices and FIFOs. Writing commands refuse an archive with any; `inspect` lists them.
+    /// NUL bytes and other control characters, links, devices, FIFOs and contiguous files. Writing commands refuse an archive with any; `inspect` lists them.
     pub fn hostile(&self) -> Vec<(String, &'static str)> {
         // Looked at in place: the member list is not copied (tens of thousands of names in a course with files).
         let found = |path: &str, kind: char| {
             // One look at each byte for what the name checks below are about (most names have none of them).
-            let odd = path.starts_with('/') || path.bytes().any(|b| matches!(b, b'.' | b'\\' | 0));
+            let odd =
+                path.starts_with('/') || path.bytes().any(|b| b == b'.' || b == b'\\' || b < 0x20);
             let why = if odd && path.starts_with('/') {
                 "is an absolute path"
             } else if odd && path.split('/').any(|c| c == "..") {
@@ -275,6 +276,9 @@ impl Loaded {
                 "holds a backslash (a path separator to Windows tools)"
             } else if odd && path.contains('\0') {
                 "holds a NUL byte"
+            } else if odd && path.bytes().any(|b| b < 0x20) {
+                // A line break, a tab: no name Moodle writes (a GNU long-name record read as one can hold them).
+                "holds a control character (a line break, a tab)"
             } else {
                 match kind {
                     'f' | 'd' => return None,
@@ -285,8 +289,16 @@ impl Loaded {
                     _ => "is neither a file nor a folder",
                 }
             };
-            // Shown with the NUL byte escaped.
-            Some((path.replace('\0', "\\0"), why))
+            // Shown on one line: a NUL byte as `\0`, other control characters as `\xNN`.
+            let shown = path
+                .chars()
+                .map(|c| match c {
+                    '\0' => "\\0".to_owned(),
+                    c if u32::from(c) < 0x20 => format!("\\x{:02x}", u32::from(c)),
+                    c => c.to_string(),
+                })
+                .collect();
+            Some((shown, why))
         };
         match &self.list {
             Listing::TarGz(t) => t

@@ -213,11 +213,24 @@ fn check_path(scan: &mut Scan, path: &str) {
         Some("contains a backslash")
     } else if path.is_empty() {
         Some("is empty")
+    } else if path.bytes().any(|b| b < 0x20) {
+        Some("contains a control character (a NUL byte, a line break, a tab)")
     } else {
         None
     };
     if let Some(why) = bad {
-        scan.fail(names::PATHS, format!("member `{path}` {why}"));
+        // On one line: control characters as `\xNN`.
+        let shown: String = path
+            .chars()
+            .map(|c| {
+                if u32::from(c) < 0x20 {
+                    format!("\\x{:02x}", u32::from(c))
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect();
+        scan.fail(names::PATHS, format!("member `{shown}` {why}"));
     }
 }
 

@@ -33,6 +33,15 @@ fn path_backslashes() {
     path_outcome(&c, &o, "..\\..\\x");
 }
 
+/// A member whose name holds a line break (as a GNU long-name record read as a name can): no name Moodle writes.
+#[test]
+fn path_line_break() {
+    let (c, o) = hostile_path_tgz("path_line_break.mbz", "course/a\nb.xml");
+    let err = stderr(&o);
+    assert!(err.contains("holds a control character"), "{err}");
+    path_outcome(&c, &o, "course/a\\x0ab.xml");
+}
+
 /// What a hostile member name gives: convert refuses the archive naming the member (nothing written), inspect
 /// warns, `verify` fails the name.
 fn path_outcome(c: &Case, o: &Output, path: &str) {

@@ -261,7 +261,8 @@ impl Loaded {
     }
 
     /// Members no backup Moodle writes can hold, each with why: absolute names, `..` components, backslashes,
-    /// NUL bytes and other control characters, links, devices, FIFOs and contiguous files. Writing commands refuse an archive with any; `inspect` lists them.
+    /// NUL bytes and other control characters, links, devices, FIFOs and contiguous files. Writing commands refuse
+    /// an archive with any; `inspect` lists them.
     pub fn hostile(&self) -> Vec<(String, &'static str)> {
         // Looked at in place: the member list is not copied (tens of thousands of names in a course with files).
         let found = |path: &str, kind: char| {

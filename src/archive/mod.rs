@@ -266,29 +266,33 @@ impl Loaded {
     pub fn hostile(&self) -> Vec<(String, &'static str)> {
         // Looked at in place: the member list is not copied (tens of thousands of names in a course with files).
         let found = |path: &str, kind: char| {
-            // One look at each byte for what the name checks below are about (most names have none of them).
+            // One look at each byte for what the name checks are about (most names have none of them).
             let odd =
                 path.starts_with('/') || path.bytes().any(|b| b == b'.' || b == b'\\' || b < 0x20);
-            let why = if odd && path.starts_with('/') {
-                "is an absolute path"
-            } else if odd && path.split('/').any(|c| c == "..") {
-                "climbs out of the backup folder with `..`"
-            } else if odd && path.contains('\\') {
-                "holds a backslash (a path separator to Windows tools)"
-            } else if odd && path.contains('\0') {
-                "holds a NUL byte"
-            } else if odd && path.bytes().any(|b| b < 0x20) {
+            let named = if !odd {
+                None
+            } else if path.starts_with('/') {
+                Some("is an absolute path")
+            } else if path.split('/').any(|c| c == "..") {
+                Some("climbs out of the backup folder with `..`")
+            } else if path.contains('\\') {
+                Some("holds a backslash (a path separator to Windows tools)")
+            } else if path.contains('\0') {
+                Some("holds a NUL byte")
+            } else if path.bytes().any(|b| b < 0x20) {
                 // A line break, a tab: no name Moodle writes (a GNU long-name record read as one can hold them).
-                "holds a control character (a line break, a tab)"
+                Some("holds a control character (a line break, a tab)")
             } else {
-                match kind {
-                    'f' | 'd' => return None,
-                    '1' | '2' => "is a link",
-                    '3' | '4' => "is a device",
-                    '6' => "is a FIFO",
-                    '7' => "is a contiguous file (tar type 7), which Moodle's extractor skips",
-                    _ => "is neither a file nor a folder",
-                }
+                None
+            };
+            let why = match (named, kind) {
+                (Some(why), _) => why,
+                (None, 'f' | 'd') => return None,
+                (None, '1' | '2') => "is a link",
+                (None, '3' | '4') => "is a device",
+                (None, '6') => "is a FIFO",
+                (None, '7') => "is a contiguous file (tar type 7), which Moodle's extractor skips",
+                (None, _) => "is neither a file nor a folder",
             };
             // Shown on one line: a NUL byte as `\0`, other control characters as `\xNN`.
             let shown = path

@@ -189,10 +189,8 @@ pub fn run(a: ApplyArgs, globals: super::Globals) -> Result<ExitCode> {
     }
     // A file named *.mbz that is no archive, or a file or folder that cannot be read, is a course possibly not
     // applied, as one that fails.
-    for s in &found.unreadable {
-        writeln!(err, "FAILED  {}: {}", s.relative, s.reason)?;
-    }
-    let failed = results.iter().filter(|(r, _)| r.is_err()).count() + found.unreadable.len();
+    let failed = results.iter().filter(|(r, _)| r.is_err()).count()
+        + super::failed_unreadable(&mut err, &found.unreadable, "FAILED ")?;
     if let Some(path) = &a.report {
         let run = report::Run {
             started,
@@ -204,15 +202,10 @@ pub fn run(a: ApplyArgs, globals: super::Globals) -> Result<ExitCode> {
             options: options_given(&a, client.endpoint(), &opts),
         };
         let jobs: Vec<&str> = found.jobs.iter().map(|j| j.relative.as_str()).collect();
-        let unreadable: Vec<(&str, String)> = found
-            .unreadable
-            .iter()
-            .map(|s| (s.relative.as_str(), s.reason.to_string()))
-            .collect();
         let outcomes = Outcomes {
             jobs: &jobs,
             results: &results,
-            unreadable: &unreadable,
+            unreadable: &found.unreadable,
         };
         write_report(path, &outcomes, a.dry_run, client.endpoint(), &run)?;
         writeln!(err, "report: {}", path.display())?;
@@ -322,8 +315,7 @@ fn options_given(a: &ApplyArgs, site: &str, opts: &ConvertOptions) -> Vec<String
 struct Outcomes<'a> {
     jobs: &'a [&'a str],
     results: &'a [(mbz_enrol::Result<apply::Applied>, std::time::Duration)],
-    /// Relative path and why.
-    unreadable: &'a [(&'a str, String)],
+    unreadable: &'a [mbz_enrol::batch::Skipped],
 }
 
 fn write_report(
@@ -362,10 +354,10 @@ fn write_report(
                     .map(|e| report::plain(&super::hint::chain(e))),
                 course: r.as_ref().ok(),
             })
-            .chain(outcomes.unreadable.iter().map(|(archive, why)| Row {
-                archive,
+            .chain(outcomes.unreadable.iter().map(|s| Row {
+                archive: &s.relative,
                 status: "failed",
-                error: Some(report::plain(why)),
+                error: Some(report::plain(&s.reason.to_string())),
                 course: None,
             }))
             .collect();
@@ -396,7 +388,7 @@ fn write_report(
                 outcomes
                     .unreadable
                     .iter()
-                    .map(|(archive, why)| ApplyRow::failed(archive, "", why, 0.0)),
+                    .map(|s| ApplyRow::failed(&s.relative, "", &s.reason.to_string(), 0.0)),
             )
             .collect();
         if kind == "csv" {

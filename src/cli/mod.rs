@@ -169,6 +169,19 @@ pub(crate) fn find_backups(
     Ok(found)
 }
 
+/// Lists the inputs that could not be read (a `*.mbz` that is no archive, an unreadable file or folder) as
+/// failures, each line `label name: why`; returns how many (the commands count them as failed archives).
+pub(crate) fn failed_unreadable(
+    err: &mut dyn Write,
+    unreadable: &[mbz_enrol::batch::Skipped],
+    label: &str,
+) -> std::io::Result<usize> {
+    for s in unreadable {
+        writeln!(err, "{label} {}: {}", s.relative, s.reason)?;
+    }
+    Ok(unreadable.len())
+}
+
 /// Why a file was skipped, flags named.
 pub(crate) fn skip_reason(r: &mbz_enrol::batch::Reason) -> String {
     match r {

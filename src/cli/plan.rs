@@ -124,10 +124,7 @@ pub fn run(a: PlanArgs, globals: super::Globals) -> Result<ExitCode> {
     let mut plans: Vec<CoursePlan> = Vec::new();
     // A file named *.mbz that is no archive, or a file or folder that cannot be read, is a course possibly missing
     // from the plan, as one that fails to read.
-    for s in &found.unreadable {
-        writeln!(err, "FAILED {}: {}", s.relative, s.reason)?;
-    }
-    let mut failed = found.unreadable.len();
+    let mut failed = super::failed_unreadable(&mut err, &found.unreadable, "FAILED")?;
     for job in &found.jobs {
         match mbz_enrol::job::plan_file_limited(&job.input, &opts, &globals.limits) {
             Ok(mut p) => {
@@ -349,10 +346,12 @@ fn failing_archive<'p>(
             | FormatError::Unreadable { .. }
             | FormatError::LineTooLong { .. }
     );
+    if !row {
+        return None;
+    }
     let text = e.to_string();
     plans
         .iter()
-        .filter(|_| row)
         .find(|p| alone(std::slice::from_ref(p)).is_some_and(|e| e.to_string() == text))
         .map(|p| p.archive.as_str())
 }

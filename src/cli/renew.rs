@@ -205,10 +205,8 @@ fn many(
             }
         },
     );
-    let failed = results.iter().filter(|(r, _)| r.is_err()).count() + discovery.unreadable.len();
-    for s in &discovery.unreadable {
-        writeln!(err, "FAILED  {}: {}", s.relative, s.reason)?;
-    }
+    let failed = results.iter().filter(|(r, _)| r.is_err()).count()
+        + super::failed_unreadable(&mut err, &discovery.unreadable, "FAILED ")?;
     writeln!(
         err,
         "done: {} renewed, {failed} failed, {} skipped",

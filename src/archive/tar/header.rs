@@ -256,8 +256,9 @@ pub(super) fn parse_header(
         [prefix, b"/", name].concat()
     };
     let kind = match typeflag {
-        // `7` (contiguous file) is a file to most readers, but Moodle's extractor skips it as it skips links:
-        // read as a file here, a member restore never sees would be converted.
+        // `7` (contiguous file) is a file to most readers, but Moodle's extractor skips it as it skips links
+        // (`lib/filestorage/tgz_extractor.php`, `tgz_extractor::process_header`): read as a file here, a member
+        // restore never sees would be converted.
         b'0' | 0 => Kind::File,
         b'5' => Kind::Dir,
         flag => Kind::Other(flag),
